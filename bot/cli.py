@@ -1,0 +1,207 @@
+"""The `baocao` command line: `baocao --help` lists the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import CONFIG_ENV, Config, ConfigError, load_config
+from bot.domain.deadlines import DeadlineError, parse_deadline
+from bot.domain.periods import Period, PeriodError
+from bot.domain.templates import Problem, Template, load_templates
+from bot.domain.units import check_import, render_tree
+from bot.unit_files import UnitFileError, read_unit_rows
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+
+def display_path(path: Path) -> Path:
+    """A path relative to the working directory when it is inside it (for short messages)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def load_everything(config_path: Path | None) -> tuple[Config, dict[str, Template], list[Problem]]:
+    config = load_config(config_path)
+    folder = config.reports.folder
+    templates, problems = load_templates(folder)
+    shown = display_path(folder)
+    for p in problems:  # show template files relative to where the admin is
+        p.file = str(shown / Path(p.file).name) if Path(p.file).parent == folder else p.file
+    return config, templates, problems
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Check the configuration and every report template."""
+    try:
+        config, templates, problems = load_everything(args.config)
+    except ConfigError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        return EXIT_CONFIG
+    if problems:
+        for p in problems:
+            print(p, file=sys.stderr)
+        return EXIT_CONFIG
+    questions = sum(len(t.questions) for t in templates.values())
+    print(f"OK: {len(templates)} templates, {questions} questions, timezone {config.timezone}, "
+          f"database {config.storage.path}")
+    for t in sorted(templates.values(), key=lambda t: t.id):
+        print(f"  {t.id}: {len(t.questions)} questions, {t.period.value}, “{t.deadline}”")
+    return EXIT_OK
+
+
+def cmd_deadline(args: argparse.Namespace) -> int:
+    """Print the due instant of a deadline phrase for a period."""
+    try:
+        config = load_config(args.config)
+        rule = parse_deadline(args.phrase)
+        period = Period.parse(args.period)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return EXIT_CONFIG
+    except (DeadlineError, PeriodError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    due = rule.due(period, config.zone)
+    if args.json:
+        print(json.dumps({
+            "phrase": args.phrase,
+            "period": period.id,
+            "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(),
+            "due": due.isoformat(),
+            "last_on_time_day": rule.last_on_time_day(period).isoformat(),
+        }, ensure_ascii=False))
+    else:
+        print(f"{period.id} ({period.label_vi()}): due {due.isoformat()}; "
+              f"last on-time day {rule.last_on_time_day(period).isoformat()}")
+    return EXIT_OK
+
+
+async def _open_storage(config: Config) -> Any:
+    from storage.sqlite import SqliteStorage
+
+    return await SqliteStorage.open(config.storage.path)
+
+
+def cmd_units_import(args: argparse.Namespace) -> int:
+    """Import or update units from a CSV/XLSX file."""
+    config = load_config(args.config)
+    path = Path(args.file)
+    try:
+        rows = read_unit_rows(path)
+    except UnitFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+
+    async def run() -> int:
+        storage = await _open_storage(config)
+        try:
+            existing = {u.code: u for u in await storage.list_units()}
+            units, errors = check_import(rows, existing)
+            if errors:
+                for err in errors:
+                    print(f"{path}: {err}", file=sys.stderr)
+                print(f"nothing imported ({len(errors)} problem(s))", file=sys.stderr)
+                return EXIT_ERROR
+            added, updated = await storage.upsert_units(units)
+            print(f"OK: {len(rows)} rows, {added} added, {updated} updated, "
+                  f"{len(rows) - added - updated} unchanged")
+            return EXIT_OK
+        finally:
+            await storage.close()
+
+    return asyncio.run(run())
+
+
+def cmd_units_list(args: argparse.Namespace) -> int:
+    """Print the unit tree."""
+    config = load_config(args.config)
+
+    async def run() -> int:
+        storage = await _open_storage(config)
+        try:
+            units = await storage.list_units()
+        finally:
+            await storage.close()
+        if not units:
+            print("no units yet: import them with `baocao units import FILE`", file=sys.stderr)
+            return EXIT_OK
+        print("\n".join(render_tree(units)))
+        return EXIT_OK
+
+    return asyncio.run(run())
+
+
+Handler = Callable[[argparse.Namespace], int]
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[Any]], None]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baocao",
+        description="baocao: chatbot for periodic field reporting (Telegram, Zalo, terminal demo).",
+    )
+    parser.add_argument("--config", type=Path, default=None,
+                        help=f"config file (default: ${CONFIG_ENV} or ./config.toml; "
+                             "built-in defaults when absent)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("check-config", help="check the config file and all report templates")
+    p.set_defaults(handler=cmd_check_config)
+
+    p = sub.add_parser("deadline", help="print the due instant of a Vietnamese deadline phrase")
+    p.add_argument("phrase", help="e.g. 'trước ngày 05 tháng cuối quý'")
+    p.add_argument("--period", required=True, help="period id: 2026-W10, 2026-03, 2026-Q1, "
+                   "2026-H1 or 2026")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_deadline)
+
+    units = sub.add_parser("units", help="manage the unit tree")
+    usub = units.add_subparsers(dest="units_command", metavar="ACTION", required=True)
+    p = usub.add_parser("import", help="import units from CSV/XLSX (code,name,parent_code,level)")
+    p.add_argument("file", help="a .csv (UTF-8) or .xlsx file")
+    p.set_defaults(handler=cmd_units_import)
+    p = usub.add_parser("list", help="print the unit tree")
+    p.set_defaults(handler=cmd_units_list)
+
+    for add in EXTRA_COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_async(coro: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coro)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

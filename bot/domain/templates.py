@@ -1,0 +1,396 @@
+"""Report templates (one TOML file each): questions, skip logic, cross-question rules, targets.
+
+Structure is checked by pydantic (unknown keys are errors); meaning (references between
+questions, min ≤ max, a readable deadline) by `check_template`, so every problem names its key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.domain.deadlines import DeadlineError, DeadlineRule, check_rule_for, parse_deadline
+from bot.domain.periods import PeriodKind
+
+
+class Level(StrEnum):
+    """Unit levels: province, district, commune (xã, phường, thị trấn)."""
+
+    TINH = "tinh"
+    HUYEN = "huyen"
+    XA = "xa"
+
+
+class QuestionType(StrEnum):
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    PERCENT = "percent"
+    YES_NO = "yes_no"
+    CHOICE = "choice"
+    MULTI_CHOICE = "multi_choice"
+    TEXT = "text"
+    DATE = "date"
+    PHOTO = "photo"
+
+
+NUMERIC_TYPES = {QuestionType.INTEGER, QuestionType.DECIMAL, QuestionType.PERCENT}
+
+
+class Aggregate(StrEnum):
+    """How answers roll up the unit tree."""
+
+    SUM = "sum"
+    AVERAGE = "average"
+    MIN = "min"
+    MAX = "max"
+    COUNT_YES = "count_yes"  # units that answered yes
+    COUNT = "count"  # units that answered at all
+    DISTRIBUTION = "distribution"  # per choice option, how many units chose it
+    NONE = "none"  # listed, not totalled (text, photos)
+
+
+DEFAULT_AGGREGATE = {
+    QuestionType.INTEGER: Aggregate.SUM,
+    QuestionType.DECIMAL: Aggregate.SUM,
+    QuestionType.PERCENT: Aggregate.AVERAGE,
+    QuestionType.YES_NO: Aggregate.COUNT_YES,
+    QuestionType.CHOICE: Aggregate.DISTRIBUTION,
+    QuestionType.MULTI_CHOICE: Aggregate.DISTRIBUTION,
+    QuestionType.TEXT: Aggregate.NONE,
+    QuestionType.DATE: Aggregate.NONE,
+    QuestionType.PHOTO: Aggregate.COUNT,
+}
+
+_ID = r"^[a-z][a-z0-9_]{0,39}$"
+Scalar = bool | int | float | str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Strict):
+    id: Annotated[str, Field(pattern=_ID)]
+    label: Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class Condition(_Strict):
+    """Ask only when an earlier answer matches: `{question = "co_fanpage", equals = true}`."""
+
+    question: str
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    one_of: list[Scalar] | None = None
+    gt: float | None = None
+    gte: float | None = None
+
+    def holds(self, answers: dict[str, Any]) -> bool:
+        """True when the condition is met; an unanswered (or skipped) question never meets it."""
+        value = answers.get(self.question)
+        if value is None:
+            return False
+        if self.equals is not None and not _same(value, self.equals):
+            return False
+        if self.not_equals is not None and _same(value, self.not_equals):
+            return False
+        if self.one_of is not None and not _matches_any(value, self.one_of):
+            return False
+        if self.gt is not None and not (_is_number(value) and value > self.gt):
+            return False
+        return self.gte is None or (_is_number(value) and value >= self.gte)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _same(value: Any, expected: Scalar) -> bool:
+    if isinstance(value, list):
+        return expected in value
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return value is expected
+    return bool(value == expected)
+
+
+def _matches_any(value: Any, options: list[Scalar]) -> bool:
+    if isinstance(value, list):
+        return any(v in options for v in value)
+    return any(_same(value, o) for o in options)
+
+
+class Question(_Strict):
+    id: Annotated[str, Field(pattern=_ID)]
+    text: Annotated[str, Field(min_length=1, max_length=500)]
+    type: QuestionType
+    required: bool = True
+    min: float | None = None
+    max: float | None = None
+    unit: str | None = Field(default=None, max_length=30)  # HTX, người, lượt, triệu đồng
+    hint: str | None = Field(default=None, max_length=200)
+    options: list[Option] = []
+    when: Condition | None = None
+    aggregate: Aggregate | None = None
+    max_length: int = Field(default=1000, ge=1, le=3500)
+
+    @property
+    def aggregation(self) -> Aggregate:
+        return self.aggregate or DEFAULT_AGGREGATE[self.type]
+
+    @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """Effective min/max: counts and amounts are ≥ 0 and percentages 0–100 unless set."""
+        low, high = self.min, self.max
+        if self.type in NUMERIC_TYPES and low is None:
+            low = 0
+        if self.type is QuestionType.PERCENT and high is None:
+            high = 100
+        return low, high
+
+
+class Rule(_Strict):
+    """A cross-question check such as `htx_moi <= htx_tong`, shown with `message` when it fails."""
+
+    check: str
+    message: Annotated[str, Field(min_length=1)]
+
+
+class Target(_Strict):
+    """A chỉ tiêu: `question`'s total (or each unit's answer) should reach `value`."""
+
+    question: str
+    value: float
+    direction: Literal["at_least", "at_most"] = "at_least"
+    scope: Literal["total", "each_unit"] = "total"
+    year: int | None = None  # a milestone year (e.g. 2025); None means every period
+    label: str | None = None
+
+
+class AppliesTo(_Strict):
+    levels: list[Level] = []
+    subtrees: list[str] = []  # unit codes; the unit and everything below it
+
+
+class Template(_Strict):
+    id: Annotated[str, Field(pattern=_ID)]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str | None = None
+    source: str | None = None  # the plan it implements
+    period: PeriodKind
+    deadline: str
+    lock_days: int | None = Field(default=None, ge=0, le=366)  # corrections allowed until
+    applies_to: AppliesTo = AppliesTo()
+    questions: Annotated[list[Question], Field(min_length=1, max_length=200)]
+    rules: list[Rule] = []
+    targets: list[Target] = []
+
+    @property
+    def deadline_rule(self) -> DeadlineRule:
+        return parse_deadline(self.deadline)
+
+    def question(self, question_id: str) -> Question:
+        for q in self.questions:
+            if q.id == question_id:
+                return q
+        raise KeyError(question_id)
+
+    def content_hash(self) -> str:
+        """A stable hash of the template's content: a new hash means a new version."""
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+# --- rule expressions: `a + b <= c`, `x <= 100`, `tong >= moi` -----------------------------
+
+_COMPARE = re.compile(r"^(?P<left>[^<>=!]+?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<right>[^<>=!]+)$")
+_TERM = re.compile(r"^(?:[a-z][a-z0-9_]*|\d+(?:\.\d+)?)$")
+
+
+def parse_rule(check: str) -> tuple[list[str], str, list[str]]:
+    """Split `a + b <= c` into (['a','b'], '<=', ['c']); raise ValueError when malformed."""
+    m = _COMPARE.match(check.strip())
+    if not m:
+        raise ValueError("expected 'left OP right' with OP one of <= < >= > == !=")
+    sides = []
+    for side in (m.group("left"), m.group("right")):
+        terms = [t.strip() for t in side.split("+")]
+        if not all(_TERM.match(t) for t in terms):
+            raise ValueError(f"cannot read {side.strip()!r}: use question ids, numbers and +")
+        sides.append(terms)
+    return sides[0], m.group("op"), sides[1]
+
+
+def rule_holds(check: str, answers: dict[str, Any]) -> bool | None:
+    """Evaluate a rule; None when a question it needs is unanswered (not checked)."""
+    left, op, right = parse_rule(check)
+
+    def total(terms: list[str]) -> float | None:
+        acc = 0.0
+        for t in terms:
+            if t[0].isdigit():
+                acc += float(t)
+                continue
+            v = answers.get(t)
+            if not _is_number(v):
+                return None
+            acc += float(v)  # type: ignore[arg-type]  # _is_number checked it
+        return acc
+
+    a, b = total(left), total(right)
+    if a is None or b is None:
+        return None
+    return {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b, "==": a == b, "!=": a != b}[op]
+
+
+# --- loading and checking ------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """One configuration problem, pinpointed: `reports/ocop.toml: questions[3].max: ...`."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
+        return where + self.message
+
+
+def format_loc(loc: tuple[int | str, ...]) -> str:
+    """('questions', 3, 'max') → 'questions[3].max'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def problems_from_validation(file: str, error: ValidationError) -> list[Problem]:
+    problems = []
+    for err in error.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling)"
+        problems.append(Problem(file=file, path=format_loc(loc), message=msg))
+    return problems
+
+
+def check_template(t: Template, file: str) -> list[Problem]:
+    """Cross-field checks that pydantic's structure cannot express."""
+    out: list[Problem] = []
+
+    def bad(path: str, message: str) -> None:
+        out.append(Problem(file=file, path=path, message=message))
+
+    try:
+        rule = parse_deadline(t.deadline)
+        why = check_rule_for(rule, t.period)
+        if why:
+            bad("deadline", why)
+    except DeadlineError as e:
+        bad("deadline", f"cannot read deadline phrase: {e}")
+
+    seen: dict[str, Question] = {}
+    for i, q in enumerate(t.questions):
+        where = f"questions[{i}]"
+        if q.id in seen:
+            bad(f"{where}.id", f"duplicate question id {q.id!r}")
+        if q.min is not None and q.max is not None and q.max < q.min:
+            bad(f"{where}.max", "must be >= min")
+        if (q.min is not None or q.max is not None) and q.type not in NUMERIC_TYPES:
+            bad(f"{where}.min", f"min/max only apply to numbers, not {q.type.value}")
+        if q.type in (QuestionType.CHOICE, QuestionType.MULTI_CHOICE):
+            if len(q.options) < 2:
+                bad(f"{where}.options", "a choice question needs at least 2 options")
+            ids = [o.id for o in q.options]
+            if len(set(ids)) != len(ids):
+                bad(f"{where}.options", "option ids must be unique")
+        elif q.options:
+            bad(f"{where}.options", f"options only apply to choice questions, not {q.type.value}")
+        if q.when is not None:
+            ref = seen.get(q.when.question)
+            if ref is None:
+                bad(f"{where}.when.question",
+                    f"{q.when.question!r} is not an earlier question of this template")
+        agg = q.aggregation
+        if agg in (Aggregate.SUM, Aggregate.AVERAGE, Aggregate.MIN, Aggregate.MAX) and (
+            q.type not in NUMERIC_TYPES
+        ):
+            bad(f"{where}.aggregate", f"{agg.value} needs a number question, not {q.type.value}")
+        if agg is Aggregate.COUNT_YES and q.type is not QuestionType.YES_NO:
+            bad(f"{where}.aggregate", "count_yes needs a yes_no question")
+        seen.setdefault(q.id, q)
+
+    for i, r in enumerate(t.rules):
+        try:
+            left, _, right = parse_rule(r.check)
+        except ValueError as e:
+            bad(f"rules[{i}].check", str(e))
+            continue
+        for term in left + right:
+            if term[0].isdigit():
+                continue
+            ref = seen.get(term)
+            if ref is None:
+                bad(f"rules[{i}].check", f"unknown question {term!r}")
+            elif ref.type not in NUMERIC_TYPES:
+                bad(f"rules[{i}].check", f"{term!r} is not a number question")
+
+    for i, tg in enumerate(t.targets):
+        ref = seen.get(tg.question)
+        if ref is None:
+            bad(f"targets[{i}].question", f"unknown question {tg.question!r}")
+        elif ref.type not in NUMERIC_TYPES and q.type is not QuestionType.YES_NO:
+            bad(f"targets[{i}].question", f"{tg.question!r} is not a number or yes/no question")
+    return out
+
+
+def load_template(path: Path, display: str | None = None) -> tuple[Template | None, list[Problem]]:
+    """Read and check one template file; never raises for bad content."""
+    name = display or str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        return None, [Problem(file=name, path="", message=f"cannot read: {e.strerror}")]
+    except UnicodeDecodeError:
+        return None, [Problem(file=name, path="", message="not UTF-8 text")]
+    except tomllib.TOMLDecodeError as e:
+        return None, [Problem(file=name, path="", message=f"TOML syntax error: {e}")]
+    try:
+        template = Template.model_validate(raw)
+    except ValidationError as e:
+        return None, problems_from_validation(name, e)
+    problems = check_template(template, name)
+    return (None if problems else template), problems
+
+
+def load_templates(folder: Path, display_root: Path | None = None) -> tuple[
+    dict[str, Template], list[Problem]
+]:
+    """Load every `*.toml` in a folder; problems are collected, not raised."""
+    templates: dict[str, Template] = {}
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        return {}, [Problem(file=str(folder), path="", message="report folder not found")]
+    for path in sorted(folder.glob("*.toml")):
+        display = str(path.relative_to(display_root)) if display_root else str(path)
+        template, found = load_template(path, display)
+        problems.extend(found)
+        if template is None:
+            continue
+        if template.id in templates:
+            problems.append(Problem(file=display, path="id",
+                                    message=f"template id {template.id!r} is used twice"))
+            continue
+        templates[template.id] = template
+    return templates, problems

@@ -1,0 +1,69 @@
+"""Reading unit lists from CSV or XLSX files with columns code,name,parent_code,level."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from bot.domain.units import UnitRow
+
+COLUMNS = ("code", "name", "parent_code", "level")
+
+
+class UnitFileError(Exception):
+    """The file cannot be read as a unit list; the message names the file."""
+
+
+def read_unit_rows(path: Path) -> list[UnitRow]:
+    """Rows with their line numbers (the header is line 1)."""
+    if not path.exists():
+        raise UnitFileError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        table = _read_csv(path)
+    elif suffix in (".xlsx", ".xlsm"):
+        table = _read_xlsx(path)
+    else:
+        raise UnitFileError(f"{path}: expected a .csv or .xlsx file")
+    if not table:
+        raise UnitFileError(f"{path}: the file is empty")
+    header = [h.strip().lower() for h in table[0]]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise UnitFileError(f"{path}: line 1: missing column(s) {', '.join(missing)} "
+                            f"(need {','.join(COLUMNS)})")
+    idx = {c: header.index(c) for c in COLUMNS}
+    rows = []
+    for line, cells in enumerate(table[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+
+        def cell(col: str, cells: list[str] = cells) -> str:
+            i = idx[col]
+            return cells[i] if i < len(cells) else ""
+
+        rows.append(UnitRow(line, cell("code"), cell("name"), cell("parent_code"), cell("level")))
+    return rows
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            return [list(r) for r in csv.reader(f)]
+    except UnicodeDecodeError as e:
+        raise UnitFileError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from e
+
+
+def _read_xlsx(path: Path) -> list[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many kinds for a damaged file
+        raise UnitFileError(f"{path}: cannot open as an Excel workbook ({e})") from e
+    try:
+        sheet = wb.worksheets[0]
+        return [["" if v is None else str(v) for v in row]
+                for row in sheet.iter_rows(values_only=True)]
+    finally:
+        wb.close()

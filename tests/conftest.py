@@ -1,0 +1,35 @@
+"""Shared fixtures: real SQLite files in a temporary folder, the shipped templates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import SHIPPED_REPORTS
+from bot.domain.templates import Template, load_templates
+from storage.sqlite import SqliteStorage
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "baocao.db"
+
+
+@pytest.fixture
+async def storage(db_path: Path) -> AsyncIterator[SqliteStorage]:
+    s = await SqliteStorage.open(db_path)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture(scope="session")
+def shipped_templates() -> dict[str, Template]:
+    templates, problems = load_templates(SHIPPED_REPORTS)
+    assert not problems, [str(p) for p in problems]
+    return templates
