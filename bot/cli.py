@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,8 +142,54 @@ def cmd_units_list(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the officer dialogue in the terminal on a throw-away database."""
+    from handlers.console import main_demo
+
+    config = load_config(args.config)
+    return main_demo(config, Path(args.db) if args.db else None)
+
+
+def cmd_invite_create(args: argparse.Namespace) -> int:
+    """Create an invite code for a unit and role."""
+    from bot.app import BOT_USERNAME_KEY, system_clock
+    from bot.services.invites import InviteError, create_invite, invite_link
+    from storage.models import Role
+
+    config = load_config(args.config)
+
+    async def run() -> int:
+        storage = await _open_storage(config)
+        try:
+            invite = await create_invite(storage, args.unit, Role(args.role), args.uses,
+                                         args.expires_days, system_clock())
+            username = config.telegram.username or await storage.get_setting(BOT_USERNAME_KEY)
+        except InviteError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_ERROR
+        finally:
+            await storage.close()
+        print(invite.code)
+        link = invite_link(username, invite.code)
+        if link:
+            print(link)
+        expiry = invite.expires_at.date().isoformat() if invite.expires_at else "never"
+        print(f"unit {invite.unit_code}, role {invite.role.value}, uses {invite.max_uses}, "
+              f"expires {expiry}", file=sys.stderr)
+        return EXIT_OK
+
+    return asyncio.run(run())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the Telegram bot."""
+    from handlers.telegram.runner import run_bot
+
+    config = load_config(args.config)
+    return run_bot(config)
+
+
 Handler = Callable[[argparse.Namespace], int]
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[Any]], None]] = []
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,8 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = usub.add_parser("list", help="print the unit tree")
     p.set_defaults(handler=cmd_units_list)
 
-    for add in EXTRA_COMMANDS:
-        add(sub)
+    p = sub.add_parser("demo", help="try the officer dialogue in the terminal (no token needed)")
+    p.add_argument("--db", help="keep the demo database in this file (default: temporary)")
+    p.set_defaults(handler=cmd_demo)
+
+    invite = sub.add_parser("invite", help="manage invite codes")
+    isub = invite.add_subparsers(dest="invite_command", metavar="ACTION", required=True)
+    p = isub.add_parser("create", help="create an invite code (printed alone on the first line)")
+    p.add_argument("--unit", required=True, help="unit code (see `baocao units list`)")
+    p.add_argument("--role", required=True, choices=["officer", "supervisor", "admin"])
+    p.add_argument("--uses", type=int, default=1, help="how many people may join with it "
+                   "(default 1)")
+    p.add_argument("--expires-days", type=int, default=14,
+                   help="days until the code expires (default 14)")
+    p.set_defaults(handler=cmd_invite_create)
+
+    p = sub.add_parser("run", help="run the Telegram bot (long polling or webhook, per config)")
+    p.set_defaults(handler=cmd_run)
     return parser
 
 
@@ -197,10 +258,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
-
-
-def run_async(coro: Coroutine[Any, Any, int]) -> int:
-    return asyncio.run(coro)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,41 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit
 from storage.database import Database, utcnow_iso
+from storage.models import (
+    Changes,
+    DeleteDraft,
+    Draft,
+    DropAnswers,
+    Invite,
+    Membership,
+    Op,
+    Person,
+    Role,
+    SaveAnswer,
+    StartDraft,
+    Submission,
+    Submit,
+)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _person(row: Any) -> Person:
+    return Person(row["id"], row["channel"], row["external_id"], row["display_name"],
+                  bool(row["reachable"]))
 
 
 class SqliteStorage:
@@ -102,6 +131,280 @@ class SqliteStorage:
             "SELECT body FROM templates WHERE id=? AND version=?", (template_id, version)
         )
         return Template.model_validate_json(row["body"]) if row else None
+
+    # --- people and memberships ------------------------------------------------------------
+
+    async def find_person(self, channel: str, external_id: str) -> Person | None:
+        row = await self.db.fetchone(
+            "SELECT id, channel, external_id, display_name, reachable FROM people "
+            "WHERE channel=? AND external_id=?", (channel, external_id),
+        )
+        return _person(row) if row else None
+
+    async def get_person(self, person_id: int) -> Person | None:
+        row = await self.db.fetchone(
+            "SELECT id, channel, external_id, display_name, reachable FROM people WHERE id=?",
+            (person_id,),
+        )
+        return _person(row) if row else None
+
+    async def memberships(self, person_id: int) -> list[Membership]:
+        rows = await self.db.fetchall(
+            "SELECT m.unit_code, m.role, u.name, u.level, u.parent_code FROM memberships m "
+            "JOIN units u ON u.code = m.unit_code WHERE m.person_id=? ORDER BY m.created_at",
+            (person_id,),
+        )
+        return [Membership(Unit(r["unit_code"], r["name"], r["parent_code"], Level(r["level"])),
+                           Role(r["role"])) for r in rows]
+
+    async def unit_people(self, unit_code: str, role: Role) -> list[Person]:
+        rows = await self.db.fetchall(
+            "SELECT p.id, p.channel, p.external_id, p.display_name, p.reachable FROM people p "
+            "JOIN memberships m ON m.person_id = p.id WHERE m.unit_code=? AND m.role=? "
+            "ORDER BY p.id", (unit_code, role.value),
+        )
+        return [_person(r) for r in rows]
+
+    async def set_reachable(self, person_id: int, reachable: bool) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE people SET reachable=? WHERE id=?",
+                               (int(reachable), person_id))
+            await self._audit(conn, "system", "person.reachable", f"person:{person_id}",
+                              {"reachable": reachable})
+
+    # --- invites -------------------------------------------------------------------------------
+
+    async def create_invite(self, invite: Invite, actor: str = "cli") -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO invites (code, unit_code, role, max_uses, uses, expires_at,"
+                " created_at, created_by) VALUES (?,?,?,?,0,?,?,?)",
+                (invite.code, invite.unit_code, invite.role.value, invite.max_uses,
+                 invite.expires_at.isoformat() if invite.expires_at else None,
+                 utcnow_iso(), actor),
+            )
+            await self._audit(conn, actor, "invite.create", f"invite:{invite.code}",
+                              {"unit": invite.unit_code, "role": invite.role.value,
+                               "uses": invite.max_uses})
+
+    async def get_invite(self, code: str) -> Invite | None:
+        row = await self.db.fetchone(
+            "SELECT code, unit_code, role, max_uses, uses, expires_at FROM invites WHERE code=?",
+            (code,),
+        )
+        if row is None:
+            return None
+        expires = datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None
+        return Invite(row["code"], row["unit_code"], Role(row["role"]), row["max_uses"],
+                      row["uses"], expires)
+
+    async def redeem_invite(self, code: str, channel: str, external_id: str, display_name: str,
+                            now: datetime) -> tuple[Person, Invite] | str:
+        """Bind a chat user through an invite, atomically; return a reason code on refusal."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "SELECT code, unit_code, role, max_uses, uses, expires_at FROM invites "
+                "WHERE code=?", (code,))
+            row = await cur.fetchone()
+            if row is None:
+                return "unknown"
+            if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= now:
+                return "expired"
+            if row["uses"] >= row["max_uses"]:
+                return "used_up"
+            cur = await conn.execute(
+                "SELECT id FROM people WHERE channel=? AND external_id=?", (channel, external_id))
+            found = await cur.fetchone()
+            if found is None:
+                cur = await conn.execute(
+                    "INSERT INTO people (channel, external_id, display_name, created_at) "
+                    "VALUES (?,?,?,?)", (channel, external_id, display_name, utcnow_iso()))
+                person_id = cur.lastrowid
+            else:
+                person_id = found["id"]
+                await conn.execute("UPDATE people SET display_name=?, reachable=1 WHERE id=?",
+                                   (display_name, person_id))
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO memberships (person_id, unit_code, role, invite_code,"
+                " created_at) VALUES (?,?,?,?,?)",
+                (person_id, row["unit_code"], row["role"], code, utcnow_iso()))
+            if cur.rowcount == 0:
+                return "already"
+            await conn.execute("UPDATE invites SET uses = uses + 1 WHERE code=?", (code,))
+            await self._audit(conn, f"person:{person_id}", "invite.redeem", f"invite:{code}",
+                              {"unit": row["unit_code"], "role": row["role"]})
+        person = await self.get_person(int(person_id or 0))
+        invite = await self.get_invite(code)
+        assert person is not None and invite is not None
+        return person, invite
+
+    # --- conversations and processed events ---------------------------------------------------
+
+    async def get_conversation(self, person_id: int) -> dict[str, Any]:
+        row = await self.db.fetchone("SELECT state FROM conversations WHERE person_id=?",
+                                     (person_id,))
+        return dict(json.loads(row["state"])) if row else {}
+
+    # --- drafts and submissions ---------------------------------------------------------------
+
+    async def find_draft(self, unit_code: str, template_id: str, period: str) -> Draft | None:
+        row = await self.db.fetchone(
+            "SELECT id FROM drafts WHERE unit_code=? AND template_id=? AND period=?",
+            (unit_code, template_id, period))
+        return await self.get_draft(row["id"]) if row else None
+
+    async def get_draft(self, draft_id: int) -> Draft | None:
+        row = await self.db.fetchone(
+            "SELECT id, unit_code, template_id, template_version, period, reopened_from,"
+            " updated_at FROM drafts WHERE id=?", (draft_id,))
+        if row is None:
+            return None
+        answers = await self.db.fetchall(
+            "SELECT question_id, value FROM draft_answers WHERE draft_id=? ORDER BY rowid",
+            (draft_id,))
+        return Draft(row["id"], row["unit_code"], row["template_id"], row["template_version"],
+                     row["period"], {a["question_id"]: _load(a["value"]) for a in answers},
+                     row["reopened_from"], datetime.fromisoformat(row["updated_at"]))
+
+    async def drafts_for_units(self, unit_codes: list[str]) -> list[Draft]:
+        if not unit_codes:
+            return []
+        marks = ",".join("?" * len(unit_codes))
+        rows = await self.db.fetchall(
+            f"SELECT id FROM drafts WHERE unit_code IN ({marks})", unit_codes)
+        drafts = [await self.get_draft(r["id"]) for r in rows]
+        return [d for d in drafts if d is not None]
+
+    async def latest_submissions(self, unit_codes: list[str]) -> list[Submission]:
+        """The latest version of every report of these units."""
+        if not unit_codes:
+            return []
+        marks = ",".join("?" * len(unit_codes))
+        rows = await self.db.fetchall(
+            "SELECT s.*, (SELECT MIN(f.submitted_at) FROM submissions f WHERE"
+            " f.unit_code=s.unit_code AND f.template_id=s.template_id AND f.period=s.period)"
+            " AS first_at, (SELECT f.on_time FROM submissions f WHERE f.unit_code=s.unit_code"
+            " AND f.template_id=s.template_id AND f.period=s.period AND f.version=1)"
+            " AS first_on_time FROM submissions s"
+            f" WHERE s.unit_code IN ({marks}) AND s.version = (SELECT MAX(version) FROM"
+            " submissions x WHERE x.unit_code=s.unit_code AND x.template_id=s.template_id"
+            " AND x.period=s.period)", unit_codes)
+        return [await self._submission(r) for r in rows]
+
+    async def get_submission(self, unit_code: str, template_id: str, period: str,
+                             version: int | None = None) -> Submission | None:
+        if version is None:
+            row = await self.db.fetchone(
+                "SELECT MAX(version) AS v FROM submissions WHERE unit_code=? AND template_id=?"
+                " AND period=?", (unit_code, template_id, period))
+            if row is None or row["v"] is None:
+                return None
+            version = int(row["v"])
+        row = await self.db.fetchone(
+            "SELECT s.*, (SELECT MIN(f.submitted_at) FROM submissions f WHERE"
+            " f.unit_code=s.unit_code AND f.template_id=s.template_id AND f.period=s.period)"
+            " AS first_at, (SELECT f.on_time FROM submissions f WHERE f.unit_code=s.unit_code"
+            " AND f.template_id=s.template_id AND f.period=s.period AND f.version=1)"
+            " AS first_on_time FROM submissions s WHERE s.unit_code=? AND s.template_id=?"
+            " AND s.period=? AND s.version=?", (unit_code, template_id, period, version))
+        return await self._submission(row) if row else None
+
+    async def _submission(self, row: Any) -> Submission:
+        answers = await self.db.fetchall(
+            "SELECT question_id, value FROM submission_answers WHERE submission_id=?",
+            (row["id"],))
+        return Submission(
+            id=row["id"], unit_code=row["unit_code"], template_id=row["template_id"],
+            template_version=row["template_version"], period=row["period"],
+            version=row["version"], submitted_by=row["submitted_by"],
+            submitted_at=datetime.fromisoformat(row["submitted_at"]),
+            due_at=datetime.fromisoformat(row["due_at"]), on_time=bool(row["first_on_time"]),
+            first_submitted_at=datetime.fromisoformat(row["first_at"]),
+            answers={a["question_id"]: _load(a["value"]) for a in answers},
+        )
+
+    async def apply(self, changes: Changes) -> bool:
+        """Apply one inbound event's changes in a single transaction.
+
+        Returns False (and changes nothing) when `changes.event` was already handled, so a
+        redelivered update cannot answer the next question a second time.
+        """
+        now = utcnow_iso()
+        async with self.db.transaction() as conn:
+            if changes.event is not None:
+                cur = await conn.execute(
+                    "INSERT OR IGNORE INTO processed_events (channel, event_id, handled_at)"
+                    " VALUES (?,?,?)", (*changes.event, now))
+                if cur.rowcount == 0:
+                    return False
+            for op in changes.ops:
+                await self._apply_op(conn, op, changes.actor, now)
+            if changes.conversation is not None:
+                person_id, state = changes.conversation
+                await conn.execute(
+                    "INSERT INTO conversations (person_id, state, updated_at) VALUES (?,?,?) "
+                    "ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
+                    " updated_at=excluded.updated_at",
+                    (person_id, json.dumps(state, ensure_ascii=False), now))
+        return True
+
+    async def _apply_op(self, conn: Any, op: Op, actor: int, now: str) -> None:
+        who = f"person:{actor}"
+        if isinstance(op, StartDraft):
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO drafts (unit_code, template_id, template_version, period,"
+                " started_by, started_at, updated_at, reopened_from) VALUES (?,?,?,?,?,?,?,?)",
+                (op.unit_code, op.template_id, op.template_version, op.period, actor, now, now,
+                 op.reopened_from))
+            if cur.rowcount and op.answers:
+                draft_id = cur.lastrowid
+                await conn.executemany(
+                    "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+                    " answered_at) VALUES (?,?,?,?,?)",
+                    [(draft_id, q, _dump(v), actor, now) for q, v in op.answers.items()])
+            if cur.rowcount:
+                await self._audit(conn, who, "draft.start",
+                                  f"report:{op.unit_code}/{op.template_id}/{op.period}",
+                                  {"reopened_from": op.reopened_from})
+        elif isinstance(op, SaveAnswer):
+            await conn.execute(
+                "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+                " answered_at) VALUES (?,?,?,?,?) ON CONFLICT(draft_id, question_id) DO UPDATE"
+                " SET value=excluded.value, answered_by=excluded.answered_by,"
+                " answered_at=excluded.answered_at",
+                (op.draft_id, op.question_id, _dump(op.value), actor, now))
+            await conn.execute("UPDATE drafts SET updated_at=? WHERE id=?", (now, op.draft_id))
+        elif isinstance(op, DropAnswers):
+            await conn.executemany(
+                "DELETE FROM draft_answers WHERE draft_id=? AND question_id=?",
+                [(op.draft_id, q) for q in op.question_ids])
+        elif isinstance(op, DeleteDraft):
+            await conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
+            await conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
+            await self._audit(conn, who, "draft.abandon", f"draft:{op.draft_id}", {})
+        elif isinstance(op, Submit):
+            cur = await conn.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM submissions WHERE unit_code=?"
+                " AND template_id=? AND period=?", (op.unit_code, op.template_id, op.period))
+            version = (await cur.fetchone())["v"]
+            cur = await conn.execute(
+                "INSERT INTO submissions (unit_code, template_id, template_version, period,"
+                " version, submitted_by, submitted_at, due_at, on_time) VALUES (?,?,?,?,?,?,?,?,?)",
+                (op.unit_code, op.template_id, op.template_version, op.period, version, actor,
+                 op.submitted_at.isoformat(), op.due_at.isoformat(), int(op.on_time)))
+            submission_id = cur.lastrowid
+            await conn.executemany(
+                "INSERT INTO submission_answers (submission_id, question_id, value)"
+                " VALUES (?,?,?)",
+                [(submission_id, q, _dump(v)) for q, v in op.answers.items()])
+            await conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
+            await conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
+            await self._audit(conn, who, "report.submit" if version == 1 else "report.correct",
+                              f"report:{op.unit_code}/{op.template_id}/{op.period}",
+                              {"version": version, "on_time": op.on_time,
+                               "changed": op.changed or {}})
+        else:  # pragma: no cover - exhaustive
+            raise TypeError(f"unknown op {op!r}")
 
     # --- settings and audit ------------------------------------------------------------------
 

@@ -350,7 +350,7 @@ def check_template(t: Template, file: str) -> list[Problem]:
         ref = seen.get(tg.question)
         if ref is None:
             bad(f"targets[{i}].question", f"unknown question {tg.question!r}")
-        elif ref.type not in NUMERIC_TYPES and q.type is not QuestionType.YES_NO:
+        elif ref.type not in NUMERIC_TYPES and ref.type is not QuestionType.YES_NO:
             bad(f"targets[{i}].question", f"{tg.question!r} is not a number or yes/no question")
     return out
 

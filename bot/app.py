@@ -1,0 +1,50 @@
+"""Assembly: config → templates → storage → services. Every entry point starts here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Config, ConfigError
+from bot.domain.templates import Template, load_templates
+from bot.services.reporting import Clock, ReportingService
+from storage.sqlite import SqliteStorage
+
+BOT_USERNAME_KEY = "telegram.bot_username"
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    config: Config
+    storage: SqliteStorage
+    templates: dict[str, Template]
+    versions: dict[str, int]
+    reporting: ReportingService
+
+    async def close(self) -> None:
+        await self.storage.close()
+
+
+def load_checked_templates(config: Config) -> dict[str, Template]:
+    templates, problems = load_templates(config.reports.folder)
+    if problems:
+        raise ConfigError(problems)
+    return templates
+
+
+async def build_app(config: Config, clock: Clock = system_clock,
+                    db_path: Path | None = None) -> App:
+    """Open the database (migrating it), record template versions, wire the services."""
+    templates = load_checked_templates(config)
+    storage = await SqliteStorage.open(db_path or config.storage.path)
+    versions = await storage.sync_templates(templates.values())
+    username = config.telegram.username or await storage.get_setting(BOT_USERNAME_KEY)
+    reporting = ReportingService(storage, templates, versions, zone=config.zone,
+                                 lock_days=config.reports.lock_days, clock=clock,
+                                 bot_username=username)
+    return App(config, storage, templates, versions, reporting)

@@ -1,0 +1,99 @@
+"""`baocao demo`: the officer dialogue in the terminal, with no token and no setup.
+
+It builds a throw-away database with the sample unit tree and the shipped templates, joins
+the user as the officer of a commune, then reads lines from stdin (a terminal or a pipe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import build_app, system_clock
+from bot.config import Config
+from bot.domain.units import check_import
+from bot.services.invites import create_invite
+from bot.services.reporting import Inbound
+from bot.unit_files import read_unit_rows
+from handlers.text_render import render_text
+from storage.models import Role
+
+DEMO_UNIT = "LC-BX-01"
+DEMO_USER = "demo-officer"
+
+
+def sample_units_path() -> Path:
+    return Path(str(resources.files("bot") / "sample" / "units.csv"))
+
+
+def parse_line(line: str, event_id: str) -> Inbound:
+    """'/start ABC' → a command; anything else → typed text."""
+    text = line.strip()
+    if text.startswith("/") and len(text) > 1:
+        name, _, arg = text[1:].partition(" ")
+        return Inbound("console", DEMO_USER, "Cán bộ", command=name.split("@")[0].lower(),
+                       argument=arg.strip(), event_id=event_id)
+    return Inbound("console", DEMO_USER, "Cán bộ", text=text, event_id=event_id)
+
+
+async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
+                   db_path: Path | None = None) -> int:
+    with tempfile.TemporaryDirectory(prefix="baocao-demo-") as tmp:
+        path = db_path or Path(tmp) / "demo.db"
+        app = await build_app(config, clock=system_clock, db_path=path)
+        try:
+            existing = {u.code: u for u in await app.storage.list_units()}
+            units, errors = check_import(read_unit_rows(sample_units_path()), existing)
+            assert not errors, errors
+            await app.storage.upsert_units(units)
+            person = await app.storage.find_person("console", DEMO_USER)
+            if person is None:
+                invite = await create_invite(app.storage, DEMO_UNIT, Role.OFFICER, 1, 7,
+                                             system_clock(), actor="demo")
+                first = [f"/start {invite.code}", "/baocao"]
+            else:
+                first = ["/baocao"]
+            interactive = stdin.isatty()
+
+            def say(text: str) -> None:
+                stdout.write(text + "\n")
+                stdout.flush()
+
+            say("baocao demo — bạn là cán bộ Đoàn xã Bản Vược (dữ liệu thử, xóa khi thoát).")
+            say("Gõ câu trả lời rồi Enter; /giup để xem lệnh; Ctrl+D để thoát.\n")
+            counter = 0
+
+            async def send(line: str) -> None:
+                nonlocal counter
+                counter += 1
+                for reply in await app.reporting.handle(parse_line(line, f"c{counter}")):
+                    say(render_text(reply))
+                    say("")
+
+            for line in first:
+                say(f"> {line}")
+                await send(line)
+            while True:
+                if interactive:
+                    stdout.write("> ")
+                    stdout.flush()
+                line = await asyncio.to_thread(stdin.readline)
+                if not line:
+                    break
+                if not line.strip():
+                    continue
+                if not interactive:
+                    say(f"> {line.rstrip()}")
+                await send(line)
+            say("Tạm biệt!")
+            return 0
+        finally:
+            await app.close()
+
+
+def main_demo(config: Config, db_path: Path | None = None) -> int:
+    return asyncio.run(run_demo(config, sys.stdin, sys.stdout, db_path))

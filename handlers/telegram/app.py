@@ -1,0 +1,200 @@
+"""The Telegram channel (python-telegram-bot): updates → `Inbound` events → replies.
+
+Every handler is thin: it turns an update into an `Inbound`, asks the reporting service, and
+renders the replies. Updates of one chat are processed in order (`PerChatProcessor`); different
+chats run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import BotCommand, Message, Update
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.app import BOT_USERNAME_KEY, App
+from bot.domain.dialogue import Reply
+from bot.services.commands import COMMANDS
+from bot.services.reporting import Inbound
+from handlers.telegram.render import button_label, chunks, keyboard
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+APOLOGY = "Xin lỗi, hệ thống vừa gặp lỗi khi xử lý tin nhắn của bạn. Vui lòng thử lại sau ít phút."
+APP_KEY = "baocao_app"
+
+
+class PerChatProcessor(BaseUpdateProcessor):
+    """Run updates concurrently, except that one chat's updates run one at a time, in order."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    async def do_process_update(self, update: object,
+                                coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._users[chat.id] = self._users.get(chat.id, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[chat.id] -= 1
+            if self._users[chat.id] == 0:  # forget idle chats: memory stays small
+                del self._users[chat.id]
+                del self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """An update as a channel-neutral event; None for updates baocao ignores."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return None
+    base: dict[str, Any] = {"channel": CHANNEL, "user_id": str(user.id),
+                            "display_name": user.full_name, "event_id": str(update.update_id)}
+    if update.callback_query is not None:
+        return Inbound(button=update.callback_query.data or "", **base)
+    message = update.effective_message
+    if message is None or update.effective_chat is None or update.effective_chat.type != "private":
+        return None
+    if message.photo:
+        return Inbound(photo=message.photo[-1].file_id, **base)
+    text = message.text or message.caption or ""
+    if text.startswith("/") and len(text) > 1:
+        word, _, argument = text[1:].partition(" ")
+        return Inbound(command=word.split("@", 1)[0].lower(), argument=argument.strip(), **base)
+    return Inbound(text=text, **base)
+
+
+async def send_replies(update: Update, replies: list[Reply]) -> None:
+    """Render replies; a button press first marks its message with the choice (and drops the
+    keyboard, so the same button cannot be pressed twice)."""
+    query = update.callback_query
+    chat = update.effective_chat
+    if chat is None:
+        return
+    pressed = query.message if query is not None and isinstance(query.message, Message) else None
+    for i, reply in enumerate(replies):
+        if i == 0 and pressed is not None and reply.replace:
+            await _edit(pressed, reply.text, keyboard(reply))
+            continue
+        if i == 0 and pressed is not None:
+            label = button_label(pressed.reply_markup, query.data or "") if query else None
+            marked = f"{pressed.text}\n\n→ {label}" if label and pressed.text else pressed.text
+            await _edit(pressed, marked or "…", None)
+        parts = chunks(reply)
+        for j, part in enumerate(parts):
+            await chat.send_message(part, reply_markup=keyboard(reply)
+                                    if j == len(parts) - 1 else None)
+
+
+async def _edit(message: Message, text: str, markup: Any) -> None:
+    try:
+        await message.edit_text(text[:4096], reply_markup=markup)
+    except BadRequest as e:  # "message is not modified" or too old to edit: harmless
+        log.debug("edit skipped: %s", e)
+
+
+async def on_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every message, command, photo and button press goes through here."""
+    inbound = to_inbound(update)
+    if inbound is None:
+        return
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    app: App = context.application.bot_data[APP_KEY]
+    replies = await app.reporting.handle(inbound)
+    await send_replies(update, replies)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with context; tell the user something short, never a stack trace."""
+    who = None
+    if isinstance(update, Update):
+        who = (update.update_id, update.effective_user.id if update.effective_user else None)
+    log.error("error handling update %s: %r", who, context.error, exc_info=context.error)
+    if isinstance(context.error, Forbidden) or not isinstance(update, Update):
+        return
+    if update.effective_chat is not None:
+        try:
+            await update.effective_chat.send_message(APOLOGY)
+        except TelegramError:
+            log.warning("could not send the apology to chat %s", update.effective_chat.id)
+
+
+def command_names() -> list[str]:
+    return [c.name for c in COMMANDS]
+
+
+def add_handlers(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Commands from the one registry, then everything else, then button presses."""
+    for name in command_names():
+        application.add_handler(CommandHandler(name, on_event))
+    application.add_handler(MessageHandler(filters.ALL, on_event))  # text, photos, unknown /x
+    application.add_handler(CallbackQueryHandler(on_event))
+    application.add_error_handler(on_error)
+
+
+async def announce(application: Application[Any, Any, Any, Any, Any, Any], app: App) -> None:
+    """After connecting: remember the bot's @username (for invite links), publish commands."""
+    username = application.bot.username
+    if username:
+        app.reporting.bot_username = username
+        await app.storage.set_setting(BOT_USERNAME_KEY, username)
+    try:
+        await application.bot.set_my_commands(
+            [BotCommand(c.name, c.description[:256]) for c in COMMANDS])
+    except TelegramError as e:
+        log.warning("could not set the command list: %s", e)
+
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+Hook = Callable[[AnyApplication], Coroutine[Any, Any, None]]
+
+
+def build_application(token: str, base_url: str, app: App | None = None, *,
+                      request: BaseRequest | None = None,
+                      get_updates_request: BaseRequest | None = None,
+                      post_init: Hook | None = None, post_shutdown: Hook | None = None,
+                      ) -> AnyApplication:
+    """All wiring in one place; `app` may be attached now or by `post_init`."""
+    builder = (ApplicationBuilder().token(token).base_url(base_url)
+               .concurrent_updates(PerChatProcessor()))
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if post_init is not None:
+        builder = builder.post_init(post_init)
+    if post_shutdown is not None:
+        builder = builder.post_shutdown(post_shutdown)
+    application = builder.build()
+    if app is not None:
+        application.bot_data[APP_KEY] = app
+    add_handlers(application)
+    return application

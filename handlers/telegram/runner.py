@@ -1,0 +1,55 @@
+"""`baocao run`: start the Telegram bot with long polling or a webhook, as configured."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from urllib.parse import urlparse
+
+from bot.app import App, build_app
+from bot.config import TOKEN_ENV, Config
+from handlers.telegram.app import APP_KEY, AnyApplication, announce, build_application
+
+log = logging.getLogger(__name__)
+UPDATES = ["message", "callback_query"]
+
+
+def run_bot(config: Config) -> int:
+    token = config.token()
+    if not token:
+        print(f"error: no bot token: set {TOKEN_ENV} or [telegram] token in the config",
+              file=sys.stderr)
+        return 2
+    tg = config.telegram
+    if tg.mode == "webhook" and not (tg.webhook_url and tg.webhook_secret):
+        print("error: webhook mode needs telegram.webhook_url and telegram.webhook_secret",
+              file=sys.stderr)
+        return 2
+
+    async def post_init(application: AnyApplication) -> None:
+        app = await build_app(config)
+        application.bot_data[APP_KEY] = app
+        await announce(application, app)
+        log.info("baocao bot @%s started (%s, %d templates)", application.bot.username,
+                 tg.mode, len(app.templates))
+
+    async def post_shutdown(application: AnyApplication) -> None:
+        app: App | None = application.bot_data.get(APP_KEY)
+        if app is not None:
+            await app.close()
+
+    application = build_application(token, tg.base_url, post_init=post_init,
+                                    post_shutdown=post_shutdown)
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    if tg.mode == "webhook":
+        assert tg.webhook_url and tg.webhook_secret
+        # Telegram sends the secret in X-Telegram-Bot-Api-Secret-Token; PTB rejects others.
+        application.run_webhook(
+            listen=tg.listen, port=tg.port,
+            url_path=urlparse(tg.webhook_url).path.lstrip("/") or "telegram",
+            webhook_url=tg.webhook_url, secret_token=tg.webhook_secret.get_secret_value(),
+            allowed_updates=UPDATES)
+    else:
+        application.run_polling(allowed_updates=UPDATES)
+    return 0

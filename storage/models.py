@@ -1,0 +1,131 @@
+"""Records read from storage, and the changes one inbound event writes (applied atomically)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.domain.units import Unit
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+ROLE_VI = {Role.OFFICER: "cán bộ báo cáo", Role.SUPERVISOR: "cán bộ theo dõi",
+           Role.ADMIN: "quản trị"}
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    channel: str
+    external_id: str
+    display_name: str
+    reachable: bool = True
+
+
+@dataclass(frozen=True)
+class Membership:
+    unit: Unit
+    role: Role
+
+
+@dataclass(frozen=True)
+class Invite:
+    code: str
+    unit_code: str
+    role: Role
+    max_uses: int
+    uses: int = 0
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: int
+    unit_code: str
+    template_id: str
+    template_version: int
+    period: str
+    answers: dict[str, Any]  # question id → value (None = skipped)
+    reopened_from: int | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: int
+    unit_code: str
+    template_id: str
+    template_version: int
+    period: str
+    version: int
+    submitted_by: int
+    submitted_at: datetime
+    due_at: datetime
+    on_time: bool  # of the first version: a correction does not make a report late
+    first_submitted_at: datetime
+    answers: dict[str, Any]
+
+
+# --- changes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartDraft:
+    unit_code: str
+    template_id: str
+    template_version: int
+    period: str
+    reopened_from: int | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SaveAnswer:
+    draft_id: int
+    question_id: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class DropAnswers:
+    draft_id: int
+    question_ids: list[str]
+
+
+@dataclass(frozen=True)
+class DeleteDraft:
+    draft_id: int
+
+
+@dataclass(frozen=True)
+class Submit:
+    draft_id: int
+    unit_code: str
+    template_id: str
+    template_version: int
+    period: str
+    answers: dict[str, Any]
+    submitted_at: datetime
+    due_at: datetime
+    on_time: bool
+    changed: dict[str, Any] | None = None  # for corrections: question → [old, new]
+
+
+Op = StartDraft | SaveAnswer | DropAnswers | DeleteDraft | Submit
+
+
+@dataclass
+class Changes:
+    """Everything one inbound event writes; `event` = (channel, event id) for de-duplication."""
+
+    actor: int
+    event: tuple[str, str] | None = None
+    ops: list[Op] = field(default_factory=list)
+    conversation: tuple[int, dict[str, Any]] | None = None

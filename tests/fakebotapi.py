@@ -1,0 +1,1145 @@
+"""A small fake Telegram Bot API server speaking the real HTTP wire format.
+
+The server runs on ``127.0.0.1`` (any free port) in a background daemon thread and uses
+only the standard library, so it can be driven from synchronous tests, asynchronous tests
+and from a bot running in a separate subprocess::
+
+    with FakeBotAPI() as fake:
+        app = (
+            ApplicationBuilder()
+            .token(fake.token)
+            .base_url(fake.base_url)            # "http://127.0.0.1:PORT/bot"
+            .base_file_url(fake.base_file_url)  # only needed for File downloads
+            .build()
+        )
+        ...
+        fake.send_text(42, "/start")
+        reply = fake.wait_for_message(42)
+
+Requests arrive as ``POST {base_url}{TOKEN}/{method}`` with parameters encoded as JSON,
+``application/x-www-form-urlencoded`` or ``multipart/form-data``. Every answer is a
+``{"ok": true, "result": ...}`` envelope carrying complete Telegram objects, or a
+``{"ok": false, "error_code": ..., "description": ...}`` error like the real API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import html
+import itertools
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self, cast
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+__all__ = ["FakeBotAPI", "FakeBotAPIError"]
+
+JsonDict = dict[str, Any]
+
+_DEFAULT_FIRST_NAME = "Cán bộ"
+_MAX_TEXT_LENGTH = 4096
+_MAX_CAPTION_LENGTH = 1024
+_MAX_CALLBACK_DATA_BYTES = 64
+
+# Parameters whose values are strings in the Bot API even when they look like numbers,
+# booleans or JSON; form-encoded values of all *other* keys are coerced back to JSON types.
+_STRING_KEYS = frozenset(
+    {
+        "text",
+        "caption",
+        "callback_query_id",
+        "inline_query_id",
+        "shipping_query_id",
+        "pre_checkout_query_id",
+        "web_app_query_id",
+        "file_id",
+        "url",
+        "query",
+        "title",
+        "description",
+        "short_description",
+        "name",
+        "emoji",
+        "parse_mode",
+        "language_code",
+        "secret_token",
+        "ip_address",
+        "business_connection_id",
+        "message_effect_id",
+        "custom_emoji_id",
+        "invite_link",
+        "switch_pm_parameter",
+        "next_offset",
+        "payload",
+        "provider_token",
+        "currency",
+        "start_parameter",
+        "question",
+        "explanation",
+        "first_name",
+        "last_name",
+        "username",
+        "address",
+        "phone_number",
+        "vcard",
+        "foursquare_id",
+        "foursquare_type",
+        "google_place_id",
+        "google_place_type",
+        "result_id",
+        "gift_id",
+        "sticker",
+        "photo",
+        "document",
+        "audio",
+        "video",
+        "voice",
+        "animation",
+        "video_note",
+        "thumbnail",
+        "certificate",
+        "data",
+        "callback_data",
+    }
+)
+_STRING_KEY_SUFFIXES = ("_text", "_name", "query_id", "_file_id", "_url", "_title")
+_NUMBER_RE = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+_PATH_RE = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>[A-Za-z0-9_]+)/?$")
+_FILE_PATH_RE = re.compile(r"^/file/bot(?P<token>[^/]+)/(?P<path>.+)$")
+_HTML_TAG_RE = re.compile(r"<[^>]*>")
+
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+
+
+class FakeBotAPIError(Exception):
+    """Raised inside a method handler to produce a Bot API error response."""
+
+    def __init__(
+        self, error_code: int, description: str, parameters: JsonDict | None = None
+    ) -> None:
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+        self.parameters = parameters
+
+    def to_json(self) -> JsonDict:
+        """Return the error envelope exactly as the Bot API sends it."""
+        body: JsonDict = {
+            "ok": False,
+            "error_code": self.error_code,
+            "description": self.description,
+        }
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body
+
+
+def _utf16_len(text: str) -> int:
+    """Length of ``text`` in UTF-16 code units (the unit of Telegram entity offsets)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _is_string_key(key: str) -> bool:
+    return key in _STRING_KEYS or key.endswith(_STRING_KEY_SUFFIXES)
+
+
+def _coerce(key: str, value: str) -> Any:
+    """Turn a form-encoded string back into the JSON value the client serialised."""
+    if _is_string_key(key):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    stripped = value.strip()
+    if _NUMBER_RE.fullmatch(stripped) or stripped.startswith(("{", "[")):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            return value
+    return value
+
+
+def _decode_form_param(value: str) -> str:
+    """Undo the HTML5 escaping httpx applies to ``name=``/``filename=`` in multipart."""
+    value = re.sub(
+        r"%([0-9A-Fa-f]{2})",
+        lambda m: (
+            chr(int(m.group(1), 16))
+            if int(m.group(1), 16) < 0x20 or int(m.group(1), 16) == 0x22
+            else m.group(0)
+        ),
+        value,
+    )
+    return value.replace("\\\\", "\\")
+
+
+def _parse_disposition(header: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for match in re.finditer(r';\s*([\w*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', header):
+        key, raw = match.group(1).lower(), match.group(2).strip()
+        if raw.startswith('"') and raw.endswith('"'):
+            raw = _decode_form_param(raw[1:-1])
+        if key.endswith("*"):  # RFC 5987: utf-8''percent-encoded
+            _, _, encoded = raw.partition("''")
+            params[key[:-1]] = unquote(encoded or raw)
+        else:
+            params.setdefault(key, raw)
+    return params
+
+
+def _parse_multipart(
+    body: bytes, boundary: str
+) -> tuple[list[tuple[str, str]], dict[str, tuple[str, str, bytes]]]:
+    """Split a multipart body into plain fields and uploaded files.
+
+    Returns ``(fields, files)`` where ``files`` maps the field name to
+    ``(filename, mime_type, content)``.
+    """
+    fields: list[tuple[str, str]] = []
+    files: dict[str, tuple[str, str, bytes]] = {}
+    delimiter = b"--" + boundary.encode("latin-1")
+    for raw_part in body.split(delimiter)[1:]:
+        if raw_part.startswith(b"--"):
+            break
+        part = raw_part[2:] if raw_part.startswith(b"\r\n") else raw_part
+        if part.endswith(b"\r\n"):
+            part = part[:-2]
+        raw_headers, _, content = part.partition(b"\r\n\r\n")
+        headers: dict[str, str] = {}
+        for line in raw_headers.decode("utf-8", "replace").split("\r\n"):
+            name, sep, val = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = val.strip()
+        disposition = _parse_disposition(headers.get("content-disposition", ""))
+        field = disposition.get("name")
+        if field is None:
+            continue
+        if "filename" in disposition:
+            mime = headers.get("content-type", "application/octet-stream")
+            files[field] = (disposition["filename"], mime, content)
+        else:
+            fields.append((field, content.decode("utf-8", "replace")))
+    return fields, files
+
+
+def _html_visible_length(text: str) -> int:
+    return _utf16_len(html.unescape(_HTML_TAG_RE.sub("", text)))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, fake: FakeBotAPI) -> None:
+        self.fake = fake
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about clients that disconnect (cancelled long polls, killed bots)."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeBotAPI/1.0"
+
+    def setup(self) -> None:
+        super().setup()
+        server = cast(_Server, self.server)
+        with server.connections_lock:
+            server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        server = cast(_Server, self.server)
+        with server.connections_lock:
+            server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr access log."""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size_line = self.rfile.readline().split(b";")[0].strip()
+                size = int(size_line or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        fake = cast(_Server, self.server).fake
+        body = self._read_body()
+        url = urlsplit(self.path)
+        file_match = _FILE_PATH_RE.match(url.path)
+        if self.command == "GET" and file_match:
+            status, payload, ctype = fake._serve_file(
+                file_match.group("token"), unquote(file_match.group("path"))
+            )
+            self._respond(status, payload, ctype)
+            return
+        match = _PATH_RE.match(url.path)
+        if not match:
+            error = FakeBotAPIError(404, "Not Found")
+            self._respond(404, json.dumps(error.to_json()).encode(), "application/json")
+            return
+        try:
+            params = fake._parse_params(self.headers.get("Content-Type", ""), body, url.query)
+        except ValueError as exc:
+            error = FakeBotAPIError(400, f"Bad Request: can't parse request body: {exc}")
+            self._respond(400, json.dumps(error.to_json()).encode(), "application/json")
+            return
+        status, answer = fake._handle(match.group("token"), match.group("method"), params)
+        data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        self._respond(status, data, "application/json")
+
+    def _respond(self, status: int, payload: bytes, content_type: str) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            self.wfile.flush()
+        except OSError:  # client went away (e.g. a cancelled long poll)
+            self.close_connection = True
+
+
+class FakeBotAPI:
+    """In-memory fake of the Telegram Bot API served over real HTTP on 127.0.0.1.
+
+    Thread-safe: the HTTP server answers from worker threads while tests inject updates
+    and inspect results from the main thread (or an event loop via ``asyncio.to_thread``).
+    """
+
+    #: Real-time upper bound (seconds) for one long-polling ``getUpdates`` wait.
+    long_poll_cap: float = 2.0
+
+    def __init__(
+        self, token: str = "123456:TEST-TOKEN", bot_username: str = "baocao_test_bot"
+    ) -> None:
+        self.token = token
+        self.bot_username = bot_username
+        bot_id_part = token.split(":", 1)[0]
+        self.bot_id = int(bot_id_part) if bot_id_part.isdigit() else 123456
+        self.bot_user: JsonDict = {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Báo cáo Test Bot",
+            "username": bot_username,
+        }
+        self._cond = threading.Condition(threading.RLock())
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+        self._calls: list[tuple[str, JsonDict]] = []
+        self._updates: list[JsonDict] = []  # not yet confirmed, ascending update_id
+        self._delivered: set[int] = set()
+        self._delivery_log: list[int] = []
+        self._next_update_id = 100_000
+        self._poll_generation = 0
+
+        self._messages: list[JsonDict] = []  # every message the bot sent, in order
+        self._by_key: dict[tuple[int, int], JsonDict] = {}
+        self._next_message_id: dict[int, int] = {}
+        self._users: dict[int, JsonDict] = {}
+        self._deleted: list[tuple[int, int]] = []
+        self._documents: list[tuple[int, str, bytes]] = []
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self._file_counter = itertools.count(1)
+        self._callback_counter = itertools.count(1)
+
+        self._commands: list[JsonDict] = []
+        self._webhook_url = ""
+        self._failures: dict[str, list[FakeBotAPIError]] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Bind to a free port on 127.0.0.1 and serve in a background daemon thread."""
+        if self._server is not None:
+            return
+        if self._stopped:
+            raise RuntimeError("a stopped FakeBotAPI cannot be restarted; create a new one")
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="FakeBotAPI",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving: wake long polls, close all client connections, join the thread."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        with server.connections_lock:
+            connections = list(server.connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """TCP port the server listens on (only valid after :meth:`start`)."""
+        if self._server is None:
+            raise RuntimeError("FakeBotAPI is not running; call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """Value for PTB's ``base_url``, e.g. ``"http://127.0.0.1:54321/bot"``."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """Value for PTB's ``base_file_url`` (needed only to download files)."""
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # ------------------------------------------------------------------ injecting
+    def _user(self, user_id: int, first_name: str | None = None) -> JsonDict:
+        with self._cond:
+            user = self._users.get(user_id)
+            if user is None or (first_name is not None and user["first_name"] != first_name):
+                user = {
+                    "id": user_id,
+                    "is_bot": False,
+                    "first_name": first_name or _DEFAULT_FIRST_NAME,
+                    "language_code": "vi",
+                }
+                self._users[user_id] = user
+            return dict(user)
+
+    def _private_chat(self, user: JsonDict) -> JsonDict:
+        return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+
+    def _chat(self, chat_id: int) -> JsonDict:
+        if chat_id > 0:
+            return self._private_chat(self._user(chat_id))
+        if str(chat_id).startswith("-100"):
+            return {"id": chat_id, "type": "supergroup", "title": "Test supergroup"}
+        return {"id": chat_id, "type": "group", "title": "Test group"}
+
+    def _new_message_id(self, chat_id: int) -> int:
+        with self._cond:
+            message_id = self._next_message_id.get(chat_id, 1)
+            self._next_message_id[chat_id] = message_id + 1
+            return message_id
+
+    def inject_raw_update(self, update: JsonDict) -> int:
+        """Queue an arbitrary Update object for ``getUpdates``; assigns ``update_id`` if missing.
+
+        Returns the update_id.
+        """
+        update = copy.deepcopy(update)
+        with self._cond:
+            if "update_id" not in update:
+                update["update_id"] = self._next_update_id
+            update_id = int(update["update_id"])
+            self._next_update_id = max(self._next_update_id, update_id + 1)
+            self._updates.append(update)
+            self._updates.sort(key=lambda u: int(u["update_id"]))
+            self._cond.notify_all()
+        return update_id
+
+    def _user_message(self, user_id: int, first_name: str | None) -> JsonDict:
+        user = self._user(user_id, first_name)
+        return {
+            "message_id": self._new_message_id(user_id),
+            "from": user,
+            "chat": self._private_chat(user),
+            "date": int(time.time()),
+        }
+
+    def send_text(self, user_id: int, text: str, first_name: str = _DEFAULT_FIRST_NAME) -> int:
+        """Inject a private-chat text message from ``user_id`` (chat id == user id).
+
+        Texts starting with ``/`` get a ``bot_command`` entity like real Telegram.
+        Returns the update_id.
+        """
+        message = self._user_message(user_id, first_name)
+        message["text"] = text
+        if text.startswith("/") and len(text) > 1:
+            command = text.split(maxsplit=1)[0]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
+            ]
+        return self.inject_raw_update({"message": message})
+
+    def send_photo(self, user_id: int, file_id: str = "PHOTO1", caption: str | None = None) -> int:
+        """Inject a private-chat photo from ``user_id``; the largest size has ``file_id``.
+
+        Returns the update_id.
+        """
+        message = self._user_message(user_id, None)
+        message["photo"] = [
+            {
+                "file_id": f"{file_id}_s",
+                "file_unique_id": f"U{file_id}_s",
+                "width": 90,
+                "height": 68,
+                "file_size": 1_500,
+            },
+            {
+                "file_id": file_id,
+                "file_unique_id": f"U{file_id}",
+                "width": 1280,
+                "height": 960,
+                "file_size": 120_000,
+            },
+        ]
+        if caption is not None:
+            message["caption"] = caption
+        return self.inject_raw_update({"message": message})
+
+    def press_button(self, user_id: int, message_id: int, data: str) -> int:
+        """Inject a callback_query: ``user_id`` presses a button on a message the bot sent.
+
+        The stored message (current state, as in ``sent_messages``) is attached as
+        ``callback_query.message``. Raises AssertionError if the bot never sent that message
+        to the private chat of ``user_id``. Returns the update_id.
+        """
+        with self._cond:
+            stored = self._by_key.get((user_id, message_id))
+            if stored is None:
+                raise AssertionError(
+                    f"bot never sent message_id={message_id} to chat {user_id}; "
+                    f"sent: {self._dump(user_id)}"
+                )
+            message = copy.deepcopy(stored)
+        user = self._user(user_id)
+        callback_query = {
+            "id": str(4_000_000_000_000_000 + next(self._callback_counter)),
+            "from": user,
+            "message": message,
+            "chat_instance": str(-8_000_000_000_000_000 - user_id),
+            "data": data,
+        }
+        return self.inject_raw_update({"callback_query": callback_query})
+
+    def add_file(self, file_id: str, content: bytes, file_path: str | None = None) -> None:
+        """Register downloadable content for ``file_id`` (served via getFile + base_file_url)."""
+        with self._cond:
+            self._files[file_id] = (file_path or f"files/{file_id}", content)
+
+    # ------------------------------------------------------------------ inspecting
+    @property
+    def calls(self) -> list[tuple[str, JsonDict]]:
+        """Snapshot of every ``(method, params)`` received, in order."""
+        with self._cond:
+            return list(self._calls)
+
+    @property
+    def commands(self) -> list[JsonDict]:
+        """Commands last stored with setMyCommands (cleared by deleteMyCommands)."""
+        with self._cond:
+            return copy.deepcopy(self._commands)
+
+    @property
+    def documents(self) -> list[tuple[int, str, bytes]]:
+        """Every uploaded document as ``(chat_id, filename, content)``."""
+        with self._cond:
+            return list(self._documents)
+
+    @property
+    def deleted_messages(self) -> list[tuple[int, int]]:
+        """``(chat_id, message_id)`` of every deleteMessage call, in order."""
+        with self._cond:
+            return list(self._deleted)
+
+    @property
+    def delivered_update_ids(self) -> list[int]:
+        """update_ids in the order getUpdates returned them (duplicates kept)."""
+        with self._cond:
+            return list(self._delivery_log)
+
+    def iter_calls(self, method: str) -> Iterator[JsonDict]:
+        """Yield the params of every recorded call of ``method`` (case-insensitive)."""
+        wanted = method.lower()
+        for name, params in self.calls:
+            if name.lower() == wanted:
+                yield params
+
+    def sent_messages(self, chat_id: int | None = None) -> list[JsonDict]:
+        """Messages the bot sent (optionally to one chat), in order, with edits applied."""
+        with self._cond:
+            return [
+                copy.deepcopy(m)
+                for m in self._messages
+                if chat_id is None or m["chat"]["id"] == chat_id
+            ]
+
+    def last_message(self, chat_id: int) -> JsonDict:
+        """The most recent message the bot sent to ``chat_id`` (AssertionError if none)."""
+        messages = self.sent_messages(chat_id)
+        if not messages:
+            raise AssertionError(f"bot sent no message to chat {chat_id}")
+        return messages[-1]
+
+    def _dump(self, chat_id: int | None, limit: int = 10) -> str:
+        with self._cond:
+            messages = [m for m in self._messages if chat_id is None or m["chat"]["id"] == chat_id][
+                -limit:
+            ]
+            calls = [method for method, _ in self._calls[-limit:]]
+        lines = [f"last {len(messages)} message(s) to chat {chat_id}:"]
+        for m in messages:
+            summary = {
+                k: m[k]
+                for k in ("message_id", "text", "caption", "document", "reply_markup")
+                if k in m
+            }
+            lines.append(f"  {json.dumps(summary, ensure_ascii=False)}")
+        lines.append(f"last calls: {calls}")
+        return "\n".join(lines)
+
+    def _wait(self, ready: Callable[[], Any], timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                result = ready()
+                if result is not None:
+                    return result
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+
+    def wait_for_message(
+        self,
+        chat_id: int,
+        predicate: Callable[[JsonDict], bool] | None = None,
+        timeout: float = 10.0,
+        after: int = 0,
+    ) -> JsonDict:
+        """Block until a message at index >= ``after`` of ``sent_messages(chat_id)`` matches.
+
+        Edits re-trigger the check. Raises AssertionError with recent messages on timeout.
+        """
+
+        def ready() -> JsonDict | None:
+            for m in self.sent_messages(chat_id)[after:]:
+                if predicate is None or predicate(m):
+                    return m
+            return None
+
+        found = cast("JsonDict | None", self._wait(ready, timeout))
+        if found is None:
+            raise AssertionError(
+                f"no matching message to chat {chat_id} (after={after}) within {timeout}s\n"
+                + self._dump(chat_id)
+            )
+        return found
+
+    def wait_for_call(
+        self,
+        method: str,
+        predicate: Callable[[JsonDict], bool] | None = None,
+        timeout: float = 10.0,
+        after: int = 0,
+    ) -> JsonDict:
+        """Block until a call of ``method`` (case-insensitive) at index >= ``after`` of
+        :attr:`calls` has params matching ``predicate``; returns those params.
+        """
+        wanted = method.lower()
+
+        def ready() -> JsonDict | None:
+            for name, params in self._calls[after:]:
+                if name.lower() == wanted and (predicate is None or predicate(params)):
+                    return params
+            return None
+
+        found = cast("JsonDict | None", self._wait(ready, timeout))
+        if found is None:
+            raise AssertionError(
+                f"no matching {method} call (after={after}) within {timeout}s\n" + self._dump(None)
+            )
+        return found
+
+    def pending_updates(self) -> int:
+        """Number of injected updates not yet confirmed via a getUpdates ``offset``."""
+        with self._cond:
+            return len(self._updates)
+
+    def wait_until_consumed(self, timeout: float = 10.0) -> None:
+        """Block until the bot confirmed every injected update.
+
+        Confirmation only happens with the *next* getUpdates call after delivery, so with
+        PTB this normally takes one extra polling round.
+        """
+        if self._wait(lambda: True if not self._updates else None, timeout) is None:
+            raise AssertionError(
+                f"{self.pending_updates()} update(s) still unconfirmed after {timeout}s"
+            )
+
+    def wait_until_delivered(self, timeout: float = 10.0) -> None:
+        """Block until every injected update was returned by some getUpdates response."""
+
+        def ready() -> bool | None:
+            undelivered = [u for u in self._updates if u["update_id"] not in self._delivered]
+            return None if undelivered else True
+
+        if self._wait(ready, timeout) is None:
+            raise AssertionError(f"updates not delivered to the bot within {timeout}s")
+
+    def fail_next(
+        self, method: str, error_code: int, description: str, retry_after: int | None = None
+    ) -> None:
+        """Make the next call of ``method`` fail with the given Bot API error.
+
+        Queued failures for the same method are used first-in first-out. ``retry_after``
+        adds ``parameters.retry_after`` (PTB then raises ``RetryAfter``).
+        """
+        parameters = {"retry_after": retry_after} if retry_after is not None else None
+        with self._cond:
+            self._failures.setdefault(method.lower(), []).append(
+                FakeBotAPIError(error_code, description, parameters)
+            )
+
+    # ------------------------------------------------------------------ HTTP plumbing
+    def _parse_params(self, content_type: str, body: bytes, query: str) -> JsonDict:
+        params: JsonDict = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            params[key] = _coerce(key, value)
+        mime = content_type.split(";", 1)[0].strip().lower()
+        if not body:
+            return params
+        if mime == "application/json":
+            decoded = json.loads(body.decode("utf-8"))
+            if not isinstance(decoded, dict):
+                raise ValueError("JSON body must be an object")
+            for key, value in decoded.items():
+                params[key] = _coerce(key, value) if isinstance(value, str) else value
+        elif mime == "multipart/form-data":
+            match = re.search(r'boundary="?([^";]+)"?', content_type)
+            if not match:
+                raise ValueError("multipart body without boundary")
+            fields, files = _parse_multipart(body, match.group(1))
+            for key, value in fields:
+                params[key] = _coerce(key, value)
+            for key, (filename, file_mime, content) in files.items():
+                upload = {"filename": filename, "mime_type": file_mime, "content": content}
+                params[key] = upload
+            # resolve attach://name references (media groups, thumbnails)
+            for key, value in list(params.items()):
+                if isinstance(value, str) and value.startswith("attach://"):
+                    ref = value[len("attach://") :]
+                    if ref in params and isinstance(params[ref], dict):
+                        params[key] = params[ref]
+        else:  # application/x-www-form-urlencoded (or unspecified)
+            text = body.decode("utf-8")
+            for key, value in parse_qsl(text, keep_blank_values=True):
+                params[key] = _coerce(key, value)
+        return params
+
+    def _handle(self, token: str, method: str, params: JsonDict) -> tuple[int, JsonDict]:
+        if token != self.token:
+            return 401, FakeBotAPIError(401, "Unauthorized").to_json()
+        with self._cond:
+            self._calls.append((method, params))
+            failures = self._failures.get(method.lower())
+            failure = failures.pop(0) if failures else None
+            self._cond.notify_all()
+        if failure is not None:
+            return failure.error_code, failure.to_json()
+        handler = getattr(self, f"_api_{method.lower()}", None)
+        try:
+            result = handler(params) if handler is not None else True
+        except FakeBotAPIError as exc:
+            return exc.error_code, exc.to_json()
+        return 200, {"ok": True, "result": result}
+
+    def _serve_file(self, token: str, path: str) -> tuple[int, bytes, str]:
+        if token != self.token:
+            return (
+                401,
+                json.dumps(FakeBotAPIError(401, "Unauthorized").to_json()).encode(),
+                ("application/json"),
+            )
+        with self._cond:
+            for file_path, content in self._files.values():
+                if file_path == path:
+                    return 200, content, "application/octet-stream"
+        return (
+            404,
+            json.dumps(FakeBotAPIError(404, "Not Found").to_json()).encode(),
+            ("application/json"),
+        )
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _require(params: JsonDict, key: str) -> Any:
+        if key not in params or params[key] in (None, ""):
+            raise FakeBotAPIError(400, f'Bad Request: parameter "{key}" is required')
+        return params[key]
+
+    def _chat_id(self, params: JsonDict) -> int:
+        value = self._require(params, "chat_id")
+        if isinstance(value, bool):
+            raise FakeBotAPIError(400, "Bad Request: chat not found")
+        if isinstance(value, int):
+            return value
+        text = str(value)
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        raise FakeBotAPIError(400, "Bad Request: chat not found")
+
+    @staticmethod
+    def _check_length(text: str, parse_mode: Any, limit: int, what: str) -> None:
+        length = (
+            _html_visible_length(text)
+            if str(parse_mode or "").lower() == "html"
+            else _utf16_len(text)
+        )
+        if length > limit:
+            raise FakeBotAPIError(400, f"Bad Request: {what} is too long")
+
+    @staticmethod
+    def _inline_markup(params: JsonDict) -> JsonDict | None:
+        """Validate reply_markup; return it only if it is an inline keyboard (as Telegram)."""
+        markup = params.get("reply_markup")
+        if markup is None or markup == "":
+            return None
+        if isinstance(markup, str):
+            try:
+                markup = json.loads(markup)
+            except ValueError as exc:
+                raise FakeBotAPIError(
+                    400, "Bad Request: can't parse reply keyboard markup JSON object"
+                ) from exc
+        if not isinstance(markup, dict):
+            raise FakeBotAPIError(400, "Bad Request: can't parse reply keyboard markup")
+        keyboard = markup.get("inline_keyboard")
+        if keyboard is None:
+            return None
+        for row in keyboard:
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not (
+                    0 < len(str(data).encode("utf-8")) <= _MAX_CALLBACK_DATA_BYTES
+                ):
+                    raise FakeBotAPIError(400, "Bad Request: BUTTON_DATA_INVALID")
+                if not button.get("text"):
+                    raise FakeBotAPIError(400, "Bad Request: text buttons are unallowed")
+        if not any(keyboard):
+            return None
+        return copy.deepcopy(markup)
+
+    def _store_message(self, chat_id: int, params: JsonDict, content: JsonDict) -> JsonDict:
+        markup = self._inline_markup(params)
+        with self._cond:
+            message: JsonDict = {
+                "message_id": self._new_message_id(chat_id),
+                "from": dict(self.bot_user),
+                "chat": self._chat(chat_id),
+                "date": int(time.time()),
+            }
+            reply = params.get("reply_parameters")
+            reply_to = (
+                reply.get("message_id")
+                if isinstance(reply, dict)
+                else params.get("reply_to_message_id")
+            )
+            if isinstance(reply_to, int):
+                original = self._by_key.get((chat_id, reply_to))
+                if original is not None:
+                    replied = copy.deepcopy(original)
+                    replied.pop("reply_to_message", None)
+                    message["reply_to_message"] = replied
+            message.update(content)
+            if markup is not None:
+                message["reply_markup"] = markup
+            self._messages.append(message)
+            self._by_key[(chat_id, message["message_id"])] = message
+            self._cond.notify_all()
+            return copy.deepcopy(message)
+
+    def _find_for_edit(self, params: JsonDict) -> JsonDict | None:
+        """Return the stored message to edit, or None for inline messages."""
+        if params.get("inline_message_id"):
+            return None
+        chat_id = self._chat_id(params)
+        message_id = params.get("message_id")
+        stored = self._by_key.get((chat_id, message_id)) if isinstance(message_id, int) else None
+        if stored is None:
+            raise FakeBotAPIError(400, "Bad Request: message to edit not found")
+        return stored
+
+    def _apply_edit(
+        self, stored: JsonDict, field: str | None, value: Any, params: JsonDict
+    ) -> None:
+        markup = self._inline_markup(params)
+        same_content = field is None or stored.get(field) == value
+        if same_content and stored.get("reply_markup") == markup:
+            raise FakeBotAPIError(400, _NOT_MODIFIED)
+        if field is not None:
+            stored[field] = value
+        if markup is None:
+            stored.pop("reply_markup", None)
+        else:
+            stored["reply_markup"] = markup
+        stored["edit_date"] = int(time.time())
+        self._cond.notify_all()
+
+    def _new_file_id(self, prefix: str) -> tuple[str, str]:
+        n = next(self._file_counter)
+        return f"{prefix}{n:06d}", f"U{prefix}{n:06d}"
+
+    # ------------------------------------------------------------------ Bot API methods
+    def _api_getme(self, params: JsonDict) -> JsonDict:
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    def _api_getupdates(self, params: JsonDict) -> list[JsonDict]:
+        offset = params.get("offset")
+        limit = params.get("limit") or 100
+        limit = max(1, min(100, int(limit)))
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + min(max(timeout, 0.0), self.long_poll_cap)
+        with self._cond:
+            if self._webhook_url:
+                raise FakeBotAPIError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
+            self._poll_generation += 1
+            generation = self._poll_generation
+            self._cond.notify_all()
+            if isinstance(offset, int) and offset != 0:
+                if offset < 0:
+                    self._updates = self._updates[offset:]
+                else:
+                    self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                self._cond.notify_all()
+            while True:
+                if generation != self._poll_generation:
+                    raise FakeBotAPIError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; make sure that "
+                        "only one bot instance is running",
+                    )
+                batch = self._updates[:limit]
+                remaining = deadline - time.monotonic()
+                if batch or remaining <= 0 or self._stopped:
+                    break
+                self._cond.wait(remaining)
+            for update in batch:
+                self._delivered.add(update["update_id"])
+                self._delivery_log.append(update["update_id"])
+            self._cond.notify_all()
+            return copy.deepcopy(batch)
+
+    def _api_deletewebhook(self, params: JsonDict) -> bool:
+        with self._cond:
+            self._webhook_url = ""
+            if params.get("drop_pending_updates") is True:
+                self._updates.clear()
+            self._cond.notify_all()
+        return True
+
+    def _api_setwebhook(self, params: JsonDict) -> bool:
+        with self._cond:
+            self._webhook_url = str(params.get("url") or "")
+            if params.get("drop_pending_updates") is True:
+                self._updates.clear()
+        return True
+
+    def _api_getwebhookinfo(self, params: JsonDict) -> JsonDict:
+        with self._cond:
+            return {
+                "url": self._webhook_url,
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates) if self._webhook_url else 0,
+            }
+
+    def _api_setmycommands(self, params: JsonDict) -> bool:
+        commands = params.get("commands") or []
+        if not isinstance(commands, list):
+            raise FakeBotAPIError(400, "Bad Request: can't parse commands JSON object")
+        with self._cond:
+            self._commands = copy.deepcopy(commands)
+        return True
+
+    def _api_deletemycommands(self, params: JsonDict) -> bool:
+        with self._cond:
+            self._commands = []
+        return True
+
+    def _api_getmycommands(self, params: JsonDict) -> list[JsonDict]:
+        return self.commands
+
+    def _api_sendmessage(self, params: JsonDict) -> JsonDict:
+        chat_id = self._chat_id(params)
+        text = params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise FakeBotAPIError(400, "Bad Request: message text is empty")
+        self._check_length(text, params.get("parse_mode"), _MAX_TEXT_LENGTH, "message")
+        return self._store_message(chat_id, params, {"text": text})
+
+    def _api_editmessagetext(self, params: JsonDict) -> JsonDict | bool:
+        text = params.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise FakeBotAPIError(400, "Bad Request: message text is empty")
+        self._check_length(text, params.get("parse_mode"), _MAX_TEXT_LENGTH, "message")
+        with self._cond:
+            stored = self._find_for_edit(params)
+            if stored is None:
+                return True
+            if "text" not in stored:
+                raise FakeBotAPIError(400, "Bad Request: there is no text in the message to edit")
+            self._apply_edit(stored, "text", text, params)
+            return copy.deepcopy(stored)
+
+    def _api_editmessagecaption(self, params: JsonDict) -> JsonDict | bool:
+        caption = params.get("caption")
+        with self._cond:
+            stored = self._find_for_edit(params)
+            if stored is None:
+                return True
+            self._apply_edit(stored, "caption", caption, params)
+            if caption is None:
+                stored.pop("caption", None)
+            return copy.deepcopy(stored)
+
+    def _api_editmessagereplymarkup(self, params: JsonDict) -> JsonDict | bool:
+        with self._cond:
+            stored = self._find_for_edit(params)
+            if stored is None:
+                return True
+            self._apply_edit(stored, None, None, params)
+            return copy.deepcopy(stored)
+
+    def _media_caption(self, params: JsonDict) -> JsonDict:
+        caption = params.get("caption")
+        if isinstance(caption, str) and caption:
+            self._check_length(caption, params.get("parse_mode"), _MAX_CAPTION_LENGTH, "caption")
+            return {"caption": caption}
+        return {}
+
+    def _api_senddocument(self, params: JsonDict) -> JsonDict:
+        chat_id = self._chat_id(params)
+        document = self._require(params, "document")
+        self._inline_markup(params)  # validate before recording the upload
+        content = self._media_caption(params)
+        if isinstance(document, dict):  # uploaded file
+            file_id, unique_id = self._new_file_id("DOC")
+            filename = str(document["filename"])
+            data = cast(bytes, document["content"])
+            with self._cond:
+                self._documents.append((chat_id, filename, data))
+                self._files[file_id] = (f"documents/{file_id}_{filename}", data)
+            content["document"] = {
+                "file_id": file_id,
+                "file_unique_id": unique_id,
+                "file_name": filename,
+                "mime_type": str(document["mime_type"]),
+                "file_size": len(data),
+            }
+        else:  # re-sending by file_id or URL
+            content["document"] = {
+                "file_id": str(document),
+                "file_unique_id": f"U{document}",
+                "file_name": "document",
+            }
+        return self._store_message(chat_id, params, content)
+
+    def _api_sendphoto(self, params: JsonDict) -> JsonDict:
+        chat_id = self._chat_id(params)
+        photo = self._require(params, "photo")
+        content = self._media_caption(params)
+        if isinstance(photo, dict):
+            file_id, unique_id = self._new_file_id("PHOTO")
+            data = cast(bytes, photo["content"])
+            with self._cond:
+                self._files[file_id] = (f"photos/{file_id}.jpg", data)
+            size = len(data)
+        else:
+            file_id, unique_id, size = str(photo), f"U{photo}", 0
+        content["photo"] = [
+            {
+                "file_id": file_id,
+                "file_unique_id": unique_id,
+                "width": 1280,
+                "height": 960,
+                "file_size": size,
+            }
+        ]
+        return self._store_message(chat_id, params, content)
+
+    def _api_getfile(self, params: JsonDict) -> JsonDict:
+        file_id = str(self._require(params, "file_id"))
+        with self._cond:
+            if file_id not in self._files:
+                self._files[file_id] = (f"files/{file_id}", f"fake-file:{file_id}".encode())
+            file_path, data = self._files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"U{file_id}",
+            "file_size": len(data),
+            "file_path": file_path,
+        }
+
+    def _api_deletemessage(self, params: JsonDict) -> bool:
+        chat_id = self._chat_id(params)
+        message_id = params.get("message_id")
+        with self._cond:
+            if isinstance(message_id, int):
+                self._deleted.append((chat_id, message_id))
+        return True

@@ -1,0 +1,173 @@
+"""The report templates shipped in reports/: one per source plan, all loadable and usable."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.domain.periods import Period
+from bot.domain.templates import (
+    NUMERIC_TYPES,
+    QuestionType,
+    Template,
+    load_templates,
+    parse_rule,
+    rule_holds,
+)
+
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
+TODAY = date(2026, 11, 22)
+EXPECTED_IDS = {
+    "kinh_te_tap_the_thanh_nien",
+    "hoi_nong_dan_htx",
+    "nghi_quyet_20_ktt",
+    "thanh_nien_giam_ngheo",
+    "ocop_thanh_nien",
+}
+
+
+def _load() -> dict[str, Template]:
+    templates, problems = load_templates(REPORTS)
+    assert problems == [], "\n".join(str(p) for p in problems)
+    return templates
+
+
+TEMPLATES = _load()
+
+
+def has_diacritics(text: str) -> bool:
+    """True when the text carries Vietnamese marks (accents, hooks, breves) or đ."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "đ" in text.lower() or any(unicodedata.category(ch) == "Mn" for ch in decomposed)
+
+
+def test_every_file_loads_without_problems():
+    templates, problems = load_templates(REPORTS)
+    assert problems == []
+    assert len(templates) == len(list(REPORTS.glob("*.toml")))
+
+
+def test_exactly_five_templates_one_per_plan():
+    assert set(TEMPLATES) == EXPECTED_IDS
+    assert len(list(REPORTS.glob("*.toml"))) == 5
+
+
+def test_file_name_is_template_id():
+    for path in REPORTS.glob("*.toml"):
+        assert path.stem in TEMPLATES, path.name
+
+
+def test_every_file_names_its_source_plan_in_a_leading_comment():
+    for path in REPORTS.glob("*.toml"):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("#") and "plans/0" in first, path.name
+
+
+def test_every_question_type_is_used():
+    used = {q.type for t in TEMPLATES.values() for q in t.questions}
+    assert used == set(QuestionType)
+
+
+@pytest.mark.parametrize("template_id", sorted(EXPECTED_IDS))
+def test_size_and_metadata(template_id):
+    t = TEMPLATES[template_id]
+    assert 8 <= len(t.questions) <= 20
+    assert t.source and t.description
+    assert t.applies_to.levels, "say which unit level reports"
+    assert any(not q.required for q in t.questions), "at least one optional question"
+
+
+@pytest.mark.parametrize("template_id", sorted(EXPECTED_IDS))
+def test_when_conditions_refer_to_earlier_questions(template_id):
+    t = TEMPLATES[template_id]
+    earlier: set[str] = set()
+    for q in t.questions:
+        if q.when is not None:
+            assert q.when.question in earlier, f"{q.id} depends on {q.when.question}"
+        earlier.add(q.id)
+
+
+def test_skip_logic_in_at_least_three_templates():
+    with_skips = [t.id for t in TEMPLATES.values() if any(q.when for q in t.questions)]
+    assert len(with_skips) >= 3
+
+
+def test_yes_no_skip_logic_asks_only_after_yes():
+    t = TEMPLATES["kinh_te_tap_the_thanh_nien"]
+    cond = t.question("so_tin_bai").when
+    assert cond is not None
+    assert cond.holds({"co_fanpage": True})
+    assert not cond.holds({"co_fanpage": False})
+    assert not cond.holds({})
+
+
+@pytest.mark.parametrize("template_id", sorted(EXPECTED_IDS))
+def test_deadline_gives_due_instants_for_current_and_next_period(template_id):
+    t = TEMPLATES[template_id]
+    current = Period.containing(t.period, TODAY)
+    following = current.next()
+    rule = t.deadline_rule
+    due_now, due_next = rule.due(current), rule.due(following)
+    for period, due in ((current, due_now), (following, due_next)):
+        assert isinstance(due, datetime) and due.tzinfo is not None
+        # Due no earlier than the period's start and within a year after it ends.
+        assert period.start <= due.date() <= period.end + timedelta(days=366)
+    assert due_now < due_next
+
+
+def test_plan_deadline_wording_is_kept():
+    assert TEMPLATES["kinh_te_tap_the_thanh_nien"].deadline == "trước ngày 05 tháng cuối quý"
+    assert TEMPLATES["kinh_te_tap_the_thanh_nien"].period == "half"
+    assert TEMPLATES["ocop_thanh_nien"].period == "month"
+    # "trước ngày 05 tháng cuối quý": the half-year report for 2026-H2 is due at 00:00 on 5 Dec.
+    h2 = Period.containing(TEMPLATES["kinh_te_tap_the_thanh_nien"].period, TODAY)
+    assert TEMPLATES["kinh_te_tap_the_thanh_nien"].deadline_rule.due_date(h2) == date(2026, 12, 5)
+
+
+@pytest.mark.parametrize("template_id", sorted(EXPECTED_IDS))
+def test_each_template_has_labelled_targets(template_id):
+    t = TEMPLATES[template_id]
+    assert t.targets
+    for tg in t.targets:
+        assert tg.label and has_diacritics(tg.label)
+
+
+def test_milestone_targets_of_the_farmers_plan():
+    t = TEMPLATES["hoi_nong_dan_htx"]
+    by_key = {(tg.question, tg.year): tg.value for tg in t.targets}
+    assert by_key[("htx_luy_ke", 2025)] > 3 and by_key[("tht_luy_ke", 2025)] > 10
+    assert by_key[("htx_luy_ke", 2030)] >= 10 and by_key[("tht_luy_ke", 2030)] >= 40
+
+
+@pytest.mark.parametrize("template_id", sorted(EXPECTED_IDS))
+def test_rules_are_numeric_and_pass_on_an_all_zero_report(template_id):
+    t = TEMPLATES[template_id]
+    zeros = {q.id: 0 for q in t.questions if q.type in NUMERIC_TYPES}
+    for r in t.rules:
+        assert has_diacritics(r.message)
+        left, _, right = parse_rule(r.check)
+        assert all(t.question(term).type in NUMERIC_TYPES for term in left + right)
+        assert rule_holds(r.check, zeros) is True, r.check
+
+
+def test_rules_catch_an_inconsistent_answer():
+    t = TEMPLATES["hoi_nong_dan_htx"]
+    rule = next(r for r in t.rules if r.check == "htx_moi <= htx_luy_ke")
+    assert rule_holds(rule.check, {"htx_moi": 5, "htx_luy_ke": 2}) is False
+    assert rule_holds(rule.check, {"htx_moi": 1, "htx_luy_ke": 4}) is True
+
+
+@pytest.mark.parametrize("template_id", sorted(EXPECTED_IDS))
+def test_user_facing_strings_are_vietnamese_with_diacritics(template_id):
+    t = TEMPLATES[template_id]
+    strings = [t.title, t.description or "", t.source or ""]
+    for q in t.questions:
+        strings.append(q.text)
+        if q.hint:
+            strings.append(q.hint)
+        strings.extend(o.label for o in q.options)
+    for s in strings:
+        assert has_diacritics(s), s
