@@ -1,12 +1,14 @@
-"""The SQLite connection: WAL, foreign keys, numbered migrations, and one writer.
+"""The SQLite connections: WAL, foreign keys, numbered migrations, and one writer.
 
-All access goes through one aiosqlite connection guarded by a lock, so a transaction started by
-one task is never interleaved with another task's statements.
+Every write goes through one aiosqlite connection guarded by a lock, so a transaction started by
+one task is never interleaved with another task's statements. Reads use a second connection:
+in WAL mode they see the last commit and never wait for a write (or its fsync) to finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -68,10 +70,13 @@ def utcnow_iso() -> str:
 class Database:
     """One connection, opened with `await Database.open(path)`; close with `await db.close()`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: str,
+                 reader: aiosqlite.Connection | None = None) -> None:
         self.conn = conn
+        self.reader = reader or conn
         self.path = path
         self._lock = asyncio.Lock()
+        self._checkpointer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: str | Path, migrate: bool = True) -> Database:
@@ -84,16 +89,49 @@ class Database:
             raise StorageError(f"cannot open database {target}: {e}") from e
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA synchronous = FULL")  # a committed answer survives power loss
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA busy_timeout = 5000")
-        db = cls(conn, target)
+        # Checkpoints copy the WAL into the database file and fsync it; inside a commit they
+        # stall every waiting answer (seen as 1 s spikes in bench/dialogue_throughput.py), so
+        # the writer never runs them: a background task does, on its own connection.
+        await conn.execute("PRAGMA wal_autocheckpoint = 0")
+        reader = None
+        if target != ":memory:":
+            reader = await aiosqlite.connect(target, isolation_level=None)
+            reader.row_factory = aiosqlite.Row
+            await reader.execute("PRAGMA busy_timeout = 5000")
+            await reader.execute("PRAGMA query_only = ON")
+            await reader.execute("PRAGMA foreign_keys = ON")
+        db = cls(conn, target, reader)
         if migrate:
             await db.migrate()
+        if reader is not None:
+            db._checkpointer = asyncio.create_task(db._checkpoint_forever(target))
         return db
 
+    async def _checkpoint_forever(self, target: str, every: float = 10.0) -> None:
+        """Copy committed pages from the WAL into the database, without blocking anyone."""
+        conn = await aiosqlite.connect(target, isolation_level=None)
+        try:
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as e:  # busy or locked: next time
+                    log.debug("checkpoint skipped: %s", e)
+        finally:
+            await conn.close()
+
     async def close(self) -> None:
-        await self.conn.close()
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+        if self.reader is not self.conn:
+            await self.reader.close()
+        await self.conn.close()  # the last connection out checkpoints and removes the WAL
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -109,18 +147,15 @@ class Database:
                 raise
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._lock:
-            cursor = await self.conn.execute(sql, tuple(params))
-            rows = await cursor.fetchall()
-            await cursor.close()
-            return list(rows)
+        """Read from the last commit; one round trip (execute, fetch and close together)."""
+        if self.reader is self.conn:
+            async with self._lock:
+                return list(await self.conn.execute_fetchall(sql, tuple(params)))
+        return list(await self.reader.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self._lock:
-            cursor = await self.conn.execute(sql, tuple(params))
-            row = await cursor.fetchone()
-            await cursor.close()
-            return row
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def applied_migrations(self) -> list[tuple[int, str]]:
         rows = await self.fetchall(

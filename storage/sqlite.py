@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -36,9 +37,29 @@ def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+# A draft and its answers in one query: one row per answer (or one row with NULLs).
+_DRAFT_SQL = (
+    "SELECT d.id, d.unit_code, d.template_id, d.template_version, d.period, d.reopened_from,"
+    " d.updated_at, a.question_id, a.value FROM drafts d"
+    " LEFT JOIN draft_answers a ON a.draft_id = d.id "
+)
+
+
+def _draft(rows: list[Any]) -> Draft | None:
+    if not rows:
+        return None
+    r = rows[0]
+    answers = {a["question_id"]: _load(a["value"]) for a in rows if a["question_id"] is not None}
+    return Draft(r["id"], r["unit_code"], r["template_id"], r["template_version"], r["period"],
+                 answers, r["reopened_from"], datetime.fromisoformat(r["updated_at"]))
+
+
 def _person(row: Any) -> Person:
     return Person(row["id"], row["channel"], row["external_id"], row["display_name"],
                   bool(row["reachable"]))
+
+
+MAX_BATCH = 256  # events per group commit
 
 
 class SqliteStorage:
@@ -46,6 +67,8 @@ class SqliteStorage:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._pending: list[tuple[Changes, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:
@@ -248,32 +271,23 @@ class SqliteStorage:
     # --- drafts and submissions ---------------------------------------------------------------
 
     async def find_draft(self, unit_code: str, template_id: str, period: str) -> Draft | None:
-        row = await self.db.fetchone(
-            "SELECT id FROM drafts WHERE unit_code=? AND template_id=? AND period=?",
-            (unit_code, template_id, period))
-        return await self.get_draft(row["id"]) if row else None
+        return _draft(await self.db.fetchall(
+            _DRAFT_SQL + "WHERE d.unit_code=? AND d.template_id=? AND d.period=?",
+            (unit_code, template_id, period)))
 
     async def get_draft(self, draft_id: int) -> Draft | None:
-        row = await self.db.fetchone(
-            "SELECT id, unit_code, template_id, template_version, period, reopened_from,"
-            " updated_at FROM drafts WHERE id=?", (draft_id,))
-        if row is None:
-            return None
-        answers = await self.db.fetchall(
-            "SELECT question_id, value FROM draft_answers WHERE draft_id=? ORDER BY rowid",
-            (draft_id,))
-        return Draft(row["id"], row["unit_code"], row["template_id"], row["template_version"],
-                     row["period"], {a["question_id"]: _load(a["value"]) for a in answers},
-                     row["reopened_from"], datetime.fromisoformat(row["updated_at"]))
+        return _draft(await self.db.fetchall(_DRAFT_SQL + "WHERE d.id=?", (draft_id,)))
 
     async def drafts_for_units(self, unit_codes: list[str]) -> list[Draft]:
         if not unit_codes:
             return []
         marks = ",".join("?" * len(unit_codes))
         rows = await self.db.fetchall(
-            f"SELECT id FROM drafts WHERE unit_code IN ({marks})", unit_codes)
-        drafts = [await self.get_draft(r["id"]) for r in rows]
-        return [d for d in drafts if d is not None]
+            _DRAFT_SQL + f"WHERE d.unit_code IN ({marks}) ORDER BY d.id", unit_codes)
+        by_draft: dict[int, list[Any]] = {}
+        for r in rows:
+            by_draft.setdefault(r["id"], []).append(r)
+        return [d for group in by_draft.values() if (d := _draft(group)) is not None]
 
     async def latest_submissions(self, unit_codes: list[str]) -> list[Submission]:
         """The latest version of every report of these units."""
@@ -324,29 +338,92 @@ class SqliteStorage:
         )
 
     async def apply(self, changes: Changes) -> bool:
-        """Apply one inbound event's changes in a single transaction.
+        """Apply one inbound event's changes atomically; return once they are committed.
 
         Returns False (and changes nothing) when `changes.event` was already handled, so a
-        redelivered update cannot answer the next question a second time.
+        redelivered update cannot answer the next question a second time. Events that arrive
+        while a commit is in progress are committed together (group commit): one fsync and a
+        handful of statements for the whole batch, whatever its size.
+        """
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((changes, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        return await future
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                async with self.db.transaction() as conn:
+                    results = await self._write_batch(conn, [c for c, _ in batch])
+            except Exception as e:
+                if len(batch) == 1:
+                    if not batch[0][1].done():
+                        batch[0][1].set_exception(e)
+                    continue
+                await self._write_singly(batch)  # one bad event must not fail the others
+                continue
+            for (_, future), ok in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(ok)
+
+    async def _write_singly(self, batch: list[tuple[Changes, asyncio.Future[bool]]]) -> None:
+        for changes, future in batch:
+            try:
+                async with self.db.transaction() as conn:
+                    ok = (await self._write_batch(conn, [changes]))[0]
+            except Exception as e:
+                if not future.done():
+                    future.set_exception(e)
+            else:
+                if not future.done():
+                    future.set_result(ok)
+
+    async def _write_batch(self, conn: Any, batch: list[Changes]) -> list[bool]:
+        """Write several events' changes inside the caller's transaction.
+
+        Answers and conversation states are written with one statement each for the whole
+        batch; the rarer operations (start, submit, delete a draft) one by one, in order.
         """
         now = utcnow_iso()
-        async with self.db.transaction() as conn:
-            if changes.event is not None:
-                cur = await conn.execute(
-                    "INSERT OR IGNORE INTO processed_events (channel, event_id, handled_at)"
-                    " VALUES (?,?,?)", (*changes.event, now))
-                if cur.rowcount == 0:
-                    return False
+        keep = [True] * len(batch)
+        events = [(i, c.event) for i, c in enumerate(batch) if c.event is not None]
+        if events:
+            # One statement marks every event as handled and says which were new.
+            marks = ",".join("(?,?,?)" for _ in events)
+            flat = [part for _, ev in events for part in (*ev, now)]
+            new = {(r[0], r[1]) for r in await conn.execute_fetchall(
+                f"INSERT INTO processed_events (channel, event_id, handled_at) VALUES {marks}"
+                " ON CONFLICT DO NOTHING RETURNING channel, event_id", flat)}
+            for i, ev in events:
+                keep[i] = ev in new
+                new.discard(ev)  # the same event twice in one batch counts once
+        answers, states = [], []
+        for changes, wanted in zip(batch, keep, strict=True):
+            if not wanted:
+                continue
             for op in changes.ops:
-                await self._apply_op(conn, op, changes.actor, now)
+                if isinstance(op, SaveAnswer):
+                    answers.append((op.draft_id, op.question_id, _dump(op.value),
+                                    changes.actor, now))
+                else:
+                    await self._apply_op(conn, op, changes.actor, now)
             if changes.conversation is not None:
                 person_id, state = changes.conversation
-                await conn.execute(
-                    "INSERT INTO conversations (person_id, state, updated_at) VALUES (?,?,?) "
-                    "ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
-                    " updated_at=excluded.updated_at",
-                    (person_id, json.dumps(state, ensure_ascii=False), now))
-        return True
+                states.append((person_id, json.dumps(state, ensure_ascii=False), now))
+        if answers:
+            await conn.executemany(
+                "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+                " answered_at) VALUES (?,?,?,?,?) ON CONFLICT(draft_id, question_id) DO UPDATE"
+                " SET value=excluded.value, answered_by=excluded.answered_by,"
+                " answered_at=excluded.answered_at", answers)
+        if states:
+            await conn.executemany(
+                "INSERT INTO conversations (person_id, state, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
+                " updated_at=excluded.updated_at", states)
+        return keep
 
     async def _apply_op(self, conn: Any, op: Op, actor: int, now: str) -> None:
         who = f"person:{actor}"
@@ -366,14 +443,6 @@ class SqliteStorage:
                 await self._audit(conn, who, "draft.start",
                                   f"report:{op.unit_code}/{op.template_id}/{op.period}",
                                   {"reopened_from": op.reopened_from})
-        elif isinstance(op, SaveAnswer):
-            await conn.execute(
-                "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
-                " answered_at) VALUES (?,?,?,?,?) ON CONFLICT(draft_id, question_id) DO UPDATE"
-                " SET value=excluded.value, answered_by=excluded.answered_by,"
-                " answered_at=excluded.answered_at",
-                (op.draft_id, op.question_id, _dump(op.value), actor, now))
-            await conn.execute("UPDATE drafts SET updated_at=? WHERE id=?", (now, op.draft_id))
         elif isinstance(op, DropAnswers):
             await conn.executemany(
                 "DELETE FROM draft_answers WHERE draft_id=? AND question_id=?",

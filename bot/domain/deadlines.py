@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.domain.periods import Period, PeriodKind
@@ -167,8 +168,11 @@ def _normalise(phrase: str) -> str:
     return _TRAILING.sub("", text)
 
 
+@lru_cache(maxsize=4096)
 def parse_deadline(phrase: str) -> DeadlineRule:
-    """Read a Vietnamese deadline phrase into a rule; raise DeadlineError if it is not one."""
+    """Read a Vietnamese deadline phrase into a rule; raise DeadlineError if it is not one.
+
+    Cached: rules are immutable and templates ask for theirs on every event."""
     if not isinstance(phrase, str) or not phrase.strip():
         raise DeadlineError("empty deadline phrase")
     text = _normalise(phrase)

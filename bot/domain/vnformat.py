@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from babel.numbers import format_decimal
+from functools import lru_cache
+
+from babel import Locale
+from babel.numbers import NumberPattern, parse_pattern
+
+VI = Locale.parse("vi_VN")
+
+
+@lru_cache(maxsize=8)
+def _pattern(max_decimals: int) -> NumberPattern:
+    return parse_pattern("#,##0" + ("." + "#" * max_decimals if max_decimals else ""))
 
 
 def number(value: float | int, max_decimals: int = 2) -> str:
     """1234.5 → '1.234,5'; 12.0 → '12'."""
-    pattern = "#,##0" + ("." + "#" * max_decimals if max_decimals else "")
-    return str(format_decimal(value, format=pattern, locale="vi_VN"))
+    return str(_pattern(max_decimals).apply(value, VI))
 
 
 def percent(value: float | int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,6 +55,7 @@ from storage.models import (
     Changes,
     DeleteDraft,
     Draft,
+    DropAnswers,
     Membership,
     Person,
     Role,
@@ -131,6 +132,29 @@ class _Caches:
     units_loaded: float = 0.0
     templates: dict[tuple[str, int], Template] = field(default_factory=dict)
     memberships: dict[int, list[Membership]] = field(default_factory=dict)
+    # This process is the only writer of people and conversations, so these stay true.
+    people: dict[tuple[str, str], Person] = field(default_factory=dict)
+    states: dict[int, dict[str, Any]] = field(default_factory=dict)
+    drafts: dict[tuple[str, str, str], Draft | None] = field(default_factory=dict)
+    applies: dict[tuple[str, str], bool] = field(default_factory=dict)
+    windows: dict[tuple[str, str], Window] = field(default_factory=dict)
+    draft_keys: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+
+    def after_commit(self, changes: Changes) -> None:
+        """Keep cached drafts true: apply saved answers, forget drafts that changed shape."""
+        for op in changes.ops:
+            if isinstance(op, SaveAnswer):
+                key = self.draft_keys.get(op.draft_id)
+                draft = self.drafts.get(key) if key else None
+                if key and draft is not None:
+                    self.drafts[key] = replace(draft, answers={**draft.answers,
+                                                               op.question_id: op.value})
+            elif isinstance(op, StartDraft | Submit):
+                self.drafts.pop((op.unit_code, op.template_id, op.period), None)
+            elif isinstance(op, DeleteDraft | DropAnswers):
+                key = self.draft_keys.pop(op.draft_id, None)
+                if key:
+                    self.drafts.pop(key, None)
 
 
 class ReportingService:
@@ -159,13 +183,13 @@ class ReportingService:
         now = self.clock()
         if event.command == "start" and event.argument.strip():
             return await self._join(event, event.argument, now)
-        person = await self.storage.find_person(event.channel, event.user_id)
+        person = await self._person(event.channel, event.user_id)
         if person is None:
             if event.text and _looks_like_code(event.text):
                 return await self._join(event, event.text, now)
             return [Reply(JOIN_HELP)]
         memberships = await self._memberships(person.id)
-        state = await self.storage.get_conversation(person.id)
+        state = await self._state(person.id)
         before = dict(state)
         ctx = _Ctx(person, memberships, state, Changes(actor=person.id), now)
         if event.event_id is not None:
@@ -179,6 +203,8 @@ class ReportingService:
         ):
             log.info("duplicate event %s ignored", ctx.changes.event)
             return []
+        self._cache.states[person.id] = dict(ctx.state)
+        self._cache.after_commit(ctx.changes)
         return replies
 
     async def _dispatch(self, ctx: _Ctx, event: Inbound) -> list[Reply]:
@@ -211,6 +237,7 @@ class ReportingService:
             return [Reply(message)]
         person, invite = result
         self._cache.memberships.pop(person.id, None)
+        self._cache.people[(event.channel, event.user_id)] = person
         unit = (await self._units()).get(invite.unit_code)
         unit_name = unit.name if unit else invite.unit_code
         name = f" {person.display_name}" if person.display_name else ""
@@ -376,8 +403,7 @@ class ReportingService:
             return STALE
         unit = units[int(ui_text)]
         template = self.templates.get(template_id)
-        if template is None or not applies(template.applies_to, unit,
-                                           ancestors_of(unit.code, await self._units())):
+        if template is None or not await self._applies(template, unit):
             return STALE
         try:
             period = Period.parse(period_id)
@@ -385,7 +411,7 @@ class ReportingService:
             return STALE
         if period.kind is not template.period:
             return STALE
-        w = window(template, period, self.zone, self.lock_days)
+        w = self._window(template, period)
         if period.start > ctx.now.astimezone(self.zone).date():
             return "Kỳ báo cáo này chưa bắt đầu."
         if ctx.now >= w.lock:
@@ -406,8 +432,13 @@ class ReportingService:
         return found if isinstance(found, _Report) else None
 
     async def _draft(self, report: _Report) -> Draft | None:
-        return await self.storage.find_draft(report.unit.code, report.template.id,
-                                             report.window.period.id)
+        key = (report.unit.code, report.template.id, report.window.period.id)
+        if key not in self._cache.drafts:
+            draft = await self.storage.find_draft(*key)
+            self._cache.drafts[key] = draft
+            if draft is not None:
+                self._cache.draft_keys[draft.id] = key
+        return self._cache.drafts[key]
 
     async def _submission(self, report: _Report) -> Submission | None:
         return await self.storage.get_submission(report.unit.code, report.template.id,
@@ -771,7 +802,39 @@ class ReportingService:
         if time.monotonic() - self._cache.units_loaded > self.UNITS_TTL:
             self._cache.units = {u.code: u for u in await self.storage.list_units()}
             self._cache.units_loaded = time.monotonic()
+            self._cache.applies.clear()
         return self._cache.units
+
+    async def _applies(self, template: Template, unit: Unit) -> bool:
+        units = await self._units()
+        key = (template.id, unit.code)
+        if key not in self._cache.applies:
+            self._cache.applies[key] = applies(template.applies_to, unit,
+                                               ancestors_of(unit.code, units))
+        return self._cache.applies[key]
+
+    def _window(self, template: Template, period: Period) -> Window:
+        key = (template.id, period.id)
+        w = self._cache.windows.get(key)
+        if w is None:
+            w = self._cache.windows[key] = window(template, period, self.zone, self.lock_days)
+        return w
+
+    async def _person(self, channel: str, user_id: str) -> Person | None:
+        key = (channel, user_id)
+        person = self._cache.people.get(key)
+        if person is None:
+            person = await self.storage.find_person(channel, user_id)
+            if person is not None:
+                self._cache.people[key] = person
+        return person
+
+    async def _state(self, person_id: int) -> dict[str, Any]:
+        cached = self._cache.states.get(person_id)
+        if cached is None:
+            cached = await self.storage.get_conversation(person_id)
+            self._cache.states[person_id] = cached
+        return dict(cached)
 
     async def _memberships(self, person_id: int) -> list[Membership]:
         cached = self._cache.memberships.get(person_id)

@@ -1,0 +1,193 @@
+"""Benchmark: 1,000 officers answer a 15-question report through the full PTB application.
+
+Real python-telegram-bot (`Update.de_json`, the per-chat update processor, handlers, replies
+built and serialised by PTB), the real service, a real SQLite file (WAL, synchronous=FULL, every
+answer committed before its reply); the Bot API is answered locally by a recording request
+object (no network).
+
+Three runs:
+- *handling latency*: one update at a time (nothing queued), the time PTB and baocao take to
+  handle each, from the raw update to the reply sent and the answer committed;
+- *steady load*: updates arrive as a Poisson stream at `--rate` per second, each from a random
+  officer who is not waiting for a reply (so steps of all kinds mix); latency is measured from
+  an update's arrival to its reply being sent;
+- *saturation*: `--concurrency` officers type as fast as replies come back; the highest rate
+  the bot can sustain on this machine.
+
+    python -m bench.dialogue_throughput [--officers 1000] [--rate 1000] [--concurrency 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+
+from bot.app import build_app, tune_runtime
+from bot.config import Config, ReportsConfig, StorageConfig
+from bot.domain.templates import Level
+from bot.domain.units import Unit
+from handlers.telegram.app import build_application
+from storage.models import Invite, Role
+from tests.recording_request import RecordingRequest, button_update, text_update
+
+QUESTIONS = 15
+FIRST_USER = 10_000
+NOW = datetime(2026, 2, 20, 3, 0, tzinfo=UTC)
+
+
+def template_toml() -> str:
+    lines = ['id = "bench"', 'title = "Báo cáo đo tốc độ"', 'period = "quarter"',
+             'deadline = "trước ngày 05 tháng cuối quý"', 'applies_to = { levels = ["xa"] }']
+    for i in range(QUESTIONS):
+        kind = "yes_no" if i % 5 == 0 else "integer"
+        lines += ["[[questions]]", f'id = "q{i}"', f'text = "Câu hỏi số {i}"', f'type = "{kind}"']
+    return "\n".join(lines) + "\n"
+
+
+def steps(user: int, last: Callable[[int], dict[str, Any]]) -> list[Callable[[], dict[str, Any]]]:
+    """The updates one officer sends, built lazily (a button press needs the last message)."""
+    out: list[Callable[[], dict[str, Any]]] = [lambda: text_update(user, "/baocao")]
+    out.append(lambda: button_update(user, "o|0|bench|2026-Q1", last(user)))
+    for i in range(QUESTIONS):
+        out.append(lambda i=i: text_update(user, "co" if i % 5 == 0 else str(i + 1)))  # type: ignore[misc]
+    out.append(lambda: button_update(user, "send|0|bench|2026-Q1", last(user)))
+    return out
+
+
+STEPS = QUESTIONS + 3
+
+
+async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitable[None]],
+                                              Callable[[int], dict[str, Any]]],
+                                             Awaitable[None]]) -> tuple[list[float], float]:
+    """Set up a fresh database with `officers` joined officers, then let `drive` send updates."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "reports"
+        folder.mkdir()
+        (folder / "bench.toml").write_text(template_toml(), encoding="utf-8")
+        config = Config(storage=StorageConfig(path=Path(tmp) / "bench.db"),
+                        reports=ReportsConfig(dir=folder))
+        app = await build_app(config, clock=lambda: NOW)
+        units = [Unit("P", "Tỉnh đoàn", None, Level.TINH)]
+        units += [Unit(f"X{i:04d}", f"Đoàn xã {i}", "P", Level.XA) for i in range(officers)]
+        await app.storage.upsert_units(units)
+        for i in range(officers):
+            await app.storage.create_invite(Invite(f"BENCH{i:05d}", f"X{i:04d}", Role.OFFICER, 1))
+            joined = await app.storage.redeem_invite(f"BENCH{i:05d}", "telegram",
+                                                     str(FIRST_USER + i), "Cán bộ", NOW)
+            assert not isinstance(joined, str)
+
+        request = RecordingRequest(record=False)
+        application = build_application("1:BENCH", "http://127.0.0.1:9/bot", app,
+                                        request=request, get_updates_request=request)
+        await application.initialize()
+        tune_runtime()  # as `baocao run` does after start-up
+        processor = application.update_processor
+        latencies: list[float] = []
+
+        def last(user: int) -> dict[str, Any]:
+            return request.latest[user]
+
+        async def feed(raw: dict[str, Any]) -> None:
+            # What PTB's polling loop does with each fetched update.
+            update = Update.de_json(raw, application.bot)
+            await processor.process_update(update, application.process_update(update))
+
+        started = time.perf_counter()
+        await drive(feed, last)
+        elapsed = time.perf_counter() - started
+        row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM submissions")
+        assert row is not None and row["n"] == officers, "not every report was sent"
+        await application.shutdown()
+        await app.close()
+        return latencies, elapsed
+
+
+async def steady(officers: int, rate: float) -> tuple[list[float], float]:
+    latencies: list[float] = []
+
+    async def drive(feed: Callable[[dict[str, Any]], Awaitable[None]],
+                    last: Callable[[int], dict[str, Any]]) -> None:
+        rng = random.Random(2026)
+        plans = {n: steps(FIRST_USER + n, last) for n in range(officers)}
+        idle = list(plans)  # officers not waiting for a reply, with steps left
+        running: set[asyncio.Task[None]] = set()
+
+        async def one(n: int, arrival: float) -> None:
+            await feed(plans[n].pop(0)())
+            latencies.append(time.perf_counter() - arrival)
+            if plans[n]:
+                idle.append(n)
+
+        arrival = time.perf_counter()
+        for _ in range(officers * STEPS):
+            arrival += rng.expovariate(rate)  # a Poisson stream of updates
+            delay = arrival - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            while not idle:  # every officer is waiting for a reply: the bot fell behind
+                await asyncio.sleep(0.001)
+            n = idle.pop(rng.randrange(len(idle)))
+            task = asyncio.create_task(one(n, arrival))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        await asyncio.gather(*running)
+
+    _, elapsed = await run(officers, drive)
+    return latencies, elapsed
+
+
+async def saturate(officers: int, concurrency: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+
+    async def drive(feed: Callable[[dict[str, Any]], Awaitable[None]],
+                    last: Callable[[int], dict[str, Any]]) -> None:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def officer(n: int) -> None:
+            async with gate:
+                for make in steps(FIRST_USER + n, last):
+                    start = time.perf_counter()
+                    await feed(make())
+                    latencies.append(time.perf_counter() - start)
+
+        await asyncio.gather(*(officer(n) for n in range(officers)))
+
+    _, elapsed = await run(officers, drive)
+    return latencies, elapsed
+
+
+def report(title: str, latencies: list[float], elapsed: float) -> None:
+    ordered = sorted(latencies)
+    n = len(ordered)
+    print(f"{title}: {n:,} updates in {elapsed:.2f} s = {n / elapsed:,.0f} updates/s; "
+          f"latency p50 {ordered[n // 2] * 1000:.2f} ms, p99 {ordered[int(n * 0.99)] * 1000:.2f} ms"
+          f", max {ordered[-1] * 1000:.2f} ms")
+
+
+async def main(officers: int, rate: float, concurrency: int) -> None:
+    print(f"{officers:,} officers × ({QUESTIONS} answers + /baocao, open, send) = "
+          f"{officers * STEPS:,} updates; SQLite WAL, synchronous=FULL")
+    report("handling latency, one update at a time", *await saturate(officers, 1))
+    report(f"steady load at {rate:,.0f}/s offered", *await steady(officers, rate))
+    report(f"saturation, {concurrency} officers typing at once",
+           *await saturate(officers, concurrency))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--officers", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=1000.0, help="offered updates per second")
+    parser.add_argument("--concurrency", type=int, default=20,
+                        help="officers typing at once in the saturation run")
+    args = parser.parse_args()
+    asyncio.run(main(args.officers, args.rate, args.concurrency))
