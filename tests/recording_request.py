@@ -42,6 +42,7 @@ class RecordingRequest(BaseRequest):
                          connect_timeout: Any = None, pool_timeout: Any = None,
                          ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
+        params: dict[str, Any]
         if self.record:  # as on the wire: every value JSON-encoded, then decoded
             params = dict(request_data.json_parameters) if request_data else {}
             params = {k: _maybe_json(v) for k, v in params.items()}

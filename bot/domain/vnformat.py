@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from functools import lru_cache
 
 from babel import Locale
