@@ -110,8 +110,11 @@ class Database:
             db._checkpointer = asyncio.create_task(db._checkpoint_forever(target))
         return db
 
-    async def _checkpoint_forever(self, target: str, every: float = 10.0) -> None:
-        """Copy committed pages from the WAL into the database, without blocking anyone."""
+    async def _checkpoint_forever(self, target: str, every: float = 0.25) -> None:
+        """Copy committed pages from the WAL into the database, without blocking anyone.
+
+        Often and small: a checkpoint of 10 s of answers stalled commits for up to 1 s on this
+        machine's disk; every 0.25 s the stalls stay under ~100 ms (bench/dialogue_throughput)."""
         conn = await aiosqlite.connect(target, isolation_level=None)
         try:
             await conn.execute("PRAGMA busy_timeout = 5000")
