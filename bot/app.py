@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.config import Config, ConfigError
 from bot.domain.templates import Template, load_templates
+from bot.services.reminders import ReminderService
 from bot.services.reporting import Clock, ReportingService
 from storage.sqlite import SqliteStorage
 
@@ -39,6 +40,7 @@ class App:
     templates: dict[str, Template]
     versions: dict[str, int]
     reporting: ReportingService
+    reminders: ReminderService
 
     async def close(self) -> None:
         await self.storage.close()
@@ -61,4 +63,7 @@ async def build_app(config: Config, clock: Clock = system_clock,
     reporting = ReportingService(storage, templates, versions, zone=config.zone,
                                  lock_days=config.reports.lock_days, clock=clock,
                                  bot_username=username)
-    return App(config, storage, templates, versions, reporting)
+    reminders = ReminderService(storage, templates, zone=config.zone,
+                                lock_days=config.reports.lock_days,
+                                defaults=config.reminders, clock=clock)
+    return App(config, storage, templates, versions, reporting, reminders)

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,51 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _day(text: str) -> date:
+    """A CLI date: 2026-03-05 or 05/03/2026."""
+    from bot.domain.answers import parse_date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        found = parse_date(text)
+        if isinstance(found, date):
+            return found
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use 2026-03-05)") from None
+
+
+def cmd_reminders_preview(args: argparse.Namespace) -> int:
+    """List the reminders that would go out in a window; sends nothing."""
+    from bot.app import build_app
+
+    config = load_config(args.config)
+    if args.to < args.start:
+        print("error: --to is before --from", file=sys.stderr)
+        return EXIT_ERROR
+
+    async def run() -> int:
+        app = await build_app(config)
+        try:
+            planned = await app.reminders.preview(args.start, args.to)
+        finally:
+            await app.close()
+        for p in planned:
+            at = p.slot.at.astimezone(config.zone)
+            if args.json:
+                print(json.dumps({"at": at.isoformat(), "unit": p.unit.code,
+                                  "template": p.window.template.id, "period": p.window.period.id,
+                                  "kind": p.slot.kind, "recipients": len(p.recipients)},
+                                 ensure_ascii=False))
+            else:
+                print(f"{at:%Y-%m-%d %H:%M}  {p.unit.code}  {p.window.template.id}  "
+                      f"{p.window.period.id}  {p.slot.kind}  {len(p.recipients)} recipient(s)")
+        if not args.json:
+            print(f"{len(planned)} reminder(s) from {args.start} to {args.to}", file=sys.stderr)
+        return EXIT_OK
+
+    return asyncio.run(run())
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the Telegram bot."""
     from handlers.telegram.runner import run_bot
@@ -235,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expires-days", type=int, default=14,
                    help="days until the code expires (default 14)")
     p.set_defaults(handler=cmd_invite_create)
+
+    reminders = sub.add_parser("reminders", help="reminders and overdue notices")
+    rsub = reminders.add_subparsers(dest="reminders_command", metavar="ACTION", required=True)
+    p = rsub.add_parser("preview", help="list what would be sent in a window (sends nothing)")
+    p.add_argument("--from", dest="start", type=_day, required=True, help="first day, 2026-03-01")
+    p.add_argument("--to", type=_day, required=True, help="last day (inclusive), 2026-03-31")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=cmd_reminders_preview)
 
     p = sub.add_parser("run", help="run the Telegram bot (long polling or webhook, per config)")
     p.set_defaults(handler=cmd_run)

@@ -475,6 +475,77 @@ class SqliteStorage:
         else:  # pragma: no cover - exhaustive
             raise TypeError(f"unknown op {op!r}")
 
+    # --- reminders -------------------------------------------------------------------------------
+
+    async def officers_by_unit(self) -> dict[str, list[Person]]:
+        """Every officer, by unit (one query; the sweep needs them all)."""
+        rows = await self.db.fetchall(
+            "SELECT m.unit_code, p.id, p.channel, p.external_id, p.display_name, p.reachable"
+            " FROM memberships m JOIN people p ON p.id = m.person_id WHERE m.role = 'officer'"
+            " ORDER BY m.unit_code, p.id")
+        out: dict[str, list[Person]] = {}
+        for r in rows:
+            out.setdefault(r["unit_code"], []).append(_person(r))
+        return out
+
+    async def submitted_units(self, template_id: str, period: str) -> set[str]:
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT unit_code FROM submissions WHERE template_id=? AND period=?",
+            (template_id, period))
+        return {r["unit_code"] for r in rows}
+
+    async def draft_progress(self, template_id: str, period: str) -> dict[str, Draft]:
+        rows = await self.db.fetchall(
+            _DRAFT_SQL + "WHERE d.template_id=? AND d.period=? ORDER BY d.id",
+            (template_id, period))
+        by_unit: dict[str, list[Any]] = {}
+        for r in rows:
+            by_unit.setdefault(r["unit_code"], []).append(r)
+        return {unit: d for unit, group in by_unit.items() if (d := _draft(group)) is not None}
+
+    async def reminder_ledger(self, template_id: str, period: str) -> dict[str, frozenset[str]]:
+        """unit → kinds already sent, being sent, or skipped (one row per unit)."""
+        rows = await self.db.fetchall(
+            "SELECT unit_code, group_concat(kind, ' ') AS kinds FROM reminders"
+            " WHERE template_id=? AND period=? GROUP BY unit_code", (template_id, period))
+        cache: dict[str, frozenset[str]] = {}  # most units share the same handled kinds
+        return {r["unit_code"]: cache.setdefault(r["kinds"], frozenset(r["kinds"].split()))
+                for r in rows}
+
+    async def claim_reminders(self, rows: list[tuple[str, str, str, str, str, str]],
+                              ) -> set[tuple[str, str, str, str]]:
+        """Insert ledger rows (unit, template, period, kind, status, scheduled_at); return the
+        keys this call inserted. A key another sweep claimed first is not returned, so only
+        one sweep ever sends a given reminder."""
+        claimed: set[tuple[str, str, str, str]] = set()
+        now = utcnow_iso()
+        async with self.db.transaction() as conn:
+            for i in range(0, len(rows), 2000):  # stay under SQLite's variable limit
+                chunk = rows[i:i + 2000]
+                marks = ",".join("(?,?,?,?,?,?,?)" for _ in chunk)
+                flat = [v for row in chunk for v in (*row, now)]
+                for r in await conn.execute_fetchall(
+                    "INSERT INTO reminders (unit_code, template_id, period, kind, status,"
+                    f" scheduled_at, handled_at) VALUES {marks} ON CONFLICT DO NOTHING"
+                    " RETURNING unit_code, template_id, period, kind", flat):
+                    claimed.add((r[0], r[1], r[2], r[3]))
+        return claimed
+
+    async def finish_reminders(self, done: list[tuple[str, str, str, str, int]]) -> None:
+        """Mark claimed reminders sent, with how many people got them."""
+        now = utcnow_iso()
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE reminders SET status='sent', recipients=?, handled_at=? WHERE"
+                " unit_code=? AND template_id=? AND period=? AND kind=?",
+                [(n, now, u, t, p, k) for u, t, p, k, n in done])
+
+    async def reminder_rows(self) -> list[dict[str, Any]]:
+        rows = await self.db.fetchall(
+            "SELECT unit_code, template_id, period, kind, status, scheduled_at, recipients"
+            " FROM reminders ORDER BY scheduled_at, unit_code, kind")
+        return [dict(r) for r in rows]
+
     # --- settings and audit ------------------------------------------------------------------
 
     async def get_setting(self, key: str) -> str | None:

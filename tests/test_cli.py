@@ -192,8 +192,31 @@ def test_units_import_bad_files(workdir: Path, capsys: pytest.CaptureFixture[str
 
 def test_every_subcommand_has_help() -> None:
     for args in (["--help"], ["check-config", "--help"], ["deadline", "--help"],
-                 ["units", "import", "--help"], ["units", "list", "--help"]):
+                 ["units", "import", "--help"], ["units", "list", "--help"],
+                 ["demo", "--help"], ["invite", "create", "--help"], ["run", "--help"],
+                 ["reminders", "preview", "--help"]):
         result = subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True,
                                 text=True, cwd=REPO, timeout=60)
         assert result.returncode == 0, result.stderr
         assert "usage: baocao" in result.stdout
+
+
+def test_reminders_preview(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_config(workdir)
+    (workdir / "units.csv").write_text(UNITS_CSV, encoding="utf-8")
+    assert main(["units", "import", "units.csv"]) == 0
+    assert main(["invite", "create", "--unit", "LC-BX-01", "--role", "officer"]) == 0
+    capsys.readouterr()
+    assert main(["reminders", "preview", "--from", "2027-06-01", "--to", "2027-06-30",
+                 "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert lines, "the shipped templates have reminders in June 2027"
+    assert [x["at"] for x in lines] == sorted(x["at"] for x in lines)
+    assert set(lines[0]) == {"at", "unit", "template", "period", "kind", "recipients"}
+    assert {x["unit"] for x in lines} == {"LC-BX-01", "LC-02"}  # the communes
+    assert all(x["recipients"] == 0 for x in lines)  # the invite is not used yet
+    ocop = [x for x in lines if x["template"] == "ocop_thanh_nien" and x["unit"] == "LC-02"]
+    assert [(x["at"], x["kind"]) for x in ocop][:3] == [
+        ("2027-06-14T08:00:00+07:00", "before:7"), ("2027-06-18T08:00:00+07:00", "before:3"),
+        ("2027-06-20T08:00:00+07:00", "before:1")]
+    assert main(["reminders", "preview", "--from", "2027-06-30", "--to", "2027-06-01"]) == 1

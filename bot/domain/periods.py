@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from dateutil.relativedelta import relativedelta
 
@@ -81,7 +82,7 @@ class Period:
             return cls(kind, day.year, 1 if day.month <= 6 else 2)
         return cls(kind, day.year)
 
-    @property
+    @cached_property
     def id(self) -> str:
         if self.kind is PeriodKind.WEEK:
             return f"{self.year}-W{self.index:02d}"

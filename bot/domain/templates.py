@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import tomllib
+from datetime import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -177,6 +178,14 @@ class AppliesTo(_Strict):
     subtrees: list[str] = []  # unit codes; the unit and everything below it
 
 
+class ReminderOverride(_Strict):
+    """A template's own reminder schedule (unset keys take the config's [reminders])."""
+
+    days_before: list[Annotated[int, Field(ge=1, le=60)]] | None = None
+    send_at: time | None = None
+    overdue_every_days: int | None = Field(default=None, ge=1, le=60)
+
+
 class Template(_Strict):
     id: Annotated[str, Field(pattern=_ID)]
     title: Annotated[str, Field(min_length=1, max_length=200)]
@@ -186,6 +195,7 @@ class Template(_Strict):
     deadline: str
     lock_days: int | None = Field(default=None, ge=0, le=366)  # corrections allowed until
     applies_to: AppliesTo = AppliesTo()
+    reminders: ReminderOverride | None = None
     questions: Annotated[list[Question], Field(min_length=1, max_length=200)]
     rules: list[Rule] = []
     targets: list[Target] = []

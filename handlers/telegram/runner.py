@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from bot.app import App, build_app, tune_runtime
 from bot.config import TOKEN_ENV, Config
 from handlers.telegram.app import APP_KEY, AnyApplication, announce, build_application
+from handlers.telegram.reminders import schedule_reminders
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
@@ -31,6 +32,7 @@ def run_bot(config: Config) -> int:
         app = await build_app(config)
         application.bot_data[APP_KEY] = app
         await announce(application, app)
+        schedule_reminders(application, app.reminders)
         tune_runtime()
         log.info("baocao bot @%s started (%s, %d templates)", application.bot.username,
                  tg.mode, len(app.templates))

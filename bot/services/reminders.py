@@ -1,0 +1,223 @@
+"""Reminder sweeps: what is due and not yet handled is claimed in the ledger, then sent.
+
+A sweep is idempotent: APScheduler wakes it every minute (and once at start-up); two sweeps
+at once, a crash or a restart never send a reminder twice, because a reminder is claimed in
+the ledger (a unique key per unit, template, period and kind) before it is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.config import RemindersConfig
+from bot.domain.dialogue import Button, progress
+from bot.domain.periods import Period
+from bot.domain.reminders import Policy, Slot, in_quiet_hours, pick, reminder_text, slots_for
+from bot.domain.reports import Window, open_windows, window
+from bot.domain.templates import Template
+from bot.domain.units import Unit, ancestors_of, applies
+from storage.models import Person
+from storage.sqlite import SqliteStorage
+
+log = logging.getLogger(__name__)
+NOTHING: frozenset[str] = frozenset()
+Outcome = Literal["sent", "blocked", "failed"]
+
+
+class Sender(Protocol):
+    """A channel that can push a message with one button to a person."""
+
+    async def send(self, person: Person, text: str, button: Button) -> Outcome: ...
+
+
+def policy_for(t: Template, defaults: RemindersConfig) -> Policy:
+    own = t.reminders
+    return Policy(
+        days_before=tuple(own.days_before if own and own.days_before else defaults.days_before),
+        send_at=own.send_at if own and own.send_at else defaults.send_at,
+        quiet_start=defaults.quiet_start,
+        quiet_end=defaults.quiet_end,
+        overdue_every_days=(own.overdue_every_days if own and own.overdue_every_days
+                            else defaults.overdue_every_days),
+    )
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A reminder the sweep decided on (or a preview line)."""
+
+    unit: Unit
+    window: Window
+    slot: Slot
+    recipients: list[Person]
+
+
+@dataclass
+class SweepResult:
+    sent: int = 0  # reminders (unit × kind) sent
+    messages: int = 0  # messages delivered to people
+    skipped: int = 0  # stale reminders dropped after downtime
+    blocked: int = 0  # people found to have blocked the bot
+    failed: int = 0
+    quiet: bool = False
+    planned: list[Planned] = field(default_factory=list)
+
+
+class ReminderService:
+    def __init__(self, storage: SqliteStorage, templates: dict[str, Template], *,
+                 zone: ZoneInfo, lock_days: int, defaults: RemindersConfig,
+                 clock: Callable[[], datetime]) -> None:
+        self.storage = storage
+        self.templates = templates
+        self.zone = zone
+        self.lock_days = lock_days
+        self.defaults = defaults
+        self.clock = clock
+        self.policies = {t.id: policy_for(t, defaults) for t in templates.values()}
+
+    async def _applicable(self) -> dict[str, list[Unit]]:
+        units = {u.code: u for u in await self.storage.list_units()}
+        ancestors = {code: ancestors_of(code, units) for code in units}
+        return {t.id: [u for u in units.values() if applies(t.applies_to, u, ancestors[u.code])]
+                for t in self.templates.values()}
+
+    async def plan(self, now: datetime) -> tuple[list[Planned], list[Planned]]:
+        """(reminders to send now, stale ones to drop) given the ledger and submissions."""
+        applicable = await self._applicable()
+        officers = await self.storage.officers_by_unit()
+        send: list[Planned] = []
+        drop: list[Planned] = []
+        for t in sorted(self.templates.values(), key=lambda t: t.id):
+            policy = self.policies[t.id]
+            for w in open_windows(t, now, self.zone, self.lock_days):
+                due = [s for s in slots_for(w, policy, self.zone) if s.at <= now]
+                if not due:
+                    continue
+                submitted = await self.storage.submitted_units(t.id, w.period.id)
+                ledger = await self.storage.reminder_ledger(t.id, w.period.id)
+                # Units with the same kinds already handled get the same decision.
+                decided: dict[frozenset[str], tuple[Slot | None, list[Slot]]] = {}
+                for unit in applicable[t.id]:
+                    if unit.code in submitted:
+                        continue
+                    handled = ledger.get(unit.code, NOTHING)
+                    if handled not in decided:
+                        decided[handled] = pick([s for s in due if s.kind not in handled],
+                                                now, w)
+                    chosen, stale = decided[handled]
+                    if chosen is None and not stale:
+                        continue
+                    people = officers.get(unit.code, [])
+                    if chosen is not None:
+                        send.append(Planned(unit, w, chosen, people))
+                    drop.extend(Planned(unit, w, s, people) for s in stale)
+        return send, drop
+
+    async def sweep(self, sender: Sender) -> SweepResult:
+        """Send what is due and not yet handled; record everything in the ledger."""
+        now = self.clock()
+        result = SweepResult()
+        policy_any = next(iter(self.policies.values()), Policy())
+        if in_quiet_hours(now.astimezone(self.zone).time(), policy_any):
+            result.quiet = True
+            return result
+        send, drop = await self.plan(now)
+        rows = [(p.unit.code, p.window.template.id, p.window.period.id, p.slot.kind, status,
+                 p.slot.at.isoformat())
+                for status, group in (("sending", send), ("skipped", drop)) for p in group]
+        if not rows:
+            return result
+        claimed = await self.storage.claim_reminders(rows)
+        result.skipped = sum(1 for p in drop if _key(p) in claimed)
+        mine = [p for p in send if _key(p) in claimed]
+        progress_cache: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+        done: list[tuple[str, str, str, str, int]] = []
+        units_of: dict[int, list[str]] = {}  # person → their units, sorted as in /baocao
+        for unit_code, people in sorted((await self.storage.officers_by_unit()).items()):
+            for person in people:
+                units_of.setdefault(person.id, []).append(unit_code)
+        for p in mine:
+            key = (p.window.template.id, p.window.period.id)
+            if key not in progress_cache:
+                progress_cache[key] = await self._progress(p.window)
+            text = reminder_text(p.window, p.slot, p.unit.name,
+                                 progress_cache[key].get(p.unit.code), now, self.zone)
+            delivered = 0
+            for person in p.recipients:
+                if not person.reachable:
+                    continue
+                ui = units_of[person.id].index(p.unit.code)
+                button = Button("📝 Báo cáo ngay",
+                                f"o|{ui}|{p.window.template.id}|{p.window.period.id}")
+                outcome = await sender.send(person, text, button)
+                if outcome == "sent":
+                    delivered += 1
+                elif outcome == "blocked":
+                    result.blocked += 1
+                    await self.storage.set_reachable(person.id, False)
+                else:
+                    result.failed += 1
+            done.append((*_key(p), delivered))
+            result.sent += 1
+            result.messages += delivered
+            result.planned.append(p)
+        await self.storage.finish_reminders(done)
+        if result.sent or result.skipped:
+            log.info("reminders: %d sent (%d messages), %d stale skipped, %d blocked",
+                     result.sent, result.messages, result.skipped, result.blocked)
+        return result
+
+    async def _progress(self, w: Window) -> dict[str, tuple[int, int]]:
+        drafts = await self.storage.draft_progress(w.template.id, w.period.id)
+        out = {}
+        for unit, d in drafts.items():
+            template = await self.storage.get_template(d.template_id, d.template_version)
+            out[unit] = progress(template or w.template, d.answers)
+        return out
+
+    async def preview(self, start: date, end: date) -> list[Planned]:
+        """Every reminder that would go out from `start` to `end` (inclusive), given today's
+        submissions and ledger, assuming the bot runs throughout. Sends nothing."""
+        first = datetime.combine(start, time(0), tzinfo=self.zone)
+        last = datetime.combine(end + timedelta(days=1), time(0), tzinfo=self.zone)
+        applicable = await self._applicable()
+        officers = await self.storage.officers_by_unit()
+        out: list[Planned] = []
+        for t in sorted(self.templates.values(), key=lambda t: t.id):
+            policy = self.policies[t.id]
+            for w in _windows_between(t, first, last, self.zone, self.lock_days):
+                slots = [s for s in slots_for(w, policy, self.zone) if first <= s.at < last]
+                if not slots:
+                    continue
+                submitted = await self.storage.submitted_units(t.id, w.period.id)
+                ledger = await self.storage.reminder_ledger(t.id, w.period.id)
+                for unit in applicable[t.id]:
+                    if unit.code in submitted:
+                        continue
+                    people = [p for p in officers.get(unit.code, []) if p.reachable]
+                    out.extend(Planned(unit, w, s, people) for s in slots
+                               if s.kind not in ledger.get(unit.code, NOTHING))
+        return sorted(out, key=lambda p: (p.slot.at, p.unit.code, p.window.template.id))
+
+
+def _key(p: Planned) -> tuple[str, str, str, str]:
+    return (p.unit.code, p.window.template.id, p.window.period.id, p.slot.kind)
+
+
+def _windows_between(t: Template, first: datetime, last: datetime, zone: ZoneInfo,
+                     lock_days: int) -> list[Window]:
+    """Windows whose reminders can fall between `first` and `last` (they start with the
+    period and end at the lock)."""
+    period = Period.containing(t.period, (first - timedelta(days=400)).astimezone(zone).date())
+    out = []
+    while period.start <= last.astimezone(zone).date():
+        w = window(t, period, zone, lock_days)
+        if w.lock > first:
+            out.append(w)
+        period = period.next()
+    return out

@@ -1,0 +1,238 @@
+"""Reminders: a simulated quarter on a three-level unit tree, two sweeps at once, downtime,
+blocked users, quiet hours, and the pure schedule."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import App, build_app
+from bot.config import RemindersConfig
+from bot.domain.dialogue import Button
+from bot.domain.periods import Period
+from bot.domain.reminders import Policy, in_quiet_hours, out_of_quiet_hours, pick, slots_for
+from bot.domain.reports import window
+from bot.services.reminders import Outcome, ReminderService
+from storage.models import Person
+from tests.harness import Chat, Clock, join, make_app
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+COMMUNES = ["LC-BX-01", "LC-BX-02", "LC-BX-03", "LC-SP-01", "LC-SP-02", "LC-BH-01", "LC-BH-02"]
+
+
+def local(y: int, m: int, d: int, h: int = 0, minute: int = 0) -> datetime:
+    return datetime(y, m, d, h, minute, tzinfo=VN)
+
+
+@dataclass
+class FakeSender:
+    clock: Clock
+    blocked: set[str] = field(default_factory=set)
+    sent: list[tuple[datetime, str, str, Button]] = field(default_factory=list)
+
+    async def send(self, person: Person, text: str, button: Button) -> Outcome:
+        if person.external_id in self.blocked:
+            return "blocked"
+        self.sent.append((self.clock().astimezone(VN), person.external_id, text, button))
+        return "sent"
+
+
+def reminders_of(app: App, clock: Clock) -> ReminderService:
+    return ReminderService(app.storage, app.templates, zone=VN, lock_days=10,
+                           defaults=RemindersConfig(), clock=clock)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(now=local(2026, 1, 1).astimezone(UTC))
+
+
+@pytest.fixture
+async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[App]:
+    app = await make_app(tmp_path, clock)
+    yield app
+    await app.close()
+
+
+async def officers(app: App) -> dict[str, Chat]:
+    return {code: await join(app, f"u-{code}", unit=code) for code in COMMUNES}
+
+
+def test_schedule_of_a_quarter(tmp_path: Path) -> None:
+    from bot.domain.templates import load_template
+    from tests.harness import TEST_TEMPLATE
+
+    path = tmp_path / "thu_nghiem.toml"
+    path.write_text(TEST_TEMPLATE, encoding="utf-8")
+    t, problems = load_template(path)
+    assert t is not None and not problems
+    w = window(t, Period.parse("2026-Q1"), VN, 10)
+    slots = slots_for(w, Policy(), VN)
+    assert [(s.kind, s.at) for s in slots] == [
+        ("before:7", local(2026, 2, 26, 8)), ("before:3", local(2026, 3, 2, 8)),
+        ("before:1", local(2026, 3, 4, 8)), ("overdue:0", local(2026, 3, 5, 8)),
+        ("overdue:1", local(2026, 3, 8, 8)), ("overdue:2", local(2026, 3, 11, 8)),
+        ("overdue:3", local(2026, 3, 14, 8)),
+    ]
+    late = Policy(send_at=time(22, 30))
+    first_late = slots_for(w, late, VN)[0]
+    assert first_late.at == local(2026, 2, 27, 7)  # 22:30 is in quiet hours: wait for 07:00
+    chosen, stale = pick(slots, local(2026, 3, 9, 9), w)
+    assert chosen is not None and chosen.kind == "overdue:1"
+    assert {s.kind for s in stale} == {"before:7", "before:3", "before:1", "overdue:0"}
+
+
+def test_quiet_hours() -> None:
+    p = Policy()
+    assert in_quiet_hours(time(21, 0), p) and in_quiet_hours(time(3, 0), p)
+    assert not in_quiet_hours(time(7, 0), p) and not in_quiet_hours(time(20, 59), p)
+    assert out_of_quiet_hours(local(2026, 3, 1, 23), p) == local(2026, 3, 2, 7)
+    assert out_of_quiet_hours(local(2026, 3, 1, 5), p) == local(2026, 3, 1, 7)
+    assert out_of_quiet_hours(local(2026, 3, 1, 12), p) == local(2026, 3, 1, 12)
+
+
+async def test_simulated_quarter(app: App, clock: Clock) -> None:
+    chats = await officers(app)
+    second = await join(app, "u-LC-BX-01-b", unit="LC-BX-01")  # two officers in one commune
+    sender = FakeSender(clock, blocked={"u-LC-BH-02"})
+    service = reminders_of(app, clock)
+
+    # LC-SP-01 starts its report early: reminders must say how far it got.
+    clock.now = local(2026, 2, 10, 9).astimezone(UTC)
+    await chats["LC-SP-01"].press("o|0|thu_nghiem|2026-Q1")
+    await chats["LC-SP-01"].say("khong")
+    await chats["LC-SP-01"].say("4")
+
+    step = timedelta(hours=1)
+    t = local(2026, 1, 1)
+    while t < local(2026, 4, 1):
+        clock.now = t.astimezone(UTC)
+        if t == local(2026, 3, 1, 12):  # LC-BX-02 submits between the first two reminders
+            chat = chats["LC-BX-02"]
+            await chat.press("o|0|thu_nghiem|2026-Q1")
+            for answer in ("khong", "3", "1", "90", "bo qua", "1", "1", "xong", "bo qua",
+                           "bo qua", "bo qua"):
+                await chat.say(answer)
+            await chat.press_label("Gửi báo cáo")
+            assert "✅" in chat.text
+        if t == local(2026, 3, 3):  # a restart: new service objects, same database file
+            await app.close()
+            app = await build_app(app.config, clock=clock)
+            service = reminders_of(app, clock)
+        await service.sweep(sender)
+        t += step
+    await app.close()
+
+    got: dict[str, list[datetime]] = {}
+    for at, who, _text, _button in sender.sent:
+        got.setdefault(who, []).append(at)
+    full = [local(2026, 2, 26, 8), local(2026, 3, 2, 8), local(2026, 3, 4, 8),
+            local(2026, 3, 5, 8), local(2026, 3, 8, 8), local(2026, 3, 11, 8),
+            local(2026, 3, 14, 8)]
+    for code in ("LC-BX-01", "LC-BX-03", "LC-SP-01", "LC-SP-02", "LC-BH-01"):
+        assert got[f"u-{code}"] == full, code
+    assert got["u-LC-BX-01-b"] == full  # every officer of the unit
+    assert got["u-LC-BX-02"] == [local(2026, 2, 26, 8)]  # submitted: nothing more
+    assert "u-LC-BH-02" not in got  # blocked the bot
+    assert all(not in_quiet_hours(at.time(), Policy()) for at, *_ in sender.sent)
+
+    texts = {(who, at): text for at, who, text, _ in sender.sent}
+    first = texts[("u-LC-BX-01", local(2026, 2, 26, 8))]
+    assert "🔔 Nhắc báo cáo: Báo cáo quý thử nghiệm" in first
+    assert "Hạn: hết ngày 04/03/2026 (còn 7 ngày)." in first
+    assert "Đơn vị chưa bắt đầu báo cáo này." in first
+    assert "hôm nay là ngày cuối" in texts[("u-LC-BX-01", local(2026, 3, 4, 8))]
+    assert "Đơn vị đã trả lời 2/10 câu." in texts[("u-LC-SP-01", local(2026, 2, 26, 8))]
+    overdue = texts[("u-LC-BX-01", local(2026, 3, 8, 8))]
+    assert "⏰ Quá hạn báo cáo" in overdue and "(4 ngày trước)" in overdue
+    button = sender.sent[0][3]
+    assert button.label == "📝 Báo cáo ngay" and button.data == "o|0|thu_nghiem|2026-Q1"
+    del second
+
+
+async def test_reminder_button_opens_the_report(app: App, clock: Clock) -> None:
+    chats = await officers(app)
+    sender = FakeSender(clock)
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    await reminders_of(app, clock).sweep(sender)
+    button = next(s[3] for s in sender.sent if s[1] == "u-LC-SP-02")
+    await chats["LC-SP-02"].press(button.data)
+    assert "Câu 1/11: Đoàn xã có fanpage chưa?" in chats["LC-SP-02"].text
+
+
+async def test_two_sweeps_at_once_send_once(app: App, clock: Clock) -> None:
+    await officers(app)
+    sender = FakeSender(clock)
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    service = reminders_of(app, clock)
+    results = await asyncio.gather(service.sweep(sender), service.sweep(sender),
+                                   reminders_of(app, clock).sweep(sender))
+    assert sum(r.sent for r in results) == len(COMMUNES)
+    assert sorted(who for _, who, _, _ in sender.sent) == sorted(f"u-{c}" for c in COMMUNES)
+    again = await service.sweep(sender)
+    assert again.sent == 0 and len(sender.sent) == len(COMMUNES)
+
+
+async def test_downtime_sends_only_the_latest_meaningful(app: App, clock: Clock) -> None:
+    await officers(app)
+    sender = FakeSender(clock)
+    service = reminders_of(app, clock)
+    clock.now = local(2026, 3, 4, 10).astimezone(UTC)  # down since January
+    result = await service.sweep(sender)
+    assert result.sent == len(COMMUNES) and result.skipped == 2 * len(COMMUNES)
+    assert {text.splitlines()[2] for _, _, text, _ in sender.sent} == {
+        "Hạn: hết ngày 04/03/2026 (hôm nay là ngày cuối)."}
+    sender.sent.clear()
+    clock.now = local(2026, 3, 9, 9).astimezone(UTC)  # down again over the due instant
+    result = await service.sweep(sender)
+    assert result.sent == len(COMMUNES) and result.skipped == len(COMMUNES)  # overdue:0
+    assert all("Quá hạn" in text for _, _, text, _ in sender.sent)
+    rows = await app.storage.reminder_rows()
+    kinds = {(r["kind"], r["status"]) for r in rows if r["unit_code"] == "LC-BX-01"}
+    assert kinds == {("before:7", "skipped"), ("before:3", "skipped"), ("before:1", "sent"),
+                     ("overdue:0", "skipped"), ("overdue:1", "sent")}
+
+
+async def test_no_late_before_reminders_and_quiet_sweeps(app: App, clock: Clock) -> None:
+    await officers(app)
+    sender = FakeSender(clock)
+    service = reminders_of(app, clock)
+    clock.now = local(2026, 3, 4, 22).astimezone(UTC)  # in quiet hours
+    result = await service.sweep(sender)
+    assert result.quiet and sender.sent == []
+    clock.now = local(2026, 3, 5, 7).astimezone(UTC)  # after the due instant, before 08:00
+    await service.sweep(sender)
+    assert sender.sent == []  # before:1 is not sent late; overdue:0 is due at 08:00
+    clock.now = local(2026, 3, 5, 8).astimezone(UTC)
+    await service.sweep(sender)
+    assert len(sender.sent) == len(COMMUNES) and all("Quá hạn" in s[2] for s in sender.sent)
+
+
+async def test_blocked_person_is_marked_unreachable(app: App, clock: Clock) -> None:
+    await officers(app)
+    sender = FakeSender(clock, blocked={"u-LC-BX-03"})
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    result = await reminders_of(app, clock).sweep(sender)
+    assert result.blocked == 1
+    person = await app.storage.find_person("test", "u-LC-BX-03")
+    assert person is not None and not person.reachable
+    rows = {r["unit_code"]: r for r in await app.storage.reminder_rows()}
+    assert rows["LC-BX-03"]["recipients"] == 0 and rows["LC-BX-01"]["recipients"] == 1
+
+
+async def test_preview_lists_without_sending(app: App, clock: Clock) -> None:
+    await officers(app)
+    clock.now = local(2026, 2, 20, 9).astimezone(UTC)
+    service = reminders_of(app, clock)
+    rows = await service.preview(local(2026, 2, 20).date(), local(2026, 3, 6).date())
+    assert [(p.slot.at, p.slot.kind) for p in rows[:: len(COMMUNES)]] == [
+        (local(2026, 2, 26, 8), "before:7"), (local(2026, 3, 2, 8), "before:3"),
+        (local(2026, 3, 4, 8), "before:1"), (local(2026, 3, 5, 8), "overdue:0")]
+    assert all(len(p.recipients) == 1 for p in rows)
+    assert await app.storage.reminder_rows() == []

@@ -1,0 +1,60 @@
+"""Reminders through python-telegram-bot against the fake Bot API: the button, blocked users,
+and the APScheduler job wired by the runner."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from telegram import Bot
+
+from bot.domain.dialogue import Button
+from handlers.telegram.app import build_application
+from handlers.telegram.reminders import TelegramSender, schedule_reminders
+from storage.models import Person
+from tests.fakebotapi import FakeBotAPI
+from tests.harness import Clock, join, make_app
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+async def test_sender_posts_a_button_and_detects_blocking() -> None:
+    with FakeBotAPI() as fake:
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            sender = TelegramSender(bot)
+            person = Person(1, "telegram", "555", "Cán bộ")
+            button = Button("📝 Báo cáo ngay", "o|0|thu_nghiem|2026-Q1")
+            assert await sender.send(person, "🔔 Nhắc báo cáo", button) == "sent"
+            message = fake.last_message(555)
+            assert message["text"] == "🔔 Nhắc báo cáo"
+            assert message["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
+                "o|0|thu_nghiem|2026-Q1")
+            fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
+            assert await sender.send(person, "x", button) == "blocked"
+            fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+            assert await sender.send(person, "sau khi chờ", button) == "sent"
+            assert fake.last_message(555)["text"] == "sau khi chờ"
+
+
+async def test_runner_job_sweeps_on_start(tmp_path: Path) -> None:
+    clock = Clock(now=datetime(2026, 2, 26, 8, 0, tzinfo=VN).astimezone(UTC))
+    app = await make_app(tmp_path, clock)
+    await join(app, "777", unit="LC-BX-01")
+    with FakeBotAPI() as fake:
+        # the officer joined through the test channel; make them a Telegram user
+        await app.storage.db.conn.execute("UPDATE people SET channel='telegram'")
+        application = build_application(fake.token, fake.base_url, app)
+        await application.initialize()
+        await application.start()
+        schedule_reminders(application, app.reminders, every=3600)
+        message = await asyncio.to_thread(fake.wait_for_message, 777, None, 10.0)
+        assert message["text"].startswith("🔔 Nhắc báo cáo: Báo cáo quý thử nghiệm")
+        await application.stop()
+        await application.shutdown()
+    rows = {r["unit_code"]: r for r in await app.storage.reminder_rows()}
+    assert len(rows) == 7 and {r["kind"] for r in rows.values()} == {"before:7"}
+    assert rows["LC-BX-01"]["recipients"] == 1  # the other communes have no officer yet
+    assert sum(r["recipients"] for r in rows.values()) == 1
+    await app.close()
