@@ -122,8 +122,8 @@ class ReminderService:
         """Send what is due and not yet handled; record everything in the ledger."""
         now = self.clock()
         result = SweepResult()
-        policy_any = next(iter(self.policies.values()), Policy())
-        if in_quiet_hours(now.astimezone(self.zone).time(), policy_any):
+        quiet = Policy(quiet_start=self.defaults.quiet_start, quiet_end=self.defaults.quiet_end)
+        if in_quiet_hours(now.astimezone(self.zone).time(), quiet):
             result.quiet = True
             return result
         send, drop = await self.plan(now)
@@ -173,11 +173,15 @@ class ReminderService:
         return result
 
     async def _progress(self, w: Window) -> dict[str, tuple[int, int]]:
+        """unit → (answered, total) of its draft, against the version it was started on."""
         drafts = await self.storage.draft_progress(w.template.id, w.period.id)
+        versions: dict[int, Template] = {}
         out = {}
         for unit, d in drafts.items():
-            template = await self.storage.get_template(d.template_id, d.template_version)
-            out[unit] = progress(template or w.template, d.answers)
+            if d.template_version not in versions:
+                stored = await self.storage.get_template(d.template_id, d.template_version)
+                versions[d.template_version] = stored or w.template
+            out[unit] = progress(versions[d.template_version], d.answers)
         return out
 
     async def preview(self, start: date, end: date) -> list[Planned]:
