@@ -512,33 +512,39 @@ class SqliteStorage:
         return {r["unit_code"]: cache.setdefault(r["kinds"], frozenset(r["kinds"].split()))
                 for r in rows}
 
-    async def claim_reminders(self, rows: list[tuple[str, str, str, str, str, str]],
-                              ) -> set[tuple[str, str, str, str]]:
-        """Insert ledger rows (unit, template, period, kind, status, scheduled_at); return the
-        keys this call inserted. A key another sweep claimed first is not returned, so only
-        one sweep ever sends a given reminder."""
+    async def claim_reminders(self, rows: list[tuple[str, str, str, str, str, str, int]],
+                              sweep_id: str) -> set[tuple[str, str, str, str]]:
+        """Insert ledger rows (unit, template, period, kind, status, scheduled_at, recipients);
+        return the keys this call inserted. A key another sweep claimed first is not returned,
+        so only one sweep ever sends a given reminder."""
         claimed: set[tuple[str, str, str, str]] = set()
         now = utcnow_iso()
         async with self.db.transaction() as conn:
             for i in range(0, len(rows), 2000):  # stay under SQLite's variable limit
                 chunk = rows[i:i + 2000]
-                marks = ",".join("(?,?,?,?,?,?,?)" for _ in chunk)
-                flat = [v for row in chunk for v in (*row, now)]
+                marks = ",".join("(?,?,?,?,?,?,?,?,?)" for _ in chunk)
+                flat = [v for row in chunk for v in (*row, now, sweep_id)]
                 for r in await conn.execute_fetchall(
                     "INSERT INTO reminders (unit_code, template_id, period, kind, status,"
-                    f" scheduled_at, handled_at) VALUES {marks} ON CONFLICT DO NOTHING"
-                    " RETURNING unit_code, template_id, period, kind", flat):
+                    f" scheduled_at, recipients, handled_at, sweep_id) VALUES {marks}"
+                    " ON CONFLICT DO NOTHING RETURNING unit_code, template_id, period, kind",
+                    flat):
                     claimed.add((r[0], r[1], r[2], r[3]))
         return claimed
 
-    async def finish_reminders(self, done: list[tuple[str, str, str, str, int]]) -> None:
-        """Mark claimed reminders sent, with how many people got them."""
+    async def finish_reminders(self, sweep_id: str,
+                               corrections: list[tuple[str, str, str, str, int]]) -> None:
+        """Mark a sweep's claimed reminders sent; `corrections` hold those that reached fewer
+        people than planned (blocked or failed)."""
         now = utcnow_iso()
         async with self.db.transaction() as conn:
             await conn.executemany(
-                "UPDATE reminders SET status='sent', recipients=?, handled_at=? WHERE"
+                "UPDATE reminders SET recipients=? WHERE"
                 " unit_code=? AND template_id=? AND period=? AND kind=?",
-                [(n, now, u, t, p, k) for u, t, p, k, n in done])
+                [(n, u, t, p, k) for u, t, p, k, n in corrections])
+            await conn.execute(
+                "UPDATE reminders SET status='sent', handled_at=? WHERE sweep_id=?"
+                " AND status='sending'", (now, sweep_id))
 
     async def reminder_rows(self) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(

@@ -8,6 +8,7 @@ the ledger (a unique key per unit, template, period and kind) before it is sent.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -86,10 +87,12 @@ class ReminderService:
         return {t.id: [u for u in units.values() if applies(t.applies_to, u, ancestors[u.code])]
                 for t in self.templates.values()}
 
-    async def plan(self, now: datetime) -> tuple[list[Planned], list[Planned]]:
+    async def plan(self, now: datetime, officers: dict[str, list[Person]] | None = None,
+                   ) -> tuple[list[Planned], list[Planned]]:
         """(reminders to send now, stale ones to drop) given the ledger and submissions."""
         applicable = await self._applicable()
-        officers = await self.storage.officers_by_unit()
+        if officers is None:
+            officers = await self.storage.officers_by_unit()
         send: list[Planned] = []
         drop: list[Planned] = []
         for t in sorted(self.templates.values(), key=lambda t: t.id):
@@ -126,19 +129,21 @@ class ReminderService:
         if in_quiet_hours(now.astimezone(self.zone).time(), quiet):
             result.quiet = True
             return result
-        send, drop = await self.plan(now)
+        officers = await self.storage.officers_by_unit()
+        send, drop = await self.plan(now, officers)
+        sweep_id = uuid.uuid4().hex
         rows = [(p.unit.code, p.window.template.id, p.window.period.id, p.slot.kind, status,
-                 p.slot.at.isoformat())
+                 p.slot.at.isoformat(), sum(1 for x in p.recipients if x.reachable))
                 for status, group in (("sending", send), ("skipped", drop)) for p in group]
         if not rows:
             return result
-        claimed = await self.storage.claim_reminders(rows)
+        claimed = await self.storage.claim_reminders(rows, sweep_id)
         result.skipped = sum(1 for p in drop if _key(p) in claimed)
         mine = [p for p in send if _key(p) in claimed]
         progress_cache: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
-        done: list[tuple[str, str, str, str, int]] = []
+        corrections: list[tuple[str, str, str, str, int]] = []  # fewer delivered than planned
         units_of: dict[int, list[str]] = {}  # person → their units, sorted as in /baocao
-        for unit_code, people in sorted((await self.storage.officers_by_unit()).items()):
+        for unit_code, people in sorted(officers.items()):
             for person in people:
                 units_of.setdefault(person.id, []).append(unit_code)
         for p in mine:
@@ -147,10 +152,11 @@ class ReminderService:
                 progress_cache[key] = await self._progress(p.window)
             text = reminder_text(p.window, p.slot, p.unit.name,
                                  progress_cache[key].get(p.unit.code), now, self.zone)
-            delivered = 0
+            delivered = planned = 0
             for person in p.recipients:
                 if not person.reachable:
                     continue
+                planned += 1
                 ui = units_of[person.id].index(p.unit.code)
                 button = Button("📝 Báo cáo ngay",
                                 f"o|{ui}|{p.window.template.id}|{p.window.period.id}")
@@ -162,11 +168,12 @@ class ReminderService:
                     await self.storage.set_reachable(person.id, False)
                 else:
                     result.failed += 1
-            done.append((*_key(p), delivered))
+            if delivered != planned:
+                corrections.append((*_key(p), delivered))
             result.sent += 1
             result.messages += delivered
             result.planned.append(p)
-        await self.storage.finish_reminders(done)
+        await self.storage.finish_reminders(sweep_id, corrections)
         if result.sent or result.skipped:
             log.info("reminders: %d sent (%d messages), %d stale skipped, %d blocked",
                      result.sent, result.messages, result.skipped, result.blocked)

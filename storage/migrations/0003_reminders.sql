@@ -10,6 +10,8 @@ CREATE TABLE reminders (
     scheduled_at TEXT NOT NULL,
     handled_at   TEXT NOT NULL,
     recipients   INTEGER NOT NULL DEFAULT 0,
+    sweep_id     TEXT NOT NULL,              -- the sweep that claimed it
     PRIMARY KEY (unit_code, template_id, period, kind)
 );
 CREATE INDEX reminders_by_period ON reminders(template_id, period);
+CREATE INDEX reminders_by_sweep ON reminders(sweep_id);
