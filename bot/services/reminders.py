@@ -8,6 +8,7 @@ the ledger (a unique key per unit, template, period and kind) before it is sent.
 from __future__ import annotations
 
 import logging
+import time as clock_time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,12 +81,21 @@ class ReminderService:
         self.defaults = defaults
         self.clock = clock
         self.policies = {t.id: policy_for(t, defaults) for t in templates.values()}
+        self._applicable_cache: dict[str, list[Unit]] = {}
+        self._applicable_at = -1e9
+
+    UNITS_TTL = 60.0  # seconds: units change by CLI import, rarely
 
     async def _applicable(self) -> dict[str, list[Unit]]:
-        units = {u.code: u for u in await self.storage.list_units()}
-        ancestors = {code: ancestors_of(code, units) for code in units}
-        return {t.id: [u for u in units.values() if applies(t.applies_to, u, ancestors[u.code])]
+        """template → the units it applies to (recomputed at most once a minute)."""
+        if clock_time.monotonic() - self._applicable_at > self.UNITS_TTL:
+            units = {u.code: u for u in await self.storage.list_units()}
+            ancestors = {code: ancestors_of(code, units) for code in units}
+            self._applicable_cache = {
+                t.id: [u for u in units.values() if applies(t.applies_to, u, ancestors[u.code])]
                 for t in self.templates.values()}
+            self._applicable_at = clock_time.monotonic()
+        return self._applicable_cache
 
     async def plan(self, now: datetime, officers: dict[str, list[Person]] | None = None,
                    ) -> tuple[list[Planned], list[Planned]]:
