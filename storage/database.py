@@ -140,8 +140,8 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all or nothing."""
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
+            try:  # BEGIN inside: a task cancelled during it must still roll back
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
                 await self.conn.execute("COMMIT")  # deferred constraints may fail here too
             except BaseException:

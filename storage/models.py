@@ -116,6 +116,7 @@ class Submit:
     due_at: datetime
     on_time: bool
     changed: dict[str, Any] | None = None  # for corrections: question → [old, new]
+    seen: dict[str, Any] | None = None  # the draft's answers the officer reviewed
 
 
 Op = StartDraft | SaveAnswer | DropAnswers | DeleteDraft | Submit

@@ -62,6 +62,10 @@ def _person(row: Any) -> Person:
 MAX_BATCH = 256  # events per group commit
 
 
+class DraftChanged(Exception):
+    """A draft changed (another officer answered) between the summary and the send."""
+
+
 class SqliteStorage:
     """Everything baocao keeps, in one SQLite file."""
 
@@ -69,6 +73,7 @@ class SqliteStorage:
         self.db = db
         self._pending: list[tuple[Changes, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._unreachable: set[int] | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:
@@ -188,7 +193,17 @@ class SqliteStorage:
         )
         return [_person(r) for r in rows]
 
+    async def is_unreachable(self, person_id: int) -> bool:
+        """Did this person block the bot? (Kept in memory: asked on every inbound event.)"""
+        if self._unreachable is None:
+            rows = await self.db.fetchall("SELECT id FROM people WHERE reachable = 0")
+            self._unreachable = {r["id"] for r in rows}
+        return person_id in self._unreachable
+
     async def set_reachable(self, person_id: int, reachable: bool) -> None:
+        await self.is_unreachable(person_id)  # load the set before changing it
+        assert self._unreachable is not None
+        (self._unreachable.discard if reachable else self._unreachable.add)(person_id)
         async with self.db.transaction() as conn:
             await conn.execute("UPDATE people SET reachable=? WHERE id=?",
                                (int(reachable), person_id))
@@ -452,6 +467,12 @@ class SqliteStorage:
             await conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
             await self._audit(conn, who, "draft.abandon", f"draft:{op.draft_id}", {})
         elif isinstance(op, Submit):
+            if op.seen is not None:
+                rows = await conn.execute_fetchall(
+                    "SELECT question_id, value FROM draft_answers WHERE draft_id=?",
+                    (op.draft_id,))
+                if {r["question_id"]: _load(r["value"]) for r in rows} != op.seen:
+                    raise DraftChanged(f"draft {op.draft_id} changed before it was sent")
             cur = await conn.execute(
                 "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM submissions WHERE unit_code=?"
                 " AND template_id=? AND period=?", (op.unit_code, op.template_id, op.period))
@@ -533,11 +554,16 @@ class SqliteStorage:
         return claimed
 
     async def finish_reminders(self, sweep_id: str,
-                               corrections: list[tuple[str, str, str, str, int]]) -> None:
+                               corrections: list[tuple[str, str, str, str, int]],
+                               retry: list[tuple[str, str, str, str]] | None = None) -> None:
         """Mark a sweep's claimed reminders sent; `corrections` hold those that reached fewer
-        people than planned (blocked or failed)."""
+        people than planned (blocked or failed); `retry` ones that reached nobody because
+        sending failed: their claim is released for the next sweep."""
         now = utcnow_iso()
         async with self.db.transaction() as conn:
+            await conn.executemany(
+                "DELETE FROM reminders WHERE unit_code=? AND template_id=? AND period=?"
+                " AND kind=? AND sweep_id=?", [(*k, sweep_id) for k in retry or []])
             await conn.executemany(
                 "UPDATE reminders SET recipients=? WHERE"
                 " unit_code=? AND template_id=? AND period=? AND kind=?",

@@ -3,6 +3,7 @@ logic, back, skip, edit from the summary, rule violations, resume, cancel, corre
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -317,3 +318,66 @@ async def test_numbered_choices_work_without_buttons(app: App) -> None:
     assert "Câu 1/11" in chat.text
     await chat.say("2")  # "Không" on a yes/no question
     assert "✓ Đã lưu: Không" in chat.text
+
+
+async def test_colleagues_answer_is_never_lost_on_send(app: App) -> None:
+    a = await join(app, "a")
+    b = await join(app, "b")
+    await a.press(REPORT)
+    for text in ("khong", "3", "1", "90", "bo qua", "1", "1", "xong", "bo qua", "bo qua",
+                 "bo qua"):
+        await a.say(text)
+    assert "📋 Tóm tắt" in a.text
+    await b.press(REPORT)  # b opens the same draft: it goes to the summary too
+    await b.press_label("Sửa câu")
+    await b.press_label("Câu 2")
+    await b.say("9")  # b changes an answer after a reviewed the summary
+    await a.press_label("Gửi báo cáo")  # the unit's report goes out with b's answer in it
+    sub = await app.storage.get_submission("LC-BX-01", "thu_nghiem", "2026-Q1")
+    assert sub is not None and sub.answers["htx_tong"] == 9
+
+
+async def test_answer_to_a_draft_a_colleague_just_sent(app: App) -> None:
+    a = await join(app, "a")
+    b = await join(app, "b")
+    await a.press(REPORT)
+    await b.press(REPORT)
+    for text in ("khong", "3", "1", "90", "bo qua", "1", "1", "xong", "bo qua", "bo qua"):
+        await a.say(text)
+    await b.say("khong")  # b is on question 1 of the same draft, still open
+    await a.say("bo qua")
+    await a.press_label("Gửi báo cáo")
+    assert "✅" in a.text
+    await b.say("5")  # the draft is gone: b is told, nothing crashes, the report is intact
+    assert "không còn bản nháp" in b.text or "cán bộ khác" in b.text
+    sub = await app.storage.get_submission("LC-BX-01", "thu_nghiem", "2026-Q1")
+    assert sub is not None and sub.answers["htx_tong"] == 3
+
+
+async def test_a_slow_read_never_overwrites_a_newer_cached_draft(app: App) -> None:
+    x = await join(app, "x")
+    y = await join(app, "y")
+    await x.press(REPORT)
+    storage = app.storage
+    real = storage.find_draft
+    gate = asyncio.Event()
+
+    async def slow_find(*key: str) -> object:
+        found = await real(*key)
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "Y":
+            await gate.wait()  # y's read returns after x's answer was committed
+        return found
+
+    storage.find_draft = slow_find  # type: ignore[method-assign]
+    pressed = asyncio.create_task(y.press(REPORT), name="Y")
+    await asyncio.sleep(0.05)
+    await x.say("có")
+    gate.set()
+    await pressed
+    storage.find_draft = real  # type: ignore[method-assign]
+    await x.say("7")
+    draft = await real("LC-BX-01", "thu_nghiem", "2026-Q1")
+    assert draft is not None and draft.answers == {"co_fanpage": True, "so_tin": 7}
+    cached = app.reporting._cache.drafts.get(("LC-BX-01", "thu_nghiem", "2026-Q1"))
+    assert cached is None or cached.answers == draft.answers

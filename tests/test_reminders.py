@@ -151,8 +151,8 @@ async def test_simulated_quarter(app: App, clock: Clock) -> None:
     assert "Đơn vị đã trả lời 2/10 câu." in texts[("u-LC-SP-01", local(2026, 2, 26, 8))]
     overdue = texts[("u-LC-BX-01", local(2026, 3, 8, 8))]
     assert "⏰ Quá hạn báo cáo" in overdue and "(4 ngày trước)" in overdue
-    button = sender.sent[0][3]
-    assert button.label == "📝 Báo cáo ngay" and button.data == "o|0|thu_nghiem|2026-Q1"
+    button = next(b for _, who, _, b in sender.sent if who == "u-LC-BX-01")
+    assert button.label == "📝 Báo cáo ngay" and button.data == "n|LC-BX-01|thu_nghiem|2026-Q1"
     del second
 
 
@@ -236,3 +236,49 @@ async def test_preview_lists_without_sending(app: App, clock: Clock) -> None:
         (local(2026, 3, 4, 8), "before:1"), (local(2026, 3, 5, 8), "overdue:0")]
     assert all(len(p.recipients) == 1 for p in rows)
     assert await app.storage.reminder_rows() == []
+
+
+async def test_reminder_button_keeps_its_unit_after_joining_another(app: App,
+                                                                     clock: Clock) -> None:
+    chat = await join(app, "u-x", unit="LC-BX-03")
+    sender = FakeSender(clock)
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    await reminders_of(app, clock).sweep(sender)
+    button = next(b for _, who, _, b in sender.sent if who == "u-x")
+    from bot.services.invites import create_invite
+    from storage.models import Role
+
+    invite = await create_invite(app.storage, "LC-BX-01", Role.OFFICER, 1, 7, clock())
+    await chat.cmd("start", invite.code)  # LC-BX-01 sorts before LC-BX-03
+    await chat.press(button.data)
+    assert "Đoàn thị trấn Bát Xát — Quý I/2026" in chat.text
+
+
+async def test_failed_sends_are_retried_and_blocked_people_come_back(app: App,
+                                                                     clock: Clock) -> None:
+    chats = await officers(app)
+
+    class Flaky(FakeSender):
+        failing: bool = True
+
+        async def send(self, person: Person, text: str, button: Button) -> Outcome:
+            if self.failing and person.external_id == "u-LC-SP-01":
+                return "failed"
+            return await super().send(person, text, button)
+
+    sender = Flaky(clock, blocked={"u-LC-BH-02"})
+    service = reminders_of(app, clock)
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    first = await service.sweep(sender)
+    assert first.failed == 1 and "u-LC-SP-01" not in [w for _, w, _, _ in sender.sent]
+    sender.failing = False
+    clock.now = local(2026, 2, 26, 8, 1).astimezone(UTC)
+    await service.sweep(sender)  # the failed one goes out on the next sweep, only that one
+    assert [w for _, w, _, _ in sender.sent].count("u-LC-SP-01") == 1
+    assert len(sender.sent) == len(COMMUNES) - 1  # all but the blocked person, once each
+
+    person = await app.storage.find_person("test", "u-LC-BH-02")
+    assert person is not None and not person.reachable
+    await chats["LC-BH-02"].say("xin chào")  # they unblocked the bot and write again
+    person = await app.storage.find_person("test", "u-LC-BH-02")
+    assert person is not None and person.reachable

@@ -89,3 +89,34 @@ async def test_settings_survive_reopen(db_path: Path) -> None:
     assert await s.get_setting("bot_username") == "baocao_bot"
     assert await s.get_setting("missing") is None
     await s.close()
+
+
+async def test_submit_refuses_a_draft_that_changed_underneath(storage: SqliteStorage,
+                                                             shipped_templates: dict[str, Template]
+                                                             ) -> None:
+    from datetime import UTC, datetime
+
+    from storage.models import Changes, SaveAnswer, StartDraft, Submit
+    from storage.sqlite import DraftChanged
+
+    await storage.upsert_units([Unit("X", "Xã", None, Level.XA)])
+    t = shipped_templates["ocop_thanh_nien"]
+    versions = await storage.sync_templates([t])
+    from storage.models import Invite, Role
+
+    await storage.create_invite(Invite("CODE1", "X", Role.OFFICER, 2))
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    joined = await storage.redeem_invite("CODE1", "test", "1", "A", now)
+    assert not isinstance(joined, str)
+    person = joined[0]
+    await storage.apply(Changes(person.id, ops=[StartDraft("X", t.id, versions[t.id], "2026-11")]))
+    draft = await storage.find_draft("X", t.id, "2026-11")
+    assert draft is not None
+    await storage.apply(Changes(person.id, ops=[SaveAnswer(draft.id, "q", 1)]))
+    stale = Submit(draft.id, "X", t.id, versions[t.id], "2026-11", {}, now, now, True, None,
+                   seen={})  # built before the answer above
+    with pytest.raises(DraftChanged):
+        await storage.apply(Changes(person.id, ops=[stale]))
+    kept = await storage.find_draft("X", t.id, "2026-11")
+    assert kept is not None and kept.answers == {"q": 1}  # nothing lost
+    assert await storage.get_submission("X", t.id, "2026-11") is None

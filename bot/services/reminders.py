@@ -28,6 +28,7 @@ from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
 NOTHING: frozenset[str] = frozenset()
+CHUNK = 200  # reminders claimed at a time
 Outcome = Literal["sent", "blocked", "failed"]
 
 
@@ -40,7 +41,8 @@ class Sender(Protocol):
 def policy_for(t: Template, defaults: RemindersConfig) -> Policy:
     own = t.reminders
     return Policy(
-        days_before=tuple(own.days_before if own and own.days_before else defaults.days_before),
+        days_before=tuple(sorted(set(own.days_before if own and own.days_before
+                                     else defaults.days_before), reverse=True)),
         send_at=own.send_at if own and own.send_at else defaults.send_at,
         quiet_start=defaults.quiet_start,
         quiet_end=defaults.quiet_end,
@@ -132,7 +134,10 @@ class ReminderService:
         return send, drop
 
     async def sweep(self, sender: Sender) -> SweepResult:
-        """Send what is due and not yet handled; record everything in the ledger."""
+        """Send what is due and not yet handled; record everything in the ledger.
+
+        Reminders are claimed a few at a time, just before they are sent, so a crash loses at
+        most the claimed-but-unsent part of one chunk (left as 'sending': never sent twice)."""
         now = self.clock()
         result = SweepResult()
         quiet = Policy(quiet_start=self.defaults.quiet_start, quiet_end=self.defaults.quiet_end)
@@ -141,52 +146,61 @@ class ReminderService:
             return result
         officers = await self.storage.officers_by_unit()
         send, drop = await self.plan(now, officers)
-        sweep_id = uuid.uuid4().hex
-        rows = [(p.unit.code, p.window.template.id, p.window.period.id, p.slot.kind, status,
-                 p.slot.at.isoformat(), sum(1 for x in p.recipients if x.reachable))
-                for status, group in (("sending", send), ("skipped", drop)) for p in group]
-        if not rows:
-            return result
-        claimed = await self.storage.claim_reminders(rows, sweep_id)
-        result.skipped = sum(1 for p in drop if _key(p) in claimed)
-        mine = [p for p in send if _key(p) in claimed]
-        progress_cache: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
-        corrections: list[tuple[str, str, str, str, int]] = []  # fewer delivered than planned
+        if drop:
+            claimed = await self.storage.claim_reminders([_row(p, "skipped", 0) for p in drop],
+                                                         uuid.uuid4().hex)
+            result.skipped = len(claimed)
         units_of: dict[int, list[str]] = {}  # person → their units, sorted as in /baocao
         for unit_code, people in sorted(officers.items()):
             for person in people:
                 units_of.setdefault(person.id, []).append(unit_code)
-        for p in mine:
-            key = (p.window.template.id, p.window.period.id)
-            if key not in progress_cache:
-                progress_cache[key] = await self._progress(p.window)
-            text = reminder_text(p.window, p.slot, p.unit.name,
-                                 progress_cache[key].get(p.unit.code), now, self.zone)
-            delivered = planned = 0
-            for person in p.recipients:
-                if not person.reachable:
+        progress_cache: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+        blocked: set[int] = set()
+        for i in range(0, len(send), CHUNK):
+            chunk = send[i:i + CHUNK]
+            sweep_id = uuid.uuid4().hex
+            claimed = await self.storage.claim_reminders(
+                [_row(p, "sending", sum(1 for x in p.recipients if x.reachable)) for p in chunk],
+                sweep_id)
+            corrections: list[tuple[str, str, str, str, int]] = []
+            retry: list[tuple[str, str, str, str]] = []
+            for p in chunk:
+                if _key(p) not in claimed:
+                    continue  # another sweep has it
+                key = (p.window.template.id, p.window.period.id)
+                if key not in progress_cache:
+                    progress_cache[key] = await self._progress(p.window)
+                text = reminder_text(p.window, p.slot, p.unit.name,
+                                     progress_cache[key].get(p.unit.code), now, self.zone)
+                delivered = planned = failed = 0
+                for person in p.recipients:
+                    if not person.reachable or person.id in blocked:
+                        continue
+                    planned += 1
+                    outcome = await sender.send(person, text,
+                                                _button(p, units_of.get(person.id, [])))
+                    if outcome == "sent":
+                        delivered += 1
+                    elif outcome == "blocked":
+                        blocked.add(person.id)
+                        result.blocked += 1
+                        await self.storage.set_reachable(person.id, False)
+                    else:
+                        failed += 1
+                result.failed += failed
+                if failed and not delivered:
+                    retry.append(_key(p))  # nobody got it: the next sweep tries again
                     continue
-                planned += 1
-                ui = units_of[person.id].index(p.unit.code)
-                button = Button("📝 Báo cáo ngay",
-                                f"o|{ui}|{p.window.template.id}|{p.window.period.id}")
-                outcome = await sender.send(person, text, button)
-                if outcome == "sent":
-                    delivered += 1
-                elif outcome == "blocked":
-                    result.blocked += 1
-                    await self.storage.set_reachable(person.id, False)
-                else:
-                    result.failed += 1
-            if delivered != planned:
-                corrections.append((*_key(p), delivered))
-            result.sent += 1
-            result.messages += delivered
-            result.planned.append(p)
-        await self.storage.finish_reminders(sweep_id, corrections)
-        if result.sent or result.skipped:
-            log.info("reminders: %d sent (%d messages), %d stale skipped, %d blocked",
-                     result.sent, result.messages, result.skipped, result.blocked)
+                if delivered != planned:
+                    corrections.append((*_key(p), delivered))
+                result.sent += 1
+                result.messages += delivered
+                result.planned.append(p)
+            await self.storage.finish_reminders(sweep_id, corrections, retry)
+        if result.sent or result.skipped or result.failed:
+            log.info("reminders: %d sent (%d messages), %d stale skipped, %d blocked, "
+                     "%d failed", result.sent, result.messages, result.skipped, result.blocked,
+                     result.failed)
         return result
 
     async def _progress(self, w: Window) -> dict[str, tuple[int, int]]:
@@ -224,6 +238,20 @@ class ReminderService:
                     out.extend(Planned(unit, w, s, people) for s in slots
                                if s.kind not in ledger.get(unit.code, NOTHING))
         return sorted(out, key=lambda p: (p.slot.at, p.unit.code, p.window.template.id))
+
+
+def _row(p: Planned, status: str, recipients: int) -> tuple[str, str, str, str, str, str, int]:
+    return (p.unit.code, p.window.template.id, p.window.period.id, p.slot.kind, status,
+            p.slot.at.isoformat(), recipients)
+
+
+def _button(p: Planned, person_units: list[str]) -> Button:
+    """'Báo cáo ngay': names the unit by code, so it stays right if the person joins another
+    unit before pressing it (falls back to the /baocao position if the code is too long)."""
+    data = f"n|{p.unit.code}|{p.window.template.id}|{p.window.period.id}"
+    if len(data.encode()) > 64 and p.unit.code in person_units:
+        data = f"o|{person_units.index(p.unit.code)}|{p.window.template.id}|{p.window.period.id}"
+    return Button("📝 Báo cáo ngay", data)
 
 
 def _key(p: Planned) -> tuple[str, str, str, str]:

@@ -7,6 +7,7 @@ one event (answer, conversation state, de-duplication mark) in a single transact
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -64,7 +65,7 @@ from storage.models import (
     Submission,
     Submit,
 )
-from storage.sqlite import SqliteStorage
+from storage.sqlite import DraftChanged, SqliteStorage
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -139,9 +140,13 @@ class _Caches:
     applies: dict[tuple[str, str], bool] = field(default_factory=dict)
     windows: dict[tuple[str, str], Window] = field(default_factory=dict)
     draft_keys: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    # Bumped by every commit that touches a draft: a read that started before it is stale.
+    generation: int = 0
 
     def after_commit(self, changes: Changes) -> None:
         """Keep cached drafts true: apply saved answers, forget drafts that changed shape."""
+        if changes.ops:
+            self.generation += 1
         for op in changes.ops:
             if isinstance(op, SaveAnswer):
                 key = self.draft_keys.get(op.draft_id)
@@ -188,6 +193,8 @@ class ReportingService:
             if event.text and _looks_like_code(event.text):
                 return await self._join(event, event.text, now)
             return [Reply(JOIN_HELP)]
+        if await self.storage.is_unreachable(person.id):  # they blocked the bot, now write
+            await self.storage.set_reachable(person.id, True)
         memberships = await self._memberships(person.id)
         state = await self._state(person.id)
         before = dict(state)
@@ -198,9 +205,16 @@ class ReportingService:
         _remember_buttons(ctx.state, replies)
         if ctx.state != before:
             ctx.changes.conversation = (person.id, ctx.state)
-        if (ctx.changes.ops or ctx.changes.conversation or ctx.changes.event) and not (
-            await self.storage.apply(ctx.changes)
-        ):
+        try:
+            applied = await self.storage.apply(ctx.changes)
+        except (DraftChanged, sqlite3.IntegrityError) as e:
+            # Another officer of the unit sent, cancelled or changed this draft meanwhile.
+            log.info("conflicting change for person %s: %s", person.id, e)
+            self._cache.drafts.clear()
+            self._cache.states.pop(person.id, None)
+            return [Reply("Báo cáo này vừa được cán bộ khác của đơn vị cập nhật (gửi, hủy "
+                          "hoặc trả lời thêm). Gõ /baocao để xem lại rồi làm tiếp.")]
+        if not applied:
             log.info("duplicate event %s ignored", ctx.changes.event)
             return []
         self._cache.states[person.id] = dict(ctx.state)
@@ -433,12 +447,15 @@ class ReportingService:
 
     async def _draft(self, report: _Report) -> Draft | None:
         key = (report.unit.code, report.template.id, report.window.period.id)
-        if key not in self._cache.drafts:
-            draft = await self.storage.find_draft(*key)
+        if key in self._cache.drafts:
+            return self._cache.drafts[key]
+        generation = self._cache.generation
+        draft = await self.storage.find_draft(*key)
+        if generation == self._cache.generation:  # nothing committed meanwhile: cache it
             self._cache.drafts[key] = draft
             if draft is not None:
                 self._cache.draft_keys[draft.id] = key
-        return self._cache.drafts[key]
+        return draft
 
     async def _submission(self, report: _Report) -> Submission | None:
         return await self.storage.get_submission(report.unit.code, report.template.id,
@@ -638,7 +655,8 @@ class ReportingService:
         on_time = ctx.now < due
         ctx.changes.ops.append(Submit(
             draft.id, report.unit.code, template.id, draft.template_version,
-            report.window.period.id, answers, ctx.now, due, on_time, changed))
+            report.window.period.id, answers, ctx.now, due, on_time, changed,
+            seen=dict(draft.answers)))
         ctx.state.clear()
         local = ctx.now.astimezone(self.zone)
         if draft.reopened_from is not None:
@@ -678,6 +696,12 @@ class ReportingService:
             return [self._refused(ctx)]
         parts = data.split("|")
         head = parts[0]
+        if head == "n" and len(parts) == 4:  # "report now" from a reminder: unit by code
+            codes = [u.code for u in ctx.officer_units]
+            if parts[1] not in codes:
+                return [Reply(STALE)]
+            parts = ["o", str(codes.index(parts[1])), parts[2], parts[3]]
+            head = "o"
         if head in ("o", "r", "send", "edit", "cancel", "cy", "cn") and len(parts) == 4:
             report = await self._resolve(ctx, parts[1], parts[2], parts[3])
             if isinstance(report, str):

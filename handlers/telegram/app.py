@@ -36,7 +36,10 @@ from handlers.telegram.render import button_label, chunks, keyboard
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-APOLOGY = "Xin lỗi, hệ thống vừa gặp lỗi khi xử lý tin nhắn của bạn. Vui lòng thử lại sau ít phút."
+# Not "please retry": the answer may already be saved, and retyping it would answer the next
+# question. /baocao shows where the report stands.
+APOLOGY = ("Xin lỗi, hệ thống vừa gặp lỗi khi trả lời bạn. Câu trả lời đã nhập có thể đã được "
+           "lưu; gõ /baocao để xem câu hỏi hiện tại.")
 APP_KEY = "baocao_app"
 
 
@@ -145,7 +148,10 @@ async def on_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if inbound is None:
         return
     if update.callback_query is not None:
-        await update.callback_query.answer()
+        try:
+            await update.callback_query.answer()
+        except BadRequest as e:  # "query is too old" after downtime: handle the press anyway
+            log.debug("callback answer skipped: %s", e)
     app: App = context.application.bot_data[APP_KEY]
     replies = await app.reporting.handle(inbound)
     await send_replies(update, replies)
