@@ -369,7 +369,7 @@ async def test_a_slow_read_never_overwrites_a_newer_cached_draft(app: App) -> No
             await gate.wait()  # y's read returns after x's answer was committed
         return found
 
-    storage.find_draft = slow_find  # type: ignore[method-assign]
+    storage.find_draft = slow_find  # type: ignore[method-assign,assignment]
     pressed = asyncio.create_task(y.press(REPORT), name="Y")
     await asyncio.sleep(0.05)
     await x.say("có")

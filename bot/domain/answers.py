@@ -152,7 +152,7 @@ def _options_list(q: Question) -> str:
 def match_option(q: Question, text: str) -> str | None:
     """An option id from its number ('2'), label (with or without diacritics) or a unique prefix."""
     key = fold(text).strip(" .")
-    if key.isdigit():
+    if key.isascii() and key.isdigit():  # "²" is a digit to Python, not to int()
         n = int(key)
         return q.options[n - 1].id if 1 <= n <= len(q.options) else None
     for o in q.options:

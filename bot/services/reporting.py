@@ -413,7 +413,7 @@ class ReportingService:
         """Check a report key from a button: the person's unit, an applicable template, a
         period that is open. Returns a Vietnamese refusal otherwise."""
         units = ctx.officer_units
-        if not ui_text.isdigit() or int(ui_text) >= len(units):
+        if not (ui_text.isascii() and ui_text.isdigit()) or int(ui_text) >= len(units):
             return STALE
         unit = units[int(ui_text)]
         template = self.templates.get(template_id)
@@ -770,7 +770,8 @@ class ReportingService:
                                  back_to_summary=bool(ctx.state.get("sum")), selected=[],
                                  note="⚠ Vui lòng chọn ít nhất một mục rồi bấm “Xong”.")
             return await self._answer(ctx, None, value=chosen, given=True)
-        index = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else -1
+        digits = len(parts) == 3 and parts[2].isascii() and parts[2].isdigit()
+        index = int(parts[2]) if digits else -1
         if q.type is QuestionType.YES_NO and index in (0, 1):
             return await self._answer(ctx, None, value=bool(index), given=True)
         if not 0 <= index < len(q.options):
@@ -908,6 +909,6 @@ def _typed_button(state: dict[str, Any], key: str) -> str | None:
     if key in keywords:
         return str(keywords[key])
     numbered = state.get("btn") or []
-    if key.isdigit() and numbered and 1 <= int(key) <= len(numbered):
+    if key.isascii() and key.isdigit() and numbered and 1 <= int(key) <= len(numbered):
         return str(numbered[int(key) - 1])
     return None
