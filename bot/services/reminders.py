@@ -28,7 +28,7 @@ from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
 NOTHING: frozenset[str] = frozenset()
-CHUNK = 200  # reminders claimed at a time
+CHUNK = 1000  # reminders claimed at a time
 Outcome = Literal["sent", "blocked", "failed"]
 
 
