@@ -462,12 +462,10 @@ class ReportingService:
                                                  report.window.period.id)
 
     async def _resume(self, ctx: _Ctx) -> list[Reply] | None:
-        report = await self._current(ctx)
-        if report is None:
+        found = await self._question_context(ctx)
+        if found is None:
             return None
-        draft = await self._draft(report)
-        if draft is None:
-            return None
+        report, _, draft = found
         return await self._continue(ctx, report, draft, note=(
             f"Tiếp tục báo cáo “{report.template.title}” — {report.window.period.label_vi()}. "
             "(Muốn làm báo cáo khác: gõ /danhsach)"))
