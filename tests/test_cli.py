@@ -220,3 +220,15 @@ def test_reminders_preview(workdir: Path, capsys: pytest.CaptureFixture[str]) ->
         ("2027-06-14T08:00:00+07:00", "before:7"), ("2027-06-18T08:00:00+07:00", "before:3"),
         ("2027-06-20T08:00:00+07:00", "before:1")]
     assert main(["reminders", "preview", "--from", "2027-06-30", "--to", "2027-06-01"]) == 1
+
+
+def test_run_needs_a_token_and_a_complete_webhook(workdir: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(workdir)
+    assert main(["run"]) == 2
+    assert "no bot token: set BAOCAO_TELEGRAM_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("BAOCAO_TELEGRAM_TOKEN", "123:ABC")
+    write_config(workdir, '[telegram]\nmode = "webhook"\n')
+    assert main(["run"]) == 2
+    assert "webhook mode needs telegram.webhook_url" in capsys.readouterr().err
