@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -52,15 +53,18 @@ async def main(units: int) -> None:
                  for i in range(units)]
         await app.storage.upsert_units(tree)
         stamp = utcnow_iso()
-        async with app.storage.db.transaction() as conn:
-            await conn.executemany(
+
+        def people(conn: sqlite3.Connection) -> None:
+            conn.executemany(
                 "INSERT INTO people (id, channel, external_id, display_name, created_at)"
                 " VALUES (?, 'telegram', ?, 'Cán bộ', ?)",
                 [(i + 1, str(100_000 + i), stamp) for i in range(units)])
-            await conn.executemany(
+            conn.executemany(
                 "INSERT INTO memberships (person_id, unit_code, role, created_at)"
                 " VALUES (?, ?, 'officer', ?)",
                 [(i + 1, f"X{i:05d}", stamp) for i in range(units)])
+
+        await app.storage.db.write(people)
         print(f"{units:,} communes × {len(app.templates)} templates "
               f"({', '.join(sorted(app.templates))})")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -93,17 +95,17 @@ class SqliteStorage:
     async def upsert_units(self, units: Iterable[Unit], actor: str = "cli") -> tuple[int, int]:
         """Insert new units and update changed ones in one transaction; return (added, updated)."""
         now = utcnow_iso()
-        added = updated = 0
         pending = list(units)
-        async with self.db.transaction() as conn:
-            await conn.execute("PRAGMA defer_foreign_keys = ON")  # parents may come later
+
+        def work(conn: sqlite3.Connection) -> tuple[int, int]:
+            added = updated = 0
+            conn.execute("PRAGMA defer_foreign_keys = ON")  # parents may come later
             for u in pending:
-                cur = await conn.execute(
+                old = conn.execute(
                     "SELECT name, parent_code, level FROM units WHERE code = ?", (u.code,)
-                )
-                old = await cur.fetchone()
+                ).fetchone()
                 if old is None:
-                    await conn.execute(
+                    conn.execute(
                         "INSERT INTO units (code, name, parent_code, level, created_at, updated_at)"
                         " VALUES (?,?,?,?,?,?)",
                         (u.code, u.name, u.parent_code, u.level.value, now, now),
@@ -112,7 +114,7 @@ class SqliteStorage:
                 elif (old["name"], old["parent_code"], old["level"]) != (
                     u.name, u.parent_code, u.level.value
                 ):
-                    await conn.execute(
+                    conn.execute(
                         "UPDATE units SET name=?, parent_code=?, level=?, updated_at=? "
                         "WHERE code=?",
                         (u.name, u.parent_code, u.level.value, now, u.code),
@@ -120,39 +122,42 @@ class SqliteStorage:
                     updated += 1
                 else:
                     continue
-                await self._audit(conn, actor, "unit.upsert", f"unit:{u.code}",
-                                  {"name": u.name, "parent": u.parent_code, "level": u.level.value})
-        return added, updated
+                _audit(conn, actor, "unit.upsert", f"unit:{u.code}",
+                       {"name": u.name, "parent": u.parent_code, "level": u.level.value})
+            return added, updated
+
+        return await self.db.write(work)
 
     # --- templates ---------------------------------------------------------------------------
 
     async def sync_templates(self, templates: Iterable[Template]) -> dict[str, int]:
         """Record each template's content; a changed template gets a new version number."""
         now = utcnow_iso()
-        versions: dict[str, int] = {}
-        async with self.db.transaction() as conn:
-            for t in templates:
-                digest = t.content_hash()
-                cur = await conn.execute(
+        pending = [(t, t.content_hash(), t.model_dump_json()) for t in templates]
+
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            versions: dict[str, int] = {}
+            for t, digest, body in pending:
+                row = conn.execute(
                     "SELECT version FROM templates WHERE id=? AND content_hash=?", (t.id, digest)
-                )
-                row = await cur.fetchone()
+                ).fetchone()
                 if row is not None:
                     versions[t.id] = row["version"]
                     continue
-                cur = await conn.execute(
+                version = conn.execute(
                     "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM templates WHERE id=?", (t.id,)
-                )
-                version = (await cur.fetchone())["v"]  # type: ignore[index]
-                await conn.execute(
+                ).fetchone()["v"]
+                conn.execute(
                     "INSERT INTO templates (id, version, content_hash, title, body, created_at)"
                     " VALUES (?,?,?,?,?,?)",
-                    (t.id, version, digest, t.title, t.model_dump_json(), now),
+                    (t.id, version, digest, t.title, body, now),
                 )
-                await self._audit(conn, "system", "template.version", f"template:{t.id}",
-                                  {"version": version, "hash": digest})
+                _audit(conn, "system", "template.version", f"template:{t.id}",
+                       {"version": version, "hash": digest})
                 versions[t.id] = version
-        return versions
+            return versions
+
+        return await self.db.write(work)
 
     async def get_template(self, template_id: str, version: int) -> Template | None:
         row = await self.db.fetchone(
@@ -185,6 +190,31 @@ class SqliteStorage:
         return [Membership(Unit(r["unit_code"], r["name"], r["parent_code"], Level(r["level"])),
                            Role(r["role"])) for r in rows]
 
+    async def all_people(self) -> list[Person]:
+        rows = await self.db.fetchall(
+            "SELECT id, channel, external_id, display_name, reachable FROM people ORDER BY id")
+        people = [_person(r) for r in rows]
+        if self._unreachable is None:  # every person was just read: no need to ask again
+            self._unreachable = {p.id for p in people if not p.reachable}
+        return people
+
+    async def all_memberships(self) -> dict[int, list[Membership]]:
+        """person id → memberships, each list in the order `memberships()` gives."""
+        rows = await self.db.fetchall(
+            "SELECT m.person_id, m.unit_code, m.role, u.name, u.level, u.parent_code"
+            " FROM memberships m JOIN units u ON u.code = m.unit_code"
+            " ORDER BY m.person_id, m.created_at")
+        out: dict[int, list[Membership]] = {}
+        for r in rows:
+            out.setdefault(r["person_id"], []).append(Membership(
+                Unit(r["unit_code"], r["name"], r["parent_code"], Level(r["level"])),
+                Role(r["role"])))
+        return out
+
+    async def all_conversations(self) -> dict[int, dict[str, Any]]:
+        rows = await self.db.fetchall("SELECT person_id, state FROM conversations")
+        return {r["person_id"]: dict(json.loads(r["state"])) for r in rows}
+
     async def unit_people(self, unit_code: str, role: Role) -> list[Person]:
         rows = await self.db.fetchall(
             "SELECT p.id, p.channel, p.external_id, p.display_name, p.reachable FROM people p "
@@ -204,26 +234,30 @@ class SqliteStorage:
         await self.is_unreachable(person_id)  # load the set before changing it
         assert self._unreachable is not None
         (self._unreachable.discard if reachable else self._unreachable.add)(person_id)
-        async with self.db.transaction() as conn:
-            await conn.execute("UPDATE people SET reachable=? WHERE id=?",
-                               (int(reachable), person_id))
-            await self._audit(conn, "system", "person.reachable", f"person:{person_id}",
-                              {"reachable": reachable})
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE people SET reachable=? WHERE id=?", (int(reachable), person_id))
+            _audit(conn, "system", "person.reachable", f"person:{person_id}",
+                   {"reachable": reachable})
+
+        await self.db.write(work)
 
     # --- invites -------------------------------------------------------------------------------
 
     async def create_invite(self, invite: Invite, actor: str = "cli") -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO invites (code, unit_code, role, max_uses, uses, expires_at,"
                 " created_at, created_by) VALUES (?,?,?,?,0,?,?,?)",
                 (invite.code, invite.unit_code, invite.role.value, invite.max_uses,
                  invite.expires_at.isoformat() if invite.expires_at else None,
                  utcnow_iso(), actor),
             )
-            await self._audit(conn, actor, "invite.create", f"invite:{invite.code}",
-                              {"unit": invite.unit_code, "role": invite.role.value,
-                               "uses": invite.max_uses})
+            _audit(conn, actor, "invite.create", f"invite:{invite.code}",
+                   {"unit": invite.unit_code, "role": invite.role.value,
+                    "uses": invite.max_uses})
+
+        await self.db.write(work)
 
     async def get_invite(self, code: str) -> Invite | None:
         row = await self.db.fetchone(
@@ -239,39 +273,43 @@ class SqliteStorage:
     async def redeem_invite(self, code: str, channel: str, external_id: str, display_name: str,
                             now: datetime) -> tuple[Person, Invite] | str:
         """Bind a chat user through an invite, atomically; return a reason code on refusal."""
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
+        def work(conn: sqlite3.Connection) -> int | str:
+            row = conn.execute(
                 "SELECT code, unit_code, role, max_uses, uses, expires_at FROM invites "
-                "WHERE code=?", (code,))
-            row = await cur.fetchone()
+                "WHERE code=?", (code,)).fetchone()
             if row is None:
                 return "unknown"
             if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= now:
                 return "expired"
             if row["uses"] >= row["max_uses"]:
                 return "used_up"
-            cur = await conn.execute(
-                "SELECT id FROM people WHERE channel=? AND external_id=?", (channel, external_id))
-            found = await cur.fetchone()
+            found = conn.execute(
+                "SELECT id FROM people WHERE channel=? AND external_id=?",
+                (channel, external_id)).fetchone()
             if found is None:
-                cur = await conn.execute(
+                person_id = conn.execute(
                     "INSERT INTO people (channel, external_id, display_name, created_at) "
-                    "VALUES (?,?,?,?)", (channel, external_id, display_name, utcnow_iso()))
-                person_id = cur.lastrowid
+                    "VALUES (?,?,?,?)", (channel, external_id, display_name, utcnow_iso())
+                ).lastrowid
             else:
                 person_id = found["id"]
-                await conn.execute("UPDATE people SET display_name=?, reachable=1 WHERE id=?",
-                                   (display_name, person_id))
-            cur = await conn.execute(
+                conn.execute("UPDATE people SET display_name=?, reachable=1 WHERE id=?",
+                             (display_name, person_id))
+            cur = conn.execute(
                 "INSERT OR IGNORE INTO memberships (person_id, unit_code, role, invite_code,"
                 " created_at) VALUES (?,?,?,?,?)",
                 (person_id, row["unit_code"], row["role"], code, utcnow_iso()))
             if cur.rowcount == 0:
                 return "already"
-            await conn.execute("UPDATE invites SET uses = uses + 1 WHERE code=?", (code,))
-            await self._audit(conn, f"person:{person_id}", "invite.redeem", f"invite:{code}",
-                              {"unit": row["unit_code"], "role": row["role"]})
-        person = await self.get_person(int(person_id or 0))
+            conn.execute("UPDATE invites SET uses = uses + 1 WHERE code=?", (code,))
+            _audit(conn, f"person:{person_id}", "invite.redeem", f"invite:{code}",
+                   {"unit": row["unit_code"], "role": row["role"]})
+            return int(person_id or 0)
+
+        person_id = await self.db.write(work)
+        if isinstance(person_id, str):
+            return person_id
+        person = await self.get_person(person_id)
         invite = await self.get_invite(code)
         assert person is not None and invite is not None
         return person, invite
@@ -370,8 +408,7 @@ class SqliteStorage:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                async with self.db.transaction() as conn:
-                    results = await self._write_batch(conn, [c for c, _ in batch])
+                results = await self.db.write(partial(_write_batch, [c for c, _ in batch]))
             except Exception as e:
                 if len(batch) == 1:
                     if not batch[0][1].done():
@@ -386,115 +423,13 @@ class SqliteStorage:
     async def _write_singly(self, batch: list[tuple[Changes, asyncio.Future[bool]]]) -> None:
         for changes, future in batch:
             try:
-                async with self.db.transaction() as conn:
-                    ok = (await self._write_batch(conn, [changes]))[0]
+                ok = (await self.db.write(partial(_write_batch, [changes])))[0]
             except Exception as e:
                 if not future.done():
                     future.set_exception(e)
             else:
                 if not future.done():
                     future.set_result(ok)
-
-    async def _write_batch(self, conn: Any, batch: list[Changes]) -> list[bool]:
-        """Write several events' changes inside the caller's transaction.
-
-        Answers and conversation states are written with one statement each for the whole
-        batch; the rarer operations (start, submit, delete a draft) one by one, in order.
-        """
-        now = utcnow_iso()
-        keep = [True] * len(batch)
-        events = [(i, c.event) for i, c in enumerate(batch) if c.event is not None]
-        if events:
-            # One statement marks every event as handled and says which were new.
-            marks = ",".join("(?,?,?)" for _ in events)
-            flat = [part for _, ev in events for part in (*ev, now)]
-            new = {(r[0], r[1]) for r in await conn.execute_fetchall(
-                f"INSERT INTO processed_events (channel, event_id, handled_at) VALUES {marks}"
-                " ON CONFLICT DO NOTHING RETURNING channel, event_id", flat)}
-            for i, ev in events:
-                keep[i] = ev in new
-                new.discard(ev)  # the same event twice in one batch counts once
-        answers, states = [], []
-        for changes, wanted in zip(batch, keep, strict=True):
-            if not wanted:
-                continue
-            for op in changes.ops:
-                if isinstance(op, SaveAnswer):
-                    answers.append((op.draft_id, op.question_id, _dump(op.value),
-                                    changes.actor, now))
-                else:
-                    await self._apply_op(conn, op, changes.actor, now)
-            if changes.conversation is not None:
-                person_id, state = changes.conversation
-                states.append((person_id, json.dumps(state, ensure_ascii=False), now))
-        if answers:
-            await conn.executemany(
-                "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
-                " answered_at) VALUES (?,?,?,?,?) ON CONFLICT(draft_id, question_id) DO UPDATE"
-                " SET value=excluded.value, answered_by=excluded.answered_by,"
-                " answered_at=excluded.answered_at", answers)
-        if states:
-            await conn.executemany(
-                "INSERT INTO conversations (person_id, state, updated_at) VALUES (?,?,?) "
-                "ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
-                " updated_at=excluded.updated_at", states)
-        return keep
-
-    async def _apply_op(self, conn: Any, op: Op, actor: int, now: str) -> None:
-        who = f"person:{actor}"
-        if isinstance(op, StartDraft):
-            cur = await conn.execute(
-                "INSERT OR IGNORE INTO drafts (unit_code, template_id, template_version, period,"
-                " started_by, started_at, updated_at, reopened_from) VALUES (?,?,?,?,?,?,?,?)",
-                (op.unit_code, op.template_id, op.template_version, op.period, actor, now, now,
-                 op.reopened_from))
-            if cur.rowcount and op.answers:
-                draft_id = cur.lastrowid
-                await conn.executemany(
-                    "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
-                    " answered_at) VALUES (?,?,?,?,?)",
-                    [(draft_id, q, _dump(v), actor, now) for q, v in op.answers.items()])
-            if cur.rowcount:
-                await self._audit(conn, who, "draft.start",
-                                  f"report:{op.unit_code}/{op.template_id}/{op.period}",
-                                  {"reopened_from": op.reopened_from})
-        elif isinstance(op, DropAnswers):
-            await conn.executemany(
-                "DELETE FROM draft_answers WHERE draft_id=? AND question_id=?",
-                [(op.draft_id, q) for q in op.question_ids])
-        elif isinstance(op, DeleteDraft):
-            await conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
-            await conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
-            await self._audit(conn, who, "draft.abandon", f"draft:{op.draft_id}", {})
-        elif isinstance(op, Submit):
-            if op.seen is not None:
-                rows = await conn.execute_fetchall(
-                    "SELECT question_id, value FROM draft_answers WHERE draft_id=?",
-                    (op.draft_id,))
-                if {r["question_id"]: _load(r["value"]) for r in rows} != op.seen:
-                    raise DraftChanged(f"draft {op.draft_id} changed before it was sent")
-            cur = await conn.execute(
-                "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM submissions WHERE unit_code=?"
-                " AND template_id=? AND period=?", (op.unit_code, op.template_id, op.period))
-            version = (await cur.fetchone())["v"]
-            cur = await conn.execute(
-                "INSERT INTO submissions (unit_code, template_id, template_version, period,"
-                " version, submitted_by, submitted_at, due_at, on_time) VALUES (?,?,?,?,?,?,?,?,?)",
-                (op.unit_code, op.template_id, op.template_version, op.period, version, actor,
-                 op.submitted_at.isoformat(), op.due_at.isoformat(), int(op.on_time)))
-            submission_id = cur.lastrowid
-            await conn.executemany(
-                "INSERT INTO submission_answers (submission_id, question_id, value)"
-                " VALUES (?,?,?)",
-                [(submission_id, q, _dump(v)) for q, v in op.answers.items()])
-            await conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
-            await conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
-            await self._audit(conn, who, "report.submit" if version == 1 else "report.correct",
-                              f"report:{op.unit_code}/{op.template_id}/{op.period}",
-                              {"version": version, "on_time": op.on_time,
-                               "changed": op.changed or {}})
-        else:  # pragma: no cover - exhaustive
-            raise TypeError(f"unknown op {op!r}")
 
     # --- reminders -------------------------------------------------------------------------------
 
@@ -540,17 +475,20 @@ class SqliteStorage:
         so only one sweep ever sends a given reminder."""
         claimed: set[tuple[str, str, str, str]] = set()
         now = utcnow_iso()
-        async with self.db.transaction() as conn:
+
+        def work(conn: sqlite3.Connection) -> None:
             for i in range(0, len(rows), 2000):  # stay under SQLite's variable limit
                 chunk = rows[i:i + 2000]
                 marks = ",".join("(?,?,?,?,?,?,?,?,?)" for _ in chunk)
                 flat = [v for row in chunk for v in (*row, now, sweep_id)]
-                for r in await conn.execute_fetchall(
+                for r in conn.execute(
                     "INSERT INTO reminders (unit_code, template_id, period, kind, status,"
                     f" scheduled_at, recipients, handled_at, sweep_id) VALUES {marks}"
                     " ON CONFLICT DO NOTHING RETURNING unit_code, template_id, period, kind",
-                    flat):
+                    flat).fetchall():
                     claimed.add((r[0], r[1], r[2], r[3]))
+
+        await self.db.write(work)
         return claimed
 
     async def finish_reminders(self, sweep_id: str,
@@ -560,17 +498,20 @@ class SqliteStorage:
         people than planned (blocked or failed); `retry` ones that reached nobody because
         sending failed: their claim is released for the next sweep."""
         now = utcnow_iso()
-        async with self.db.transaction() as conn:
-            await conn.executemany(
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
                 "DELETE FROM reminders WHERE unit_code=? AND template_id=? AND period=?"
                 " AND kind=? AND sweep_id=?", [(*k, sweep_id) for k in retry or []])
-            await conn.executemany(
+            conn.executemany(
                 "UPDATE reminders SET recipients=? WHERE"
                 " unit_code=? AND template_id=? AND period=? AND kind=?",
                 [(n, u, t, p, k) for u, t, p, k, n in corrections])
-            await conn.execute(
+            conn.execute(
                 "UPDATE reminders SET status='sent', handled_at=? WHERE sweep_id=?"
                 " AND status='sending'", (now, sweep_id))
+
+        await self.db.write(work)
 
     async def reminder_rows(self) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(
@@ -585,12 +526,9 @@ class SqliteStorage:
         return row["value"] if row else None
 
     async def set_setting(self, key: str, value: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO settings (key, value) VALUES (?,?) "
-                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                (key, value),
-            )
+        await self.db.write(lambda conn: conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?,?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value)))
 
     async def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(
@@ -599,10 +537,114 @@ class SqliteStorage:
         )
         return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
 
-    @staticmethod
-    async def _audit(conn: Any, actor: str, action: str, entity: str,
-                     details: dict[str, Any]) -> None:
-        await conn.execute(
-            "INSERT INTO audit (at, actor, action, entity, details) VALUES (?,?,?,?,?)",
-            (utcnow_iso(), actor, action, entity, json.dumps(details, ensure_ascii=False)),
-        )
+
+# --- writes: plain functions run on the writer thread, inside the caller's transaction -----
+
+
+def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str,
+           details: dict[str, Any]) -> None:
+    conn.execute(
+        "INSERT INTO audit (at, actor, action, entity, details) VALUES (?,?,?,?,?)",
+        (utcnow_iso(), actor, action, entity, json.dumps(details, ensure_ascii=False)),
+    )
+
+
+def _write_batch(batch: list[Changes], conn: sqlite3.Connection) -> list[bool]:
+    """Write several events' changes inside the caller's transaction.
+
+    Answers and conversation states are written with one statement each for the whole
+    batch; the rarer operations (start, submit, delete a draft) one by one, in order.
+    """
+    now = utcnow_iso()
+    keep = [True] * len(batch)
+    events = [(i, c.event) for i, c in enumerate(batch) if c.event is not None]
+    if events:
+        # One statement marks every event as handled and says which were new.
+        marks = ",".join("(?,?,?)" for _ in events)
+        flat = [part for _, ev in events for part in (*ev, now)]
+        new = {(r[0], r[1]) for r in conn.execute(
+            f"INSERT INTO processed_events (channel, event_id, handled_at) VALUES {marks}"
+            " ON CONFLICT DO NOTHING RETURNING channel, event_id", flat).fetchall()}
+        for i, ev in events:
+            keep[i] = ev in new
+            new.discard(ev)  # the same event twice in one batch counts once
+    answers, states = [], []
+    for changes, wanted in zip(batch, keep, strict=True):
+        if not wanted:
+            continue
+        for op in changes.ops:
+            if isinstance(op, SaveAnswer):
+                answers.append((op.draft_id, op.question_id, _dump(op.value),
+                                changes.actor, now))
+            else:
+                _apply_op(conn, op, changes.actor, now)
+        if changes.conversation is not None:
+            person_id, state = changes.conversation
+            states.append((person_id, json.dumps(state, ensure_ascii=False), now))
+    if answers:
+        conn.executemany(
+            "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+            " answered_at) VALUES (?,?,?,?,?) ON CONFLICT(draft_id, question_id) DO UPDATE"
+            " SET value=excluded.value, answered_by=excluded.answered_by,"
+            " answered_at=excluded.answered_at", answers)
+    if states:
+        conn.executemany(
+            "INSERT INTO conversations (person_id, state, updated_at) VALUES (?,?,?) "
+            "ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
+            " updated_at=excluded.updated_at", states)
+    return keep
+
+
+def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
+    who = f"person:{actor}"
+    if isinstance(op, StartDraft):
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO drafts (unit_code, template_id, template_version, period,"
+            " started_by, started_at, updated_at, reopened_from) VALUES (?,?,?,?,?,?,?,?)",
+            (op.unit_code, op.template_id, op.template_version, op.period, actor, now, now,
+             op.reopened_from))
+        if cur.rowcount and op.answers:
+            draft_id = cur.lastrowid
+            conn.executemany(
+                "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+                " answered_at) VALUES (?,?,?,?,?)",
+                [(draft_id, q, _dump(v), actor, now) for q, v in op.answers.items()])
+        if cur.rowcount:
+            _audit(conn, who, "draft.start", f"report:{op.unit_code}/{op.template_id}/{op.period}",
+                   {"reopened_from": op.reopened_from})
+    elif isinstance(op, DropAnswers):
+        conn.executemany(
+            "DELETE FROM draft_answers WHERE draft_id=? AND question_id=?",
+            [(op.draft_id, q) for q in op.question_ids])
+    elif isinstance(op, DeleteDraft):
+        conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
+        conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
+        _audit(conn, who, "draft.abandon", f"draft:{op.draft_id}", {})
+    elif isinstance(op, Submit):
+        if op.seen is not None:
+            rows = conn.execute(
+                "SELECT question_id, value FROM draft_answers WHERE draft_id=?",
+                (op.draft_id,)).fetchall()
+            if {r["question_id"]: _load(r["value"]) for r in rows} != op.seen:
+                raise DraftChanged(f"draft {op.draft_id} changed before it was sent")
+        cur = conn.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM submissions WHERE unit_code=?"
+            " AND template_id=? AND period=?", (op.unit_code, op.template_id, op.period))
+        version = cur.fetchone()["v"]
+        cur = conn.execute(
+            "INSERT INTO submissions (unit_code, template_id, template_version, period,"
+            " version, submitted_by, submitted_at, due_at, on_time) VALUES (?,?,?,?,?,?,?,?,?)",
+            (op.unit_code, op.template_id, op.template_version, op.period, version, actor,
+             op.submitted_at.isoformat(), op.due_at.isoformat(), int(op.on_time)))
+        submission_id = cur.lastrowid
+        conn.executemany(
+            "INSERT INTO submission_answers (submission_id, question_id, value)"
+            " VALUES (?,?,?)",
+            [(submission_id, q, _dump(v)) for q, v in op.answers.items()])
+        conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
+        conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
+        _audit(conn, who, "report.submit" if version == 1 else "report.correct",
+               f"report:{op.unit_code}/{op.template_id}/{op.period}",
+               {"version": version, "on_time": op.on_time, "changed": op.changed or {}})
+    else:  # pragma: no cover - exhaustive
+        raise TypeError(f"unknown op {op!r}")

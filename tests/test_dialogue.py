@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,6 +198,33 @@ async def test_resume_after_restart_and_days_of_silence(tmp_path: Path, clock: C
     assert "Tiếp tục báo cáo" in chat.text and "Câu 3/11" in chat.text
     await chat.cmd("danhsach")
     assert "✏ đang làm dở (2/11 câu)" in chat.text
+    await app.close()
+
+
+async def test_warm_start_resumes_without_reading_people_again(tmp_path: Path,
+                                                                clock: Clock) -> None:
+    app = await make_app(tmp_path, clock)
+    chat = await join(app, "1")
+    await join(app, "2", unit="LC-BX-02")
+    await chat.press(REPORT)
+    await chat.say("co")
+    await app.close()
+
+    app = await build_app(app.config, clock=clock)  # a restart, warmed as `baocao run` does
+    assert await app.reporting.warm() == 2
+    reads: list[str] = []
+    real_fetchall = app.storage.db.fetchall
+
+    async def counting(sql: str, params: Any = ()) -> Any:
+        reads.append(sql)
+        return await real_fetchall(sql, params)
+
+    app.storage.db.fetchall = counting  # type: ignore[method-assign]
+    chat = Chat(app, "1", counter=100)
+    await chat.say("4")  # the next answer goes where the conversation was
+    assert "Đã lưu: 4" in chat.text and "Câu 3/11" in chat.text
+    assert not [sql for sql in reads if "people" in sql or "memberships" in sql
+                or "conversations" in sql]
     await app.close()
 
 

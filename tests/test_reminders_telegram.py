@@ -44,7 +44,7 @@ async def test_runner_job_sweeps_on_start(tmp_path: Path) -> None:
     await join(app, "777", unit="LC-BX-01")
     with FakeBotAPI() as fake:
         # the officer joined through the test channel; make them a Telegram user
-        await app.storage.db.conn.execute("UPDATE people SET channel='telegram'")
+        await app.storage.db.write(lambda c: c.execute("UPDATE people SET channel='telegram'"))
         application = build_application(fake.token, fake.base_url, app)
         await application.initialize()
         await application.start()

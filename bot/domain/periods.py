@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -57,6 +57,10 @@ class Period:
     @classmethod
     def parse(cls, period_id: str) -> Period:
         """Parse an id such as `2026-Q1`; raise PeriodError when it is not one."""
+        return _parse(period_id)
+
+    @classmethod
+    def _parse(cls, period_id: str) -> Period:
         text = period_id.strip().upper()
         for kind, pattern in _PATTERNS:
             m = pattern.match(text)
@@ -103,13 +107,13 @@ class Period:
         return {PeriodKind.WEEK: 0, PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3,
                 PeriodKind.HALF: 6, PeriodKind.YEAR: 12}[self.kind]
 
-    @property
+    @cached_property
     def start(self) -> date:
         if self.kind is PeriodKind.WEEK:
             return date.fromisocalendar(self.year, self.index, 1)
         return date(self.year, (self.index - 1) * self.months + 1, 1)
 
-    @property
+    @cached_property
     def end(self) -> date:
         """The period's last day (inclusive)."""
         if self.kind is PeriodKind.WEEK:
@@ -143,3 +147,8 @@ PERIOD_KIND_VI = {
     PeriodKind.HALF: "6 tháng",
     PeriodKind.YEAR: "năm",
 }
+
+
+@lru_cache(maxsize=1024)  # every button and every answer names its period: parse each once
+def _parse(period_id: str) -> Period:
+    return Period._parse(period_id)

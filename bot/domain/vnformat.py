@@ -16,6 +16,7 @@ def _pattern(max_decimals: int) -> NumberPattern:
     return parse_pattern("#,##0" + ("." + "#" * max_decimals if max_decimals else ""))
 
 
+@lru_cache(maxsize=4096, typed=True)  # Babel formats slowly; the same figures recur
 def number(value: float | int, max_decimals: int = 2) -> str:
     """1234.5 → '1.234,5'; 12.0 → '12'."""
     return str(_pattern(max_decimals).apply(value, VI))

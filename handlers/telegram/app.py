@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from telegram import Bot, BotCommand, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, BotCommand, Message, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
@@ -32,7 +32,7 @@ from bot.app import BOT_USERNAME_KEY, App
 from bot.domain.dialogue import Reply
 from bot.services.commands import COMMANDS
 from bot.services.reporting import Inbound
-from handlers.telegram.render import button_label, chunks, keyboard
+from handlers.telegram.render import TEXT_LIMIT, Markup, button_label, chunks, keyboard
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -122,12 +122,11 @@ async def send_replies(update: Update, replies: list[Reply]) -> None:
 # never used here, and building it is about 40% of the cost of sending (measured with
 # bench/dialogue_throughput.py), so replies go through Bot.do_api_request, which returns the
 # raw result; PTB's rate limiter and error handling (Forbidden, RetryAfter) still apply.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.send_message'",
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.(send_message|edit_message_text)'",
                         category=PTBUserWarning)
 
 
-async def post_message(bot: Bot, chat_id: int, text: str,
-                       markup: InlineKeyboardMarkup | None) -> None:
+async def post_message(bot: Bot, chat_id: int, text: str, markup: Markup | None) -> None:
     """sendMessage without turning the answer into a Message object."""
     kwargs: dict[str, Any] = {"chat_id": chat_id, "text": text}
     if markup is not None:
@@ -135,9 +134,14 @@ async def post_message(bot: Bot, chat_id: int, text: str,
     await bot.do_api_request("send_message", api_kwargs=kwargs)
 
 
-async def _edit(message: Message, text: str, markup: Any) -> None:
+async def _edit(message: Message, text: str, markup: Markup | None) -> None:
+    """editMessageText, likewise without building the edited Message."""
+    kwargs: dict[str, Any] = {"chat_id": message.chat_id, "message_id": message.message_id,
+                              "text": text[:TEXT_LIMIT]}
+    if markup is not None:
+        kwargs["reply_markup"] = markup
     try:
-        await message.edit_text(text[:4096], reply_markup=markup)
+        await message.get_bot().do_api_request("edit_message_text", api_kwargs=kwargs)
     except BadRequest as e:  # "message is not modified" or too old to edit: harmless
         log.debug("edit skipped: %s", e)
 

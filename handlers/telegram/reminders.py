@@ -7,13 +7,14 @@ import logging
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.domain.dialogue import Button
 from bot.services.reminders import Outcome, ReminderService
 from handlers.telegram.app import AnyApplication, post_message
+from handlers.telegram.render import inline_keyboard
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,7 @@ class TelegramSender:
     async def send(self, person: Person, text: str, button: Button) -> Outcome:
         if person.channel != "telegram":
             return "failed"
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(button.label,
-                                                             callback_data=button.data)]])
+        markup = inline_keyboard([[(button.label, button.data)]])
         for _ in range(3):
             async with self.limiter:
                 try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from typing import Any
+
+from telegram import InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
 from bot.domain.dialogue import Reply
@@ -12,11 +14,21 @@ TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 DATA_LIMIT = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64 bytes
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    rows = [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row
-             if len(b.data.encode()) <= DATA_LIMIT] for row in reply.buttons]
-    rows = [r for r in rows if r]
-    return InlineKeyboardMarkup(rows) if rows else None
+Markup = dict[str, Any]  # an InlineKeyboardMarkup as the Bot API receives it
+
+
+def keyboard(reply: Reply) -> Markup | None:
+    """The reply's buttons as Bot API JSON, built directly: PTB's InlineKeyboardMarkup objects
+    would be turned into this same dict before sending, at several times the cost."""
+    return inline_keyboard([[(b.label, b.data) for b in row] for row in reply.buttons])
+
+
+def inline_keyboard(rows: list[list[tuple[str, str]]]) -> Markup | None:
+    """(label, callback data) rows; a button whose data exceeds 64 bytes is left out."""
+    kept = [[{"text": label, "callback_data": data} for label, data in row
+             if len(data.encode()) <= DATA_LIMIT] for row in rows]
+    kept = [r for r in kept if r]
+    return {"inline_keyboard": kept} if kept else None
 
 
 def chunks(reply: Reply) -> list[str]:

@@ -31,11 +31,12 @@ def run_bot(config: Config) -> int:
     async def post_init(application: AnyApplication) -> None:
         app = await build_app(config)
         application.bot_data[APP_KEY] = app
+        people = await app.reporting.warm()
         await announce(application, app)
         schedule_reminders(application, app.reminders)
         tune_runtime()
-        log.info("baocao bot @%s started (%s, %d templates)", application.bot.username,
-                 tg.mode, len(app.templates))
+        log.info("baocao bot @%s started (%s, %d templates, %d people)",
+                 application.bot.username, tg.mode, len(app.templates), people)
 
     async def post_shutdown(application: AnyApplication) -> None:
         app: App | None = application.bot_data.get(APP_KEY)
