@@ -9,12 +9,19 @@ from functools import lru_cache
 _SPACES = re.compile(r"\s+")
 
 
-@lru_cache(maxsize=4096)  # button keywords and answers repeat: folding is on every message
 def fold(text: str) -> str:
     """Lower-case, strip diacritics (đ → d) and collapse white space: 'Chậm  NHẤT' → 'cham nhat'."""
+    # Short strings (button keywords, typed answers) recur on every message: remember them.
+    return _fold_short(text) if len(text) <= 64 else _fold(text)
+
+
+def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return _SPACES.sub(" ", stripped).strip()
+
+
+_fold_short = lru_cache(maxsize=4096)(_fold)
 
 
 def nfc(text: str) -> str:
