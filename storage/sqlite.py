@@ -61,6 +61,18 @@ def _person(row: Any) -> Person:
                   bool(row["reachable"]))
 
 
+def _submission(row: Any, answers: dict[str, Any]) -> Submission:
+    return Submission(
+        id=row["id"], unit_code=row["unit_code"], template_id=row["template_id"],
+        template_version=row["template_version"], period=row["period"],
+        version=row["version"], submitted_by=row["submitted_by"],
+        submitted_at=datetime.fromisoformat(row["submitted_at"]),
+        due_at=datetime.fromisoformat(row["due_at"]), on_time=bool(row["first_on_time"]),
+        first_submitted_at=datetime.fromisoformat(row["first_at"]),
+        answers=answers,
+    )
+
+
 MAX_BATCH = 256  # events per group commit
 
 
@@ -342,8 +354,10 @@ class SqliteStorage:
             by_draft.setdefault(r["id"], []).append(r)
         return [d for group in by_draft.values() if (d := _draft(group)) is not None]
 
-    async def latest_submissions(self, unit_codes: list[str]) -> list[Submission]:
-        """The latest version of every report of these units."""
+    async def latest_submissions(self, unit_codes: list[str], *,
+                                 with_answers: bool = True) -> list[Submission]:
+        """The latest version of every report of these units; `with_answers=False` leaves
+        `answers` empty, for lists and counts that need only who sent what and when."""
         if not unit_codes:
             return []
         marks = ",".join("?" * len(unit_codes))
@@ -356,7 +370,8 @@ class SqliteStorage:
             f" WHERE s.unit_code IN ({marks}) AND s.version = (SELECT MAX(version) FROM"
             " submissions x WHERE x.unit_code=s.unit_code AND x.template_id=s.template_id"
             " AND x.period=s.period)", unit_codes)
-        return [await self._submission(r) for r in rows]
+        answers = await self._answers([r["id"] for r in rows]) if with_answers else {}
+        return [_submission(r, answers.get(r["id"], {})) for r in rows]
 
     async def get_submission(self, unit_code: str, template_id: str, period: str,
                              version: int | None = None) -> Submission | None:
@@ -374,21 +389,20 @@ class SqliteStorage:
             " AND f.template_id=s.template_id AND f.period=s.period AND f.version=1)"
             " AS first_on_time FROM submissions s WHERE s.unit_code=? AND s.template_id=?"
             " AND s.period=? AND s.version=?", (unit_code, template_id, period, version))
-        return await self._submission(row) if row else None
+        if row is None:
+            return None
+        return _submission(row, (await self._answers([row["id"]])).get(row["id"], {}))
 
-    async def _submission(self, row: Any) -> Submission:
-        answers = await self.db.fetchall(
-            "SELECT question_id, value FROM submission_answers WHERE submission_id=?",
-            (row["id"],))
-        return Submission(
-            id=row["id"], unit_code=row["unit_code"], template_id=row["template_id"],
-            template_version=row["template_version"], period=row["period"],
-            version=row["version"], submitted_by=row["submitted_by"],
-            submitted_at=datetime.fromisoformat(row["submitted_at"]),
-            due_at=datetime.fromisoformat(row["due_at"]), on_time=bool(row["first_on_time"]),
-            first_submitted_at=datetime.fromisoformat(row["first_at"]),
-            answers={a["question_id"]: _load(a["value"]) for a in answers},
-        )
+    async def _answers(self, submission_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The answers of these submissions, a few queries in all (not one per submission)."""
+        out: dict[int, dict[str, Any]] = {}
+        for i in range(0, len(submission_ids), 900):
+            chunk = submission_ids[i:i + 900]
+            for a in await self.db.fetchall(
+                    "SELECT submission_id, question_id, value FROM submission_answers"
+                    f" WHERE submission_id IN ({','.join('?' * len(chunk))})", chunk):
+                out.setdefault(a["submission_id"], {})[a["question_id"]] = _load(a["value"])
+        return out
 
     async def apply(self, changes: Changes) -> bool:
         """Apply one inbound event's changes atomically; return once they are committed.
@@ -581,18 +595,28 @@ def _write_batch(batch: list[Changes], conn: sqlite3.Connection) -> list[bool]:
         if changes.conversation is not None:
             person_id, state = changes.conversation
             states.append((person_id, json.dumps(state, ensure_ascii=False), now))
-    if answers:
-        conn.executemany(
-            "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
-            " answered_at) VALUES (?,?,?,?,?) ON CONFLICT(draft_id, question_id) DO UPDATE"
-            " SET value=excluded.value, answered_by=excluded.answered_by,"
-            " answered_at=excluded.answered_at", answers)
-    if states:
-        conn.executemany(
-            "INSERT INTO conversations (person_id, state, updated_at) VALUES (?,?,?) "
-            "ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
-            " updated_at=excluded.updated_at", states)
+    # One multi-row statement each: `executemany` would hand the GIL back and forth once per
+    # row, and under load every hand-back waits for the event loop thread (measured: 2-15 ms
+    # transactions in bench/dialogue_throughput.py). SQLite applies the rows in order, so a
+    # later answer to the same question wins, as it would one by one.
+    _insert_rows(conn, "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+                 " answered_at) VALUES {rows} ON CONFLICT(draft_id, question_id) DO UPDATE"
+                 " SET value=excluded.value, answered_by=excluded.answered_by,"
+                 " answered_at=excluded.answered_at", answers)
+    _insert_rows(conn, "INSERT INTO conversations (person_id, state, updated_at) VALUES {rows}"
+                 " ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
+                 " updated_at=excluded.updated_at", states)
     return keep
+
+
+def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]],
+                 per_statement: int = 500) -> None:
+    """Run `sql` (with `{rows}` where the VALUES go) for every row, a few statements in all."""
+    for i in range(0, len(rows), per_statement):
+        chunk = rows[i:i + per_statement]
+        marks = "(" + ",".join("?" * len(chunk[0])) + ")"
+        conn.execute(sql.format(rows=",".join([marks] * len(chunk))),
+                     [v for row in chunk for v in row])
 
 
 def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:

@@ -120,3 +120,78 @@ async def test_submit_refuses_a_draft_that_changed_underneath(storage: SqliteSto
     kept = await storage.find_draft("X", t.id, "2026-11")
     assert kept is not None and kept.answers == {"q": 1}  # nothing lost
     assert await storage.get_submission("X", t.id, "2026-11") is None
+
+
+async def test_group_commit_keeps_every_answer_in_arrival_order(
+        storage: SqliteStorage, shipped_templates: dict[str, Template]) -> None:
+    """Hundreds of events committed together (more rows than one statement takes); the same
+    question answered twice in one batch keeps the later answer; a repeated event counts once."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from storage.models import Changes, Invite, Role, SaveAnswer, StartDraft
+
+    await storage.upsert_units([Unit("X", "Xã", None, Level.XA)])
+    t = shipped_templates["ocop_thanh_nien"]
+    versions = await storage.sync_templates([t])
+    await storage.create_invite(Invite("CODE1", "X", Role.OFFICER, 1))
+    joined = await storage.redeem_invite("CODE1", "test", "1", "A", datetime(2026, 11, 22,
+                                                                             tzinfo=UTC))
+    assert not isinstance(joined, str)
+    person = joined[0]
+    await storage.apply(Changes(person.id, ops=[StartDraft("X", t.id, versions[t.id], "2026-11")]))
+    draft = await storage.find_draft("X", t.id, "2026-11")
+    assert draft is not None
+
+    def change(n: int, question: str, value: int) -> Changes:
+        return Changes(person.id, ops=[SaveAnswer(draft.id, question, value)],
+                       conversation=(person.id, {"n": n}), event=("test", f"e{n}"))
+
+    batch = [change(n, f"q{n}", n) for n in range(700)]
+    batch += [change(700, "same", 1), change(701, "same", 2), change(5, "q5", -1)]
+    batch.append(Changes(person.id, ops=[SaveAnswer(draft.id, f"m{i}", i) for i in range(600)],
+                         event=("test", "bulk")))
+    results = await asyncio.gather(*(storage.apply(c) for c in batch))
+    assert results == [True] * 702 + [False, True]  # the 703rd repeats event e5
+    stored = await storage.find_draft("X", t.id, "2026-11")
+    assert stored is not None
+    assert stored.answers == {**{f"q{n}": n for n in range(700)}, "same": 2,
+                              **{f"m{i}": i for i in range(600)}}
+    assert await storage.get_conversation(person.id) == {"n": 701}
+
+
+async def test_latest_submissions_carry_their_own_answers(
+        storage: SqliteStorage, shipped_templates: dict[str, Template]) -> None:
+    from datetime import UTC, datetime
+
+    from storage.models import Changes, Invite, Role, SaveAnswer, StartDraft, Submit
+
+    await storage.upsert_units([Unit("T", "Tỉnh", None, Level.TINH)] + [
+        Unit(f"X{i}", f"Xã {i}", "T", Level.XA) for i in range(3)])
+    t = shipped_templates["ocop_thanh_nien"]
+    version = (await storage.sync_templates([t]))[t.id]
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    await storage.create_invite(Invite("CODE1", "X0", Role.OFFICER, 1))
+    joined = await storage.redeem_invite("CODE1", "test", "1", "A", now)
+    assert not isinstance(joined, str)
+    actor = joined[0].id
+    for i, period, times in ((0, "2026-10", 1), (0, "2026-11", 2), (1, "2026-11", 1)):
+        for n in range(times):  # the second time is a correction: version 2
+            unit = f"X{i}"
+            await storage.apply(Changes(actor, ops=[StartDraft(unit, t.id, version, period)]))
+            draft = await storage.find_draft(unit, t.id, period)
+            assert draft is not None
+            answers = {"q": f"{unit} {period} v{n + 1}"}
+            await storage.apply(Changes(actor, ops=[SaveAnswer(draft.id, "q", answers["q"])]))
+            await storage.apply(Changes(actor, ops=[Submit(
+                draft.id, unit, t.id, version, period, answers, now, now, True, None)]))
+
+    latest = await storage.latest_submissions(["X0", "X1", "X2"])
+    found = {(s.unit_code, s.period): (s.version, s.answers) for s in latest}
+    assert found == {("X0", "2026-10"): (1, {"q": "X0 2026-10 v1"}),
+                     ("X0", "2026-11"): (2, {"q": "X0 2026-11 v2"}),
+                     ("X1", "2026-11"): (1, {"q": "X1 2026-11 v1"})}
+    light = await storage.latest_submissions(["X0", "X1", "X2"], with_answers=False)
+    assert {(s.unit_code, s.period, s.version) for s in light} == {
+        (u, p, v) for (u, p), (v, _) in found.items()}
+    assert all(s.answers == {} for s in light)

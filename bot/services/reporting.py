@@ -331,8 +331,8 @@ class ReportingService:
         if not windows:
             return [Reply("Hiện đơn vị bạn không có báo cáo nào cần làm.")]
         codes = [u.code for u in ctx.officer_units]
-        submitted = {(s.unit_code, s.template_id, s.period)
-                     for s in await self.storage.latest_submissions(codes)}
+        submitted = {(s.unit_code, s.template_id, s.period) for s in
+                     await self.storage.latest_submissions(codes, with_answers=False)}
         drafts = {(d.unit_code, d.template_id, d.period): d
                   for d in await self.storage.drafts_for_units(codes)}
         lines = ["Các báo cáo của đơn vị bạn (chọn một để làm):"]
@@ -366,7 +366,7 @@ class ReportingService:
         windows = await self._windows_for(ctx, include_locked=2)
         codes = [u.code for u in ctx.officer_units]
         subs = {(s.unit_code, s.template_id, s.period): s
-                for s in await self.storage.latest_submissions(codes)}
+                for s in await self.storage.latest_submissions(codes, with_answers=False)}
         drafts = {(d.unit_code, d.template_id, d.period)
                   for d in await self.storage.drafts_for_units(codes)}
         lines = ["Tình hình báo cáo của đơn vị:"]
@@ -402,8 +402,8 @@ class ReportingService:
         lines = []
         for root in roots:
             codes = subtree_codes(root.code, units.values())
-            subs = {(s.unit_code, s.template_id, s.period): s
-                    for s in await self.storage.latest_submissions(sorted(codes))}
+            subs = {(s.unit_code, s.template_id, s.period): s for s in
+                    await self.storage.latest_submissions(sorted(codes), with_answers=False)}
             lines.append(f"Tình hình báo cáo — {root.name}:")
             for t in sorted(self.templates.values(), key=lambda t: t.id):
                 expected = [units[c] for c in sorted(codes)
