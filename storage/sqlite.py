@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit
-from storage.database import Database, utcnow_iso
+from storage.database import Database, GroupCommit, utcnow_iso
 from storage.models import (
     Changes,
     DeleteDraft,
@@ -85,8 +83,7 @@ class SqliteStorage:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._pending: list[tuple[Changes, asyncio.Future[bool]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group = GroupCommit(db, _write_batch, MAX_BATCH)
         self._unreachable: set[int] | None = None
 
     @classmethod
@@ -412,38 +409,7 @@ class SqliteStorage:
         while a commit is in progress are committed together (group commit): one fsync and a
         handful of statements for the whole batch, whatever its size.
         """
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((changes, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_pending())
-        return await future
-
-    async def _write_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            try:
-                results = await self.db.write(partial(_write_batch, [c for c, _ in batch]))
-            except Exception as e:
-                if len(batch) == 1:
-                    if not batch[0][1].done():
-                        batch[0][1].set_exception(e)
-                    continue
-                await self._write_singly(batch)  # one bad event must not fail the others
-                continue
-            for (_, future), ok in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(ok)
-
-    async def _write_singly(self, batch: list[tuple[Changes, asyncio.Future[bool]]]) -> None:
-        for changes, future in batch:
-            try:
-                ok = (await self.db.write(partial(_write_batch, [changes])))[0]
-            except Exception as e:
-                if not future.done():
-                    future.set_exception(e)
-            else:
-                if not future.done():
-                    future.set_result(ok)
+        return await self._group.submit(changes)
 
     # --- reminders -------------------------------------------------------------------------------
 
@@ -563,7 +529,7 @@ def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str,
     )
 
 
-def _write_batch(batch: list[Changes], conn: sqlite3.Connection) -> list[bool]:
+def _write_batch(conn: sqlite3.Connection, batch: list[Changes]) -> list[bool]:
     """Write several events' changes inside the caller's transaction.
 
     Answers and conversation states are written with one statement each for the whole

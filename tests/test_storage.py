@@ -195,3 +195,34 @@ async def test_latest_submissions_carry_their_own_answers(
     assert {(s.unit_code, s.period, s.version) for s in light} == {
         (u, p, v) for (u, p), (v, _) in found.items()}
     assert all(s.answers == {} for s in light)
+
+
+async def test_group_commit_fails_a_bad_item_alone_and_survives_cancellation(
+        db_path: Path) -> None:
+    import asyncio
+
+    from storage.database import GroupCommit
+
+    db = await Database.open(db_path)
+    await db.write(lambda c: c.execute("CREATE TABLE t (v INTEGER NOT NULL)"))
+
+    def write(conn: sqlite3.Connection, items: list[int]) -> list[int]:
+        for v in items:
+            if v < 0:
+                raise ValueError(f"bad item {v}")
+            conn.execute("INSERT INTO t (v) VALUES (?)", (v,))
+        return [v * 10 for v in items]
+
+    group = GroupCommit(db, write, max_batch=4)
+    tasks = [asyncio.create_task(group.submit(v)) for v in (1, 2, -3, 4, 5, 6, 7, -8, 9)]
+    await asyncio.sleep(0)  # every task has handed its item over and waits
+    tasks[5].cancel()  # a waiter that gives up: its item is still written, others unharmed
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [r if not isinstance(r, BaseException) else type(r).__name__ for r in results] == [
+        10, 20, "ValueError", 40, 50, "CancelledError", 70, "ValueError", 90]
+    rows = await db.fetchall("SELECT v FROM t ORDER BY rowid")
+    assert [r["v"] for r in rows] == [1, 2, 4, 5, 6, 7, 9]  # bad items left nothing behind
+    assert await group.submit(11) == 110  # the writer went on after the failures
+    await db.close()
+    with pytest.raises(RuntimeError):
+        await group.submit(12)  # closed: an error at once, not a wait forever
