@@ -409,3 +409,38 @@ async def test_a_slow_read_never_overwrites_a_newer_cached_draft(app: App) -> No
     assert draft is not None and draft.answers == {"co_fanpage": True, "so_tin": 7}
     cached = app.reporting._cache.drafts.get(("LC-BX-01", "thu_nghiem", "2026-Q1"))
     assert cached is None or cached.answers == draft.answers
+
+
+async def test_a_read_is_still_cached_when_only_other_drafts_changed(app: App) -> None:
+    """Under load some commit lands during every read; only commits to the same draft make a
+    read stale, or every answer would cost a database read."""
+    x = await join(app, "x")
+    y = await join(app, "y", unit="LC-BX-02")
+    await x.press(REPORT)
+    await y.press(REPORT)
+    cache = app.reporting._cache
+    y_key = ("LC-BX-02", "thu_nghiem", "2026-Q1")
+    cache.drafts.pop(y_key, None)  # not cached (as after a restart): y's answer reads it
+    storage = app.storage
+    real = storage.find_draft
+    gate = asyncio.Event()
+
+    async def slow_find(*key: str) -> object:
+        found = await real(*key)
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "Y":
+            await gate.wait()  # x's answer to another unit's draft is committed meanwhile
+        return found
+
+    storage.find_draft = slow_find  # type: ignore[method-assign,assignment]
+    answered = asyncio.create_task(y.say("có"), name="Y")
+    await asyncio.sleep(0.05)
+    await x.say("có")
+    gate.set()
+    await answered
+    storage.find_draft = real  # type: ignore[method-assign]
+    stored = await real(*y_key)
+    assert stored is not None and stored.answers == {"co_fanpage": True}
+    cached = cache.drafts.get(y_key)
+    assert cached is not None and cached.answers == stored.answers  # cached, and true
+    assert not cache.touched_ids and not cache.touched_keys  # forgotten once no read is left

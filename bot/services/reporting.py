@@ -140,13 +140,21 @@ class _Caches:
     applies: dict[tuple[str, str], bool] = field(default_factory=dict)
     windows: dict[tuple[str, str], Window] = field(default_factory=dict)
     draft_keys: dict[int, tuple[str, str, str]] = field(default_factory=dict)
-    # Bumped by every commit that touches a draft: a read that started before it is stale.
-    generation: int = 0
+    # Draft reads in flight, and the drafts (by id and by report) that commits touched while
+    # they were: such a read may be stale and is not cached. Only those drafts: under load
+    # some commit always lands during a read, and refusing them all meant a read per answer.
+    reads: int = 0
+    touched_ids: set[int] = field(default_factory=set)
+    touched_keys: set[tuple[str, str, str]] = field(default_factory=set)
 
     def after_commit(self, changes: Changes) -> None:
         """Keep cached drafts true: apply saved answers, forget drafts that changed shape."""
-        if changes.ops:
-            self.generation += 1
+        if self.reads:
+            for op in changes.ops:
+                if isinstance(op, StartDraft | Submit):
+                    self.touched_keys.add((op.unit_code, op.template_id, op.period))
+                if isinstance(op, SaveAnswer | DropAnswers | DeleteDraft | Submit):
+                    self.touched_ids.add(op.draft_id)
         for op in changes.ops:
             if isinstance(op, SaveAnswer):
                 key = self.draft_keys.get(op.draft_id)
@@ -464,12 +472,20 @@ class ReportingService:
         key = (report.unit.code, report.template.id, report.window.period.id)
         if key in self._cache.drafts:
             return self._cache.drafts[key]
-        generation = self._cache.generation
-        draft = await self.storage.find_draft(*key)
-        if generation == self._cache.generation:  # nothing committed meanwhile: cache it
-            self._cache.drafts[key] = draft
+        cache = self._cache
+        cache.reads += 1
+        try:
+            draft = await self.storage.find_draft(*key)
+        finally:
+            cache.reads -= 1
+        stale = key in cache.touched_keys or (draft is not None and draft.id in cache.touched_ids)
+        if not cache.reads:
+            cache.touched_keys.clear()
+            cache.touched_ids.clear()
+        if not stale:  # nothing committed to this draft meanwhile: cache it
+            cache.drafts[key] = draft
             if draft is not None:
-                self._cache.draft_keys[draft.id] = key
+                cache.draft_keys[draft.id] = key
         return draft
 
     async def _submission(self, report: _Report) -> Submission | None:
