@@ -59,6 +59,11 @@ def _person(row: Any) -> Person:
                   bool(row["reachable"]))
 
 
+def _membership(row: Any) -> Membership:
+    return Membership(Unit(row["unit_code"], row["name"], row["parent_code"], Level(row["level"])),
+                      Role(row["role"]))
+
+
 def _submission(row: Any, answers: dict[str, Any]) -> Submission:
     return Submission(
         id=row["id"], unit_code=row["unit_code"], template_id=row["template_id"],
@@ -196,8 +201,7 @@ class SqliteStorage:
             "JOIN units u ON u.code = m.unit_code WHERE m.person_id=? ORDER BY m.created_at",
             (person_id,),
         )
-        return [Membership(Unit(r["unit_code"], r["name"], r["parent_code"], Level(r["level"])),
-                           Role(r["role"])) for r in rows]
+        return [_membership(r) for r in rows]
 
     async def all_people(self) -> list[Person]:
         rows = await self.db.fetchall(
@@ -215,9 +219,7 @@ class SqliteStorage:
             " ORDER BY m.person_id, m.created_at")
         out: dict[int, list[Membership]] = {}
         for r in rows:
-            out.setdefault(r["person_id"], []).append(Membership(
-                Unit(r["unit_code"], r["name"], r["parent_code"], Level(r["level"])),
-                Role(r["role"])))
+            out.setdefault(r["person_id"], []).append(_membership(r))
         return out
 
     async def all_conversations(self) -> dict[int, dict[str, Any]]:
