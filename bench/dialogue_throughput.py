@@ -18,7 +18,7 @@ Three runs:
 The goal (≥ 1,000 updates/s with p99 ≤ 10 ms) is checked on the first two runs: handling
 latency is the bot's own time per update; the steady run adds the queueing of a random
 stream at that rate, so it also shows this shared machine's hiccups (its p99 varies from run
-to run: 5-18 ms measured on 2026-11-23, under 10 ms in about three runs out of four).
+to run: 5-24 ms measured on 2026-11-23, under 10 ms in most runs; see the README).
 
     python -m bench.dialogue_throughput [--officers 1000] [--rate 1000] [--concurrency 20]
 """
