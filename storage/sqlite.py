@@ -550,7 +550,8 @@ def _write_batch(conn: sqlite3.Connection, batch: list[Changes]) -> list[bool]:
         for i, ev in events:
             keep[i] = ev in new
             new.discard(ev)  # the same event twice in one batch counts once
-    answers, states = [], []
+    answers: list[tuple[Any, ...]] = []
+    states: list[tuple[Any, ...]] = []
     for changes, wanted in zip(batch, keep, strict=True):
         if not wanted:
             continue
@@ -559,22 +560,31 @@ def _write_batch(conn: sqlite3.Connection, batch: list[Changes]) -> list[bool]:
                 answers.append((op.draft_id, op.question_id, _dump(op.value),
                                 changes.actor, now))
             else:
+                # Answers that arrived before this op are written before it, as one by one:
+                # a send must see them (and refuse if its officer did not), and an answer to
+                # a draft deleted here must fail, not outlive it.
+                _save_answers(conn, answers)
+                answers = []
                 _apply_op(conn, op, changes.actor, now)
         if changes.conversation is not None:
             person_id, state = changes.conversation
             states.append((person_id, json.dumps(state, ensure_ascii=False), now))
-    # One multi-row statement each: `executemany` would hand the GIL back and forth once per
-    # row, and under load every hand-back waits for the event loop thread (measured: 2-15 ms
+    _save_answers(conn, answers)
+    _insert_rows(conn, "INSERT INTO conversations (person_id, state, updated_at) VALUES {rows}"
+                 " ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
+                 " updated_at=excluded.updated_at", states)
+    return keep
+
+
+def _save_answers(conn: sqlite3.Connection, answers: list[tuple[Any, ...]]) -> None:
+    # One multi-row statement: `executemany` would hand the GIL back and forth once per row,
+    # and under load every hand-back waits for the event loop thread (measured: 2-15 ms
     # transactions in bench/dialogue_throughput.py). SQLite applies the rows in order, so a
     # later answer to the same question wins, as it would one by one.
     _insert_rows(conn, "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
                  " answered_at) VALUES {rows} ON CONFLICT(draft_id, question_id) DO UPDATE"
                  " SET value=excluded.value, answered_by=excluded.answered_by,"
                  " answered_at=excluded.answered_at", answers)
-    _insert_rows(conn, "INSERT INTO conversations (person_id, state, updated_at) VALUES {rows}"
-                 " ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
-                 " updated_at=excluded.updated_at", states)
-    return keep
 
 
 def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]],

@@ -9,9 +9,29 @@ import pytest
 
 from bot.config import SHIPPED_REPORTS
 from bot.domain.templates import Template, load_templates
+from storage.database import Database
 from storage.sqlite import SqliteStorage
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+async def close_databases_left_open(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """A test that fails before closing its database would leave aiosqlite's (non-daemon)
+    threads running, and the whole run would hang at exit instead of reporting the failure."""
+    opened: list[Database] = []
+    real_open = Database.open.__func__  # type: ignore[attr-defined]
+
+    async def recording_open(cls: type[Database], /, *args: object, **kwargs: object
+                             ) -> Database:
+        db: Database = await real_open(cls, *args, **kwargs)
+        opened.append(db)
+        return db
+
+    monkeypatch.setattr(Database, "open", classmethod(recording_open))
+    yield
+    for db in opened:
+        await db.close()  # closing twice does nothing
 
 
 @pytest.fixture

@@ -194,3 +194,14 @@ def test_parsers_never_raise_on_plausible_text(kind: str, words: list[str]) -> N
 def test_vietnamese_grouping_round_trips(n: int) -> None:
     written = f"{n:,}".replace(",", ".")
     assert parse_number(written) == n
+
+
+def test_numbers_print_the_vietnamese_way_and_never_minus_zero() -> None:
+    from bot.domain.vnformat import number, percent
+
+    assert [number(1234.5), number(1234567), number(12.0), number(0.125)] == [
+        "1.234,5", "1.234.567", "12", "0,12"]
+    assert percent(85.5) == "85,5%"
+    # -0.0 and 0.0 share a cache key, and Babel keeps the sign of what rounds to zero.
+    assert [number(-0.0), number(0.0), number(-0.001), number(-0.4, 0)] == ["0"] * 4
+    assert number(-1234.5) == "-1.234,5"

@@ -226,3 +226,169 @@ async def test_group_commit_fails_a_bad_item_alone_and_survives_cancellation(
     await db.close()
     with pytest.raises(RuntimeError):
         await group.submit(12)  # closed: an error at once, not a wait forever
+
+
+async def _two_units_three_officers(storage: SqliteStorage, template: Template
+                                    ) -> tuple[int, list[int]]:
+    """Units X and Y; officers a and b of X, c of Y. Returns (template version, person ids)."""
+    from datetime import UTC, datetime
+
+    from storage.models import Invite, Role
+
+    await storage.upsert_units([Unit("X", "Xã X", None, Level.XA), Unit("Y", "Xã Y", None,
+                                                                        Level.XA)])
+    version = (await storage.sync_templates([template]))[template.id]
+    ids = []
+    for i, unit in enumerate("XXY"):
+        await storage.create_invite(Invite(f"CODE{i}", unit, Role.OFFICER, 1))
+        joined = await storage.redeem_invite(f"CODE{i}", "test", str(i), "Cán bộ",
+                                             datetime(2026, 11, 22, tzinfo=UTC))
+        assert not isinstance(joined, str)
+        ids.append(joined[0].id)
+    return version, ids
+
+
+async def test_answer_racing_a_send_in_one_batch_is_neither_lost_nor_misfiled(
+        storage: SqliteStorage, shipped_templates: dict[str, Template]) -> None:
+    """One batch: a answers X's draft, b sends it (not having seen that answer), c starts
+    Y's draft. Answers used to be written after the batch's other writes: the send went out
+    without a's answer, and Y's new draft, given the sent draft's id, received it."""
+    import asyncio
+    import threading
+    from datetime import UTC, datetime
+
+    from storage.models import Changes, SaveAnswer, StartDraft, Submit
+    from storage.sqlite import DraftChanged
+
+    t = shipped_templates["ocop_thanh_nien"]
+    v, (a, b, c) = await _two_units_three_officers(storage, t)
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    await storage.apply(Changes(a, ops=[StartDraft("X", t.id, v, "2026-11")]))
+    d = await storage.find_draft("X", t.id, "2026-11")
+    assert d is not None
+    await storage.apply(Changes(a, ops=[SaveAnswer(d.id, "q1", 1)]))
+    seen = {"q1": 1}
+
+    gate = threading.Event()  # hold the writer so the three events form one batch
+    storage.db._thread.submit(gate.wait)
+    tasks = [
+        asyncio.create_task(storage.apply(Changes(a, ops=[SaveAnswer(d.id, "q2", 2)],
+                                                  event=("test", "1")))),
+        asyncio.create_task(storage.apply(Changes(b, ops=[Submit(
+            d.id, "X", t.id, v, "2026-11", seen, now, now, True, seen=seen)],
+            event=("test", "2")))),
+        asyncio.create_task(storage.apply(Changes(c, ops=[StartDraft("Y", t.id, v, "2026-11")],
+                                                  event=("test", "3")))),
+    ]
+    await asyncio.sleep(0.05)
+    gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert results[0] is True and isinstance(results[1], DraftChanged) and results[2] is True
+    kept = await storage.find_draft("X", t.id, "2026-11")
+    assert kept is not None and kept.answers == {"q1": 1, "q2": 2}  # nothing lost
+    assert await storage.get_submission("X", t.id, "2026-11") is None  # not sent without it
+    other = await storage.find_draft("Y", t.id, "2026-11")
+    assert other is not None and other.answers == {} and other.id != d.id
+
+
+async def test_an_answer_to_a_gone_draft_fails_and_never_lands_in_a_new_one(
+        storage: SqliteStorage, shipped_templates: dict[str, Template]) -> None:
+    """Draft ids are never reused: an answer addressed (from a cache) to a draft already sent
+    fails, even when the next draft started is the newest row."""
+    from datetime import UTC, datetime
+
+    from storage.models import Changes, SaveAnswer, StartDraft, Submit
+
+    t = shipped_templates["ocop_thanh_nien"]
+    v, (a, _, c) = await _two_units_three_officers(storage, t)
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    await storage.apply(Changes(a, ops=[StartDraft("X", t.id, v, "2026-11")]))
+    d = await storage.find_draft("X", t.id, "2026-11")
+    assert d is not None
+    await storage.apply(Changes(a, ops=[Submit(d.id, "X", t.id, v, "2026-11", {}, now, now,
+                                               True)]))
+    await storage.apply(Changes(c, ops=[StartDraft("Y", t.id, v, "2026-11")]))
+    with pytest.raises(sqlite3.IntegrityError):
+        await storage.apply(Changes(a, ops=[SaveAnswer(d.id, "late", 1)]))
+    other = await storage.find_draft("Y", t.id, "2026-11")
+    assert other is not None and other.id != d.id and other.answers == {}
+
+
+async def test_migration_4_keeps_open_drafts_and_their_answers(db_path: Path) -> None:
+    """Draft ids become AUTOINCREMENT on a database already in use: nothing is lost, the
+    answers still belong to their drafts, and saving an answer still touches its draft."""
+    db = await Database.open(db_path, migrate=False)
+    await db.migrate([m for m in load_migrations() if m.number <= 3])
+
+    def fill(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO units (code, name, parent_code, level, created_at,"
+                     " updated_at) VALUES ('X','Xã',NULL,'xa','t','t')")
+        conn.execute("INSERT INTO people (id, channel, external_id, created_at)"
+                     " VALUES (1,'test','1','t')")
+        conn.execute("INSERT INTO templates (id, version, content_hash, title, body, created_at)"
+                     " VALUES ('t',1,'h','T','{}','t')")
+        for i in (1, 2, 3):
+            conn.execute("INSERT INTO drafts (id, unit_code, template_id, template_version,"
+                         " period, started_by, started_at, updated_at) VALUES"
+                         " (?, 'X', 't', 1, ?, 1, 't', 't')", (i, f"2026-0{i}"))
+        for i, q in ((1, "a"), (1, "b"), (3, "a")):
+            conn.execute("INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+                         " answered_at) VALUES (?,?,?,1,'t')", (i, q, f"{i}{q}"))
+        conn.execute("DELETE FROM drafts WHERE id=3")  # the newest draft was sent
+
+    await db.write(fill)
+    assert [m.number for m in await db.migrate()] == [4]
+    answers = await db.fetchall("SELECT draft_id, question_id, value FROM draft_answers"
+                                " ORDER BY 1, 2")
+    assert [tuple(r) for r in answers] == [(1, "a", "1a"), (1, "b", "1b")]
+    assert [r["id"] for r in await db.fetchall("SELECT id FROM drafts ORDER BY id")] == [1, 2]
+
+    def more(conn: sqlite3.Connection) -> tuple[int, list[sqlite3.Row], str]:
+        new_id = conn.execute("INSERT INTO drafts (unit_code, template_id, template_version,"
+                              " period, started_by, started_at, updated_at) VALUES"
+                              " ('X','t',1,'2026-04',1,'t','t')").lastrowid
+        conn.execute("INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+                     " answered_at) VALUES (2,'a','1',1,'later')")
+        touched = conn.execute("SELECT updated_at FROM drafts WHERE id=2").fetchone()[0]
+        conn.execute("DELETE FROM drafts WHERE id=1")  # answers still go with their draft
+        conn.execute(f"DELETE FROM drafts WHERE id={new_id}")  # the newest row goes...
+        again = conn.execute("INSERT INTO drafts (unit_code, template_id, template_version,"
+                             " period, started_by, started_at, updated_at) VALUES"
+                             " ('X','t',1,'2026-05',1,'t','t')").lastrowid
+        return int(again or 0), conn.execute("PRAGMA foreign_key_check").fetchall(), touched
+
+    new_id, problems, touched = await db.write(more)
+    assert new_id == 4  # ...and its id is not handed out again
+    assert problems == [] and touched == "later"
+    assert await db.fetchall("SELECT * FROM draft_answers WHERE draft_id=1") == []
+    schema = await db.fetchone("SELECT sql FROM sqlite_master WHERE name='drafts'")
+    assert schema is not None and "AUTOINCREMENT" in schema["sql"]
+    await db.close()
+
+
+async def test_group_commit_lets_other_writes_in_between_batches(db_path: Path) -> None:
+    """A steady stream of answers must not hold off a write queued behind it (a joining
+    officer, a reminder sweep): the writer takes turns, one batch at a time."""
+    import asyncio
+    import threading
+
+    from storage.database import GroupCommit
+
+    db = await Database.open(db_path)
+    order: list[str] = []
+
+    def write(conn: sqlite3.Connection, items: list[str]) -> list[str]:
+        order.extend(items)
+        return items
+
+    group = GroupCommit(db, write, max_batch=1)
+    gate = threading.Event()
+    db._thread.submit(gate.wait)  # hold the writer while everything queues up
+    answers = [asyncio.create_task(group.submit(f"answer {n}")) for n in range(3)]
+    await asyncio.sleep(0)  # the drain is queued now
+    other = asyncio.create_task(db.write(lambda conn: order.append("other write")))
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(*answers, other)
+    assert order == ["answer 0", "other write", "answer 1", "answer 2"]
+    await db.close()

@@ -18,8 +18,11 @@ def _pattern(max_decimals: int) -> NumberPattern:
 
 @lru_cache(maxsize=4096, typed=True)  # Babel formats slowly; the same figures recur
 def number(value: float | int, max_decimals: int = 2) -> str:
-    """1234.5 → '1.234,5'; 12.0 → '12'."""
-    return str(_pattern(max_decimals).apply(value, VI))
+    """1234.5 → '1.234,5'; 12.0 → '12'; -0.001 → '0' (never '-0')."""
+    text = str(_pattern(max_decimals).apply(value, VI))
+    # Babel keeps the sign of what rounds to zero; the cache also takes -0.0 and 0.0 for one
+    # key, so they must print alike.
+    return "0" if text == "-0" else text
 
 
 def percent(value: float | int) -> str:

@@ -140,21 +140,25 @@ class _Caches:
     applies: dict[tuple[str, str], bool] = field(default_factory=dict)
     windows: dict[tuple[str, str], Window] = field(default_factory=dict)
     draft_keys: dict[int, tuple[str, str, str]] = field(default_factory=dict)
-    # Draft reads in flight, and the drafts (by id and by report) that commits touched while
-    # they were: such a read may be stale and is not cached. Only those drafts: under load
-    # some commit always lands during a read, and refusing them all meant a read per answer.
+    # Commits counted, and the drafts (by id and by report) touched by the latest commit that
+    # touched them, while draft reads are in flight: a read that a commit to its own draft
+    # overtook may be stale and is not cached. Only that draft, and only commits since the
+    # read began: under load some commit always lands during a read, and some read is always
+    # in flight, so anything coarser meant a database read per answer.
+    commits: int = 0
     reads: int = 0
-    touched_ids: set[int] = field(default_factory=set)
-    touched_keys: set[tuple[str, str, str]] = field(default_factory=set)
+    touched_ids: dict[int, int] = field(default_factory=dict)
+    touched_keys: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
     def after_commit(self, changes: Changes) -> None:
         """Keep cached drafts true: apply saved answers, forget drafts that changed shape."""
+        self.commits += 1
         if self.reads:
             for op in changes.ops:
                 if isinstance(op, StartDraft | Submit):
-                    self.touched_keys.add((op.unit_code, op.template_id, op.period))
+                    self.touched_keys[(op.unit_code, op.template_id, op.period)] = self.commits
                 if isinstance(op, SaveAnswer | DropAnswers | DeleteDraft | Submit):
-                    self.touched_ids.add(op.draft_id)
+                    self.touched_ids[op.draft_id] = self.commits
         for op in changes.ops:
             if isinstance(op, SaveAnswer):
                 key = self.draft_keys.get(op.draft_id)
@@ -164,6 +168,8 @@ class _Caches:
                                                                op.question_id: op.value})
             elif isinstance(op, StartDraft | Submit):
                 self.drafts.pop((op.unit_code, op.template_id, op.period), None)
+                if isinstance(op, Submit):
+                    self.draft_keys.pop(op.draft_id, None)
             elif isinstance(op, DeleteDraft | DropAnswers):
                 key = self.draft_keys.pop(op.draft_id, None)
                 if key:
@@ -473,12 +479,14 @@ class ReportingService:
         if key in self._cache.drafts:
             return self._cache.drafts[key]
         cache = self._cache
+        began = cache.commits
         cache.reads += 1
         try:
             draft = await self.storage.find_draft(*key)
         finally:
             cache.reads -= 1
-        stale = key in cache.touched_keys or (draft is not None and draft.id in cache.touched_ids)
+        stale = cache.touched_keys.get(key, 0) > began or (
+            draft is not None and cache.touched_ids.get(draft.id, 0) > began)
         if not cache.reads:
             cache.touched_keys.clear()
             cache.touched_ids.clear()
