@@ -335,6 +335,9 @@ async def test_migration_4_keeps_open_drafts_and_their_answers(db_path: Path) ->
             conn.execute("INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
                          " answered_at) VALUES (?,?,?,1,'t')", (i, q, f"{i}{q}"))
         conn.execute("DELETE FROM drafts WHERE id=3")  # the newest draft was sent
+        for _ in range(4):  # and one more was started and sent: four starts in all
+            conn.execute("INSERT INTO audit (at, actor, action, entity, details) VALUES"
+                         " ('t', 'person:1', 'draft.start', 'report:X/t/2026', '{}')")
 
     await db.write(fill)
     assert [m.number for m in await db.migrate()] == [4]
@@ -343,7 +346,7 @@ async def test_migration_4_keeps_open_drafts_and_their_answers(db_path: Path) ->
     assert [tuple(r) for r in answers] == [(1, "a", "1a"), (1, "b", "1b")]
     assert [r["id"] for r in await db.fetchall("SELECT id FROM drafts ORDER BY id")] == [1, 2]
 
-    def more(conn: sqlite3.Connection) -> tuple[int, list[sqlite3.Row], str]:
+    def more(conn: sqlite3.Connection) -> tuple[tuple[int, int], list[sqlite3.Row], str]:
         new_id = conn.execute("INSERT INTO drafts (unit_code, template_id, template_version,"
                               " period, started_by, started_at, updated_at) VALUES"
                               " ('X','t',1,'2026-04',1,'t','t')").lastrowid
@@ -355,10 +358,11 @@ async def test_migration_4_keeps_open_drafts_and_their_answers(db_path: Path) ->
         again = conn.execute("INSERT INTO drafts (unit_code, template_id, template_version,"
                              " period, started_by, started_at, updated_at) VALUES"
                              " ('X','t',1,'2026-05',1,'t','t')").lastrowid
-        return int(again or 0), conn.execute("PRAGMA foreign_key_check").fetchall(), touched
+        ids = (int(new_id or 0), int(again or 0))
+        return ids, conn.execute("PRAGMA foreign_key_check").fetchall(), touched
 
-    new_id, problems, touched = await db.write(more)
-    assert new_id == 4  # ...and its id is not handed out again
+    ids, problems, touched = await db.write(more)
+    assert ids == (5, 6)  # above the 4 ids ever handed out; then 5 went, and is not reused
     assert problems == [] and touched == "later"
     assert await db.fetchall("SELECT * FROM draft_answers WHERE draft_id=1") == []
     schema = await db.fetchone("SELECT sql FROM sqlite_master WHERE name='drafts'")

@@ -33,6 +33,13 @@ CREATE TABLE draft_answers_new (
 INSERT INTO draft_answers_new (draft_id, question_id, value, answered_by, answered_at)
     SELECT draft_id, question_id, value, answered_by, answered_at FROM draft_answers;
 
+-- Ids handed out before now, even of drafts since removed, stay used: without AUTOINCREMENT
+-- an id was at most the number of drafts ever started, and every start is audited.
+DELETE FROM sqlite_sequence WHERE name = 'drafts_new';
+INSERT INTO sqlite_sequence (name, seq) VALUES ('drafts_new', MAX(
+    (SELECT COALESCE(MAX(id), 0) FROM drafts),
+    (SELECT COUNT(*) FROM audit WHERE action = 'draft.start')));
+
 DROP TABLE draft_answers;  -- its triggers go with it
 DROP TABLE drafts;
 -- Renaming also rewrites draft_answers_new's reference to drafts_new.
