@@ -10,6 +10,7 @@ import pytest
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit
 from storage.database import Database, Migration, StorageError, load_migrations, split_statements
+from storage.models import Draft
 from storage.sqlite import SqliteStorage
 
 
@@ -228,12 +229,13 @@ async def test_group_commit_fails_a_bad_item_alone_and_survives_cancellation(
         await group.submit(12)  # closed: an error at once, not a wait forever
 
 
-async def _two_units_three_officers(storage: SqliteStorage, template: Template
-                                    ) -> tuple[int, list[int]]:
-    """Units X and Y; officers a and b of X, c of Y. Returns (template version, person ids)."""
+async def _unit_x_draft_and_three_officers(storage: SqliteStorage, template: Template
+                                           ) -> tuple[int, list[int], Draft]:
+    """Units X and Y; officers a and b of X, c of Y; a has started X's draft for 2026-11.
+    Returns (template version, person ids, that draft)."""
     from datetime import UTC, datetime
 
-    from storage.models import Invite, Role
+    from storage.models import Changes, Invite, Role, StartDraft
 
     await storage.upsert_units([Unit("X", "Xã X", None, Level.XA), Unit("Y", "Xã Y", None,
                                                                         Level.XA)])
@@ -245,7 +247,10 @@ async def _two_units_three_officers(storage: SqliteStorage, template: Template
                                              datetime(2026, 11, 22, tzinfo=UTC))
         assert not isinstance(joined, str)
         ids.append(joined[0].id)
-    return version, ids
+    await storage.apply(Changes(ids[0], ops=[StartDraft("X", template.id, version, "2026-11")]))
+    draft = await storage.find_draft("X", template.id, "2026-11")
+    assert draft is not None
+    return version, ids, draft
 
 
 async def test_answer_racing_a_send_in_one_batch_is_neither_lost_nor_misfiled(
@@ -261,11 +266,8 @@ async def test_answer_racing_a_send_in_one_batch_is_neither_lost_nor_misfiled(
     from storage.sqlite import DraftChanged
 
     t = shipped_templates["ocop_thanh_nien"]
-    v, (a, b, c) = await _two_units_three_officers(storage, t)
+    v, (a, b, c), d = await _unit_x_draft_and_three_officers(storage, t)
     now = datetime(2026, 11, 22, tzinfo=UTC)
-    await storage.apply(Changes(a, ops=[StartDraft("X", t.id, v, "2026-11")]))
-    d = await storage.find_draft("X", t.id, "2026-11")
-    assert d is not None
     await storage.apply(Changes(a, ops=[SaveAnswer(d.id, "q1", 1)]))
     seen = {"q1": 1}
 
@@ -300,11 +302,8 @@ async def test_an_answer_to_a_gone_draft_fails_and_never_lands_in_a_new_one(
     from storage.models import Changes, SaveAnswer, StartDraft, Submit
 
     t = shipped_templates["ocop_thanh_nien"]
-    v, (a, _, c) = await _two_units_three_officers(storage, t)
+    v, (a, _, c), d = await _unit_x_draft_and_three_officers(storage, t)
     now = datetime(2026, 11, 22, tzinfo=UTC)
-    await storage.apply(Changes(a, ops=[StartDraft("X", t.id, v, "2026-11")]))
-    d = await storage.find_draft("X", t.id, "2026-11")
-    assert d is not None
     await storage.apply(Changes(a, ops=[Submit(d.id, "X", t.id, v, "2026-11", {}, now, now,
                                                True)]))
     await storage.apply(Changes(c, ops=[StartDraft("Y", t.id, v, "2026-11")]))
