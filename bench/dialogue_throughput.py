@@ -39,13 +39,17 @@ from telegram import Update
 
 from bot.app import build_app, tune_runtime
 from bot.config import Config, ReportsConfig, StorageConfig
+from bot.domain.buttons import OpenReport, SendReport
+from bot.domain.roles import Role
 from bot.domain.templates import Level
 from bot.domain.units import Unit
 from handlers.telegram.app import build_application
-from storage.models import Invite, Role
+from storage.models import Invite
 from tests.recording_request import RecordingRequest, button_update, text_update
 
 QUESTIONS = 15
+OPEN = OpenReport(0, "bench", "2026-Q1").pack()
+SEND = SendReport(0, "bench", "2026-Q1").pack()
 FIRST_USER = 10_000
 NOW = datetime(2026, 2, 20, 3, 0, tzinfo=UTC)
 
@@ -62,10 +66,10 @@ def template_toml() -> str:
 def steps(user: int, last: Callable[[int], dict[str, Any]]) -> list[Callable[[], dict[str, Any]]]:
     """The updates one officer sends, built lazily (a button press needs the last message)."""
     out: list[Callable[[], dict[str, Any]]] = [lambda: text_update(user, "/baocao")]
-    out.append(lambda: button_update(user, "o|0|bench|2026-Q1", last(user)))
+    out.append(lambda: button_update(user, OPEN, last(user)))
     for i in range(QUESTIONS):
         out.append(lambda i=i: text_update(user, "co" if i % 5 == 0 else str(i + 1)))  # type: ignore[misc]
-    out.append(lambda: button_update(user, "send|0|bench|2026-Q1", last(user)))
+    out.append(lambda: button_update(user, SEND, last(user)))
     return out
 
 

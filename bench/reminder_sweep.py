@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from bot.app import build_app
 from bot.config import Config, StorageConfig
-from bot.domain.dialogue import Button
+from bot.domain.dialogue import Reply
 from bot.domain.templates import Level
 from bot.domain.units import Unit
-from bot.services.reminders import Outcome
+from bot.services.channels import Channels, Outcome
 from storage.database import utcnow_iso
 from storage.models import Person
 
@@ -35,7 +35,7 @@ class CountingSender:
     def __init__(self) -> None:
         self.count = 0
 
-    async def send(self, person: Person, text: str, button: Button) -> Outcome:
+    async def send(self, person: Person, reply: Reply) -> Outcome:
         self.count += 1
         return "sent"
 
@@ -69,6 +69,8 @@ async def main(units: int) -> None:
               f"({', '.join(sorted(app.templates))})")
 
         sender = CountingSender()
+        channels = Channels()
+        channels.register("telegram", sender)
         for label, moment in (
             ("first start: catch up, the latest reminder only",
              datetime(2026, 12, 1, 12, 0, tzinfo=VN)),
@@ -84,7 +86,7 @@ async def main(units: int) -> None:
             await app.reminders.plan(clock_value[0])
             planned = time.perf_counter() - started
             started = time.perf_counter()
-            result = await app.reminders.sweep(sender)
+            result = await app.reminders.sweep(channels)
             elapsed = time.perf_counter() - started
             print(f"{moment:%d/%m/%Y %H:%M} ({label}): deciding {planned:.3f} s; whole sweep "
                   f"{elapsed:.3f} s = {result.sent:,} reminders claimed and handed to the "

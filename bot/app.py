@@ -10,8 +10,10 @@ from pathlib import Path
 
 from bot.config import Config, ConfigError
 from bot.domain.templates import Template, load_templates
+from bot.services.channels import Channels
 from bot.services.reminders import ReminderService
 from bot.services.reporting import Clock, ReportingService
+from bot.services.units import UnitDirectory
 from storage.sqlite import SqliteStorage
 
 BOT_USERNAME_KEY = "telegram.bot_username"
@@ -44,6 +46,7 @@ class App:
     versions: dict[str, int]
     reporting: ReportingService
     reminders: ReminderService
+    channels: Channels  # each running channel registers its sender here
 
     async def close(self) -> None:
         await self.storage.close()
@@ -62,11 +65,10 @@ async def build_app(config: Config, clock: Clock = system_clock,
     templates = load_checked_templates(config)
     storage = await SqliteStorage.open(db_path or config.storage.path)
     versions = await storage.sync_templates(templates.values())
-    username = config.telegram.username or await storage.get_setting(BOT_USERNAME_KEY)
+    units = UnitDirectory(storage, templates)
     reporting = ReportingService(storage, templates, versions, zone=config.zone,
-                                 lock_days=config.reports.lock_days, clock=clock,
-                                 bot_username=username)
+                                 lock_days=config.reports.lock_days, clock=clock, units=units)
     reminders = ReminderService(storage, templates, zone=config.zone,
                                 lock_days=config.reports.lock_days,
-                                defaults=config.reminders, clock=clock)
-    return App(config, storage, templates, versions, reporting, reminders)
+                                defaults=config.reminders, clock=clock, units=units)
+    return App(config, storage, templates, versions, reporting, reminders, Channels())

@@ -154,8 +154,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_invite_create(args: argparse.Namespace) -> int:
     """Create an invite code for a unit and role."""
     from bot.app import BOT_USERNAME_KEY, system_clock
+    from bot.domain.roles import Role
     from bot.services.invites import InviteError, create_invite, invite_link
-    from storage.models import Role
 
     config = load_config(args.config)
 

@@ -15,12 +15,12 @@ from typing import TextIO
 
 from bot.app import build_app, system_clock
 from bot.config import Config
+from bot.domain.roles import Role
 from bot.domain.units import check_import
+from bot.services.channels import Inbound, parse_command
 from bot.services.invites import create_invite
-from bot.services.reporting import Inbound
 from bot.unit_files import read_unit_rows
 from handlers.text_render import render_text
-from storage.models import Role
 
 DEMO_UNIT = "LC-BX-01"
 DEMO_USER = "demo-officer"
@@ -33,10 +33,10 @@ def sample_units_path() -> Path:
 def parse_line(line: str, event_id: str) -> Inbound:
     """'/start ABC' → a command; anything else → typed text."""
     text = line.strip()
-    if text.startswith("/") and len(text) > 1:
-        name, _, arg = text[1:].partition(" ")
-        return Inbound("console", DEMO_USER, "Cán bộ", command=name.split("@")[0].lower(),
-                       argument=arg.strip(), event_id=event_id)
+    command = parse_command(text)
+    if command is not None:
+        return Inbound("console", DEMO_USER, "Cán bộ", command=command.name,
+                       argument=command.argument, event_id=event_id)
     return Inbound("console", DEMO_USER, "Cán bộ", text=text, event_id=event_id)
 
 

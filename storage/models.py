@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+from bot.domain.roles import Role
 from bot.domain.units import Unit
-
-
-class Role(StrEnum):
-    OFFICER = "officer"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-
-ROLE_VI = {Role.OFFICER: "cán bộ báo cáo", Role.SUPERVISOR: "cán bộ theo dõi",
-           Role.ADMIN: "quản trị"}
 
 
 @dataclass(frozen=True)
@@ -94,12 +84,6 @@ class SaveAnswer:
 
 
 @dataclass(frozen=True)
-class DropAnswers:
-    draft_id: int
-    question_ids: list[str]
-
-
-@dataclass(frozen=True)
 class DeleteDraft:
     draft_id: int
 
@@ -119,7 +103,7 @@ class Submit:
     seen: dict[str, Any] | None = None  # the draft's answers the officer reviewed
 
 
-Op = StartDraft | SaveAnswer | DropAnswers | DeleteDraft | Submit
+Op = StartDraft | SaveAnswer | DeleteDraft | Submit
 
 
 @dataclass

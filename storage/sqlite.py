@@ -9,19 +9,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.domain.invites import InviteRefusal, InviteRefused
+from bot.domain.roles import Role
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit
 from storage.database import Database, GroupCommit, utcnow_iso
+from storage.interface import DraftChanged
 from storage.models import (
     Changes,
     DeleteDraft,
     Draft,
-    DropAnswers,
     Invite,
     Membership,
     Op,
     Person,
-    Role,
     SaveAnswer,
     StartDraft,
     Submission,
@@ -79,10 +80,6 @@ def _submission(row: Any, answers: dict[str, Any]) -> Submission:
 MAX_BATCH = 256  # events per group commit
 
 
-class DraftChanged(Exception):
-    """A draft changed (another officer answered) between the summary and the send."""
-
-
 class SqliteStorage:
     """Everything baocao keeps, in one SQLite file."""
 
@@ -105,6 +102,11 @@ class SqliteStorage:
             "SELECT code, name, parent_code, level FROM units ORDER BY code"
         )
         return [Unit(r["code"], r["name"], r["parent_code"], Level(r["level"])) for r in rows]
+
+    async def units_created(self) -> dict[str, datetime]:
+        """When each unit was first imported: it owes no report that was due before."""
+        rows = await self.db.fetchall("SELECT code, created_at FROM units")
+        return {r["code"]: datetime.fromisoformat(r["created_at"]) for r in rows}
 
     async def upsert_units(self, units: Iterable[Unit], actor: str = "cli") -> tuple[int, int]:
         """Insert new units and update changed ones in one transaction; return (added, updated)."""
@@ -172,6 +174,12 @@ class SqliteStorage:
             return versions
 
         return await self.db.write(work)
+
+    async def templates_first_seen(self) -> dict[str, datetime]:
+        """When each template's first version was recorded."""
+        rows = await self.db.fetchall(
+            "SELECT id, MIN(created_at) AS first FROM templates GROUP BY id")
+        return {r["id"]: datetime.fromisoformat(r["first"]) for r in rows}
 
     async def get_template(self, template_id: str, version: int) -> Template | None:
         row = await self.db.fetchone(
@@ -282,18 +290,18 @@ class SqliteStorage:
                       row["uses"], expires)
 
     async def redeem_invite(self, code: str, channel: str, external_id: str, display_name: str,
-                            now: datetime) -> tuple[Person, Invite] | str:
-        """Bind a chat user through an invite, atomically; return a reason code on refusal."""
-        def work(conn: sqlite3.Connection) -> int | str:
+                            now: datetime) -> tuple[Person, Invite]:
+        """Bind a chat user through an invite, atomically; raise InviteRefused on refusal."""
+        def work(conn: sqlite3.Connection) -> int:
             row = conn.execute(
                 "SELECT code, unit_code, role, max_uses, uses, expires_at FROM invites "
                 "WHERE code=?", (code,)).fetchone()
             if row is None:
-                return "unknown"
+                raise InviteRefused(InviteRefusal.UNKNOWN)
             if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= now:
-                return "expired"
+                raise InviteRefused(InviteRefusal.EXPIRED)
             if row["uses"] >= row["max_uses"]:
-                return "used_up"
+                raise InviteRefused(InviteRefusal.USED_UP)
             found = conn.execute(
                 "SELECT id FROM people WHERE channel=? AND external_id=?",
                 (channel, external_id)).fetchone()
@@ -311,15 +319,13 @@ class SqliteStorage:
                 " created_at) VALUES (?,?,?,?,?)",
                 (person_id, row["unit_code"], row["role"], code, utcnow_iso()))
             if cur.rowcount == 0:
-                return "already"
+                raise InviteRefused(InviteRefusal.ALREADY)
             conn.execute("UPDATE invites SET uses = uses + 1 WHERE code=?", (code,))
             _audit(conn, f"person:{person_id}", "invite.redeem", f"invite:{code}",
                    {"unit": row["unit_code"], "role": row["role"]})
             return int(person_id or 0)
 
         person_id = await self.db.write(work)
-        if isinstance(person_id, str):
-            return person_id
         person = await self.get_person(person_id)
         invite = await self.get_invite(code)
         assert person is not None and invite is not None
@@ -338,9 +344,6 @@ class SqliteStorage:
         return _draft(await self.db.fetchall(
             _DRAFT_SQL + "WHERE d.unit_code=? AND d.template_id=? AND d.period=?",
             (unit_code, template_id, period)))
-
-    async def get_draft(self, draft_id: int) -> Draft | None:
-        return _draft(await self.db.fetchall(_DRAFT_SQL + "WHERE d.id=?", (draft_id,)))
 
     async def drafts_for_units(self, unit_codes: list[str]) -> list[Draft]:
         if not unit_codes:
@@ -410,8 +413,13 @@ class SqliteStorage:
         redelivered update cannot answer the next question a second time. Events that arrive
         while a commit is in progress are committed together (group commit): one fsync and a
         handful of statements for the whole batch, whatever its size.
+
+        Raises DraftChanged when a draft it writes to was sent, cancelled or changed meanwhile.
         """
-        return await self._group.submit(changes)
+        try:
+            return await self._group.submit(changes)
+        except sqlite3.IntegrityError as e:  # an answer to a draft deleted meanwhile
+            raise DraftChanged(str(e)) from e
 
     # --- reminders -------------------------------------------------------------------------------
 
@@ -614,10 +622,6 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         if cur.rowcount:
             _audit(conn, who, "draft.start", f"report:{op.unit_code}/{op.template_id}/{op.period}",
                    {"reopened_from": op.reopened_from})
-    elif isinstance(op, DropAnswers):
-        conn.executemany(
-            "DELETE FROM draft_answers WHERE draft_id=? AND question_id=?",
-            [(op.draft_id, q) for q in op.question_ids])
     elif isinstance(op, DeleteDraft):
         conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
         conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))

@@ -9,12 +9,12 @@ from pathlib import Path
 from bot.app import App, build_app
 from bot.config import Config, ReportsConfig, StorageConfig
 from bot.domain.dialogue import Reply
+from bot.domain.roles import Role
 from bot.domain.units import check_import
+from bot.services.channels import Inbound
 from bot.services.invites import create_invite
-from bot.services.reporting import Inbound
 from bot.unit_files import read_unit_rows
 from handlers.console import sample_units_path
-from storage.models import Role
 
 TEST_TEMPLATE = '''
 id = "thu_nghiem"

@@ -12,12 +12,23 @@ from typing import Any
 import pytest
 
 from bot.app import App, build_app
+from bot.domain.buttons import (
+    Choose,
+    ConfirmCancel,
+    CorrectReport,
+    DoneChoosing,
+    EditQuestion,
+    OpenReport,
+    SendReport,
+    Toggle,
+)
+from bot.domain.reports import ReportKey
+from bot.domain.roles import Role
+from bot.services.channels import Inbound
 from bot.services.commands import COMMANDS
-from bot.services.reporting import Inbound
-from storage.models import Role
 from tests.harness import Chat, Clock, join, make_app
 
-REPORT = "o|0|thu_nghiem|2026-Q1"
+REPORT = OpenReport(0, "thu_nghiem", "2026-Q1").pack()
 
 
 @pytest.fixture
@@ -91,10 +102,10 @@ async def answer_all(chat: Chat) -> None:
     assert "↷ Đã bỏ qua" in chat.text
     await chat.say("loa truyen thanh")
     assert "✓ Đã lưu: Loa truyền thanh" in chat.text
-    await chat.press("t|kenh|0")
+    await chat.press(Toggle("kenh", 0).pack())
     assert chat.last[0].replace and "☑ Zalo" in chat.last[0].flat_buttons()[0].label
-    await chat.press("t|kenh|2")
-    await chat.press("d|kenh")
+    await chat.press(Toggle("kenh", 2).pack())
+    await chat.press(DoneChoosing("kenh").pack())
     assert "✓ Đã lưu: Zalo, Họp dân" in chat.text
     await chat.say("31/02/2026")
     assert "không tồn tại" in chat.text
@@ -176,7 +187,7 @@ async def test_forged_send_with_problems_is_refused(app: App) -> None:
     chat = await join(app, "1")
     await chat.press(REPORT)
     await chat.say("khong")
-    await chat.press("send|0|thu_nghiem|2026-Q1")
+    await chat.press(SendReport(0, "thu_nghiem", "2026-Q1").pack())
     assert "Nút này đã cũ" in chat.text  # not on the summary: stale
     assert await app.storage.get_submission("LC-BX-01", "thu_nghiem", "2026-Q1") is None
 
@@ -271,7 +282,7 @@ async def test_late_submission_and_correction_until_lock(app: App, clock: Clock)
     await chat.press_label("Sửa câu")
     await chat.press_label("Câu 3")
     await chat.say("2000")
-    await chat.press_label("Gửi báo cáo")
+    await chat.press_label("Gửi bản sửa")
     assert "Đã gửi bản sửa (1 câu thay đổi)" in chat.text
     sub = await app.storage.get_submission("LC-BX-01", "thu_nghiem", "2026-Q1")
     assert sub is not None and sub.version == 2 and sub.answers["htx_tong"] == 2000
@@ -283,7 +294,7 @@ async def test_late_submission_and_correction_until_lock(app: App, clock: Clock)
     assert audit[0]["actor"].startswith("person:")
 
     clock.now = datetime(2026, 3, 15, 17, 0, tzinfo=UTC)  # lock: 05/03 + 10 days, local
-    await chat.press("r|0|thu_nghiem|2026-Q1")
+    await chat.press(CorrectReport(0, "thu_nghiem", "2026-Q1").pack())
     assert "đã khóa sổ" in chat.text
 
 
@@ -291,9 +302,11 @@ async def test_stale_and_forged_buttons_do_no_harm(app: App) -> None:
     chat = await join(app, "1")
     await chat.press(REPORT)
     await chat.say("co")
-    for data in ("a|co_fanpage|1", "o|7|thu_nghiem|2026-Q1", "o|0|thu_nghiem|2027-Q1",
-                 "o|0|khong_co|2026-Q1", "a|so_tin|99", "zzz", "e|htx_tong",
-                 "o|0|thu_nghiem|2026-Q2x", "cy|0|thu_nghiem|2026-Q1"):
+    forged = [Choose("co_fanpage", 1), OpenReport(7, "thu_nghiem", "2026-Q1"),
+              OpenReport(0, "thu_nghiem", "2027-Q1"), OpenReport(0, "khong_co", "2026-Q1"),
+              Choose("so_tin", 99), EditQuestion("htx_tong"),
+              OpenReport(0, "thu_nghiem", "2026-Q2x"), ConfirmCancel(0, "thu_nghiem", "2026-Q1")]
+    for data in [b.pack() for b in forged] + ["zzz", "o|x|y", "a|so_tin|-1", ""]:
         await chat.press(data)
         assert chat.text  # always a polite answer
     draft = await app.storage.find_draft("LC-BX-01", "thu_nghiem", "2026-Q1")
@@ -407,7 +420,7 @@ async def test_a_slow_read_never_overwrites_a_newer_cached_draft(app: App) -> No
     await x.say("7")
     draft = await real("LC-BX-01", "thu_nghiem", "2026-Q1")
     assert draft is not None and draft.answers == {"co_fanpage": True, "so_tin": 7}
-    cached = app.reporting._cache.drafts.get(("LC-BX-01", "thu_nghiem", "2026-Q1"))
+    cached = app.reporting.deps.drafts.cached.get(ReportKey("LC-BX-01", "thu_nghiem", "2026-Q1"))
     assert cached is None or cached.answers == draft.answers
 
 
@@ -418,9 +431,9 @@ async def test_a_read_is_still_cached_when_only_other_drafts_changed(app: App) -
     y = await join(app, "y", unit="LC-BX-02")
     await x.press(REPORT)
     await y.press(REPORT)
-    cache = app.reporting._cache
-    y_key = ("LC-BX-02", "thu_nghiem", "2026-Q1")
-    cache.drafts.pop(y_key, None)  # not cached (as after a restart): y's answer reads it
+    cache = app.reporting.deps.drafts
+    y_key = ReportKey("LC-BX-02", "thu_nghiem", "2026-Q1")
+    cache.cached.pop(y_key, None)  # not cached (as after a restart): y's answer reads it
     storage = app.storage
     real = storage.find_draft
     gate = asyncio.Event()
@@ -441,6 +454,6 @@ async def test_a_read_is_still_cached_when_only_other_drafts_changed(app: App) -
     storage.find_draft = real  # type: ignore[method-assign]
     stored = await real(*y_key)
     assert stored is not None and stored.answers == {"co_fanpage": True}
-    cached = cache.drafts.get(y_key)
+    cached = cache.cached.get(y_key)
     assert cached is not None and cached.answers == stored.answers  # cached, and true
     assert not cache.touched_ids and not cache.touched_keys  # forgotten once no read is left

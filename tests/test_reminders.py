@@ -14,11 +14,13 @@ import pytest
 
 from bot.app import App, build_app
 from bot.config import RemindersConfig
-from bot.domain.dialogue import Button
+from bot.domain.buttons import OpenReport, ReportNow
+from bot.domain.dialogue import Button, Reply
 from bot.domain.periods import Period
 from bot.domain.reminders import Policy, in_quiet_hours, out_of_quiet_hours, pick, slots_for
 from bot.domain.reports import window
-from bot.services.reminders import Outcome, ReminderService
+from bot.services.channels import Channels, Outcome
+from bot.services.reminders import ReminderService
 from storage.models import Person
 from tests.harness import Chat, Clock, join, make_app
 
@@ -36,11 +38,19 @@ class FakeSender:
     blocked: set[str] = field(default_factory=set)
     sent: list[tuple[datetime, str, str, Button]] = field(default_factory=list)
 
-    async def send(self, person: Person, text: str, button: Button) -> Outcome:
+    async def send(self, person: Person, reply: Reply) -> Outcome:
         if person.external_id in self.blocked:
             return "blocked"
-        self.sent.append((self.clock().astimezone(VN), person.external_id, text, button))
+        button = reply.flat_buttons()[0]
+        self.sent.append((self.clock().astimezone(VN), person.external_id, reply.text, button))
         return "sent"
+
+    @property
+    def channels(self) -> Channels:
+        """A registry where this sender serves the test channel the officers joined with."""
+        channels = Channels()
+        channels.register("test", self)
+        return channels
 
 
 def reminders_of(app: App, clock: Clock) -> ReminderService:
@@ -105,7 +115,7 @@ async def test_simulated_quarter(app: App, clock: Clock) -> None:
 
     # LC-SP-01 starts its report early: reminders must say how far it got.
     clock.now = local(2026, 2, 10, 9).astimezone(UTC)
-    await chats["LC-SP-01"].press("o|0|thu_nghiem|2026-Q1")
+    await chats["LC-SP-01"].press(OpenReport(0, "thu_nghiem", "2026-Q1").pack())
     await chats["LC-SP-01"].say("khong")
     await chats["LC-SP-01"].say("4")
 
@@ -115,7 +125,7 @@ async def test_simulated_quarter(app: App, clock: Clock) -> None:
         clock.now = t.astimezone(UTC)
         if t == local(2026, 3, 1, 12):  # LC-BX-02 submits between the first two reminders
             chat = chats["LC-BX-02"]
-            await chat.press("o|0|thu_nghiem|2026-Q1")
+            await chat.press(OpenReport(0, "thu_nghiem", "2026-Q1").pack())
             for answer in ("khong", "3", "1", "90", "bo qua", "1", "1", "xong", "bo qua",
                            "bo qua", "bo qua"):
                 await chat.say(answer)
@@ -125,7 +135,7 @@ async def test_simulated_quarter(app: App, clock: Clock) -> None:
             await app.close()
             app = await build_app(app.config, clock=clock)
             service = reminders_of(app, clock)
-        await service.sweep(sender)
+        await service.sweep(sender.channels)
         t += step
     await app.close()
 
@@ -152,7 +162,8 @@ async def test_simulated_quarter(app: App, clock: Clock) -> None:
     overdue = texts[("u-LC-BX-01", local(2026, 3, 8, 8))]
     assert "⏰ Quá hạn báo cáo" in overdue and "(4 ngày trước)" in overdue
     button = next(b for _, who, _, b in sender.sent if who == "u-LC-BX-01")
-    assert button.label == "📝 Báo cáo ngay" and button.data == "n|LC-BX-01|thu_nghiem|2026-Q1"
+    assert button.label == "📝 Báo cáo ngay" and button.data == ReportNow(
+        "LC-BX-01", "thu_nghiem", "2026-Q1").pack()
     del second
 
 
@@ -160,7 +171,7 @@ async def test_reminder_button_opens_the_report(app: App, clock: Clock) -> None:
     chats = await officers(app)
     sender = FakeSender(clock)
     clock.now = local(2026, 2, 26, 8).astimezone(UTC)
-    await reminders_of(app, clock).sweep(sender)
+    await reminders_of(app, clock).sweep(sender.channels)
     button = next(s[3] for s in sender.sent if s[1] == "u-LC-SP-02")
     await chats["LC-SP-02"].press(button.data)
     assert "Câu 1/11: Đoàn xã có fanpage chưa?" in chats["LC-SP-02"].text
@@ -171,11 +182,11 @@ async def test_two_sweeps_at_once_send_once(app: App, clock: Clock) -> None:
     sender = FakeSender(clock)
     clock.now = local(2026, 2, 26, 8).astimezone(UTC)
     service = reminders_of(app, clock)
-    results = await asyncio.gather(service.sweep(sender), service.sweep(sender),
-                                   reminders_of(app, clock).sweep(sender))
+    results = await asyncio.gather(service.sweep(sender.channels), service.sweep(sender.channels),
+                                   reminders_of(app, clock).sweep(sender.channels))
     assert sum(r.sent for r in results) == len(COMMUNES)
     assert sorted(who for _, who, _, _ in sender.sent) == sorted(f"u-{c}" for c in COMMUNES)
-    again = await service.sweep(sender)
+    again = await service.sweep(sender.channels)
     assert again.sent == 0 and len(sender.sent) == len(COMMUNES)
 
 
@@ -184,13 +195,13 @@ async def test_downtime_sends_only_the_latest_meaningful(app: App, clock: Clock)
     sender = FakeSender(clock)
     service = reminders_of(app, clock)
     clock.now = local(2026, 3, 4, 10).astimezone(UTC)  # down since January
-    result = await service.sweep(sender)
+    result = await service.sweep(sender.channels)
     assert result.sent == len(COMMUNES) and result.skipped == 2 * len(COMMUNES)
     assert {text.splitlines()[2] for _, _, text, _ in sender.sent} == {
         "Hạn: hết ngày 04/03/2026 (hôm nay là ngày cuối)."}
     sender.sent.clear()
     clock.now = local(2026, 3, 9, 9).astimezone(UTC)  # down again over the due instant
-    result = await service.sweep(sender)
+    result = await service.sweep(sender.channels)
     assert result.sent == len(COMMUNES) and result.skipped == len(COMMUNES)  # overdue:0
     assert all("Quá hạn" in text for _, _, text, _ in sender.sent)
     rows = await app.storage.reminder_rows()
@@ -204,13 +215,13 @@ async def test_no_late_before_reminders_and_quiet_sweeps(app: App, clock: Clock)
     sender = FakeSender(clock)
     service = reminders_of(app, clock)
     clock.now = local(2026, 3, 4, 22).astimezone(UTC)  # in quiet hours
-    result = await service.sweep(sender)
+    result = await service.sweep(sender.channels)
     assert result.quiet and sender.sent == []
     clock.now = local(2026, 3, 5, 7).astimezone(UTC)  # after the due instant, before 08:00
-    await service.sweep(sender)
+    await service.sweep(sender.channels)
     assert sender.sent == []  # before:1 is not sent late; overdue:0 is due at 08:00
     clock.now = local(2026, 3, 5, 8).astimezone(UTC)
-    await service.sweep(sender)
+    await service.sweep(sender.channels)
     assert len(sender.sent) == len(COMMUNES) and all("Quá hạn" in s[2] for s in sender.sent)
 
 
@@ -218,7 +229,7 @@ async def test_blocked_person_is_marked_unreachable(app: App, clock: Clock) -> N
     await officers(app)
     sender = FakeSender(clock, blocked={"u-LC-BX-03"})
     clock.now = local(2026, 2, 26, 8).astimezone(UTC)
-    result = await reminders_of(app, clock).sweep(sender)
+    result = await reminders_of(app, clock).sweep(sender.channels)
     assert result.blocked == 1
     person = await app.storage.find_person("test", "u-LC-BX-03")
     assert person is not None and not person.reachable
@@ -243,10 +254,10 @@ async def test_reminder_button_keeps_its_unit_after_joining_another(app: App,
     chat = await join(app, "u-x", unit="LC-BX-03")
     sender = FakeSender(clock)
     clock.now = local(2026, 2, 26, 8).astimezone(UTC)
-    await reminders_of(app, clock).sweep(sender)
+    await reminders_of(app, clock).sweep(sender.channels)
     button = next(b for _, who, _, b in sender.sent if who == "u-x")
+    from bot.domain.roles import Role
     from bot.services.invites import create_invite
-    from storage.models import Role
 
     invite = await create_invite(app.storage, "LC-BX-01", Role.OFFICER, 1, 7, clock())
     await chat.cmd("start", invite.code)  # LC-BX-01 sorts before LC-BX-03
@@ -261,19 +272,19 @@ async def test_failed_sends_are_retried_and_blocked_people_come_back(app: App,
     class Flaky(FakeSender):
         failing: bool = True
 
-        async def send(self, person: Person, text: str, button: Button) -> Outcome:
+        async def send(self, person: Person, reply: Reply) -> Outcome:
             if self.failing and person.external_id == "u-LC-SP-01":
                 return "failed"
-            return await super().send(person, text, button)
+            return await super().send(person, reply)
 
     sender = Flaky(clock, blocked={"u-LC-BH-02"})
     service = reminders_of(app, clock)
     clock.now = local(2026, 2, 26, 8).astimezone(UTC)
-    first = await service.sweep(sender)
+    first = await service.sweep(sender.channels)
     assert first.failed == 1 and "u-LC-SP-01" not in [w for _, w, _, _ in sender.sent]
     sender.failing = False
     clock.now = local(2026, 2, 26, 8, 1).astimezone(UTC)
-    await service.sweep(sender)  # the failed one goes out on the next sweep, only that one
+    await service.sweep(sender.channels)  # the failed one goes out on the next sweep, only that one
     assert [w for _, w, _, _ in sender.sent].count("u-LC-SP-01") == 1
     assert len(sender.sent) == len(COMMUNES) - 1  # all but the blocked person, once each
 

@@ -1,5 +1,5 @@
 """Reminders through python-telegram-bot against the fake Bot API: the button, blocked users,
-and the APScheduler job wired by the runner."""
+and the channel-free scheduler waking a sweep at start."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 from telegram import Bot
 
-from bot.domain.dialogue import Button
-from handlers.telegram.app import build_application
-from handlers.telegram.reminders import TelegramSender, schedule_reminders
+from bot.domain.buttons import OpenReport
+from bot.domain.dialogue import Button, Reply
+from bot.scheduler import Scheduler
+from handlers.telegram.app import CHANNEL, build_application
+from handlers.telegram.sender import TelegramSender
 from storage.models import Person
 from tests.fakebotapi import FakeBotAPI
 from tests.harness import Clock, join, make_app
@@ -25,16 +27,17 @@ async def test_sender_posts_a_button_and_detects_blocking() -> None:
         async with Bot(fake.token, base_url=fake.base_url) as bot:
             sender = TelegramSender(bot)
             person = Person(1, "telegram", "555", "Cán bộ")
-            button = Button("📝 Báo cáo ngay", "o|0|thu_nghiem|2026-Q1")
-            assert await sender.send(person, "🔔 Nhắc báo cáo", button) == "sent"
+            data = OpenReport(0, "thu_nghiem", "2026-Q1")
+            button = [[Button.of("📝 Báo cáo ngay", data)]]
+            assert await sender.send(person, Reply("🔔 Nhắc báo cáo", button)) == "sent"
             message = fake.last_message(555)
             assert message["text"] == "🔔 Nhắc báo cáo"
             assert message["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
-                "o|0|thu_nghiem|2026-Q1")
+                data.pack())
             fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
-            assert await sender.send(person, "x", button) == "blocked"
+            assert await sender.send(person, Reply("x", button)) == "blocked"
             fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
-            assert await sender.send(person, "sau khi chờ", button) == "sent"
+            assert await sender.send(person, Reply("sau khi chờ", button)) == "sent"
             assert fake.last_message(555)["text"] == "sau khi chờ"
 
 
@@ -48,9 +51,12 @@ async def test_runner_job_sweeps_on_start(tmp_path: Path) -> None:
         application = build_application(fake.token, fake.base_url, app)
         await application.initialize()
         await application.start()
-        schedule_reminders(application, app.reminders, every=3600)
+        app.channels.register(CHANNEL, TelegramSender(application.bot))
+        scheduler = Scheduler(app.reminders, app.channels, every=3600)
+        scheduler.start()
         message = await asyncio.to_thread(fake.wait_for_message, 777, None, 10.0)
         assert message["text"].startswith("🔔 Nhắc báo cáo: Báo cáo quý thử nghiệm")
+        scheduler.shutdown()
         await application.stop()
         await application.shutdown()
     rows = {r["unit_code"]: r for r in await app.storage.reminder_rows()}

@@ -97,13 +97,14 @@ async def test_submit_refuses_a_draft_that_changed_underneath(storage: SqliteSto
                                                              ) -> None:
     from datetime import UTC, datetime
 
+    from storage.interface import DraftChanged
     from storage.models import Changes, SaveAnswer, StartDraft, Submit
-    from storage.sqlite import DraftChanged
 
     await storage.upsert_units([Unit("X", "Xã", None, Level.XA)])
     t = shipped_templates["ocop_thanh_nien"]
     versions = await storage.sync_templates([t])
-    from storage.models import Invite, Role
+    from bot.domain.roles import Role
+    from storage.models import Invite
 
     await storage.create_invite(Invite("CODE1", "X", Role.OFFICER, 2))
     now = datetime(2026, 11, 22, tzinfo=UTC)
@@ -130,7 +131,8 @@ async def test_group_commit_keeps_every_answer_in_arrival_order(
     import asyncio
     from datetime import UTC, datetime
 
-    from storage.models import Changes, Invite, Role, SaveAnswer, StartDraft
+    from bot.domain.roles import Role
+    from storage.models import Changes, Invite, SaveAnswer, StartDraft
 
     await storage.upsert_units([Unit("X", "Xã", None, Level.XA)])
     t = shipped_templates["ocop_thanh_nien"]
@@ -165,7 +167,8 @@ async def test_latest_submissions_carry_their_own_answers(
         storage: SqliteStorage, shipped_templates: dict[str, Template]) -> None:
     from datetime import UTC, datetime
 
-    from storage.models import Changes, Invite, Role, SaveAnswer, StartDraft, Submit
+    from bot.domain.roles import Role
+    from storage.models import Changes, Invite, SaveAnswer, StartDraft, Submit
 
     await storage.upsert_units([Unit("T", "Tỉnh", None, Level.TINH)] + [
         Unit(f"X{i}", f"Xã {i}", "T", Level.XA) for i in range(3)])
@@ -235,7 +238,8 @@ async def _unit_x_draft_and_three_officers(storage: SqliteStorage, template: Tem
     Returns (template version, person ids, that draft)."""
     from datetime import UTC, datetime
 
-    from storage.models import Changes, Invite, Role, StartDraft
+    from bot.domain.roles import Role
+    from storage.models import Changes, Invite, StartDraft
 
     await storage.upsert_units([Unit("X", "Xã X", None, Level.XA), Unit("Y", "Xã Y", None,
                                                                         Level.XA)])
@@ -262,8 +266,8 @@ async def test_answer_racing_a_send_in_one_batch_is_neither_lost_nor_misfiled(
     import threading
     from datetime import UTC, datetime
 
+    from storage.interface import DraftChanged
     from storage.models import Changes, SaveAnswer, StartDraft, Submit
-    from storage.sqlite import DraftChanged
 
     t = shipped_templates["ocop_thanh_nien"]
     v, (a, b, c), d = await _unit_x_draft_and_three_officers(storage, t)
@@ -299,6 +303,7 @@ async def test_an_answer_to_a_gone_draft_fails_and_never_lands_in_a_new_one(
     fails, even when the next draft started is the newest row."""
     from datetime import UTC, datetime
 
+    from storage.interface import DraftChanged
     from storage.models import Changes, SaveAnswer, StartDraft, Submit
 
     t = shipped_templates["ocop_thanh_nien"]
@@ -307,7 +312,7 @@ async def test_an_answer_to_a_gone_draft_fails_and_never_lands_in_a_new_one(
     await storage.apply(Changes(a, ops=[Submit(d.id, "X", t.id, v, "2026-11", {}, now, now,
                                                True)]))
     await storage.apply(Changes(c, ops=[StartDraft("Y", t.id, v, "2026-11")]))
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DraftChanged):
         await storage.apply(Changes(a, ops=[SaveAnswer(d.id, "late", 1)]))
     other = await storage.find_draft("Y", t.id, "2026-11")
     assert other is not None and other.id != d.id and other.answers == {}

@@ -14,18 +14,26 @@ from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot.app import App
+from bot.domain.buttons import (
+    AskCancel,
+    ConfirmCancel,
+    ConfirmSend,
+    CorrectReport,
+    OpenReport,
+    SendReport,
+)
 from bot.domain.dialogue import Button, Reply, question_reply
+from bot.domain.messages_vi import APOLOGY
+from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.services.invites import create_invite
 from handlers.telegram.app import (
-    APOLOGY,
     AnyApplication,
     PerChatProcessor,
     build_application,
     send_replies,
 )
 from handlers.telegram.render import DATA_LIMIT
-from storage.models import Role
 from tests.harness import Clock, make_app
 from tests.recording_request import (
     RecordingRequest,
@@ -36,6 +44,7 @@ from tests.recording_request import (
 
 TOKEN = "123456:TEST"
 USER = 5001
+REPORT = OpenReport(0, "thu_nghiem", "2026-Q1").pack()
 
 
 class Bot:
@@ -100,7 +109,7 @@ async def test_report_through_buttons_and_text(bot: Bot) -> None:
     await joined(bot)
     calls = await bot.text("/baocao")
     keyboard = calls[-1]["reply_markup"]["inline_keyboard"]
-    assert keyboard[0][0]["callback_data"] == "o|0|thu_nghiem|2026-Q1"
+    assert keyboard[0][0]["callback_data"] == REPORT
     calls = await bot.press("Báo cáo quý thử nghiệm")
     methods = [c["method"] for c in calls]
     assert methods == ["answerCallbackQuery", "editMessageText", "sendMessage"]
@@ -174,7 +183,7 @@ async def test_role_refusal_through_telegram(bot: Bot) -> None:
     assert "không dành cho vai trò của bạn" in texts(calls)[0]
     forged = {"message_id": 1, "date": 0, "chat": {"id": USER, "type": "private"},
               "text": "x"}
-    calls = await bot.feed(button_update(USER, "o|0|thu_nghiem|2026-Q1", forged))
+    calls = await bot.feed(button_update(USER, REPORT, forged))
     assert "không dành cho vai trò của bạn" in texts(calls)[0]
 
 
@@ -191,7 +200,7 @@ async def test_errors_get_an_apology_not_a_trace(bot: Bot, monkeypatch: pytest.M
 
 async def test_long_replies_are_split_with_keyboard_last(bot: Bot) -> None:
     update = Update.de_json(text_update(USER, "x"), bot.application.bot)
-    reply = Reply("dòng dài\n" * 1000, [[Button("Gửi", "send|x")]])
+    reply = Reply("dòng dài\n" * 1000, [[Button.of("Gửi", SendReport(0, "x", "2026-Q1"))]])
     before = len(bot.request.calls)
     await send_replies(update, [reply])
     sent = bot.request.sent()[-(len(bot.request.calls) - before):]
@@ -208,8 +217,8 @@ def test_button_data_fits_telegram_for_every_shipped_question(
             reply = question_reply(t, {q.id: None}, q)
             for b in reply.flat_buttons():
                 assert len(b.data.encode()) <= DATA_LIMIT, (t.id, q.id, b.data)
-        key = f"send|99|{t.id}|2026-W53"
-        assert len(key.encode()) <= DATA_LIMIT
+        for kind in (SendReport, ConfirmSend, AskCancel, ConfirmCancel, CorrectReport):
+            assert len(kind(99, t.id, "2026-W53").pack().encode()) <= DATA_LIMIT
 
 
 async def test_per_chat_order_kept_while_chats_run_concurrently() -> None:

@@ -10,7 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain import messages_vi as M
 from bot.domain.answers import format_answer
+from bot.domain.buttons import (
+    Back,
+    ButtonData,
+    Choose,
+    ClearAnswer,
+    DoneChoosing,
+    EditQuestion,
+    Keep,
+    Skip,
+    Toggle,
+    ToSummary,
+)
 from bot.domain.templates import Question, QuestionType, Template, rule_holds
 
 SKIP_WORDS = {"bo qua", "boqua", "skip", "/boqua"}
@@ -22,8 +35,12 @@ DONE_WORDS = {"xong", "done", "het"}
 @dataclass(frozen=True)
 class Button:
     label: str
-    data: str  # opaque to channels; ≤ 64 bytes (Telegram's callback_data limit)
+    data: str  # packed ButtonData: opaque to channels, ≤ 64 bytes
     keyword: str | None = None  # what to type on channels without buttons
+
+    @classmethod
+    def of(cls, label: str, data: ButtonData, keyword: str | None = None) -> Button:
+        return cls(label, data.pack(), keyword)
 
 
 @dataclass(frozen=True)
@@ -107,17 +124,6 @@ def rule_violations(t: Template, answers: dict[str, Any]) -> list[str]:
 
 # --- rendering ---------------------------------------------------------------------------------
 
-_TYPE_HINT = {
-    QuestionType.INTEGER: "Nhập một số nguyên",
-    QuestionType.DECIMAL: "Nhập một số (có thể có phần lẻ, ví dụ 12,5)",
-    QuestionType.PERCENT: "Nhập tỉ lệ phần trăm, ví dụ 85 hoặc 85,5%",
-    QuestionType.TEXT: "Nhập câu trả lời",
-    QuestionType.DATE: "Nhập ngày theo dạng ngày/tháng/năm, ví dụ 15/11/2026",
-    QuestionType.PHOTO: "Gửi một ảnh (chụp hoặc chọn từ thư viện)",
-    QuestionType.MULTI_CHOICE: "Chọn một hoặc nhiều mục, bấm “Xong” khi chọn xong "
-                               "(hoặc gõ các số, ví dụ: 1, 3)",
-}
-
 
 def question_reply(t: Template, answers: dict[str, Any], q: Question, *,
                    selected: list[str] | None = None, note: str | None = None,
@@ -127,42 +133,41 @@ def question_reply(t: Template, answers: dict[str, Any], q: Question, *,
     ids = [x.id for x in shown]
     number = ids.index(q.id) + 1 if q.id in ids else len(ids)
     lines = [note] if note else []
-    lines.append(f"Câu {number}/{len(shown)}: {q.text}")
-    details = []
-    if q.unit:
-        details.append(f"đơn vị tính: {q.unit}")
-    if not q.required:
-        details.append("không bắt buộc")
+    lines.append(M.question_heading(number, len(shown), q.text))
+    details = M.question_details(q.unit, q.required)
     if details:
-        lines.append(f"({'; '.join(details)})")
-    hint = q.hint or _TYPE_HINT.get(q.type)
+        lines.append(details)
+    hint = q.hint or M.TYPE_HINT.get(q.type.value)
     if hint:
         lines.append(f"💡 {hint}")
-    if q.id in answers:
-        lines.append(f"Đã trả lời: {format_answer(q, answers[q.id])}. "
-                     "Gửi câu trả lời mới để thay, hoặc bấm “Giữ nguyên”.")
+    answered = q.id in answers
+    if answered:
+        lines.append(M.already_answered(format_answer(q, answers[q.id])))
 
     rows: list[list[Button]] = []
     numbered = False
     if q.type is QuestionType.YES_NO:
-        rows.append([Button("Có", f"a|{q.id}|1"), Button("Không", f"a|{q.id}|0")])
+        rows.append([Button.of(M.BUTTON_YES, Choose(q.id, 1)),
+                     Button.of(M.BUTTON_NO, Choose(q.id, 0))])
         numbered = True
     elif q.type is QuestionType.CHOICE:
-        rows.extend([Button(o.label, f"a|{q.id}|{i}")] for i, o in enumerate(q.options))
+        rows.extend([Button.of(o.label, Choose(q.id, i))] for i, o in enumerate(q.options))
         numbered = True
     elif q.type is QuestionType.MULTI_CHOICE:
         chosen = set(selected or [])
-        rows.extend([Button(("☑ " if o.id in chosen else "☐ ") + o.label, f"t|{q.id}|{i}")]
+        rows.extend([Button.of(("☑ " if o.id in chosen else "☐ ") + o.label, Toggle(q.id, i))]
                     for i, o in enumerate(q.options))
-        rows.append([Button("Xong ✔", f"d|{q.id}", "xong")])
+        rows.append([Button.of(M.BUTTON_DONE, DoneChoosing(q.id), "xong")])
         numbered = True
     nav = []
-    if q.id in answers:
-        nav.append(Button("Giữ nguyên ➡", f"k|{q.id}", "giữ nguyên"))
-    if not q.required:
-        nav.append(Button("Bỏ qua", f"s|{q.id}", "bỏ qua"))
+    if answered:
+        nav.append(Button.of(M.BUTTON_KEEP, Keep(q.id), "giữ nguyên"))
+        if not q.required and answers[q.id] is not None:
+            nav.append(Button.of(M.BUTTON_CLEAR, ClearAnswer(q.id), "xóa"))
+    elif not q.required:
+        nav.append(Button.of(M.BUTTON_SKIP, Skip(q.id), "bỏ qua"))
     if number > 1:
-        nav.append(Button("⬅ Quay lại", f"b|{q.id}", "quay lại"))
+        nav.append(Button.of(M.BUTTON_BACK, Back(q.id), "quay lại"))
     if nav:
         rows.append(nav)
     return Reply("\n".join(lines), rows, numbered=numbered, replace=replace)
@@ -173,20 +178,31 @@ def summary_text(t: Template, answers: dict[str, Any], heading: str) -> tuple[st
     shown = visible_questions(t, answers)
     lines = [heading, ""]
     for i, q in enumerate(shown, 1):
-        value = format_answer(q, answers[q.id]) if q.id in answers else "❗ chưa trả lời"
-        lines.append(f"{i}. {q.text}\n   → {value}")
-    problems = [f"❗ Câu {shown.index(q) + 1} bắt buộc, chưa có câu trả lời."
-                for q in missing_required(t, answers)]
+        value = format_answer(q, answers[q.id]) if q.id in answers else M.NOT_ANSWERED
+        lines.append(M.summary_line(i, q.text, value))
+    problems = [M.required_missing(shown.index(q) + 1) for q in missing_required(t, answers)]
     problems += [f"⚠ {m}" for m in rule_violations(t, answers)]
     if problems:
-        lines += ["", "Cần sửa trước khi gửi:", *problems]
+        lines += ["", M.FIX_BEFORE_SENDING, *problems]
     return "\n".join(lines), problems
+
+
+def changed_lines(t: Template, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """'• Câu 3. Tổng số HTX: 1.234 HTX → 2.000 HTX' for every visible answer that changed."""
+    shown = visible_questions(t, after)
+    out = []
+    for i, q in enumerate(shown, 1):
+        old, new = before.get(q.id), after.get(q.id)
+        if old != new:
+            out.append(M.change_line(i, q.text, format_answer(q, old) if q.id in before
+                                     else M.NOT_ANSWERED, format_answer(q, new)))
+    return out
 
 
 def edit_picker(t: Template, answers: dict[str, Any]) -> Reply:
     """Buttons 'Câu 1', 'Câu 2'…: pick a question to change."""
     shown = visible_questions(t, answers)
-    buttons = [Button(f"Câu {i}", f"e|{q.id}") for i, q in enumerate(shown, 1)]
+    buttons = [Button.of(M.question_button(i), EditQuestion(q.id)) for i, q in enumerate(shown, 1)]
     rows = [buttons[i:i + 4] for i in range(0, len(buttons), 4)]
-    rows.append([Button("↩ Về bản tóm tắt", "sum", "tóm tắt")])
-    return Reply("Bạn muốn sửa câu nào? Chọn số câu:", rows, numbered=True)
+    rows.append([Button.of(M.BUTTON_TO_SUMMARY, ToSummary(), "tóm tắt")])
+    return Reply(M.CHOOSE_QUESTION, rows, numbered=True)

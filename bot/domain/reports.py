@@ -5,11 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bot.domain import vnformat
 from bot.domain.periods import Period
 from bot.domain.templates import Template
+
+
+class ReportKey(NamedTuple):
+    """One report of one unit: unit code, template id, period id."""
+
+    unit: str
+    template: str
+    period: str
 
 
 class Status(StrEnum):
@@ -18,15 +27,6 @@ class Status(StrEnum):
     SUBMITTED = "submitted"
     LATE = "late"  # not submitted and past the due instant
 
-
-STATUS_VI = {
-    Status.NOT_STARTED: "chưa làm",
-    Status.IN_PROGRESS: "đang làm dở",
-    Status.SUBMITTED: "đã gửi",
-    Status.LATE: "trễ hạn",
-}
-STATUS_ICON = {Status.NOT_STARTED: "⚪", Status.IN_PROGRESS: "✏", Status.SUBMITTED: "✅",
-               Status.LATE: "⏰"}
 
 
 @dataclass(frozen=True)

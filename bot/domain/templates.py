@@ -204,6 +204,10 @@ class Template(_Strict):
     def deadline_rule(self) -> DeadlineRule:
         return parse_deadline(self.deadline)
 
+    @property
+    def question_ids(self) -> list[str]:
+        return [q.id for q in self.questions]
+
     def question(self, question_id: str) -> Question:
         for q in self.questions:
             if q.id == question_id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.models import Role
+from bot.domain.roles import Role
 
 
 @dataclass(frozen=True)

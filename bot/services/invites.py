@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from storage.models import Invite, Role
-from storage.sqlite import SqliteStorage
+from bot.domain.roles import Role
+from storage.interface import Storage
+from storage.models import Invite
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
 
@@ -19,7 +20,7 @@ class InviteError(Exception):
     """The invite cannot be created (unknown unit, bad numbers)."""
 
 
-async def create_invite(storage: SqliteStorage, unit_code: str, role: Role, uses: int,
+async def create_invite(storage: Storage, unit_code: str, role: Role, uses: int,
                         expires_days: int | None, now: datetime, actor: str = "cli") -> Invite:
     units = {u.code for u in await storage.list_units()}
     if unit_code not in units:

@@ -8,34 +8,29 @@ the ledger (a unique key per unit, template, period and kind) before it is sent.
 from __future__ import annotations
 
 import logging
-import time as clock_time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import RemindersConfig
-from bot.domain.dialogue import Button, progress
+from bot.domain import messages_vi as M
+from bot.domain.buttons import ButtonDataError, OpenReport, ReportNow
+from bot.domain.dialogue import Button, Reply, progress
 from bot.domain.periods import Period
 from bot.domain.reminders import Policy, Slot, in_quiet_hours, pick, reminder_text, slots_for
 from bot.domain.reports import Window, open_windows, window
 from bot.domain.templates import Template
-from bot.domain.units import Unit, ancestors_of, applies
+from bot.domain.units import Unit
+from bot.services.channels import Channels
+from bot.services.units import UnitDirectory
+from storage.interface import Storage
 from storage.models import Person
-from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
 NOTHING: frozenset[str] = frozenset()
 CHUNK = 1000  # reminders claimed at a time
-Outcome = Literal["sent", "blocked", "failed"]
-
-
-class Sender(Protocol):
-    """A channel that can push a message with one button to a person."""
-
-    async def send(self, person: Person, text: str, button: Button) -> Outcome: ...
 
 
 def policy_for(t: Template, defaults: RemindersConfig) -> Policy:
@@ -73,31 +68,22 @@ class SweepResult:
 
 
 class ReminderService:
-    def __init__(self, storage: SqliteStorage, templates: dict[str, Template], *,
+    def __init__(self, storage: Storage, templates: dict[str, Template], *,
                  zone: ZoneInfo, lock_days: int, defaults: RemindersConfig,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], units: UnitDirectory | None = None) -> None:
         self.storage = storage
         self.templates = templates
         self.zone = zone
         self.lock_days = lock_days
         self.defaults = defaults
         self.clock = clock
+        self.units = units or UnitDirectory(storage, templates)
         self.policies = {t.id: policy_for(t, defaults) for t in templates.values()}
-        self._applicable_cache: dict[str, list[Unit]] = {}
-        self._applicable_at = -1e9
-
-    UNITS_TTL = 60.0  # seconds: units change by CLI import, rarely
 
     async def _applicable(self) -> dict[str, list[Unit]]:
-        """template → the units it applies to (recomputed at most once a minute)."""
-        if clock_time.monotonic() - self._applicable_at > self.UNITS_TTL:
-            units = {u.code: u for u in await self.storage.list_units()}
-            ancestors = {code: ancestors_of(code, units) for code in units}
-            self._applicable_cache = {
-                t.id: [u for u in units.values() if applies(t.applies_to, u, ancestors[u.code])]
-                for t in self.templates.values()}
-            self._applicable_at = clock_time.monotonic()
-        return self._applicable_cache
+        """template → the units it applies to."""
+        tree = await self.units.tree()
+        return {t.id: tree.units_for(t.id) for t in self.templates.values()}
 
     async def plan(self, now: datetime, officers: dict[str, list[Person]] | None = None,
                    ) -> tuple[list[Planned], list[Planned]]:
@@ -133,7 +119,7 @@ class ReminderService:
                     drop.extend(Planned(unit, w, s, people) for s in stale)
         return send, drop
 
-    async def sweep(self, sender: Sender) -> SweepResult:
+    async def sweep(self, channels: Channels) -> SweepResult:
         """Send what is due and not yet handled; record everything in the ledger.
 
         Reminders are claimed a few at a time, just before they are sent, so a crash loses at
@@ -160,8 +146,8 @@ class ReminderService:
             chunk = send[i:i + CHUNK]
             sweep_id = uuid.uuid4().hex
             claimed = await self.storage.claim_reminders(
-                [_row(p, "sending", sum(1 for x in p.recipients if x.reachable)) for p in chunk],
-                sweep_id)
+                [_row(p, "sending", sum(1 for x in p.recipients if channels.reaches(x)))
+                 for p in chunk], sweep_id)
             corrections: list[tuple[str, str, str, str, int]] = []
             retry: list[tuple[str, str, str, str]] = []
             for p in chunk:
@@ -174,11 +160,12 @@ class ReminderService:
                                      progress_cache[key].get(p.unit.code), now, self.zone)
                 delivered = planned = failed = 0
                 for person in p.recipients:
-                    if not person.reachable or person.id in blocked:
+                    # Blocked, or on a channel not running here: not a failure to retry.
+                    if not channels.reaches(person) or person.id in blocked:
                         continue
                     planned += 1
-                    outcome = await sender.send(person, text,
-                                                _button(p, units_of.get(person.id, [])))
+                    button = _button(p, units_of.get(person.id, []))
+                    outcome = await channels.send(person, Reply(text, [[button]]))
                     if outcome == "sent":
                         delivered += 1
                     elif outcome == "blocked":
@@ -248,10 +235,12 @@ def _row(p: Planned, status: str, recipients: int) -> tuple[str, str, str, str, 
 def _button(p: Planned, person_units: list[str]) -> Button:
     """'Báo cáo ngay': names the unit by code, so it stays right if the person joins another
     unit before pressing it (falls back to the /baocao position if the code is too long)."""
-    data = f"n|{p.unit.code}|{p.window.template.id}|{p.window.period.id}"
-    if len(data.encode()) > 64 and p.unit.code in person_units:
-        data = f"o|{person_units.index(p.unit.code)}|{p.window.template.id}|{p.window.period.id}"
-    return Button("📝 Báo cáo ngay", data)
+    template, period = p.window.template.id, p.window.period.id
+    try:
+        return Button.of(M.BUTTON_REPORT_NOW, ReportNow(p.unit.code, template, period))
+    except ButtonDataError:
+        slot = person_units.index(p.unit.code) if p.unit.code in person_units else 0
+        return Button.of(M.BUTTON_REPORT_NOW, OpenReport(slot, template, period))
 
 
 def _key(p: Planned) -> tuple[str, str, str, str]:

@@ -30,16 +30,13 @@ from telegram.warnings import PTBUserWarning
 
 from bot.app import BOT_USERNAME_KEY, App
 from bot.domain.dialogue import Reply
+from bot.domain.messages_vi import APOLOGY
+from bot.services.channels import Inbound, parse_command
 from bot.services.commands import COMMANDS
-from bot.services.reporting import Inbound
 from handlers.telegram.render import TEXT_LIMIT, Markup, button_label, chunks, keyboard
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-# Not "please retry": the answer may already be saved, and retyping it would answer the next
-# question. /baocao shows where the report stands.
-APOLOGY = ("Xin lỗi, hệ thống vừa gặp lỗi khi trả lời bạn. Câu trả lời đã nhập có thể đã được "
-           "lưu; gõ /baocao để xem câu hỏi hiện tại.")
 APP_KEY = "baocao_app"
 
 
@@ -75,8 +72,9 @@ class PerChatProcessor(BaseUpdateProcessor):
         """Nothing to release."""
 
 
-def to_inbound(update: Update) -> Inbound | None:
-    """An update as a channel-neutral event; None for updates baocao ignores."""
+def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | None:
+    """An update as a channel-neutral event; None for updates baocao ignores (from bots, in
+    groups, or a command addressed to another bot)."""
     user = update.effective_user
     if user is None or user.is_bot:
         return None
@@ -90,9 +88,11 @@ def to_inbound(update: Update) -> Inbound | None:
     if message.photo:
         return Inbound(photo=message.photo[-1].file_id, **base)
     text = message.text or message.caption or ""
-    if text.startswith("/") and len(text) > 1:
-        word, _, argument = text[1:].partition(" ")
-        return Inbound(command=word.split("@", 1)[0].lower(), argument=argument.strip(), **base)
+    command = parse_command(text)
+    if command is not None:
+        if not command.for_bot(bot_username):
+            return None
+        return Inbound(command=command.name, argument=command.argument, **base)
     return Inbound(text=text, **base)
 
 
@@ -148,7 +148,7 @@ async def _edit(message: Message, text: str, markup: Markup | None) -> None:
 
 async def on_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every message, command, photo and button press goes through here."""
-    inbound = to_inbound(update)
+    inbound = to_inbound(update, _username(context.bot))
     if inbound is None:
         return
     if update.callback_query is not None:
@@ -159,6 +159,13 @@ async def on_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     app: App = context.application.bot_data[APP_KEY]
     replies = await app.reporting.handle(inbound)
     await send_replies(update, replies)
+
+
+def _username(bot: Bot) -> str | None:
+    try:
+        return bot.username
+    except RuntimeError:  # not initialised (getMe not called): accept every command
+        return None
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -193,7 +200,6 @@ async def announce(application: Application[Any, Any, Any, Any, Any, Any], app: 
     """After connecting: remember the bot's @username (for invite links), publish commands."""
     username = application.bot.username
     if username:
-        app.reporting.bot_username = username
         await app.storage.set_setting(BOT_USERNAME_KEY, username)
     try:
         await application.bot.set_my_commands(

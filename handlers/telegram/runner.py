@@ -9,8 +9,9 @@ from urllib.parse import urlparse
 
 from bot.app import App, build_app, tune_runtime
 from bot.config import TOKEN_ENV, Config
-from handlers.telegram.app import APP_KEY, AnyApplication, announce, build_application
-from handlers.telegram.reminders import schedule_reminders
+from bot.scheduler import Scheduler
+from handlers.telegram.app import APP_KEY, CHANNEL, AnyApplication, announce, build_application
+from handlers.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
@@ -28,17 +29,24 @@ def run_bot(config: Config) -> int:
               file=sys.stderr)
         return 2
 
+    scheduler: Scheduler | None = None
+
     async def post_init(application: AnyApplication) -> None:
+        nonlocal scheduler
         app = await build_app(config)
         application.bot_data[APP_KEY] = app
         people = await app.reporting.warm()
         await announce(application, app)
-        schedule_reminders(application, app.reminders)
+        app.channels.register(CHANNEL, TelegramSender(application.bot))
+        scheduler = Scheduler(app.reminders, app.channels)
+        scheduler.start()
         tune_runtime()
         log.info("baocao bot @%s started (%s, %d templates, %d people)",
                  application.bot.username, tg.mode, len(app.templates), people)
 
     async def post_shutdown(application: AnyApplication) -> None:
+        if scheduler is not None:
+            scheduler.shutdown()
         app: App | None = application.bot_data.get(APP_KEY)
         if app is not None:
             await app.close()

@@ -1,0 +1,184 @@
+"""What a pressed button means, as small typed values (the pattern of aiogram's CallbackData).
+
+Each kind is a frozen dataclass with a short prefix: `pack()` gives the string a channel
+carries (Telegram's `callback_data`, at most 64 bytes, checked here and nowhere else) and
+`unpack()` reads it back, or returns None for anything malformed or forged. The wire format is
+the one earlier versions sent, so buttons of messages already in officers' chats keep working.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+MAX_BYTES = 64  # Telegram's limit for callback_data
+_SEP = "|"
+
+
+class ButtonDataError(ValueError):
+    """Button data that cannot be packed: too long, or a value containing the separator."""
+
+
+@dataclass(frozen=True)
+class ButtonData:
+    """Base of every kind; a subclass names its prefix: `class Skip(ButtonData, prefix="s")`."""
+
+    prefix: ClassVar[str] = ""
+    _kinds: ClassVar[dict[str, type[ButtonData]]] = {}
+
+    def __init_subclass__(cls, prefix: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if prefix:
+            if prefix in ButtonData._kinds:
+                raise TypeError(f"button prefix {prefix!r} is used twice")
+            cls.prefix = prefix
+            ButtonData._kinds[prefix] = cls
+
+    def pack(self) -> str:
+        values = [str(getattr(self, f.name)) for f in dataclasses.fields(self)]
+        if any(_SEP in v for v in values):
+            raise ButtonDataError(f"{_SEP!r} inside button data {values!r}")
+        data = _SEP.join([self.prefix, *values])
+        if len(data.encode()) > MAX_BYTES:
+            raise ButtonDataError(f"button data longer than {MAX_BYTES} bytes: {data!r}")
+        return data
+
+
+def unpack(data: str) -> ButtonData | None:
+    """The button a channel sent back, or None if it is not one of ours."""
+    head, *values = data.split(_SEP)
+    kind = ButtonData._kinds.get(head)
+    if kind is None or len(data.encode()) > MAX_BYTES:
+        return None
+    fields = dataclasses.fields(kind)
+    if len(values) != len(fields):
+        return None
+    parsed: list[Any] = []
+    for f, raw in zip(fields, values, strict=True):
+        if f.type == "int":
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
+                return None
+            parsed.append(int(raw))
+        elif not raw:
+            return None
+        else:
+            parsed.append(raw)
+    return kind(*parsed)
+
+
+# --- a report of the person's units: `slot` is the unit's place in their sorted unit list ---
+
+
+@dataclass(frozen=True)
+class ReportButton(ButtonData):
+    slot: int
+    template: str
+    period: str
+
+
+@dataclass(frozen=True)
+class OpenReport(ReportButton, prefix="o"):
+    """Start, continue or view a report."""
+
+
+@dataclass(frozen=True)
+class CorrectReport(ReportButton, prefix="r"):
+    """Reopen a sent report to correct it."""
+
+
+@dataclass(frozen=True)
+class SendReport(ReportButton, prefix="send"):
+    """Send the draft shown on the summary."""
+
+
+@dataclass(frozen=True)
+class ConfirmSend(ReportButton, prefix="cs"):
+    """Yes, send this correction (asked when "send" was typed rather than pressed)."""
+
+
+@dataclass(frozen=True)
+class PickQuestion(ReportButton, prefix="edit"):
+    """Show the 'which question to change' picker."""
+
+
+@dataclass(frozen=True)
+class AskCancel(ReportButton, prefix="cancel"):
+    """Ask whether to abandon the draft."""
+
+
+@dataclass(frozen=True)
+class ConfirmCancel(ReportButton, prefix="cy"):
+    """Yes, abandon the draft."""
+
+
+@dataclass(frozen=True)
+class KeepDraft(ReportButton, prefix="cn"):
+    """No, go back to where I was."""
+
+
+@dataclass(frozen=True)
+class ReportNow(ButtonData, prefix="n"):
+    """'Báo cáo ngay' on a reminder: the unit by code, so it stays right if the person joins
+    another unit before pressing it."""
+
+    unit: str
+    template: str
+    period: str
+
+
+# --- the question on screen ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionButton(ButtonData):
+    question: str
+
+
+@dataclass(frozen=True)
+class Choose(QuestionButton, prefix="a"):
+    """An option of a choice question (for yes/no: 1 = yes, 0 = no)."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Toggle(QuestionButton, prefix="t"):
+    """Tick or untick an option of a multi-choice question."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class DoneChoosing(QuestionButton, prefix="d"):
+    """The ticked options are the answer."""
+
+
+@dataclass(frozen=True)
+class Skip(QuestionButton, prefix="s"):
+    """Move on without answering (an answer given earlier stays)."""
+
+
+@dataclass(frozen=True)
+class Back(QuestionButton, prefix="b"):
+    """The previous question."""
+
+
+@dataclass(frozen=True)
+class Keep(QuestionButton, prefix="k"):
+    """Keep the answer given earlier and move on."""
+
+
+@dataclass(frozen=True)
+class ClearAnswer(QuestionButton, prefix="x"):
+    """Remove the answer given earlier (optional questions only)."""
+
+
+@dataclass(frozen=True)
+class EditQuestion(QuestionButton, prefix="e"):
+    """Change this question's answer (from the picker)."""
+
+
+@dataclass(frozen=True)
+class ToSummary(ButtonData, prefix="sum"):
+    """Back to the summary."""

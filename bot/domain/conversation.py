@@ -1,0 +1,95 @@
+"""Where a person is in the chat dialogue: a typed state, stored as a small JSON object.
+
+The JSON keys are the ones earlier versions stored (`mode`, `r`, `q`, `sum`, `sel`, `back`,
+`btn`, `kw`), so conversations already in a database load unchanged; anything unreadable in
+them loads as "nowhere" rather than failing the person's next message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from bot.domain.reports import ReportKey
+
+
+class Mode(StrEnum):
+    IDLE = ""  # nothing on screen that a typed answer would belong to
+    LIST = "list"  # the report list
+    QUESTION = "question"  # a question waits for its answer
+    SUMMARY = "summary"  # the draft's summary, with "Gửi báo cáo"
+    VIEW = "view"  # a sent report, with "Sửa báo cáo"
+    EDIT = "edit"  # the "which question to change" picker
+    CONFIRM_CANCEL = "confirm_cancel"  # "abandon this draft?"
+    CONFIRM_SEND = "confirm_send"  # "send this correction?"
+
+
+@dataclass
+class Conversation:
+    mode: Mode = Mode.IDLE
+    report: ReportKey | None = None
+    question: str | None = None
+    to_summary: bool = False  # the question was opened from the summary: return there after
+    selected: list[str] | None = None  # options ticked so far on a multi-choice question
+    back: Conversation | None = None  # where "Không, làm tiếp" returns from a confirmation
+    numbered: list[str] = field(default_factory=list)  # typing N presses the N-th button
+    keywords: dict[str, str] = field(default_factory=dict)  # typed word → button data
+
+    def show(self, mode: Mode, report: ReportKey | None = None, *,
+             question: str | None = None, to_summary: bool = False,
+             selected: list[str] | None = None, back: Conversation | None = None) -> None:
+        """Move to a new screen; nothing of the previous one is kept."""
+        self.mode, self.report, self.question = mode, report, question
+        self.to_summary, self.selected, self.back = to_summary, selected, back
+        self.numbered, self.keywords = [], {}
+
+    def clear(self) -> None:
+        self.show(Mode.IDLE)
+
+    def copy(self) -> Conversation:
+        return Conversation.from_json(self.to_json())
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.mode is not Mode.IDLE:
+            out["mode"] = self.mode.value
+        if self.report is not None:
+            out["r"] = list(self.report)
+        if self.question is not None:
+            out["q"] = self.question
+        if self.to_summary:
+            out["sum"] = True
+        if self.selected is not None:
+            out["sel"] = list(self.selected)
+        if self.back is not None:
+            out["back"] = self.back.to_json()
+        if self.numbered:
+            out["btn"] = list(self.numbered)
+        if self.keywords:
+            out["kw"] = dict(self.keywords)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Conversation:
+        """Read a stored state; a malformed one (hand-edited, or from a bug) reads as idle."""
+        if not isinstance(raw, dict):
+            return cls()
+        try:
+            mode = Mode(raw.get("mode") or "")
+        except ValueError:
+            return cls()
+        ref = raw.get("r")
+        report = (ReportKey(*ref) if isinstance(ref, list) and len(ref) == 3
+                  and all(isinstance(x, str) for x in ref) else None)
+        question = raw.get("q") if isinstance(raw.get("q"), str) else None
+        sel = raw.get("sel")
+        selected = [s for s in sel if isinstance(s, str)] if isinstance(sel, list) else None
+        back = cls.from_json(raw["back"]) if isinstance(raw.get("back"), dict) else None
+        btn = raw.get("btn")
+        numbered = [b for b in btn if isinstance(b, str)] if isinstance(btn, list) else []
+        kw = raw.get("kw")
+        keywords = ({k: v for k, v in kw.items() if isinstance(k, str) and isinstance(v, str)}
+                    if isinstance(kw, dict) else {})
+        return cls(mode, report, question, bool(raw.get("sum")), selected, back, numbered,
+                   keywords)

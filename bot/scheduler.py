@@ -1,0 +1,50 @@
+"""Time-driven work, whatever channels run: APScheduler wakes idempotent sweeps.
+
+The database is the truth (what is due and not yet done), so a job only asks "what now?":
+a double wake-up, a crash or a restart never sends twice, and a missed minute is caught up by
+the next sweep (the first one runs a second after start).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.services.channels import Channels
+from bot.services.reminders import ReminderService
+
+log = logging.getLogger(__name__)
+SWEEP_EVERY = 60.0  # seconds
+
+
+class Scheduler:
+    def __init__(self, reminders: ReminderService, channels: Channels,
+                 every: float = SWEEP_EVERY) -> None:
+        self.reminders = reminders
+        self.channels = channels
+        self.every = every
+        self._scheduler: AsyncIOScheduler | None = None
+
+    def start(self) -> None:
+        """Start inside the running event loop (the bot's)."""
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(self.sweep, IntervalTrigger(seconds=self.every), id="reminder-sweep",
+                          next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+                          max_instances=1, coalesce=True, misfire_grace_time=None)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def shutdown(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+
+    async def sweep(self) -> None:
+        """One idempotent reminder sweep; errors are logged and the next wake-up tries again."""
+        try:
+            await self.reminders.sweep(self.channels)
+        except Exception:
+            log.exception("reminder sweep failed")

@@ -1,0 +1,88 @@
+"""The seam between the services and the messengers (Telegram, Zalo, the terminal demo).
+
+A channel turns what its users do into `Inbound` events for the services, and registers a
+`Sender` that can push a message to one of its people; everything else (ordering per person,
+de-duplication, what to say) is the services'. A person is reached on the channel they joined
+with (`Person.channel`); a person whose channel is not running here is not reachable now,
+which is not a failure to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.domain.dialogue import Reply
+from storage.models import Person
+
+log = logging.getLogger(__name__)
+Outcome = Literal["sent", "blocked", "failed"]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a chat user did, channel-neutral."""
+
+    channel: str
+    user_id: str
+    display_name: str = ""
+    text: str = ""
+    command: str | None = None  # without the slash: "baocao"
+    argument: str = ""
+    button: str | None = None  # the pressed button's data
+    photo: str | None = None  # file id
+    event_id: str | None = None  # for de-duplication (Telegram's update_id)
+
+
+class Sender(Protocol):
+    """Push one message to one person of this channel."""
+
+    async def send(self, person: Person, reply: Reply) -> Outcome: ...
+
+
+class Channels:
+    """The senders of the channels running in this process, by channel name."""
+
+    def __init__(self) -> None:
+        self._senders: dict[str, Sender] = {}
+
+    def register(self, channel: str, sender: Sender) -> None:
+        self._senders[channel] = sender
+
+    def reaches(self, person: Person) -> bool:
+        """Can a message go out to this person now (their channel runs, they did not block)?"""
+        return person.reachable and person.channel in self._senders
+
+    async def send(self, person: Person, reply: Reply) -> Outcome:
+        sender = self._senders.get(person.channel)
+        if sender is None:  # callers ask `reaches` first; this is a programming error
+            log.error("no sender for channel %r (person %s)", person.channel, person.id)
+            return "failed"
+        return await sender.send(person, reply)
+
+
+@dataclass(frozen=True)
+class CommandText:
+    """'/huy@baocao_bot now' → name 'huy', argument 'now', addressee 'baocao_bot'."""
+
+    name: str
+    argument: str
+    addressee: str | None
+
+    def for_bot(self, username: str | None) -> bool:
+        """Is it meant for this bot? A command addressed to another bot in a group is not."""
+        return (self.addressee is None or username is None
+                or self.addressee.lower() == username.lstrip("@").lower())
+
+
+def parse_command(text: str) -> CommandText | None:
+    """A slash command as every channel types it, or None for ordinary text."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2 or stripped[1].isspace():
+        return None
+    word, _, argument = stripped[1:].partition(" ")
+    name, _, addressee = word.partition("@")
+    if not name:
+        return None
+    return CommandText(name.lower(), argument.strip(), addressee or None)

@@ -1,0 +1,142 @@
+"""What a person can see without opening a report: the greeting, the report list, the status."""
+
+from __future__ import annotations
+
+from bot.domain import messages_vi as M
+from bot.domain.buttons import CorrectReport, OpenReport
+from bot.domain.conversation import Mode
+from bot.domain.dialogue import Button, Reply, progress
+from bot.domain.reports import ReportKey, Status, Window, lateness_words, open_windows, status_of
+from bot.domain.roles import Role
+from bot.domain.units import Unit, subtree_codes
+from bot.services.commands import help_text
+from bot.services.reporting.context import Ctx, Deps
+
+
+def greet(deps: Deps, ctx: Ctx) -> list[Reply]:
+    hello = M.greeting(ctx.person.display_name, [(m.unit.name, m.role) for m in ctx.memberships])
+    return [Reply(hello + "\n\n" + help_text(ctx.roles))]
+
+
+async def windows_for(deps: Deps, ctx: Ctx, include_locked: int = 0
+                      ) -> list[tuple[int, Unit, Window]]:
+    """(slot, unit, window) of every report the person's units owe, template by template."""
+    tree = await deps.units.tree()
+    out = []
+    for slot, unit in enumerate(ctx.officer_units):
+        for t in sorted(deps.templates.values(), key=lambda t: t.id):
+            if unit.code not in tree.applicable.get(t.id, frozenset()):
+                continue
+            for w in open_windows(t, ctx.now, deps.zone, deps.lock_days, include_locked):
+                out.append((slot, unit, w))
+    return out
+
+
+async def report_list(deps: Deps, ctx: Ctx) -> list[Reply]:
+    ctx.conversation.show(Mode.LIST)
+    windows = await windows_for(deps, ctx)
+    if not windows:
+        return [Reply(M.NO_REPORTS)]
+    codes = [u.code for u in ctx.officer_units]
+    submitted = {ReportKey(s.unit_code, s.template_id, s.period) for s in
+                 await deps.storage.latest_submissions(codes, with_answers=False)}
+    drafts = {ReportKey(d.unit_code, d.template_id, d.period): d
+              for d in await deps.storage.drafts_for_units(codes)}
+    lines = [M.LIST_HEADING]
+    rows = []
+    many_units = len(ctx.officer_units) > 1
+    for i, (slot, unit, w) in enumerate(windows, 1):
+        key = ReportKey(unit.code, w.template.id, w.period.id)
+        draft = drafts.get(key)
+        st = status_of(w, ctx.now, key in submitted, draft is not None)
+        extra = ""
+        if draft is not None and st is not Status.SUBMITTED:
+            template = await deps.template(draft.template_id, draft.template_version)
+            extra = " " + M.progress_words(*progress(template, draft.answers))
+        where = f"{unit.name} · " if many_units else ""
+        lines.append(M.report_list_line(i, w.template.title, where, w.period.label_vi(),
+                                        w.due_words(), M.STATUS_ICON[st], M.STATUS_VI[st],
+                                        extra))
+        label = f"{M.STATUS_ICON[st]} {_short(w.template.title, 38)} · {w.period.label_vi()}"
+        rows.append([Button.of(label, OpenReport(slot, w.template.id, w.period.id))])
+    return [Reply("\n".join(lines), rows, numbered=True, listed=True)]
+
+
+async def status(deps: Deps, ctx: Ctx) -> list[Reply]:
+    replies = []
+    if Role.OFFICER in ctx.roles:
+        replies.append(await officer_status(deps, ctx))
+    if ctx.roles & {Role.SUPERVISOR, Role.ADMIN}:
+        replies.append(await watcher_status(deps, ctx))
+    return replies
+
+
+async def officer_status(deps: Deps, ctx: Ctx) -> Reply:
+    """The unit's reports of the current and two past periods, with corrections offered.
+
+    A period that locked before the unit (or the template) came into baocao is not shown: a
+    commune imported today never owed last year's reports here."""
+    windows = await windows_for(deps, ctx, include_locked=2)
+    tree = await deps.units.tree()
+    first_seen = await deps.storage.templates_first_seen()
+    codes = [u.code for u in ctx.officer_units]
+    subs = {ReportKey(s.unit_code, s.template_id, s.period): s
+            for s in await deps.storage.latest_submissions(codes, with_answers=False)}
+    drafts = {ReportKey(d.unit_code, d.template_id, d.period)
+              for d in await deps.storage.drafts_for_units(codes)}
+    lines = [M.STATUS_HEADING]
+    rows = []
+    for slot, unit, w in windows:
+        key = ReportKey(unit.code, w.template.id, w.period.id)
+        sub = subs.get(key)
+        since = max(filter(None, (tree.created.get(unit.code), first_seen.get(w.template.id))),
+                    default=None)
+        if sub is None and ctx.now >= w.lock and since is not None and since >= w.due:
+            continue  # history from before baocao knew this unit or template
+        st = status_of(w, ctx.now, sub is not None, key in drafts)
+        line = f"{M.STATUS_ICON[st]} {w.template.title} — {w.period.label_vi()}: {M.STATUS_VI[st]}"
+        if sub is not None:
+            line += M.sent_at(deps.local(sub.first_submitted_at),
+                              lateness_words(sub.first_submitted_at, sub.due_at), sub.version - 1)
+            if ctx.now < w.lock:
+                rows.append([Button.of(
+                    M.correct_button(_short(w.template.title, 30), w.period.label_vi()),
+                    CorrectReport(slot, w.template.id, w.period.id))])
+        elif ctx.now >= w.lock:
+            line += " " + M.LOCKED
+        else:
+            line += f" · {w.due_words()}"
+        lines.append(line)
+    if len(lines) == 1:
+        lines.append(M.STATUS_EMPTY)
+    return Reply("\n".join(lines), rows, numbered=bool(rows))
+
+
+async def watcher_status(deps: Deps, ctx: Ctx) -> Reply:
+    """For supervisors and admins: the current period of each template over their subtree."""
+    tree = await deps.units.tree()
+    roots = [m.unit for m in ctx.memberships if m.role in (Role.SUPERVISOR, Role.ADMIN)]
+    lines = []
+    for root in roots:
+        codes = subtree_codes(root.code, tree.units.values())
+        subs = {ReportKey(s.unit_code, s.template_id, s.period): s for s in
+                await deps.storage.latest_submissions(sorted(codes), with_answers=False)}
+        lines.append(M.watch_heading(root.name))
+        for t in sorted(deps.templates.values(), key=lambda t: t.id):
+            applicable = tree.applicable.get(t.id, frozenset())
+            expected = [tree.units[c] for c in sorted(codes) if c in applicable]
+            if not expected:
+                continue
+            w = open_windows(t, ctx.now, deps.zone, deps.lock_days, include_locked=1)[0]
+            done = [u for u in expected if (u.code, t.id, w.period.id) in subs]
+            on_time = [u for u in done if subs[ReportKey(u.code, t.id, w.period.id)].on_time]
+            missing = [u.name for u in expected if u not in done]
+            lines.append(M.watch_line(t.title, w.period.label_vi(), w.due_words(), len(done),
+                                      len(expected), len(on_time)))
+            if missing:
+                lines.append(M.not_sent(missing))
+    return Reply("\n".join(lines) if lines else M.NOTHING_TO_WATCH)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,112 @@
+"""What every feature of the dialogue works with: the shared reads (`Deps`), the event being
+handled (`Ctx`), and a report resolved from a button or the conversation (`Report`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from bot.domain.buttons import ReportButton
+from bot.domain.conversation import Conversation
+from bot.domain.periods import Period
+from bot.domain.reports import ReportKey, Window, window
+from bot.domain.roles import Role
+from bot.domain.templates import Template
+from bot.domain.units import Unit
+from bot.services.reporting.drafts import DraftCache
+from bot.services.units import UnitDirectory
+from storage.interface import Storage
+from storage.models import Changes, Draft, Membership, Person, Submission
+
+
+class Deps:
+    """Storage, templates and settings, with the caches that keep reads off the hot path."""
+
+    def __init__(self, storage: Storage, templates: dict[str, Template],
+                 versions: dict[str, int], *, zone: ZoneInfo, lock_days: int,
+                 units: UnitDirectory) -> None:
+        self.storage = storage
+        self.templates = templates  # current versions, by id
+        self.versions = versions
+        self.zone = zone
+        self.lock_days = lock_days
+        self.units = units
+        self.drafts = DraftCache(storage)
+        self._versions: dict[tuple[str, int], Template] = {
+            (t.id, versions[t.id]): t for t in templates.values()}
+        self._windows: dict[tuple[str, str], Window] = {}
+
+    async def template(self, template_id: str, version: int) -> Template:
+        """A template as it was at `version` (a draft keeps the questions it started with)."""
+        key = (template_id, version)
+        if key not in self._versions:
+            found = await self.storage.get_template(template_id, version)
+            if found is None:
+                raise LookupError(f"template {template_id} v{version} is not stored")
+            self._versions[key] = found
+        return self._versions[key]
+
+    def window(self, template: Template, period: Period) -> Window:
+        key = (template.id, period.id)
+        w = self._windows.get(key)
+        if w is None:
+            w = self._windows[key] = window(template, period, self.zone, self.lock_days)
+        return w
+
+    async def draft(self, key: ReportKey) -> Draft | None:
+        return await self.drafts.get(key)
+
+    async def submission(self, key: ReportKey) -> Submission | None:
+        return await self.storage.get_submission(*key)
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.zone).date()
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+
+@dataclass
+class Ctx:
+    """One event being handled: who, where they are, what it will write, and when."""
+
+    person: Person
+    memberships: list[Membership]
+    conversation: Conversation
+    changes: Changes
+    now: datetime
+    typed: bool = False  # the action came from typed text (a number or keyword), not a press
+
+    @property
+    def roles(self) -> set[Role]:
+        return {m.role for m in self.memberships}
+
+    @cached_property
+    def officer_units(self) -> list[Unit]:
+        """The units this person reports for, sorted by code: a report button's `slot`."""
+        units = {m.unit.code: m.unit for m in self.memberships if m.role is Role.OFFICER}
+        return [units[c] for c in sorted(units)]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report the person may work on: their unit, a template that applies to it (current
+    version), and a period that has started and is not locked."""
+
+    slot: int
+    unit: Unit
+    template: Template
+    window: Window
+
+    @property
+    def key(self) -> ReportKey:
+        return ReportKey(self.unit.code, self.template.id, self.window.period.id)
+
+    def button(self, kind: type[ReportButton]) -> ReportButton:
+        return kind(self.slot, self.template.id, self.window.period.id)
+
+    @property
+    def period_words(self) -> str:
+        return self.window.period.label_vi()

@@ -1,0 +1,84 @@
+"""Drafts read once and kept true in memory: every answer of a draft otherwise costs a read."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.domain.reports import ReportKey
+from storage.interface import Storage
+from storage.models import Changes, DeleteDraft, Draft, SaveAnswer, StartDraft, Submit
+
+
+class DraftCache:
+    """This process writes every draft change, so a cached draft stays true if each commit is
+    applied to it (`after_commit`). The one hazard is a read that a commit to the same draft
+    overtakes: such a read may be stale and is not cached.
+
+    Commits are counted, and for each draft (by id and by report) the number of the latest
+    commit that touched it while reads were in flight. Only that draft, and only commits since
+    the read began: under load some commit always lands during a read and some read is always
+    in flight, so anything coarser meant a database read per answer.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.cached: dict[ReportKey, Draft | None] = {}
+        self.keys: dict[int, ReportKey] = {}  # draft id → its report, for cached drafts
+        self.commits = 0
+        self.reads = 0
+        self.touched_ids: dict[int, int] = {}
+        self.touched_keys: dict[ReportKey, int] = {}
+
+    async def get(self, key: ReportKey) -> Draft | None:
+        if key in self.cached:
+            return self.cached[key]
+        began = self.commits
+        self.reads += 1
+        try:
+            draft = await self.storage.find_draft(*key)
+        finally:
+            self.reads -= 1
+        stale = self.touched_keys.get(key, 0) > began or (
+            draft is not None and self.touched_ids.get(draft.id, 0) > began)
+        if not self.reads:
+            self.touched_keys.clear()
+            self.touched_ids.clear()
+        if not stale:
+            self.cached[key] = draft
+            if draft is not None:
+                self.keys[draft.id] = key
+        return draft
+
+    def after_commit(self, changes: Changes) -> None:
+        """Apply saved answers to cached drafts; forget drafts that started, ended or left."""
+        self.commits += 1
+        if self.reads:
+            for op in changes.ops:
+                if isinstance(op, StartDraft | Submit):
+                    self.touched_keys[_key(op)] = self.commits
+                if isinstance(op, SaveAnswer | DeleteDraft | Submit):
+                    self.touched_ids[op.draft_id] = self.commits
+        for op in changes.ops:
+            if isinstance(op, SaveAnswer):
+                key = self.keys.get(op.draft_id)
+                draft = self.cached.get(key) if key else None
+                if key and draft is not None:
+                    self.cached[key] = replace(draft, answers={**draft.answers,
+                                                               op.question_id: op.value})
+            elif isinstance(op, StartDraft | Submit):
+                self.cached.pop(_key(op), None)
+                if isinstance(op, Submit):
+                    self.keys.pop(op.draft_id, None)
+            elif isinstance(op, DeleteDraft):
+                key = self.keys.pop(op.draft_id, None)
+                if key:
+                    self.cached.pop(key, None)
+
+    def forget_all(self) -> None:
+        """After a conflict: read every draft again."""
+        self.cached.clear()
+        self.keys.clear()
+
+
+def _key(op: StartDraft | Submit) -> ReportKey:
+    return ReportKey(op.unit_code, op.template_id, op.period)

@@ -1,0 +1,38 @@
+"""Joining a unit with an invite code: `/start CODE`, or the code alone as a first message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain import messages_vi as M
+from bot.domain.dialogue import Reply
+from bot.domain.invites import InviteRefused
+from bot.services.channels import Inbound
+from bot.services.commands import help_text
+from bot.services.reporting.context import Deps
+from storage.models import Membership, Person
+
+
+def looks_like_code(text: str) -> bool:
+    t = text.strip()
+    return 6 <= len(t) <= 16 and t.isalnum() and t.isascii()
+
+
+async def join(deps: Deps, event: Inbound, code_text: str, now: datetime
+               ) -> tuple[list[Reply], Person | None, list[Membership] | None]:
+    """Redeem the code; return the replies and, on success, the person and their memberships
+    as they are now (for the service's caches)."""
+    code = code_text.strip().upper()
+    try:
+        person, invite = await deps.storage.redeem_invite(
+            code, event.channel, event.user_id, event.display_name or "", now)
+    except InviteRefused as refused:
+        message = M.invite_refused(refused.reason, code_text.strip())
+        if await deps.storage.find_person(event.channel, event.user_id) is None:
+            message += "\n\n" + M.JOIN_STEPS
+        return [Reply(message)], None, None
+    memberships = await deps.storage.memberships(person.id)
+    unit = next((m.unit for m in memberships if m.unit.code == invite.unit_code), None)
+    text = M.joined(person.display_name, unit.name if unit else invite.unit_code, invite.role)
+    roles = {m.role for m in memberships}
+    return [Reply(text + "\n\n" + help_text(roles))], person, memberships

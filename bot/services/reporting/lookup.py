@@ -1,0 +1,79 @@
+"""Which report a button or the conversation means, checked before anything is shown or saved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain import messages_vi as M
+from bot.domain.periods import Period, PeriodError
+from bot.domain.templates import Template
+from bot.services.reporting.context import Ctx, Deps, Report
+from storage.models import Draft
+
+
+class Refused(Exception):
+    """The report cannot be worked on; `message` tells the person why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def resolve(deps: Deps, ctx: Ctx, slot: int, template_id: str, period_id: str) -> Report:
+    """The person's unit at `slot`, a template that applies to it, a period that has started
+    and is not locked; raise Refused otherwise (a forged or stale button)."""
+    units = ctx.officer_units
+    if not 0 <= slot < len(units):
+        raise Refused(M.STALE)
+    unit = units[slot]
+    template = deps.templates.get(template_id)
+    if template is None:
+        raise Refused(M.STALE)
+    tree = await deps.units.tree()
+    if unit.code not in tree.applicable.get(template.id, frozenset()):
+        raise Refused(M.STALE)
+    try:
+        period = Period.parse(period_id)
+    except PeriodError:
+        raise Refused(M.STALE) from None
+    if period.kind is not template.period:
+        raise Refused(M.STALE)
+    w = deps.window(template, period)
+    if period.start > deps.today(ctx.now):
+        raise Refused(M.NOT_STARTED_YET)
+    if ctx.now >= w.lock:
+        raise Refused(M.locked_since(period.label_vi(), deps.local(w.lock)))
+    return Report(slot, unit, template, w)
+
+
+async def current(deps: Deps, ctx: Ctx) -> Report | None:
+    """The report the conversation is on, if the person may still work on it."""
+    ref = ctx.conversation.report
+    if ref is None:
+        return None
+    codes = [u.code for u in ctx.officer_units]
+    if ref.unit not in codes:
+        return None
+    try:
+        return await resolve(deps, ctx, codes.index(ref.unit), ref.template, ref.period)
+    except Refused:
+        return None
+
+
+@dataclass(frozen=True)
+class OnScreen:
+    """The report on screen, its draft, and the template version the draft was started on."""
+
+    report: Report
+    template: Template
+    draft: Draft
+
+
+async def on_screen(deps: Deps, ctx: Ctx) -> OnScreen | None:
+    report = await current(deps, ctx)
+    if report is None:
+        return None
+    draft = await deps.draft(report.key)
+    if draft is None:
+        return None
+    return OnScreen(report, await deps.template(draft.template_id, draft.template_version), draft)

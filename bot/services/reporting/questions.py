@@ -1,0 +1,186 @@
+"""The question on screen: answers typed, chosen or sent as photos; skip, back, keep, clear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain import messages_vi as M
+from bot.domain.answers import Accepted, Rejected, accept_photo, format_answer, parse_answer
+from bot.domain.buttons import (
+    Back,
+    Choose,
+    ClearAnswer,
+    DoneChoosing,
+    EditQuestion,
+    Keep,
+    Skip,
+    Toggle,
+)
+from bot.domain.conversation import Mode
+from bot.domain.dialogue import (
+    BACK_WORDS,
+    DONE_WORDS,
+    KEEP_WORDS,
+    SKIP_WORDS,
+    Reply,
+    question_before,
+    visible_questions,
+)
+from bot.domain.templates import QuestionType
+from bot.services.reporting import catalogue, screens
+from bot.services.reporting.context import Ctx, Deps
+from bot.services.reporting.lookup import OnScreen, on_screen
+from storage.models import SaveAnswer
+
+
+async def on_text(deps: Deps, ctx: Ctx, text: str, key: str) -> list[Reply]:
+    """Typed text while a question is on screen: a navigation word, or the answer."""
+    found = await on_screen(deps, ctx)
+    qid = ctx.conversation.question or ""
+    if found is None:
+        return await _no_draft(deps, ctx)
+    if qid not in found.template.question_ids:  # a state from an older template: start over
+        return await screens.carry_on(ctx, deps, found.report, found.draft)
+    if key in SKIP_WORDS:
+        return await skip(deps, ctx, Skip(qid), found)
+    if key in BACK_WORDS:
+        return await back(deps, ctx, Back(qid), found)
+    if key in KEEP_WORDS:
+        return await keep(deps, ctx, Keep(qid), found)
+    if key in DONE_WORDS and ctx.conversation.selected is not None:
+        return await done(deps, ctx, DoneChoosing(qid), found)
+    return await _answer(deps, ctx, found, text=text)
+
+
+async def on_photo(deps: Deps, ctx: Ctx, file_id: str) -> list[Reply]:
+    if ctx.conversation.mode is not Mode.QUESTION:
+        return [Reply(M.NOT_A_PHOTO_QUESTION)]
+    found = await on_screen(deps, ctx)
+    if found is None:
+        return await _no_draft(deps, ctx)
+    if (ctx.conversation.question or "") not in found.template.question_ids:
+        return await screens.carry_on(ctx, deps, found.report, found.draft)
+    return await _answer(deps, ctx, found, photo=file_id)
+
+
+async def _no_draft(deps: Deps, ctx: Ctx) -> list[Reply]:
+    ctx.conversation.clear()
+    return [Reply(M.NO_DRAFT), *await catalogue.report_list(deps, ctx)]
+
+
+def _again(ctx: Ctx, found: OnScreen, note: str) -> list[Reply]:
+    """The same question once more, with a note on what was wrong."""
+    qid = ctx.conversation.question or ""
+    return screens.ask(ctx, found.report, found.template, found.draft.answers, qid, note=note,
+                       to_summary=ctx.conversation.to_summary,
+                       selected=ctx.conversation.selected)
+
+
+async def _answer(deps: Deps, ctx: Ctx, found: OnScreen, *, text: str | None = None,
+                  photo: str | None = None) -> list[Reply]:
+    q = found.template.question(ctx.conversation.question or "")
+    if photo is not None:
+        parsed = accept_photo(q, photo)
+    else:
+        parsed = parse_answer(q, text or "", today=deps.today(ctx.now))
+    if isinstance(parsed, Rejected):
+        return _again(ctx, found, f"⚠ {parsed.message}")
+    assert isinstance(parsed, Accepted)
+    return _save(ctx, found, parsed.value)
+
+
+def _save(ctx: Ctx, found: OnScreen, value: Any) -> list[Reply]:
+    qid = ctx.conversation.question or ""
+    q = found.template.question(qid)
+    ctx.changes.ops.append(SaveAnswer(found.draft.id, qid, value))
+    answers = {**found.draft.answers, qid: value}
+    return screens.after_answer(ctx, found.report, found.template, found.draft, answers, qid,
+                                M.saved(format_answer(q, value)))
+
+
+# --- buttons of the question on screen (the router checked it is this question) ------------
+
+
+async def choose(deps: Deps, ctx: Ctx, data: Choose, found: OnScreen) -> list[Reply]:
+    q = found.template.question(data.question)
+    if q.type is QuestionType.YES_NO and data.index in (0, 1):
+        return _save(ctx, found, bool(data.index))
+    if q.type is QuestionType.CHOICE and 0 <= data.index < len(q.options):
+        return _save(ctx, found, q.options[data.index].id)
+    return [Reply(M.STALE)]
+
+
+async def toggle(deps: Deps, ctx: Ctx, data: Toggle, found: OnScreen) -> list[Reply]:
+    q = found.template.question(data.question)
+    if q.type is not QuestionType.MULTI_CHOICE or not 0 <= data.index < len(q.options):
+        return [Reply(M.STALE)]
+    option = q.options[data.index].id
+    selected = list(ctx.conversation.selected or [])
+    if option in selected:
+        selected.remove(option)
+    else:
+        selected.append(option)
+    return screens.ask(ctx, found.report, found.template, found.draft.answers, q.id,
+                       to_summary=ctx.conversation.to_summary, selected=selected, replace=True)
+
+
+async def done(deps: Deps, ctx: Ctx, data: DoneChoosing, found: OnScreen) -> list[Reply]:
+    q = found.template.question(data.question)
+    chosen = [o.id for o in q.options if o.id in (ctx.conversation.selected or [])]
+    if not chosen:
+        return screens.ask(ctx, found.report, found.template, found.draft.answers, q.id,
+                           to_summary=ctx.conversation.to_summary, selected=[],
+                           note=M.PICK_AT_LEAST_ONE)
+    return _save(ctx, found, chosen)
+
+
+async def skip(deps: Deps, ctx: Ctx, data: Skip, found: OnScreen) -> list[Reply]:
+    """Move on. An answer given earlier stays (clearing it is `clear`); an unanswered optional
+    question is recorded as skipped; an unanswered required one cannot be skipped."""
+    q = found.template.question(data.question)
+    answers = found.draft.answers
+    if q.id in answers:
+        note = (M.skipped_keeping(format_answer(q, answers[q.id])) if answers[q.id] is not None
+                else M.SKIPPED)
+        return screens.after_answer(ctx, found.report, found.template, found.draft, answers,
+                                    q.id, note)
+    if q.required:
+        return _again(ctx, found, M.REQUIRED_NO_SKIP)
+    ctx.changes.ops.append(SaveAnswer(found.draft.id, q.id, None))
+    return screens.after_answer(ctx, found.report, found.template, found.draft,
+                                {**answers, q.id: None}, q.id, M.SKIPPED)
+
+
+async def keep(deps: Deps, ctx: Ctx, data: Keep, found: OnScreen) -> list[Reply]:
+    return screens.after_answer(ctx, found.report, found.template, found.draft,
+                                found.draft.answers, data.question, M.KEPT)
+
+
+async def clear(deps: Deps, ctx: Ctx, data: ClearAnswer, found: OnScreen) -> list[Reply]:
+    """Remove an optional question's answer (it counts as skipped), then move on."""
+    q = found.template.question(data.question)
+    if q.required:
+        return _again(ctx, found, M.REQUIRED_NO_SKIP)
+    ctx.changes.ops.append(SaveAnswer(found.draft.id, q.id, None))
+    return screens.after_answer(ctx, found.report, found.template, found.draft,
+                                {**found.draft.answers, q.id: None}, q.id, M.CLEARED)
+
+
+async def back(deps: Deps, ctx: Ctx, data: Back, found: OnScreen) -> list[Reply]:
+    prev = question_before(found.template, found.draft.answers, data.question)
+    if prev is None:
+        return _again(ctx, found, M.FIRST_QUESTION)
+    return screens.ask(ctx, found.report, found.template, found.draft.answers, prev.id,
+                       to_summary=ctx.conversation.to_summary)
+
+
+async def edit_question(deps: Deps, ctx: Ctx, data: EditQuestion, found: OnScreen
+                        ) -> list[Reply]:
+    """From the picker or the summary: change one answer, then come back to the summary."""
+    answers = found.draft.answers
+    if data.question not in [q.id for q in visible_questions(found.template, answers)]:
+        return [Reply(M.STALE)]
+    q = found.template.question(data.question)
+    current = answers.get(q.id) if q.type is QuestionType.MULTI_CHOICE else None
+    return screens.ask(ctx, found.report, found.template, answers, q.id, to_summary=True,
+                       selected=list(current) if isinstance(current, list) else None)

@@ -1,0 +1,191 @@
+"""Routing, readable in one screen (the way python-telegram-bot's ConversationHandler maps
+states to callbacks): which command, button or typed text goes to which feature, and on which
+screen a button is still valid. A button pressed on an older message, or forged, gets
+"Nút này đã cũ" and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.domain import messages_vi as M
+from bot.domain.buttons import (
+    AskCancel,
+    Back,
+    Choose,
+    ClearAnswer,
+    ConfirmCancel,
+    ConfirmSend,
+    CorrectReport,
+    DoneChoosing,
+    EditQuestion,
+    Keep,
+    KeepDraft,
+    OpenReport,
+    PickQuestion,
+    QuestionButton,
+    ReportButton,
+    ReportNow,
+    SendReport,
+    Skip,
+    Toggle,
+    ToSummary,
+    unpack,
+)
+from bot.domain.conversation import Conversation, Mode
+from bot.domain.dialogue import Reply
+from bot.domain.roles import Role
+from bot.domain.text import fold
+from bot.services.channels import Inbound
+from bot.services.commands import BY_NAME, allowed
+from bot.services.reporting import catalogue, lifecycle, questions, screens
+from bot.services.reporting.context import Ctx, Deps, Report
+from bot.services.reporting.lookup import OnScreen, Refused, on_screen, resolve
+
+CommandAction = Callable[[Deps, Ctx], Awaitable[list[Reply]]]
+ReportAction = Callable[[Deps, Ctx, Report], Awaitable[list[Reply]]]
+QuestionAction = Callable[[Deps, Ctx, Any, OnScreen], Awaitable[list[Reply]]]
+ANYWHERE = None  # the report need not be on screen (it is named by the button)
+SAME_REPORT: tuple[Mode, ...] = ()  # the report must be on screen, any mode
+
+
+async def _greet(deps: Deps, ctx: Ctx) -> list[Reply]:
+    return catalogue.greet(deps, ctx)
+
+
+COMMANDS: dict[str, CommandAction] = {
+    "start": _greet,
+    "giup": _greet,
+    "baocao": lifecycle.baocao,
+    "danhsach": catalogue.report_list,
+    "trangthai": catalogue.status,
+    "huy": lifecycle.huy,
+}
+
+# button kind → (what it does, the screens on which it is valid)
+REPORT_BUTTONS: dict[type[ReportButton], tuple[ReportAction, tuple[Mode, ...] | None]] = {
+    OpenReport: (lifecycle.open_report, ANYWHERE),
+    CorrectReport: (lifecycle.correct, ANYWHERE),
+    SendReport: (lifecycle.send, (Mode.SUMMARY,)),
+    ConfirmSend: (lifecycle.send_confirmed, (Mode.CONFIRM_SEND,)),
+    PickQuestion: (lifecycle.pick_question, (Mode.SUMMARY, Mode.VIEW)),
+    AskCancel: (lifecycle.ask_cancel_pressed, SAME_REPORT),
+    ConfirmCancel: (lifecycle.cancel, (Mode.CONFIRM_CANCEL,)),
+    KeepDraft: (lifecycle.keep_draft, (Mode.CONFIRM_CANCEL,)),
+}
+QUESTION_BUTTONS: dict[type[QuestionButton], tuple[QuestionAction, tuple[Mode, ...]]] = {
+    Choose: (questions.choose, (Mode.QUESTION,)),
+    Toggle: (questions.toggle, (Mode.QUESTION,)),
+    DoneChoosing: (questions.done, (Mode.QUESTION,)),
+    Skip: (questions.skip, (Mode.QUESTION,)),
+    Back: (questions.back, (Mode.QUESTION,)),
+    Keep: (questions.keep, (Mode.QUESTION,)),
+    ClearAnswer: (questions.clear, (Mode.QUESTION,)),
+    EditQuestion: (questions.edit_question, (Mode.EDIT, Mode.SUMMARY)),
+}
+
+
+async def route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
+    if event.command is not None:
+        return await command(deps, ctx, event.command)
+    if event.button is not None:
+        return await button(deps, ctx, event.button)
+    if event.photo is not None:
+        return await questions.on_photo(deps, ctx, event.photo)
+    return await text(deps, ctx, event.text)
+
+
+async def command(deps: Deps, ctx: Ctx, name: str) -> list[Reply]:
+    known = BY_NAME.get(name)
+    action = COMMANDS.get(name)
+    if known is None or action is None:
+        return [Reply(M.unknown_command(name))]
+    if not allowed(known, ctx.roles):
+        return [_refused(ctx)]
+    return await action(deps, ctx)
+
+
+async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
+    if Role.OFFICER not in ctx.roles:
+        return [_refused(ctx)]
+    data = unpack(raw)
+    if isinstance(data, ReportNow):
+        return await lifecycle.report_now(deps, ctx, data)
+    if isinstance(data, ReportButton):
+        return await _report_button(deps, ctx, data)
+    if isinstance(data, QuestionButton):
+        return await _question_button(deps, ctx, data)
+    if isinstance(data, ToSummary):
+        return await lifecycle.to_summary(deps, ctx)
+    return [Reply(M.STALE)]
+
+
+async def _report_button(deps: Deps, ctx: Ctx, data: ReportButton) -> list[Reply]:
+    action, screens_ok = REPORT_BUTTONS[type(data)]
+    try:
+        report = await resolve(deps, ctx, data.slot, data.template, data.period)
+    except Refused as e:
+        return [Reply(e.message)]
+    if screens_ok is not ANYWHERE and not _shows(ctx.conversation, report, screens_ok):
+        return [Reply(M.STALE), *(await screens.resume(deps, ctx)
+                                  or await catalogue.report_list(deps, ctx))]
+    return await action(deps, ctx, report)
+
+
+def _shows(conversation: Conversation, report: Report, modes: tuple[Mode, ...]) -> bool:
+    return conversation.report == report.key and (not modes or conversation.mode in modes)
+
+
+async def _question_button(deps: Deps, ctx: Ctx, data: QuestionButton) -> list[Reply]:
+    action, modes = QUESTION_BUTTONS[type(data)]
+    found = await on_screen(deps, ctx)
+    conversation = ctx.conversation
+    on_this = conversation.mode is not Mode.QUESTION or conversation.question == data.question
+    if found is None or conversation.mode not in modes or not on_this:
+        return [Reply(M.STALE), *(await screens.resume(deps, ctx) or [])]
+    return await action(deps, ctx, data, found)
+
+
+async def text(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
+    key = fold(typed).strip(" .!")
+    pressed = typed_button(ctx.conversation, key)
+    if pressed is not None:
+        ctx.typed = True
+        return await button(deps, ctx, pressed)
+    if key in ("huy", "/huy"):
+        return await command(deps, ctx, "huy")
+    if ctx.conversation.mode is Mode.QUESTION:
+        return await questions.on_text(deps, ctx, typed, key)
+    if Role.OFFICER in ctx.roles:
+        return await screens.resume(deps, ctx) or [Reply(M.HINT_OFFICER)]
+    return [Reply(M.HINT_WATCHER)]
+
+
+def _refused(ctx: Ctx) -> Reply:
+    return Reply(M.not_for_your_role(sorted(ctx.roles)))
+
+
+# --- what typing means on channels without buttons ------------------------------------------
+
+
+def remember_buttons(conversation: Conversation, replies: list[Reply]) -> None:
+    """Keep what typing a number or a keyword means for the last reply with buttons."""
+    conversation.numbered, conversation.keywords = [], {}
+    for reply in reversed(replies):
+        buttons = reply.flat_buttons()
+        if not buttons:
+            continue
+        if reply.numbered:
+            conversation.numbered = [b.data for b in buttons]
+        conversation.keywords = {fold(b.keyword): b.data for b in buttons if b.keyword}
+        break
+
+
+def typed_button(conversation: Conversation, key: str) -> str | None:
+    """A typed number or keyword that stands for a button of the last reply."""
+    if key in conversation.keywords:
+        return conversation.keywords[key]
+    numbered = conversation.numbered
+    if key.isascii() and key.isdigit() and numbered and 1 <= int(key) <= len(numbered):
+        return numbered[int(key) - 1]
+    return None

@@ -1,0 +1,103 @@
+"""Putting a question or a summary on screen: the reply, and the conversation that goes with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain import messages_vi as M
+from bot.domain.buttons import AskCancel, PickQuestion, SendReport
+from bot.domain.conversation import Mode
+from bot.domain.dialogue import (
+    Button,
+    Reply,
+    first_unanswered,
+    question_after,
+    question_reply,
+    summary_text,
+)
+from bot.domain.templates import Template
+from bot.services.reporting.context import Ctx, Deps, Report
+from bot.services.reporting.lookup import on_screen
+from storage.models import Draft
+
+
+def ask(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any], qid: str, *,
+        note: str | None = None, to_summary: bool = False, selected: list[str] | None = None,
+        replace: bool = False) -> list[Reply]:
+    q = template.question(qid)
+    ctx.conversation.show(Mode.QUESTION, report.key, question=qid, to_summary=to_summary,
+                          selected=selected)
+    return [question_reply(template, answers, q, selected=selected, note=note, replace=replace)]
+
+
+def summary(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any], *,
+            correcting: bool, note: str | None = None) -> Reply:
+    """The draft's answers and problems. A correction's summary does not start with the button
+    that sends: "1" typed twice (open, then the first button) must not send a correction."""
+    ctx.conversation.show(Mode.SUMMARY, report.key)
+    heading = M.summary_heading(template.title, report.unit.name, report.period_words,
+                                report.window.due_words())
+    if note:
+        heading = note + "\n\n" + heading
+    text, problems = summary_text(template, answers, heading)
+    send = Button.of(M.BUTTON_SEND_CORRECTION if correcting else M.BUTTON_SEND,
+                     report.button(SendReport), "gửi")
+    edit = Button.of(M.BUTTON_EDIT, report.button(PickQuestion), "sửa")
+    cancel = Button.of(M.BUTTON_DROP_CORRECTION if correcting else M.BUTTON_CANCEL,
+                       report.button(AskCancel), "hủy")
+    rows = [[edit]] if correcting or problems else []
+    if not problems:
+        text += "\n\n" + M.review_then_send(correcting)
+        rows.append([send])
+    if not correcting and not problems:
+        rows.append([edit])
+    rows.append([cancel])
+    return Reply(text, rows, numbered=True)
+
+
+def after_answer(ctx: Ctx, report: Report, template: Template, draft: Draft,
+                 answers: dict[str, Any], qid: str, note: str) -> list[Reply]:
+    """The next question, or the summary; from the summary, straight back to it (unless the
+    change revealed a question that needs an answer)."""
+    if ctx.conversation.to_summary:
+        gap = first_unanswered(template, answers)
+        if gap is not None:
+            return ask(ctx, report, template, answers, gap.id, note=note, to_summary=True)
+        return [summary(ctx, report, template, answers, correcting=_correcting(draft),
+                        note=note)]
+    nxt = question_after(template, answers, qid)
+    if nxt is None:
+        return [summary(ctx, report, template, answers, correcting=_correcting(draft),
+                        note=note)]
+    return ask(ctx, report, template, answers, nxt.id, note=note)
+
+
+async def carry_on(ctx: Ctx, deps: Deps, report: Report, draft: Draft,
+                   note: str | None = None) -> list[Reply]:
+    """The first unanswered question of a draft, or its summary when all are answered."""
+    template = await deps.template(draft.template_id, draft.template_version)
+    nxt = first_unanswered(template, draft.answers)
+    if nxt is None:
+        return [summary(ctx, report, template, draft.answers, correcting=_correcting(draft),
+                        note=note)]
+    return ask(ctx, report, template, draft.answers, nxt.id, note=note)
+
+
+async def resume(deps: Deps, ctx: Ctx) -> list[Reply] | None:
+    """Carry on with the report the conversation is on, or None if there is none."""
+    found = await on_screen(deps, ctx)
+    if found is None:
+        return None
+    report = found.report
+    return await carry_on(ctx, deps, report, found.draft,
+                          note=M.resuming(report.template.title, report.period_words))
+
+
+def draft_summary(ctx: Ctx, report: Report, template: Template, draft: Draft,
+                  note: str | None = None) -> Reply:
+    return summary(ctx, report, template, draft.answers, correcting=_correcting(draft),
+                   note=note)
+
+
+def _correcting(draft: Draft) -> bool:
+    return draft.reopened_from is not None
