@@ -66,13 +66,13 @@ def cmd_deadline(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         rule = parse_deadline(args.phrase)
         period = Period.parse(args.period)
+        due = rule.due(period, config.zone)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return EXIT_CONFIG
     except (DeadlineError, PeriodError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_ERROR
-    due = rule.due(period, config.zone)
     if args.json:
         print(json.dumps({
             "phrase": args.phrase,

@@ -84,6 +84,34 @@ def test_other_template_errors(workdir: Path, capsys: pytest.CaptureFixture[str]
     assert target.name in err and expected in err
 
 
+@pytest.mark.parametrize(("edit", "expected"), [
+    # a monthly report due in the quarter's first month: late before February/March open
+    (lambda t: t.replace('deadline = "chậm nhất ngày 20 hằng tháng"',
+                         'deadline = "trước ngày 10 tháng đầu quý"'),
+     "reports/ocop_thanh_nien.toml: deadline: 'trước ngày 10 tháng đầu quý' on a monthly "
+     "report: due 10/01/2024 is before the period 2024-02 starts (01/02/2024), so the report "
+     "is late before it opens"),
+    # a weekly report with a day-of-month rule: weeks after the 20th are late before they open
+    (lambda t: t.replace('period = "month"', 'period = "week"'),
+     "reports/ocop_thanh_nien.toml: deadline: 'chậm nhất ngày 20 hằng tháng' on a weekly "
+     "report: due 21/01/2024 is before the period 2024-W04 starts (22/01/2024), so the report "
+     "is late before it opens"),
+])
+def test_deadline_due_before_its_period_starts_is_refused(
+        workdir: Path, capsys: pytest.CaptureFixture[str], edit: object, expected: str) -> None:
+    folder = copy_reports(workdir)
+    target = folder / "ocop_thanh_nien.toml"
+    before = target.read_text(encoding="utf-8")
+    after = edit(before)  # type: ignore[operator]
+    assert after != before
+    target.write_text(after, encoding="utf-8")
+    write_config(workdir, '[reports]\ndir = "reports"\n')
+    assert main(["check-config"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1  # the other shipped templates stay clean
+    assert err[0].startswith(expected)
+
+
 def test_config_typo_names_the_key(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_config(workdir, '[telegram]\nbase_ulr = "http://x"\n')
     assert main(["check-config"]) == 2
@@ -111,10 +139,39 @@ def test_deadline_json(workdir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     }
 
 
+@pytest.mark.parametrize(("phrase", "period", "due", "last"), [
+    # tháng M on a year report: the occurrence nearest the year's end
+    ("trước ngày 15 tháng 1", "2026", "2027-01-15T00:00:00+07:00", "2027-01-14"),
+    ("trước ngày 15 tháng 11", "2026", "2026-11-15T00:00:00+07:00", "2026-11-14"),
+    # "… kết thúc quý" on a monthly report: the end of the quarter holding the month
+    ("10 ngày sau khi kết thúc quý", "2026-02", "2026-04-11T00:00:00+07:00", "2026-04-10"),
+    ("10 ngày sau khi kết thúc năm", "2026-02", "2027-01-11T00:00:00+07:00", "2027-01-10"),
+])
+def test_deadline_json_new_readings(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                    phrase: str, period: str, due: str, last: str) -> None:
+    assert main(["deadline", phrase, "--period", period, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["phrase", "period", "period_start", "period_end", "due",
+                          "last_on_time_day"]
+    assert (data["phrase"], data["period"], data["due"], data["last_on_time_day"]) == (
+        phrase, period, due, last)
+
+
 def test_deadline_errors(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deadline", "khi nào xong", "--period", "2026-Q1"]) == 1
     assert "khi nào xong" in capsys.readouterr().err
     assert main(["deadline", "trước ngày 5", "--period", "2026-Q7"]) == 1
+
+
+@pytest.mark.parametrize(("phrase", "period"), [
+    ("366 ngày sau khi kết thúc kỳ", "9998"),
+    ("10 ngày sau khi kết thúc năm", "9998-W53"),  # the week ends in 9999: its year's end + 10
+])
+def test_deadline_past_the_last_year_is_an_error_not_a_traceback(
+        workdir: Path, capsys: pytest.CaptureFixture[str], phrase: str, period: str) -> None:
+    assert main(["deadline", phrase, "--period", period]) == 1
+    assert f"error: {phrase!r}: for {period} the due day is past the year 9999" in (
+        capsys.readouterr().err)
 
 
 UNITS_CSV = """code,name,parent_code,level

@@ -7,6 +7,7 @@ default). `trước ngày D` is due at 00:00 on D; `chậm nhất/hạn/trong/đ
 
 from __future__ import annotations
 
+import calendar
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -15,11 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.deadlines import DeadlineError, check_rule_for, parse_deadline
-from bot.domain.periods import Period, PeriodKind
+from bot.domain.deadlines import CHECK_YEARS, DeadlineError, check_rule_for, parse_deadline
+from bot.domain.periods import Period, PeriodKind, periods_in_years
 
 W, M, Q, H, Y = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF,
                  PeriodKind.YEAR)
+ALL = (W, M, Q, H, Y)
+MQHY = (M, Q, H, Y)
+QHY = (Q, H, Y)
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -41,6 +45,7 @@ def iso_due(day: str, offset: str = "+07:00") -> str:
         ("trước ngày 05 tháng cuối quý", "2026-Q1", "2026-03-05T00:00:00+07:00"),
         ("trước ngày 05 tháng cuối quý", "2026-H1", "2026-06-05T00:00:00+07:00"),
         ("trước ngày 15 tháng 11", "2026", "2026-11-15T00:00:00+07:00"),
+        ("trước ngày 15 tháng 1", "2026", "2027-01-15T00:00:00+07:00"),
         ("chậm nhất ngày 20 hằng tháng", "2026-02", "2026-02-21T00:00:00+07:00"),
     ],
 )
@@ -135,7 +140,10 @@ BASE: list[tuple[str, str, str]] = [
     ("trước ngày 10 tháng đầu quý sau", "2026-02", "2026-04-10"),
     ("ngày {d} tháng đầu quý sau", "2026-Q4", "2027-01-06"),
     ("chậm nhất ngày 31 tháng đầu quý sau", "2026-Q3", "2026-11-01"),
-    # tháng M (the period's year, or the next when it would fall before the period starts)
+    # tháng M: the occurrence nearest the month holding the period's last day, never one named
+    # before the period starts, a tie to the later; for periods of up to 6 months that is month M
+    # of the period's year, or of the next when it would fall before the period starts, and on a
+    # year report tháng 1–6 are the next year's, tháng 7–12 its own
     ("trước ngày 15 tháng 11", "2026", "2026-11-15"),
     ("trước ngày 15 tháng 11", "2026-H1", "2026-11-15"),
     ("trước ngày 15 tháng 11", "2026-H2", "2026-11-15"),
@@ -146,22 +154,37 @@ BASE: list[tuple[str, str, str]] = [
     ("trước ngày 15 tháng 1", "2026-Q2", "2027-01-15"),
     ("trước ngày 15 tháng 01", "2026-H2", "2027-01-15"),
     ("chậm nhất ngày 15 tháng 1", "2026-H2", "2027-01-16"),
-    ("trước ngày {d} tháng 3", "2026", "2026-03-05"),
-    ("ngày 30 tháng 2", "2024", "2024-03-01"),
-    ("ngày 30 tháng 2", "2026", "2026-03-01"),
-    ("trước ngày 30 tháng 2", "2024", "2024-02-29"),
-    ("trước ngày 30 tháng 2", "2026", "2026-02-28"),
-    ("trước ngày 30 tháng 2", "2100", "2100-02-28"),
+    ("trước ngày {d} tháng 3", "2026", "2027-03-05"),
+    ("ngày 30 tháng 2", "2023", "2024-03-01"),
+    ("ngày 30 tháng 2", "2026", "2027-03-01"),
+    ("trước ngày 30 tháng 2", "2023", "2024-02-29"),
+    ("trước ngày 30 tháng 2", "2026", "2027-02-28"),
+    ("trước ngày 30 tháng 2", "2099", "2100-02-28"),
     ("trước ngày 29 tháng 2", "2023-H2", "2024-02-29"),
     ("trước ngày 29 tháng 2", "2024-H2", "2025-02-28"),
-    ("chậm nhất ngày 31 tháng 6", "2026", "2026-07-01"),
+    ("chậm nhất ngày 31 tháng 6", "2026", "2027-07-01"),
+    ("trước ngày 15 tháng 1", "2026", "2027-01-15"),
+    ("trước ngày 15 tháng 01", "2026", "2027-01-15"),
+    ("chậm nhất ngày 15 tháng 1", "2026", "2027-01-16"),
+    ("trước ngày 15 tháng 6", "2026", "2027-06-15"),
+    ("trước ngày 1 tháng 7", "2026", "2026-07-01"),
+    ("trước ngày 15 tháng 12", "2026", "2026-12-15"),
+    ("trước ngày 15 tháng 3", "2026-Q1", "2026-03-15"),
+    ("trước ngày 15 tháng 3", "2026-Q2", "2027-03-15"),
+    ("trước ngày 15 tháng 6", "2026-H2", "2027-06-15"),
+    ("trước ngày 15 tháng 1", "2026-H1", "2026-01-15"),
+    ("trước ngày 15 tháng 11", "2026-11", "2026-11-15"),
+    ("ngày 30 tháng 12", "2026-W01", "2025-12-31"),
+    ("ngày 30 tháng 12", "2026-W53", "2026-12-31"),
     ("chậm nhất ngày 31 tháng 6", "2026-H2", "2027-07-01"),
     # D/M
     ("trước ngày 15/11", "2026", "2026-11-15"),
     ("ngày 15/11", "2026", "2026-11-16"),
     ("trước ngày 5/1", "2026-H2", "2027-01-05"),
     ("trước ngày 05/01", "2026-H2", "2027-01-05"),
-    ("chậm nhất ngày 30/2", "2024", "2024-03-01"),
+    ("chậm nhất ngày 30/2", "2023", "2024-03-01"),
+    ("trước ngày 15/1", "2026", "2027-01-15"),
+    ("trước ngày 15/01", "2026", "2027-01-15"),
     # a full date: a one-off deadline, whatever the period
     ("trước ngày 15 tháng 11 năm 2026", "2026", "2026-11-15"),
     ("trước ngày 15 tháng 11 năm 2026", "2026-Q1", "2026-11-15"),
@@ -207,6 +230,30 @@ BASE: list[tuple[str, str, str]] = [
     ("3 ngày sau khi kết thúc kỳ", "2026-W53", "2027-01-07"),
     ("2 ngày sau khi kết thúc kỳ", "2026-W10", "2026-03-11"),
     ("05 ngày sau khi kết thúc tháng", "2026-03", "2026-04-06"),
+    # … kết thúc quý/6 tháng/năm/tháng/tuần: the end of that unit holding the period's last day;
+    # a unit no longer than the period (or kỳ, kỳ báo cáo, đợt, no word): the period's end
+    ("10 ngày sau khi kết thúc quý", "2026-01", "2026-04-11"),
+    ("10 ngày sau khi kết thúc quý", "2026-02", "2026-04-11"),
+    ("10 ngày sau khi kết thúc quý", "2026-03", "2026-04-11"),
+    ("10 ngày sau khi kết thúc quý", "2026-12", "2027-01-11"),
+    ("trong vòng 15 ngày sau khi kết thúc năm", "2026-05", "2027-01-16"),
+    ("15 ngày sau khi kết thúc năm", "2026-Q2", "2027-01-16"),
+    ("15 ngày sau khi kết thúc năm", "2026-H1", "2027-01-16"),
+    ("15 ngày sau khi kết thúc năm", "2026-H2", "2027-01-16"),
+    ("5 ngày sau khi kết thúc 6 tháng", "2026-Q1", "2026-07-06"),
+    ("5 ngày sau khi kết thúc 6 tháng", "2026-08", "2027-01-06"),
+    ("5 ngày sau khi kết thúc tháng", "2026-Q1", "2026-04-06"),
+    ("5 ngày sau khi kết thúc tháng", "2026", "2027-01-06"),
+    ("5 ngày sau khi kết thúc quý", "2026-H1", "2026-07-06"),
+    ("5 ngày sau khi kết thúc tuần", "2026-02", "2026-03-06"),
+    ("5 ngày sau khi kết thúc tuần", "2026-W10", "2026-03-14"),
+    ("5 ngày sau khi kết thúc tháng", "2026-W09", "2026-04-06"),
+    ("5 ngày sau khi kết thúc tháng", "2026-W08", "2026-03-06"),
+    ("10 ngày sau khi kết thúc năm", "2026-W52", "2027-01-11"),
+    ("10 ngày sau khi kết thúc năm", "2026-W53", "2028-01-11"),
+    ("3 ngày sau khi kết thúc kỳ báo cáo", "2026-02", "2026-03-04"),
+    ("3 ngày sau khi kết thúc đợt", "2026-02", "2026-03-04"),
+    ("3 ngày sau khi kết thúc", "2026-02", "2026-03-04"),
     # ngày cuối tháng
     ("ngày cuối tháng", "2026-04", "2026-05-01"),
     ("ngày cuối tháng", "2024-02", "2024-03-01"),
@@ -220,8 +267,9 @@ BASE: list[tuple[str, str, str]] = [
     ("ngày cuối tháng sau", "2026-12", "2027-02-01"),
     ("ngày cuối tháng cuối quý", "2026-H1", "2026-07-01"),
     ("ngày cuối tháng giữa quý", "2024-Q1", "2024-03-01"),
-    ("ngày cuối tháng 2", "2024", "2024-03-01"),
-    ("ngày cuối tháng 2", "2100", "2100-03-01"),
+    ("ngày cuối tháng 2", "2023", "2024-03-01"),
+    ("ngày cuối tháng 2", "2099", "2100-03-01"),
+    ("ngày cuối tháng 6", "2026", "2027-07-01"),
     # weekdays; 2026-W10 is Mon 2026-03-02 … Sun 2026-03-08
     ("trước thứ Hai hằng tuần", "2026-W10", "2026-03-02"),
     ("thứ Hai hằng tuần", "2026-W10", "2026-03-03"),
@@ -375,7 +423,7 @@ def test_offset_follows_daylight_saving_on_the_due_day(period_id, expected):
 
 @pytest.mark.parametrize(
     "phrase",
-    ["thứ Sáu hằng tuần", "trước thứ Hai hằng tuần", "CN hằng tuần", "trước thứ 7 hằng tuần"],
+    ["thứ Sáu hằng tuần", "trước thứ Ba hằng tuần", "CN hằng tuần", "trước thứ 7 hằng tuần"],
 )
 def test_weekday_rule_only_fits_weeks(phrase):
     rule = parse_deadline(phrase)
@@ -386,20 +434,76 @@ def test_weekday_rule_only_fits_weeks(phrase):
         assert message
 
 
-@pytest.mark.parametrize(
-    "phrase",
-    [
-        "trước ngày 05 tháng cuối quý",
-        "chậm nhất ngày 20 hằng tháng",
-        "trước ngày 15 tháng 11",
-        "10 ngày sau khi kết thúc quý",
-        "ngày cuối tháng",
-        "trước ngày 15/11/2026",
-    ],
-)
-@pytest.mark.parametrize("kind", list(PeriodKind))
-def test_non_weekday_rules_fit_every_kind(phrase, kind):
-    assert check_rule_for(parse_deadline(phrase), kind) is None
+# (phrase, the kinds it fits). Every other kind is refused by the next test's table or above.
+FITS: list[tuple[str, tuple[PeriodKind, ...]]] = [
+    ("trước ngày 05 tháng cuối quý", MQHY),
+    ("chậm nhất ngày 20 hằng tháng", MQHY),
+    ("trước ngày 15 tháng 11", MQHY),
+    ("trước ngày 15 tháng 1", MQHY),
+    ("chậm nhất ngày 15 tháng 12", ALL),
+    ("10 ngày sau khi kết thúc quý", ALL),
+    ("0 ngày sau khi kết thúc năm", ALL),
+    ("ngày cuối tháng", ALL),
+    ("trước ngày cuối tháng", ALL),
+    ("trước ngày 31", ALL),
+    ("trước ngày 1 tháng sau", ALL),
+    ("trước ngày 1 tháng đầu quý sau", ALL),
+    ("trước ngày 10 tháng đầu quý", QHY),
+    ("trước ngày 1 tháng 1", (Y,)),
+    ("trước thứ Ba hằng tuần", (W,)),
+    ("trước thứ Hai tuần sau", (W,)),
+    # a one-off date: out of this check's scope, and it must not trip on it
+    ("trước ngày 15/11/2026", ALL),
+    ("chậm nhất ngày 01/01/1901", ALL),
+    ("trước ngày 31/12/9998", ALL),
+]
+
+
+@pytest.mark.parametrize(("phrase", "kinds"), FITS)
+def test_rules_fit_these_kinds(phrase, kinds):
+    rule = parse_deadline(phrase)
+    for kind in kinds:
+        assert check_rule_for(rule, kind) is None, kind
+
+
+# (phrase, kind, the first period of 2024–2051 due at or before its start, its due day, how
+# many of the span's periods are, when it is plain). Each report here would vanish from /baocao.
+REFUSED: list[tuple[str, PeriodKind, str, str, int | None]] = [
+    ("trước ngày 10 tháng đầu quý", M, "2024-02", "10/01/2024 is before", 2 * 4 * 28),
+    ("trước ngày 10 tháng giữa quý", M, "2024-03", "10/02/2024 is before", 4 * 28),
+    ("chậm nhất ngày 20 hằng tháng", W, "2024-W04", "21/01/2024 is before", None),
+    ("trước ngày 05 tháng cuối quý", W, "2024-W11", "05/03/2024 is before", None),
+    ("trước ngày 1", M, "2024-01", "01/01/2024 is when", 12 * 28),
+    ("trước ngày 1 tháng đầu quý", Q, "2024-Q1", "01/01/2024 is when", 4 * 28),
+    ("trước ngày 1 tháng 7", H, "2024-H2", "01/07/2024 is when", 28),
+    ("trước thứ Hai hằng tuần", W, "2024-W01", "01/01/2024 is when", 1461),
+    # A week starting on 2 January needs 1 January on a Sunday: 2034, 2040, 2045, 2051 (none in
+    # 2024–2031, the span first proposed for this check).
+    ("trước ngày 2 tháng 1", W, "2034-W01", "02/01/2034 is when", 4),
+]
+
+
+@pytest.mark.parametrize(("phrase", "kind", "period_id", "due", "count"), REFUSED)
+def test_rules_due_at_or_before_a_period_starts_are_refused(phrase, kind, period_id, due,
+                                                             count):
+    rule = parse_deadline(phrase)
+    message = check_rule_for(rule, kind)
+    assert message is not None
+    period = Period.parse(period_id)
+    assert period.kind is kind
+    assert f"due {due} the period {period_id} starts ({period.start:%d/%m/%Y})" in message
+    assert repr(phrase) in message
+    late = [p for p in periods_in_years(kind, *CHECK_YEARS) if rule.due_date(p) <= p.start]
+    assert late[0] == period
+    assert f"true of {len(late)} of the " in message
+    assert count is None or len(late) == count
+
+
+def test_the_check_spans_a_whole_cycle_of_the_calendar():
+    first, last = CHECK_YEARS
+    assert last - first + 1 == 28  # 1901–2099: weekdays and leap years repeat every 28 years
+    shapes = {(date(y, 1, 1).weekday(), calendar.isleap(y)) for y in range(first, last + 1)}
+    assert len(shapes) == 14
 
 
 # --- unreadable phrases ----------------------------------------------------------------------
@@ -496,10 +600,6 @@ def test_vocabulary_text_either_parses_or_raises_deadline_error(text):
     _check_parse_total(text)
 
 
-ALL = (W, M, Q, H, Y)
-MQHY = (M, Q, H, Y)
-QHY = (Q, H, Y)
-
 # Real phrases and the period kinds whose periods they can serve as a repeating deadline.
 REAL_RULES: list[tuple[str, tuple[PeriodKind, ...]]] = [
     ("trước ngày 05 tháng cuối quý", QHY),
@@ -510,6 +610,9 @@ REAL_RULES: list[tuple[str, tuple[PeriodKind, ...]]] = [
     ("10 ngày sau khi kết thúc quý", ALL),
     ("trong vòng 60 ngày sau khi kết thúc năm", ALL),
     ("0 ngày sau khi kết thúc kỳ", ALL),
+    ("5 ngày sau khi kết thúc 6 tháng", ALL),
+    ("trong vòng 10 ngày sau khi kết thúc tháng", ALL),
+    ("3 ngày sau khi kết thúc tuần", ALL),
     ("trước thứ Sáu hằng tuần", (W,)),
     ("Chủ nhật hằng tuần", (W,)),
     ("trước thứ Hai hằng tuần", (W,)),
@@ -525,6 +628,7 @@ REAL_RULES: list[tuple[str, tuple[PeriodKind, ...]]] = [
     ("chậm nhất là ngày 5 tháng cuối kỳ", MQHY),
     ("gửi trước ngày 05", MQHY),
 ]
+COUNTED_UNITS = {"tuần": W, "tháng": M, "quý": Q, "6 tháng": H, "năm": Y}
 PERIOD_DAYS = st.dates(min_value=date(1901, 1, 1), max_value=date(9990, 12, 31))
 
 
@@ -548,7 +652,14 @@ def test_due_is_local_midnight_and_increases_period_after_period(case):
     assert due == datetime.combine(rule.due_date(period), time(0), tzinfo=HCM)
     assert rule.last_on_time_day(period) == rule.due_date(period) - timedelta(days=1)
     following = period.next()
-    assert rule.due(following) > due, (phrase, period.id, following.id)
+    # "… sau khi kết thúc quý/năm" counts from the end of the quarter/year holding the period's
+    # last day, so consecutive months (or weeks…) inside one quarter share a due instant: there
+    # the order is non-decreasing; everywhere else strictly increasing.
+    unit = next((k for w, k in COUNTED_UNITS.items() if phrase.endswith(f"kết thúc {w}")), None)
+    if unit and Period.containing(unit, period.end) == Period.containing(unit, following.end):
+        assert rule.due(following) == due, (phrase, period.id, following.id)
+    else:
+        assert rule.due(following) > due, (phrase, period.id, following.id)
     assert rule.due(period, "UTC").time() == time(0)
 
 
@@ -681,10 +792,13 @@ def expected_due_date(inclusive: int, day: int | None, words: str, period: Perio
     end = period.end
     quarter_first = (end.month - 1) // 3 * 3 + 1
     if words.startswith(("tháng ", "/")) and words.split()[-1].lstrip("/").isdigit():
+        # Of the days D of month M not before the period starts, the one whose month is nearest
+        # the month holding the period's last day; a tie goes to the later.
         month = int(words.split()[-1].lstrip("/"))
-        named = _clamp(period.year, month, day)
-        if named < period.start:
-            named = _clamp(period.year + 1, month, day)
+        candidates = [_clamp(y, month, day) for y in range(end.year - 3, end.year + 4)]
+        named = min((c for c in candidates if c >= period.start),
+                    key=lambda c: (abs(c.year * 12 + c.month - end.year * 12 - end.month),
+                                   -c.year))
         return named + timedelta(days=inclusive)
     year, month = {
         "": (end.year, end.month),
@@ -769,7 +883,7 @@ def test_generated_weekday_phrases(mode_incl, weekday, tail, filler, casing, cas
 @given(
     st.sampled_from(["", "trong vòng "]),
     st.integers(min_value=0, max_value=120),
-    st.sampled_from(["kỳ", "tháng", "quý", "năm"]),
+    st.sampled_from(["kỳ", "tuần", "tháng", "quý", "6 tháng", "năm"]),
     st.sampled_from(FILLERS),
     st.sampled_from(CASINGS),
     rule_and_period(rules=[("", ALL)]),
@@ -777,4 +891,68 @@ def test_generated_weekday_phrases(mode_incl, weekday, tail, filler, casing, cas
 def test_generated_days_after_end_phrases(prefix, n, unit, filler, casing, case):
     _, period = case
     rule = parse_deadline(casing(f"{filler}{prefix}{n} ngày sau khi kết thúc {unit}"))
-    assert rule.due_date(period) == period.end + timedelta(days=n + 1)
+    assert rule.due_date(period) == counted_end(unit, period) + timedelta(days=n + 1)
+
+
+def counted_end(unit: str, period: Period) -> date:
+    """The day "… sau khi kết thúc UNIT" counts from: the last day of the UNIT holding the
+    period's last day (for a shorter unit that is the period's own last day)."""
+    end = period.end
+    last_month = {"kỳ": end.month, "tuần": end.month, "tháng": end.month,
+                  "quý": (end.month + 2) // 3 * 3, "6 tháng": 6 if end.month <= 6 else 12,
+                  "năm": 12}[unit]
+    if unit in ("kỳ", "tuần"):  # the period itself; a week is never longer than a period
+        return end
+    return _clamp(end.year, last_month, None)
+
+
+# --- the check at load, beyond the years it looks at -------------------------------------------
+
+OTHER_PHRASES = ["{n} ngày sau khi kết thúc {unit}", "trước thứ Hai hằng tuần",
+                 "thứ Hai hằng tuần", "trước CN hằng tuần", "trước thứ Hai tuần sau"]
+
+
+@st.composite
+def any_phrase(draw):
+    if draw(st.booleans()):
+        mode, _ = draw(st.sampled_from(MODES))
+        day = draw(st.integers(min_value=1, max_value=31))
+        words = draw(st.sampled_from(MONTH_WORDS))
+        tail = words if words.startswith("/") else f" {words}"
+        return " ".join(f"{mode} ngày {day}{tail}".split())
+    return draw(st.sampled_from(OTHER_PHRASES)).format(
+        n=draw(st.integers(min_value=0, max_value=40)),
+        unit=draw(st.sampled_from(["kỳ", "tuần", "tháng", "quý", "6 tháng", "năm"])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_phrase(), st.sampled_from(ALL),
+       st.dates(min_value=date(1901, 1, 1), max_value=date(2099, 12, 31)))
+def test_a_rule_that_passes_the_check_is_due_after_every_period_starts(phrase, kind, day):
+    # The check looks at 2024–2051 only; the 28-year cycle makes that hold for 1901–2099.
+    rule = parse_deadline(phrase)
+    period = Period.containing(kind, day)
+    if check_rule_for(rule, kind) is None:
+        assert rule.due_date(period) > period.start, (phrase, period.id)
+
+
+def old_fixed_month(day: int, month: int, period: Period) -> date:
+    """'tháng M' as read before: month M of the period's year, or of the next year when that
+    day is before the period starts."""
+    named = _clamp(period.year, month, day)
+    return named if named >= period.start else _clamp(period.year + 1, month, day)
+
+
+@pytest.mark.parametrize("kind", [M, Q, H, Y])
+def test_nearest_month_m_changes_only_the_first_half_on_year_reports(kind):
+    # Periods of up to 6 months read "tháng M" as before; a year report reads tháng 1–6 as the
+    # next year's. Every period of 28 years (a whole calendar cycle), month and clamping case.
+    for period in periods_in_years(kind, *CHECK_YEARS):
+        for month in range(1, 13):
+            for day in (1, 15, 28, 29, 30, 31):
+                got = parse_deadline(f"trước ngày {day} tháng {month}").due_date(period)
+                old = old_fixed_month(day, month, period)
+                if kind is Y and month <= 6:
+                    assert got == _clamp(period.year + 1, month, day), (period.id, month, day)
+                else:
+                    assert got == old, (period.id, month, day)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.periods import Period, PeriodError, PeriodKind
+from bot.domain.periods import Period, PeriodError, PeriodKind, periods_in_years
 
 W, M, Q, H, Y = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF,
                  PeriodKind.YEAR)
@@ -261,3 +262,16 @@ def test_containing_period_properties(kind, day):
     else:
         assert period.start.day == 1
         assert (period.end + timedelta(days=1)).day == 1
+
+
+@pytest.mark.parametrize(("kind", "count"), [(W, 28 * 52 + 5), (M, 28 * 12), (Q, 28 * 4),
+                                             (H, 28 * 2), (Y, 28)])
+def test_periods_in_years_are_consecutive(kind, count):
+    # 2024–2051 holds five ISO years of 53 weeks: 2026, 2032, 2037, 2043, 2048.
+    periods = periods_in_years(kind, 2024, 2051)
+    assert len(periods) == count
+    assert periods[0] == Period.containing(kind, date.fromisocalendar(2024, 1, 1)
+                                           if kind is W else date(2024, 1, 1))
+    assert periods[-1].year == 2051
+    assert all(b == a.next() for a, b in pairwise(periods))
+    assert periods_in_years(kind, 2026, 2025) == []

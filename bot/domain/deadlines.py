@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from bot.domain.periods import Period, PeriodKind
+from bot.domain.periods import LENGTH_ORDER, Period, PeriodKind, periods_in_years
 from bot.domain.text import fold
 
 
@@ -30,7 +30,7 @@ class MonthRef(StrEnum):
     QUARTER_LAST = "quarter_last"
     NEXT = "next"  # tháng sau
     NEXT_QUARTER_FIRST = "next_quarter_first"  # tháng đầu quý sau
-    FIXED_MONTH = "fixed_month"  # tháng M
+    FIXED_MONTH = "fixed_month"  # tháng M: the occurrence nearest the period's end (named_day)
 
 
 class Anchor(StrEnum):
@@ -52,6 +52,7 @@ class DeadlineRule:
     month: int | None = None
     fixed: date | None = None
     days_after: int = 0
+    after: PeriodKind | None = None  # AFTER_END: whose end counts ("quý"); None: the period's
     weekday: int = 0  # Monday = 0
     week_offset: int = 0  # 1 = the week after the period's week
 
@@ -65,20 +66,22 @@ class DeadlineRule:
             assert self.fixed is not None
             return self.fixed
         if self.anchor is Anchor.AFTER_END:
-            return period.end + timedelta(days=self.days_after)
+            return self._end_counted(period) + timedelta(days=self.days_after)
         if self.anchor is Anchor.WEEKDAY:
             monday = period.end - timedelta(days=period.end.weekday())
             return monday + timedelta(days=self.weekday + 7 * self.week_offset)
-        year, month = self._month_of(period)
-        named = _clamped(year, month, self.day)
-        if self.month_ref is MonthRef.FIXED_MONTH and named < period.start:
-            named = _clamped(year + 1, month, self.day)
-        return named
+        if self.month_ref is MonthRef.FIXED_MONTH:
+            return self._nearest_fixed_month(period)
+        return _clamped(*self._month_of(period), self.day)
 
     def due_date(self, period: Period) -> date:
         """The local calendar day at whose 00:00 the report becomes late."""
-        named = self.named_day(period)
-        return named + timedelta(days=1) if self.inclusive else named
+        try:
+            named = self.named_day(period)
+            return named + timedelta(days=1) if self.inclusive else named
+        except OverflowError:  # only periods of 9998 reach it: say so, not a traceback
+            raise DeadlineError(f"{self.phrase!r}: for {period.id} the due day is past the "
+                                "year 9999") from None
 
     def due(self, period: Period, tz: str | ZoneInfo = "Asia/Ho_Chi_Minh") -> datetime:
         """The due instant: 00:00 local time on `due_date`."""
@@ -87,6 +90,37 @@ class DeadlineRule:
 
     def last_on_time_day(self, period: Period) -> date:
         return self.due_date(period) - timedelta(days=1)
+
+    def _end_counted(self, period: Period) -> date:
+        """The last day of the `after` unit holding the period's last day ("10 ngày sau khi kết
+        thúc quý" on report 2026-02 counts from 31/03); a unit no longer than the period (or
+        none) counts from the period's own end."""
+        unit, end = self.after, period.end
+        if unit is None or LENGTH_ORDER.index(unit) <= LENGTH_ORDER.index(period.kind):
+            return end
+        # Longer than the period, so a month or more: its last month holds its last day. (Plain
+        # dates, not Period: a week of 9998 may end in 9999, past Period's range.)
+        last_month = {PeriodKind.MONTH: end.month, PeriodKind.QUARTER: (end.month + 2) // 3 * 3,
+                      PeriodKind.HALF: 6 if end.month <= 6 else 12, PeriodKind.YEAR: 12}[unit]
+        return _clamped(end.year, last_month, None)
+
+    def _nearest_fixed_month(self, period: Period) -> date:
+        """Day D of the occurrence of month M nearest the month holding the period's last day,
+        never one named before the period starts; a tie goes to the later one. On a year report
+        tháng 1–6 is the next year's, tháng 7–12 its own; on shorter periods this is month M of
+        the period's year, or of the next year when that is named before the period starts."""
+        assert self.month is not None
+        end = period.end
+        best: tuple[int, date] | None = None
+        for year in range(end.year - 1, min(end.year + 1, 9999) + 1):  # ascending: ties → later
+            named = _clamped(year, self.month, self.day)
+            if named < period.start:
+                continue
+            distance = abs((year - end.year) * 12 + self.month - end.month)
+            if best is None or distance <= best[0]:
+                best = (distance, named)
+        assert best is not None  # the next year's occurrence is always after the start
+        return best[1]
 
     def _month_of(self, period: Period) -> tuple[int, int]:
         end = period.end
@@ -102,10 +136,8 @@ class DeadlineRule:
             return end.year, quarter_first + 2
         if ref is MonthRef.NEXT:
             return _add_months(end.year, end.month, 1)
-        if ref is MonthRef.NEXT_QUARTER_FIRST:
-            return _add_months(end.year, quarter_first, 3)
-        assert self.month is not None
-        return period.year, self.month
+        assert ref is MonthRef.NEXT_QUARTER_FIRST, ref  # FIXED_MONTH: _nearest_fixed_month
+        return _add_months(end.year, quarter_first, 3)
 
 
 def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
@@ -147,8 +179,14 @@ _MONTH_NUM = re.compile(r"^(?:thang\s+(?P<m>\d{1,2})(?:\s+nam\s+(?P<y>\d{4}))?"
 _AFTER_END = re.compile(
     r"^(?:trong vong\s+|trong\s+|cham nhat\s+|han\s+)?(?P<n>\d{1,3}) ngay\s+"
     r"(?:sau khi|sau|ke tu(?: ngay)?|tinh tu(?: ngay)?)\s+ket thuc"
-    r"(?:\s+(?:ky bao cao|ky|thang|quy|6 thang|nam|tuan|dot))?$"
+    r"(?:\s+(?P<unit>ky bao cao|ky|thang|quy|6 thang|nam|tuan|dot))?$"
 )
+# The unit whose end "N ngày sau khi kết thúc …" counts from; kỳ, đợt or no word: the period.
+_AFTER_UNITS: dict[str | None, PeriodKind | None] = {
+    None: None, "ky bao cao": None, "ky": None, "dot": None, "tuan": PeriodKind.WEEK,
+    "thang": PeriodKind.MONTH, "quy": PeriodKind.QUARTER, "6 thang": PeriodKind.HALF,
+    "nam": PeriodKind.YEAR,
+}
 _WEEKDAYS = {"hai": 0, "2": 0, "ba": 1, "3": 1, "tu": 2, "4": 2, "nam": 3, "5": 3,
              "sau": 4, "6": 4, "bay": 5, "7": 5}
 _WEEKDAY = re.compile(
@@ -183,7 +221,8 @@ def parse_deadline(phrase: str) -> DeadlineRule:
         n = int(m.group("n"))
         if n > 366:
             raise DeadlineError(f"{original!r}: {n} days is more than a year")
-        return DeadlineRule(original, Anchor.AFTER_END, inclusive=True, days_after=n)
+        return DeadlineRule(original, Anchor.AFTER_END, inclusive=True, days_after=n,
+                            after=_AFTER_UNITS[m.group("unit")])
 
     m = _WEEKDAY.match(text)
     if m:
@@ -248,8 +287,36 @@ def _parse_day_of_month(original: str, text: str) -> DeadlineRule:
     )
 
 
+# From 1901 to 2099 the calendar repeats every 28 years, so these years hold every alignment of
+# weekdays, month lengths and leap years (and every sequence of them) that periods can have.
+CHECK_YEARS = (2024, 2051)
+_KIND_WORD = {PeriodKind.WEEK: "weekly", PeriodKind.MONTH: "monthly",
+              PeriodKind.QUARTER: "quarterly", PeriodKind.HALF: "half-yearly",
+              PeriodKind.YEAR: "yearly"}
+
+
+@lru_cache(maxsize=len(PeriodKind))
+def _check_periods(kind: PeriodKind) -> tuple[Period, ...]:
+    return tuple(periods_in_years(kind, *CHECK_YEARS))  # Periods cache their start and end
+
+
+@lru_cache(maxsize=1024)  # every config load checks every template: compute each pair once
 def check_rule_for(rule: DeadlineRule, kind: PeriodKind) -> str | None:
-    """Why this rule does not fit periods of this kind, or None when it does."""
+    """Why this rule does not fit periods of this kind, or None when it does.
+
+    A rule fits when every period of the kind in CHECK_YEARS is due after it starts: a report
+    due at or before its period starts is late before it opens, and never shows in /baocao."""
     if rule.anchor is Anchor.WEEKDAY and kind is not PeriodKind.WEEK:
         return "a weekday deadline ('thứ Sáu hằng tuần') only fits weekly reports"
-    return None
+    if rule.anchor is Anchor.FIXED_DATE:
+        return None  # a one-off date; whether it may serve a recurring report is decided apart
+    periods = _check_periods(kind)
+    late = [(p, due) for p in periods if (due := rule.due_date(p)) <= p.start]
+    if not late:
+        return None
+    period, due = late[0]
+    when = "before" if due < period.start else "when"
+    return (f"{rule.phrase!r} on a {_KIND_WORD[kind]} report: due {due:%d/%m/%Y} is {when} the "
+            f"period {period.id} starts ({period.start:%d/%m/%Y}), so the report is late before "
+            f"it opens (true of {len(late)} of the {len(periods)} periods of "
+            f"{CHECK_YEARS[0]}–{CHECK_YEARS[1]})")

@@ -140,6 +140,21 @@ class Period:
         return f"Năm {self.year}"
 
 
+# Shortest first: `LENGTH_ORDER.index(kind)` compares kinds by length (a week is the shortest).
+LENGTH_ORDER = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF,
+                PeriodKind.YEAR)
+
+
+def periods_in_years(kind: PeriodKind, first_year: int, last_year: int) -> list[Period]:
+    """Every period of `kind` numbered in years first_year…last_year, in order (ISO years for
+    weeks), so consecutive items are `p` and `p.next()`."""
+    out: list[Period] = []
+    for year in range(first_year, last_year + 1):
+        top = _iso_weeks(year) if kind is PeriodKind.WEEK else _MAX_INDEX[kind]
+        out.extend(Period(kind, year, index) for index in range(1, top + 1))
+    return out
+
+
 PERIOD_KIND_VI = {
     PeriodKind.WEEK: "tuần",
     PeriodKind.MONTH: "tháng",
