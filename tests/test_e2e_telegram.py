@@ -161,7 +161,10 @@ def test_whole_report_survives_sigkill(tmp_path: Path, fake: FakeBotAPI) -> None
         message = officer.say("/baocao", expect="Tiếp tục báo cáo")
         resumed = officer.current_question(message)
         assert resumed is not None and resumed.id not in answered
-        while (q := officer.current_question(message)) is not None:
+        for _ in range(len(template.questions)):  # bounded: a loop on one question fails fast
+            q = officer.current_question(message)
+            if q is None:
+                break
             message = officer.answer(message, q)
             answered.append(q.id)
         assert "📋 Tóm tắt" in message["text"]

@@ -293,3 +293,22 @@ async def test_failed_sends_are_retried_and_blocked_people_come_back(app: App,
     await chats["LC-BH-02"].say("xin chào")  # they unblocked the bot and write again
     person = await app.storage.find_person("test", "u-LC-BH-02")
     assert person is not None and person.reachable
+
+
+async def test_officers_on_a_channel_not_running_are_not_retried_forever(app: App,
+                                                                         clock: Clock) -> None:
+    """The officers joined on a channel this process does not run (say Zalo, not configured):
+    the reminder reaches nobody, which is not a failure to retry every minute."""
+    await officers(app)
+    telegram_only = FakeSender(clock)
+    channels = Channels()
+    channels.register("telegram", telegram_only)
+    service = reminders_of(app, clock)
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    first = await service.sweep(channels)
+    assert first.failed == 0 and first.sent == len(COMMUNES) and first.messages == 0
+    clock.now = local(2026, 2, 26, 8, 1).astimezone(UTC)
+    again = await service.sweep(channels)
+    assert again.sent == 0 and again.failed == 0 and telegram_only.sent == []
+    rows = await app.storage.reminder_rows()
+    assert {r["status"] for r in rows} == {"sent"} and sum(r["recipients"] for r in rows) == 0

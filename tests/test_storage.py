@@ -400,3 +400,29 @@ async def test_group_commit_lets_other_writes_in_between_batches(db_path: Path) 
     await asyncio.gather(*answers, other)
     assert order == ["answer 0", "other write", "answer 1", "answer 2"]
     await db.close()
+
+
+async def test_an_event_repeated_inside_one_batch_is_applied_once(
+        storage: SqliteStorage, shipped_templates: dict[str, Template]) -> None:
+    """A redelivered update can land in the same group commit as its first delivery: the
+    second copy must change nothing (not answer the next question), even side by side."""
+    import asyncio
+    import threading
+
+    from storage.models import Changes, SaveAnswer
+
+    t = shipped_templates["ocop_thanh_nien"]
+    _, (a, _, _), d = await _unit_x_draft_and_three_officers(storage, t)
+    gate = threading.Event()  # hold the writer so both copies form one batch
+    storage.db._thread.submit(gate.wait)
+    first = Changes(a, ops=[SaveAnswer(d.id, "q1", 1)], event=("test", "77"),
+                    conversation=(a, {"q": "q2"}))
+    again = Changes(a, ops=[SaveAnswer(d.id, "q2", 1)], event=("test", "77"),
+                    conversation=(a, {"q": "q3"}))
+    tasks = [asyncio.create_task(storage.apply(c)) for c in (first, again)]
+    await asyncio.sleep(0.05)
+    gate.set()
+    assert await asyncio.gather(*tasks) == [True, False]
+    kept = await storage.find_draft("X", t.id, "2026-11")
+    assert kept is not None and kept.answers == {"q1": 1}
+    assert await storage.get_conversation(a) == {"q": "q2"}
