@@ -40,7 +40,7 @@ async def huy(deps: Deps, ctx: Ctx) -> list[Reply]:
     report = await current(deps, ctx)
     if report is None:
         return [Reply(M.NOTHING_IN_PROGRESS)]
-    return ask_cancel(deps, ctx, report)
+    return await ask_cancel(deps, ctx, report)
 
 
 def intro(report: Report) -> str:
@@ -175,17 +175,14 @@ async def pick_question(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
     return [edit_picker(template, draft.answers)]
 
 
-def ask_cancel(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
+async def ask_cancel(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
+    """Abandon the draft? The answer 'no' returns to where the person was."""
     back = ctx.conversation.copy()
     ctx.conversation.show(Mode.CONFIRM_CANCEL, report.key, back=back)
     return [Reply(M.confirm_cancel(report.template.title, report.period_words),
                   [[Button.of(M.BUTTON_CONFIRM_CANCEL, report.button(ConfirmCancel), "có"),
                     Button.of(M.BUTTON_KEEP_DRAFT, report.button(KeepDraft), "không")]],
                   numbered=True)]
-
-
-async def ask_cancel_pressed(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
-    return ask_cancel(deps, ctx, report)
 
 
 async def cancel(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:

@@ -69,7 +69,7 @@ REPORT_BUTTONS: dict[type[ReportButton], tuple[ReportAction, tuple[Mode, ...] | 
     SendReport: (lifecycle.send, (Mode.SUMMARY,)),
     ConfirmSend: (lifecycle.send_confirmed, (Mode.CONFIRM_SEND,)),
     PickQuestion: (lifecycle.pick_question, (Mode.SUMMARY, Mode.VIEW)),
-    AskCancel: (lifecycle.ask_cancel_pressed, SAME_REPORT),
+    AskCancel: (lifecycle.ask_cancel, SAME_REPORT),
     ConfirmCancel: (lifecycle.cancel, (Mode.CONFIRM_CANCEL,)),
     KeepDraft: (lifecycle.keep_draft, (Mode.CONFIRM_CANCEL,)),
 }
