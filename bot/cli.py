@@ -5,17 +5,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.config import CONFIG_ENV, Config, ConfigError, load_config
+from bot import logs
+from bot.config import (
+    CONFIG_ENV,
+    TOKEN_ENV,
+    Config,
+    ConfigError,
+    load_config,
+    run_problems,
+    token_problems,
+)
 from bot.domain.deadlines import DeadlineError, parse_deadline
 from bot.domain.periods import Period, PeriodError
 from bot.domain.templates import Problem, Template, load_templates
+from bot.domain.text import nfc
 from bot.domain.units import check_import, render_tree
 from bot.unit_files import UnitFileError, read_unit_rows
 
@@ -30,8 +40,15 @@ def display_path(path: Path) -> Path:
         return path
 
 
-def load_everything(config_path: Path | None) -> tuple[Config, dict[str, Template], list[Problem]]:
-    config = load_config(config_path)
+def load(args: argparse.Namespace) -> Config:
+    """The configuration; its secrets are redacted from every log line from now on."""
+    config = load_config(args.config)
+    logs.add_secrets(*config.secrets())
+    return config
+
+
+def load_everything(args: argparse.Namespace) -> tuple[Config, dict[str, Template], list[Problem]]:
+    config = load(args)
     folder = config.reports.folder
     templates, problems = load_templates(folder)
     shown = display_path(folder)
@@ -43,11 +60,16 @@ def load_everything(config_path: Path | None) -> tuple[Config, dict[str, Templat
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Check the configuration and every report template."""
     try:
-        config, templates, problems = load_everything(args.config)
+        config, templates, problems = load_everything(args)
     except ConfigError as e:
         for p in e.problems:
             print(p, file=sys.stderr)
         return EXIT_CONFIG
+    # What `run` would refuse is a problem here too (the same function decides), except a
+    # missing token: the other commands do not need one.
+    problems = [*run_problems(config), *problems]
+    if config.token():
+        problems += token_problems(config)
     if problems:
         for p in problems:
             print(p, file=sys.stderr)
@@ -55,15 +77,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     questions = sum(len(t.questions) for t in templates.values())
     print(f"OK: {len(templates)} templates, {questions} questions, timezone {config.timezone}, "
           f"database {config.storage.path}")
+    print(f"templates: {display_path(config.reports.folder)}")
     for t in sorted(templates.values(), key=lambda t: t.id):
         print(f"  {t.id}: {len(t.questions)} questions, {t.period.value}, “{t.deadline}”")
+    if not config.token():
+        print(f"note: `baocao run` needs the bot token: set {TOKEN_ENV}")
     return EXIT_OK
 
 
 def cmd_deadline(args: argparse.Namespace) -> int:
     """Print the due instant of a deadline phrase for a period."""
     try:
-        config = load_config(args.config)
+        config = load(args)
         rule = parse_deadline(args.phrase)
         period = Period.parse(args.period)
         due = rule.due(period, config.zone)
@@ -96,7 +121,7 @@ async def _open_storage(config: Config) -> Any:
 
 def cmd_units_import(args: argparse.Namespace) -> int:
     """Import or update units from a CSV/XLSX file."""
-    config = load_config(args.config)
+    config = load(args)
     path = Path(args.file)
     try:
         rows = read_unit_rows(path)
@@ -126,7 +151,7 @@ def cmd_units_import(args: argparse.Namespace) -> int:
 
 def cmd_units_list(args: argparse.Namespace) -> int:
     """Print the unit tree."""
-    config = load_config(args.config)
+    config = load(args)
 
     async def run() -> int:
         storage = await _open_storage(config)
@@ -147,7 +172,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the officer dialogue in the terminal on a throw-away database."""
     from handlers.console import main_demo
 
-    config = load_config(args.config)
+    config = load(args)
     return main_demo(config, Path(args.db) if args.db else None)
 
 
@@ -157,12 +182,13 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
     from bot.domain.roles import Role
     from bot.services.invites import InviteError, create_invite, invite_link
 
-    config = load_config(args.config)
+    config = load(args)
 
     async def run() -> int:
         storage = await _open_storage(config)
         try:
-            invite = await create_invite(storage, args.unit, Role(args.role), args.uses,
+            unit = nfc(args.unit.strip())  # as codes are stored (units import normalises)
+            invite = await create_invite(storage, unit, Role(args.role), args.uses,
                                          args.expires_days, system_clock())
             username = config.telegram.username or await storage.get_setting(BOT_USERNAME_KEY)
         except InviteError as e:
@@ -199,7 +225,7 @@ def cmd_reminders_preview(args: argparse.Namespace) -> int:
     """List the reminders that would go out in a window; sends nothing."""
     from bot.app import build_app
 
-    config = load_config(args.config)
+    config = load(args)
     if args.to < args.start:
         print("error: --to is before --from", file=sys.stderr)
         return EXIT_ERROR
@@ -231,7 +257,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the Telegram bot."""
     from handlers.telegram.runner import run_bot
 
-    config = load_config(args.config)
+    config = load(args)
     return run_bot(config)
 
 
@@ -246,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, default=None,
                         help=f"config file (default: ${CONFIG_ENV} or ./config.toml; "
                              "built-in defaults when absent)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more: -v baocao's debug messages and libraries' info (one "
+                             "line per Bot API request, token redacted); -vv everything")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("check-config", help="check the config file and all report templates")
@@ -268,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_units_list)
 
     p = sub.add_parser("demo", help="try the officer dialogue in the terminal (no token needed)")
-    p.add_argument("--db", help="keep the demo database in this file (default: temporary)")
-    p.set_defaults(handler=cmd_demo)
+    p.add_argument("--db", help="keep the demo database in this file (default: temporary); "
+                   "a second run continues where the first stopped")
+    p.set_defaults(handler=cmd_demo, quiet_logs=True)
 
     invite = sub.add_parser("invite", help="manage invite codes")
     isub = invite.add_subparsers(dest="invite_command", metavar="ACTION", required=True)
@@ -298,11 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(args.verbose, quiet=getattr(args, "quiet_logs", False),
+                   secrets=[os.environ.get(TOKEN_ENV)])
     handler: Handler = args.handler
     try:
         return handler(args)

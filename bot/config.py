@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import time
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from bot.domain.templates import Problem, problems_from_validation
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_REPORTS = REPO_ROOT / "reports"
+# The shipped templates are package data (bot/reports/*.toml): found beside this module in a
+# checkout, an editable install, a wheel or a pipx install alike.
+SHIPPED_REPORTS = Path(__file__).resolve().parent / "reports"
 DEFAULT_CONFIG = Path("config.toml")
 TOKEN_ENV = "BAOCAO_TELEGRAM_TOKEN"
 CONFIG_ENV = "BAOCAO_CONFIG"
@@ -40,7 +51,7 @@ class StorageConfig(_Section):
 
 
 class ReportsConfig(_Section):
-    dir: Path | None = None  # None: the shipped reports/ folder
+    dir: Path | None = None  # None: the shipped templates (bot/reports/ in the package)
     lock_days: int = Field(default=10, ge=0, le=366)
 
     @property
@@ -69,6 +80,7 @@ class Config(_Section):
     storage: StorageConfig = StorageConfig()
     reports: ReportsConfig = ReportsConfig()
     reminders: RemindersConfig = RemindersConfig()
+    _source: str = PrivateAttr(default="(no config file)")  # the file, for messages
 
     @field_validator("timezone")
     @classmethod
@@ -89,6 +101,17 @@ class Config(_Section):
         if env:
             return env
         return self.telegram.token.get_secret_value() if self.telegram.token else None
+
+    @property
+    def source(self) -> str:
+        """The file this configuration was read from, as messages name it."""
+        return self._source
+
+    def secrets(self) -> list[str]:
+        """Every configured secret, for log redaction (Zalo's token joins this list)."""
+        tg = self.telegram
+        found = [self.token(), tg.webhook_secret.get_secret_value() if tg.webhook_secret else None]
+        return [s for s in found if s]
 
 
 class ConfigError(Exception):
@@ -115,6 +138,82 @@ def load_config(path: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([Problem(file=name, path="", message=f"TOML syntax error: {e}")]) from e
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(problems_from_validation(name, e)) from e
+    config._source = name
+    return config
+
+
+# --- what `baocao run` refuses --------------------------------------------------------------
+# One function decides, for `run` (before it starts) and `check-config` alike, so they cannot
+# drift. The rules are Telegram's own refusals of setWebhook, checked before Telegram is asked.
+OFFICIAL_API_HOST = "api.telegram.org"
+WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram calls a webhook on
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Bot API setWebhook: secret_token
+BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")  # what @BotFather issues
+
+
+def run_problems(config: Config) -> list[Problem]:
+    """Every reason `baocao run` would refuse this configuration, except a missing token (the
+    other commands do not need one): see `token_problems`."""
+    tg, name = config.telegram, config.source
+    out: list[Problem] = []
+
+    def bad(key: str, message: str) -> None:
+        out.append(Problem(file=name, path=f"telegram.{key}", message=message))
+
+    api = urlsplit(tg.base_url)
+    if api.scheme not in ("http", "https") or not api.hostname:
+        bad("base_url", "must be an http(s) URL, e.g. https://api.telegram.org/bot")
+    official = api.hostname == OFFICIAL_API_HOST
+    if tg.mode != "webhook":
+        return out
+    needed = 'required when telegram.mode = "webhook"'
+    if not tg.webhook_url:
+        bad("webhook_url", needed)
+    else:
+        out.extend(_webhook_url_problems(tg.webhook_url, official, name))
+    if tg.webhook_secret is None:
+        bad("webhook_secret", needed)
+    elif not WEBHOOK_SECRET.fullmatch(tg.webhook_secret.get_secret_value()):
+        bad("webhook_secret", "must be 1-256 characters, only A-Z a-z 0-9 _ - "
+                              "(Telegram refuses any other)")
+    return out
+
+
+def _webhook_url_problems(url: str, official: bool, name: str) -> list[Problem]:
+    def bad(message: str) -> list[Problem]:
+        return [Problem(file=name, path="telegram.webhook_url", message=message)]
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return bad("must be a URL such as https://baocao.example.vn/telegram")
+    try:
+        port = parts.port
+    except ValueError:
+        return bad("has an invalid port")
+    if not official:
+        # A self-hosted Bot API server (--local) calls http:// URLs on any port.
+        return []
+    if parts.scheme != "https":
+        return bad("must start with https:// (Telegram calls webhooks over HTTPS only; "
+                   "http:// works only with a self-hosted Bot API server in telegram.base_url)")
+    if port is not None and port not in WEBHOOK_PORTS:
+        return bad(f"port {port} is not one Telegram calls: use 443, 80, 88 or 8443")
+    return []
+
+
+def token_problems(config: Config) -> list[Problem]:
+    """The token `run` needs: missing, or not in @BotFather's form (never shown in messages)."""
+    token = config.token()
+    from_env = bool(os.environ.get(TOKEN_ENV))
+    if not token:
+        return [Problem(file=config.source, path="telegram.token",
+                        message=f"no bot token: set {TOKEN_ENV} (or telegram.token)")]
+    if not BOT_TOKEN.fullmatch(token):
+        message = "not a bot token (expected digits:letters, as @BotFather gives it)"
+        if from_env:
+            return [Problem(file=TOKEN_ENV, path="", message=message)]
+        return [Problem(file=config.source, path="telegram.token", message=message)]
+    return []

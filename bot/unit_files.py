@@ -1,4 +1,12 @@
-"""Reading unit lists from CSV or XLSX files with columns code,name,parent_code,level."""
+"""Reading unit lists from CSV or XLSX files with columns code,name,parent_code,level.
+
+A CSV may be separated by commas, semicolons (what Excel saves in the Vietnamese locale, where
+the comma is the decimal mark) or tabs (copied from a spreadsheet). The separator is decided
+from the header line alone: the one that splits it into the known column names. Not
+`csv.Sniffer`: it guesses from how often characters recur across sample lines, and unit names
+are full of commas, spaces and repeated letters ("Đoàn xã A, huyện B"), so it picks wrong
+separators or gives up on short files; the header, whose names are known, cannot mislead.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from pathlib import Path
 from bot.domain.units import UnitRow
 
 COLUMNS = ("code", "name", "parent_code", "level")
+DELIMITERS = (",", ";", "\t")
 
 
 class UnitFileError(Exception):
@@ -48,10 +57,22 @@ def read_unit_rows(path: Path) -> list[UnitRow]:
 
 def _read_csv(path: Path) -> list[list[str]]:
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            return [list(r) for r in csv.reader(f)]
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise UnitFileError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from e
+    lines = text.splitlines(keepends=True)
+    header = next((line for line in lines if line.strip()), "")
+    return [list(r) for r in csv.reader(lines, delimiter=detect_delimiter(header))]
+
+
+def detect_delimiter(header: str) -> str:
+    """The separator that splits the header line into the most known column names; a comma
+    when none does (the missing-column message then shows what was expected)."""
+    def known(delimiter: str) -> int:
+        cells = next(csv.reader([header], delimiter=delimiter), [])
+        return sum(1 for c in cells if c.strip().lower() in COLUMNS)
+
+    return max(DELIMITERS, key=known)  # ties keep the first: a comma
 
 
 def _read_xlsx(path: Path) -> list[list[str]]:

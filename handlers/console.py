@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import uuid
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
@@ -63,14 +64,19 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
                 stdout.write(text + "\n")
                 stdout.flush()
 
-            say("baocao demo — bạn là cán bộ Đoàn xã Bản Vược (dữ liệu thử, xóa khi thoát).")
+            kept = f"dữ liệu lưu trong {db_path}" if db_path else "dữ liệu thử, xóa khi thoát"
+            say(f"baocao demo — bạn là cán bộ Đoàn xã Bản Vược ({kept}).")
             say("Gõ câu trả lời rồi Enter; /giup để xem lệnh; Ctrl+D để thoát.\n")
+            # Event ids are de-duplicated by the database, which may outlive this run
+            # (--db): a prefix of its own keeps a second run's lines from being taken as
+            # repeats of the first's.
+            run = uuid.uuid4().hex[:12]
             counter = 0
 
             async def send(line: str) -> None:
                 nonlocal counter
                 counter += 1
-                for reply in await app.reporting.handle(parse_line(line, f"c{counter}")):
+                for reply in await app.reporting.handle(parse_line(line, f"c{run}-{counter}")):
                     say(render_text(reply))
                     say("")
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from bot.cli import main
 from bot.config import SHIPPED_REPORTS
 
 REPO = Path(__file__).resolve().parents[1]
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 
 
 @pytest.fixture
@@ -236,6 +240,73 @@ def test_units_import_errors_name_the_row_and_save_nothing(
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"], ids=["semicolon", "tab"])
+def test_units_import_reads_semicolon_and_tab_files(
+    workdir: Path, capsys: pytest.CaptureFixture[str], delimiter: str
+) -> None:
+    """Excel in the Vietnamese locale saves CSV with ';' (with a BOM); a paste from a
+    spreadsheet has tabs. Names may hold commas, and the level column may be anywhere."""
+    write_config(workdir)
+    rows = [["level", "code", "name", "parent_code"],
+            ["tinh", "LC", "Tỉnh đoàn Lào Cai", ""],
+            ["huyen", "LC-BX", "Huyện đoàn Bát Xát, Lào Cai", "LC"],
+            ["xã", "LC-BX-01", "Đoàn xã Bản Vược", "LC-BX"]]
+    text = "\r\n".join(delimiter.join(r) for r in rows) + "\r\n"
+    (workdir / "units.csv").write_bytes("\ufeff".encode() + text.encode("utf-8"))
+    assert main(["units", "import", "units.csv"]) == 0
+    assert "3 added" in capsys.readouterr().out
+    assert main(["units", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "LC  Tỉnh đoàn Lào Cai (tinh)",
+        "  LC-BX  Huyện đoàn Bát Xát, Lào Cai (huyen)",
+        "    LC-BX-01  Đoàn xã Bản Vược (xa)",
+    ]
+
+
+def test_units_import_errors_in_line_order_without_follow_on_errors(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_config(workdir)
+    (workdir / "u.csv").write_text(
+        "code,name,parent_code,level\n"
+        "X-01,Đoàn xã Một,X,xa\n"            # line 2: its parent (line 4) is refused: no error
+        "Y-01,Đoàn xã Hai,ZZZ,xa\n"          # line 3: a real unknown parent
+        "X,Huyện đoàn X,,huyện đoàn\n"       # line 4: bad level
+        "X-02,Đoàn xã Ba,X,xa\n"             # line 5: child of the refused X: no error
+        "X-01,Đoàn xã Một lại,X,xa\n",       # line 6: duplicate
+        encoding="utf-8")
+    assert main(["units", "import", "u.csv"]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if not LOG_LINE.match(line)]
+    assert err == [
+        "u.csv: line 3: unknown parent 'ZZZ' of 'Y-01'",
+        "u.csv: line 4: unknown level 'huyện đoàn' (use tinh, huyen or xa)",
+        "u.csv: line 6: duplicate code 'X-01' (first on line 2)",
+        "nothing imported (3 problem(s))",
+    ]
+
+
+def test_units_import_normalises_codes(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Codes that look the same are one code: 'HỒ-01' decomposed (NFD, as macOS may save it)
+    or composed (NFC), with stray spaces, in the file or on the command line."""
+    write_config(workdir)
+    nfd = unicodedata.normalize("NFD", "HỒ-01")
+    nfc = unicodedata.normalize("NFC", "HỒ-01")
+    assert nfd != nfc
+    (workdir / "u.csv").write_text(f"code,name,parent_code,level\nHỒ,Huyện đoàn Hồ,,huyen\n"
+                                   f" {nfd} ,Đoàn xã Hồ,HỒ,xa\n", encoding="utf-8")
+    assert main(["units", "import", "u.csv"]) == 0
+    capsys.readouterr()
+    (workdir / "u.csv").write_text(f"code,name,parent_code,level\n{nfc},Đoàn xã Hồ mới,"
+                                   f"{unicodedata.normalize('NFD', 'HỒ')},xa\n",
+                                   encoding="utf-8")
+    assert main(["units", "import", "u.csv"]) == 0
+    assert "0 added, 1 updated" in capsys.readouterr().out
+    assert main(["units", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "HỒ  Huyện đoàn Hồ (huyen)", f"  {nfc}  Đoàn xã Hồ mới (xa)"]
+    assert main(["invite", "create", "--unit", nfd, "--role", "officer"]) == 0
+
+
 def test_units_import_bad_files(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_config(workdir)
     (workdir / "u.csv").write_text("ma,ten\nA,B\n", encoding="utf-8")
@@ -284,8 +355,85 @@ def test_run_needs_a_token_and_a_complete_webhook(workdir: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     write_config(workdir)
     assert main(["run"]) == 2
-    assert "no bot token: set BAOCAO_TELEGRAM_TOKEN" in capsys.readouterr().err
+    assert "telegram.token: no bot token: set BAOCAO_TELEGRAM_TOKEN" in capsys.readouterr().err
     monkeypatch.setenv("BAOCAO_TELEGRAM_TOKEN", "123:ABC")
     write_config(workdir, '[telegram]\nmode = "webhook"\n')
     assert main(["run"]) == 2
-    assert "webhook mode needs telegram.webhook_url" in capsys.readouterr().err
+    assert ('config.toml: telegram.webhook_url: required when telegram.mode = "webhook"'
+            in capsys.readouterr().err)
+
+
+WEBHOOK = ('[telegram]\nmode = "webhook"\nwebhook_url = "https://baocao.example.vn/telegram"\n'
+           'webhook_secret = "a-long_random-Secret0123"\n')
+NEEDED = 'required when telegram.mode = "webhook"'
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda c: c.replace('webhook_url = "https://baocao.example.vn/telegram"\n', ""),
+     [f"config.toml: telegram.webhook_url: {NEEDED}"]),
+    (lambda c: c.replace('webhook_secret = "a-long_random-Secret0123"\n', ""),
+     [f"config.toml: telegram.webhook_secret: {NEEDED}"]),
+    (lambda c: '[telegram]\nmode = "webhook"\n',
+     [f"config.toml: telegram.webhook_url: {NEEDED}",
+      f"config.toml: telegram.webhook_secret: {NEEDED}"]),
+    (lambda c: c.replace("https://", "http://"),
+     ["config.toml: telegram.webhook_url: must start with https://"]),
+    (lambda c: c.replace("example.vn/", "example.vn:8080/"),
+     ["config.toml: telegram.webhook_url: port 8080 is not one Telegram calls"]),
+    (lambda c: c.replace("https://baocao.example.vn/telegram", "baocao.example.vn/telegram"),
+     ["config.toml: telegram.webhook_url: must be a URL"]),
+    (lambda c: c.replace("a-long_random-Secret0123", "mật khẩu bí mật"),
+     ["config.toml: telegram.webhook_secret: must be 1-256 characters, only A-Z a-z 0-9 _ -"]),
+    (lambda c: c.replace("a-long_random-Secret0123", "x" * 257),
+     ["config.toml: telegram.webhook_secret: must be 1-256 characters"]),
+    (lambda c: c.replace("a-long_random-Secret0123", ""),
+     ["config.toml: telegram.webhook_secret: must be 1-256 characters"]),
+    (lambda c: c + 'base_url = "api.telegram.org/bot"\n',
+     ["config.toml: telegram.base_url: must be an http(s) URL"]),
+])
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_check_config_refuses_what_run_refuses(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    command: str, edit: Callable[[str], str], expected: list[str],
+) -> None:
+    monkeypatch.setenv("BAOCAO_TELEGRAM_TOKEN", "123456:ABC-def_123")  # `run` needs one
+    write_config(workdir, edit(WEBHOOK))
+    assert main([command]) == 2
+    err = capsys.readouterr().err
+    for line in expected:
+        assert line in err
+    assert len(err.strip().splitlines()) == len(expected), err  # nothing else
+
+
+@pytest.mark.parametrize("telegram", [
+    WEBHOOK,
+    WEBHOOK.replace("example.vn/", "example.vn:8443/"),
+    # A self-hosted Bot API server (--local) calls plain http webhooks on any port.
+    WEBHOOK.replace("https://baocao.example.vn/", "http://127.0.0.1:8080/")
+    + 'base_url = "http://127.0.0.1:8081/bot"\n',
+    '[telegram]\nmode = "polling"\n',
+])
+def test_check_config_accepts_complete_telegram_settings(
+    workdir: Path, capsys: pytest.CaptureFixture[str], telegram: str
+) -> None:
+    write_config(workdir, telegram)
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: 5 templates")
+    # No token: not an error (only `run` needs it), but said.
+    assert "note: `baocao run` needs the bot token: set BAOCAO_TELEGRAM_TOKEN" in out
+
+
+def test_check_config_refuses_a_malformed_token(workdir: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAOCAO_TELEGRAM_TOKEN", "paste-token-here")
+    assert main(["check-config"]) == 2
+    err = capsys.readouterr().err
+    assert "BAOCAO_TELEGRAM_TOKEN: not a bot token" in err and "paste-token-here" not in err
+    monkeypatch.delenv("BAOCAO_TELEGRAM_TOKEN")
+    write_config(workdir, '[telegram]\ntoken = "123 456"\n')
+    assert main(["check-config"]) == 2
+    assert "config.toml: telegram.token: not a bot token" in capsys.readouterr().err
+    write_config(workdir, '[telegram]\ntoken = "123456:ABC-def_123"\n')
+    assert main(["check-config"]) == 0
+    assert "note:" not in capsys.readouterr().out

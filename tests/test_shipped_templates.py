@@ -1,13 +1,14 @@
-"""The report templates shipped in reports/: one per source plan, all loadable and usable."""
+"""The report templates shipped in bot/reports/ (package data): one per source plan, all
+loadable and usable."""
 
 from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
+from bot.config import SHIPPED_REPORTS
 from bot.domain.periods import Period
 from bot.domain.templates import (
     NUMERIC_TYPES,
@@ -18,7 +19,7 @@ from bot.domain.templates import (
     rule_holds,
 )
 
-REPORTS = Path(__file__).resolve().parents[1] / "reports"
+REPORTS = SHIPPED_REPORTS
 TODAY = date(2026, 11, 22)
 EXPECTED_IDS = {
     "kinh_te_tap_the_thanh_nien",

@@ -42,43 +42,66 @@ def parse_level(text: str) -> Level | None:
 
 
 def check_import(rows: list[UnitRow], existing: Mapping[str, Unit]) -> tuple[list[Unit], list[str]]:
-    """Turn rows into units to upsert; errors name the line (unknown parent, duplicate, cycle)."""
-    errors: list[str] = []
+    """Turn rows into units to upsert; errors name the line (unknown parent, duplicate, cycle)
+    and come in line order.
+
+    Codes are stripped and NFC-normalised, so two codes that look the same are the same code.
+    A row refused outright (no code, a duplicate, an unknown level, its own parent) produces one
+    error and no more: its children are not also reported as having an unknown parent, since
+    their parent is in the file and fixing that one line fixes them (nothing is imported while
+    any error remains, so silence about them costs nothing)."""
+    errors: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
+    refused: set[str] = set()
     units: list[Unit] = []
+    # A code stored before codes were normalised keeps its stored spelling.
+    stored = {nfc(c): c for c in existing}
     for row in rows:
-        code, name = row.code.strip(), nfc(row.name.strip())
+        code, name = _code(row.code, stored), nfc(row.name.strip())
         where = f"line {row.line}"
         if not code:
-            errors.append(f"{where}: empty code")
+            errors.append((row.line, f"{where}: empty code"))
             continue
         if code in seen:
-            errors.append(f"{where}: duplicate code {code!r} (first on line {seen[code]})")
+            errors.append((row.line, f"{where}: duplicate code {code!r} (first on line "
+                                     f"{seen[code]})"))
             continue
         seen[code] = row.line
         if not name:
-            errors.append(f"{where}: unit {code!r} has no name")
+            errors.append((row.line, f"{where}: unit {code!r} has no name"))
         level = parse_level(row.level)
         if level is None:
-            errors.append(f"{where}: unknown level {row.level!r} (use tinh, huyen or xa)")
+            errors.append((row.line, f"{where}: unknown level {row.level!r} "
+                                     "(use tinh, huyen or xa)"))
+            refused.add(code)
             continue
-        parent = row.parent_code.strip() or None
+        parent = _code(row.parent_code, stored) or None
         if parent == code:
-            errors.append(f"{where}: unit {code!r} is its own parent")
+            errors.append((row.line, f"{where}: unit {code!r} is its own parent"))
+            refused.add(code)
             continue
         units.append(Unit(code, name, parent, level))
 
     merged = dict(existing)
     merged.update({u.code: u for u in units})
     for u in units:
-        if u.parent_code is not None and u.parent_code not in merged:
-            errors.append(f"line {seen[u.code]}: unknown parent {u.parent_code!r} of {u.code!r}")
+        if u.parent_code is not None and u.parent_code not in merged \
+                and u.parent_code not in refused:
+            errors.append((seen[u.code],
+                           f"line {seen[u.code]}: unknown parent {u.parent_code!r} of {u.code!r}"))
     for u in units:
         cycle = _cycle_from(u.code, merged)
         if cycle:
-            errors.append(f"line {seen[u.code]}: cycle in parents: {' → '.join(cycle)}")
+            errors.append((seen[u.code],
+                           f"line {seen[u.code]}: cycle in parents: {' → '.join(cycle)}"))
             break
-    return units, errors
+    errors.sort(key=lambda e: e[0])  # stable: one line's errors keep their order
+    return units, [message for _, message in errors]
+
+
+def _code(text: str, stored: Mapping[str, str]) -> str:
+    code = nfc(text.strip())
+    return stored.get(code, code)
 
 
 def _cycle_from(code: str, units: Mapping[str, Unit]) -> list[str] | None:

@@ -8,7 +8,7 @@ import sys
 from urllib.parse import urlparse
 
 from bot.app import App, build_app, tune_runtime
-from bot.config import TOKEN_ENV, Config
+from bot.config import Config, run_problems, token_problems
 from bot.scheduler import Scheduler
 from handlers.telegram.app import APP_KEY, CHANNEL, AnyApplication, announce, build_application
 from handlers.telegram.sender import TelegramSender
@@ -18,16 +18,15 @@ UPDATES = ["message", "callback_query"]
 
 
 def run_bot(config: Config) -> int:
+    # The same checks as `baocao check-config` (one function decides), plus the token.
+    problems = [*token_problems(config), *run_problems(config)]
+    if problems:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        return 2
     token = config.token()
-    if not token:
-        print(f"error: no bot token: set {TOKEN_ENV} or [telegram] token in the config",
-              file=sys.stderr)
-        return 2
+    assert token is not None
     tg = config.telegram
-    if tg.mode == "webhook" and not (tg.webhook_url and tg.webhook_secret):
-        print("error: webhook mode needs telegram.webhook_url and telegram.webhook_secret",
-              file=sys.stderr)
-        return 2
 
     scheduler: Scheduler | None = None
 
