@@ -157,17 +157,17 @@ def question_reply(t: Template, answers: dict[str, Any], q: Question, *,
         chosen = set(selected or [])
         rows.extend([Button.of(("☑ " if o.id in chosen else "☐ ") + o.label, Toggle(q.id, i))]
                     for i, o in enumerate(q.options))
-        rows.append([Button.of(M.BUTTON_DONE, DoneChoosing(q.id), "xong")])
+        rows.append([Button.of(M.BUTTON_DONE, DoneChoosing(q.id), M.KW_DONE)])
         numbered = True
     nav = []
     if answered:
-        nav.append(Button.of(M.BUTTON_KEEP, Keep(q.id), "giữ nguyên"))
+        nav.append(Button.of(M.BUTTON_KEEP, Keep(q.id), M.KW_KEEP))
         if not q.required and answers[q.id] is not None:
-            nav.append(Button.of(M.BUTTON_CLEAR, ClearAnswer(q.id), "xóa"))
+            nav.append(Button.of(M.BUTTON_CLEAR, ClearAnswer(q.id), M.KW_CLEAR))
     elif not q.required:
-        nav.append(Button.of(M.BUTTON_SKIP, Skip(q.id), "bỏ qua"))
+        nav.append(Button.of(M.BUTTON_SKIP, Skip(q.id), M.KW_SKIP))
     if number > 1:
-        nav.append(Button.of(M.BUTTON_BACK, Back(q.id), "quay lại"))
+        nav.append(Button.of(M.BUTTON_BACK, Back(q.id), M.KW_BACK))
     if nav:
         rows.append(nav)
     return Reply("\n".join(lines), rows, numbered=numbered, replace=replace)
@@ -204,5 +204,5 @@ def edit_picker(t: Template, answers: dict[str, Any]) -> Reply:
     shown = visible_questions(t, answers)
     buttons = [Button.of(M.question_button(i), EditQuestion(q.id)) for i, q in enumerate(shown, 1)]
     rows = [buttons[i:i + 4] for i in range(0, len(buttons), 4)]
-    rows.append([Button.of(M.BUTTON_TO_SUMMARY, ToSummary(), "tóm tắt")])
+    rows.append([Button.of(M.BUTTON_TO_SUMMARY, ToSummary(), M.KW_SUMMARY)])
     return Reply(M.CHOOSE_QUESTION, rows, numbered=True)

@@ -7,7 +7,7 @@ period names in periods.py, because each is tied to the rule it explains.)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.domain import vnformat
 from bot.domain.invites import InviteRefusal
@@ -57,6 +57,14 @@ def greeting(name: str, memberships: list[tuple[str, Role]]) -> str:
 
 # --- commands and refusals ---------------------------------------------------------------------
 
+COMMAND_HELP = {
+    "start": "bắt đầu; tham gia bằng mã mời: /start MÃ",
+    "baocao": "làm báo cáo (tiếp tục báo cáo đang làm dở)",
+    "danhsach": "danh sách các báo cáo cần làm",
+    "trangthai": "tình hình báo cáo kỳ này và các kỳ gần đây",
+    "huy": "hủy bản nháp báo cáo đang làm",
+    "giup": "hướng dẫn và danh sách lệnh",
+}
 HELP_HEADING = "Các lệnh bạn có thể dùng:"
 HELP_ANSWERING = ("Khi trả lời: gõ số hoặc chữ (có dấu hay không dấu đều được), ví dụ “12”, "
                   "“1.234”, “12,5”, “co”, “khong”. Mỗi câu trả lời được lưu ngay; nếu bị gián "
@@ -160,6 +168,11 @@ BUTTON_CONFIRM_CANCEL = "🗑 Có, hủy bản nháp"
 BUTTON_KEEP_DRAFT = "↩ Không, làm tiếp"
 BUTTON_TO_SUMMARY = "↩ Về bản tóm tắt"
 BUTTON_REPORT_NOW = "📝 Báo cáo ngay"
+
+# What to type for a button on channels without buttons (read with or without diacritics).
+KW_YES, KW_NO, KW_DONE = "có", "không", "xong"
+KW_KEEP, KW_CLEAR, KW_SKIP, KW_BACK = "giữ nguyên", "xóa", "bỏ qua", "quay lại"
+KW_SEND, KW_EDIT, KW_CANCEL, KW_SUMMARY = "gửi", "sửa", "hủy", "tóm tắt"
 
 TYPE_HINT = {
     "integer": "Nhập một số nguyên",
@@ -270,3 +283,25 @@ def confirm_cancel(title: str, period: str) -> str:
 def report_list_line(number: int, title: str, where: str, period: str, due: str, icon: str,
                      status: str, extra: str) -> str:
     return f"{number}. {title}\n   {where}{period} · {due} · {icon} {status}{extra}"
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+
+def reminder_lines(title: str, last_day: date, lock: datetime, overdue: bool,
+                   today: date) -> tuple[str, str]:
+    """The heading and the deadline line of a reminder or an overdue notice."""
+    if overdue:
+        late = (today - last_day).days
+        return (f"⏰ Quá hạn báo cáo: {title}",
+                f"Hạn đã hết ngày {vnformat.day(last_day)} ({late} ngày trước). Vui lòng gửi "
+                f"sớm; báo cáo khóa sổ lúc {vnformat.moment(lock)}.")
+    left = (last_day - today).days + 1
+    when = "hôm nay là ngày cuối" if left <= 1 else f"còn {left} ngày"
+    return f"🔔 Nhắc báo cáo: {title}", f"Hạn: hết ngày {vnformat.day(last_day)} ({when})."
+
+
+def reminder_progress(progress: tuple[int, int] | None) -> str:
+    if progress is None:
+        return "Đơn vị chưa bắt đầu báo cáo này."
+    return f"Đơn vị đã trả lời {progress[0]}/{progress[1]} câu."

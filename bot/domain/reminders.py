@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain import vnformat
+from bot.domain import messages_vi as M
 from bot.domain.reports import Window
 
 
@@ -97,26 +97,13 @@ def pick(pending: list[Slot], now: datetime, w: Window) -> tuple[Slot | None, li
 
 def reminder_text(w: Window, slot: Slot, unit_name: str, progress: tuple[int, int] | None,
                   now: datetime, zone: ZoneInfo) -> str:
-    """The message an officer gets, in Vietnamese."""
+    """The message an officer gets (wording in messages_vi)."""
     last_day = (w.due - timedelta(days=1)).astimezone(zone).date()
     title, deadline = _reminder_lines(w.template.title, last_day, w.lock.astimezone(zone),
                                       slot.overdue, now.astimezone(zone).date())
-    if progress is None:
-        done = "Đơn vị chưa bắt đầu báo cáo này."
-    else:
-        done = f"Đơn vị đã trả lời {progress[0]}/{progress[1]} câu."
-    return f"{title}\n{unit_name} — {w.period.label_vi()}\n{deadline}\n{done}"
+    return (f"{title}\n{unit_name} — {w.period.label_vi()}\n{deadline}\n"
+            f"{M.reminder_progress(progress)}")
 
 
-@lru_cache(maxsize=256)
-def _reminder_lines(title: str, last_day: date, lock: datetime, overdue: bool,
-                    today: date) -> tuple[str, str]:
-    """The lines every unit's copy shares (a sweep writes thousands of them)."""
-    if overdue:
-        late = (today - last_day).days
-        return (f"⏰ Quá hạn báo cáo: {title}",
-                f"Hạn đã hết ngày {vnformat.day(last_day)} ({late} ngày trước). Vui lòng gửi "
-                f"sớm; báo cáo khóa sổ lúc {vnformat.moment(lock)}.")
-    left = (last_day - today).days + 1
-    when = "hôm nay là ngày cuối" if left <= 1 else f"còn {left} ngày"
-    return f"🔔 Nhắc báo cáo: {title}", f"Hạn: hết ngày {vnformat.day(last_day)} ({when})."
+# The lines every unit's copy shares: a sweep writes thousands of them.
+_reminder_lines = lru_cache(maxsize=256)(M.reminder_lines)

@@ -83,7 +83,7 @@ def view_submitted(deps: Deps, ctx: Ctx, report: Report, sub: Submission,
     text, _ = summary_text(template, sub.answers, heading)
     text += "\n\n" + M.can_correct_until(deps.local(report.window.lock))
     ctx.conversation.show(Mode.VIEW, report.key)
-    return [Reply(text, [[Button.of(M.BUTTON_CORRECT, report.button(CorrectReport), "sửa")]],
+    return [Reply(text, [[Button.of(M.BUTTON_CORRECT, report.button(CorrectReport), M.KW_EDIT)]],
                   numbered=True)]
 
 
@@ -129,8 +129,8 @@ async def _confirm_correction(deps: Deps, ctx: Ctx, report: Report) -> list[Repl
         return await _submit(deps, ctx, report)  # nothing to confirm: says so and stops
     ctx.conversation.show(Mode.CONFIRM_SEND, report.key)
     return [Reply(M.confirm_correction(changes),
-                  [[Button.of(M.BUTTON_CONFIRM_SEND, report.button(ConfirmSend), "có")],
-                   [Button.of(M.BUTTON_REVIEW, ToSummary(), "không")]], numbered=True)]
+                  [[Button.of(M.BUTTON_CONFIRM_SEND, report.button(ConfirmSend), M.KW_YES)],
+                   [Button.of(M.BUTTON_REVIEW, ToSummary(), M.KW_NO)]], numbered=True)]
 
 
 async def _submit(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
@@ -180,8 +180,8 @@ async def ask_cancel(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
     back = ctx.conversation.copy()
     ctx.conversation.show(Mode.CONFIRM_CANCEL, report.key, back=back)
     return [Reply(M.confirm_cancel(report.template.title, report.period_words),
-                  [[Button.of(M.BUTTON_CONFIRM_CANCEL, report.button(ConfirmCancel), "có"),
-                    Button.of(M.BUTTON_KEEP_DRAFT, report.button(KeepDraft), "không")]],
+                  [[Button.of(M.BUTTON_CONFIRM_CANCEL, report.button(ConfirmCancel), M.KW_YES),
+                    Button.of(M.BUTTON_KEEP_DRAFT, report.button(KeepDraft), M.KW_NO)]],
                   numbered=True)]
 
 

@@ -42,7 +42,7 @@ def summary(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any
     text, problems = summary_text(template, answers, heading)
     send = Button.of(M.BUTTON_SEND_CORRECTION if correcting else M.BUTTON_SEND,
                      report.button(SendReport), "gửi")
-    edit = Button.of(M.BUTTON_EDIT, report.button(PickQuestion), "sửa")
+    edit = Button.of(M.BUTTON_EDIT, report.button(PickQuestion), M.KW_EDIT)
     cancel = Button.of(M.BUTTON_DROP_CORRECTION if correcting else M.BUTTON_CANCEL,
                        report.button(AskCancel), "hủy")
     rows = [[edit]] if correcting or problems else []
