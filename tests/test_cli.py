@@ -76,6 +76,8 @@ def test_broken_template_is_pinpointed(workdir: Path, capsys: pytest.CaptureFixt
      "questions[0].colour: unknown key"),
     (lambda t: t + "\nthis is not toml", "TOML syntax error"),
     (lambda t: t.replace('deadline = "', 'deadline = "hôm nào đó ', 1), "deadline: cannot read"),
+    (lambda t: t.replace('type = "integer"', 'type = "integer"\nwithin = "period"', 1),
+     "].within: within only applies to date questions, not integer"),
 ])
 def test_other_template_errors(workdir: Path, capsys: pytest.CaptureFixture[str],
                                edit: object, expected: str) -> None:

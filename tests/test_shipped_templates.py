@@ -172,3 +172,10 @@ def test_user_facing_strings_are_vietnamese_with_diacritics(template_id):
         strings.extend(o.label for o in q.options)
     for s in strings:
         assert has_diacritics(s), s
+
+
+def test_event_dates_fall_in_the_reporting_period_up_to_the_report_day():
+    dates = {(t.id, q.id): q.within for t in TEMPLATES.values() for q in t.questions
+             if q.type is QuestionType.DATE}
+    assert dates == {("kinh_te_tap_the_thanh_nien", "ngay_dien_dan"): "period_to_today",
+                     ("thanh_nien_giam_ngheo", "ngay_kiem_tra"): "period_to_today"}

@@ -1,8 +1,10 @@
 """Reading officers' answers as they type them: numbers, percentages, yes/no, choices, dates.
 
-Every parser returns `Accepted(value)` or `Rejected(message)` (a short Vietnamese explanation
-of what is expected); none raises on any text. Values are JSON-friendly: int, float, bool,
-option id, list of option ids, ISO date string, text, or a photo's file id.
+Every parser returns `Accepted(value)` (with an optional `note` for the officer, e.g. how a
+money amount was converted) or `Rejected(message)` (a short Vietnamese explanation of what is
+expected); none raises on any text. Numbers are read by bot.domain.amounts. Values are
+JSON-friendly: int, float, bool, option id, list of option ids, ISO date string, text, or a
+photo's file id.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import date
 from typing import Any
 
 from bot.domain import vnformat
+from bot.domain.amounts import read_number
+from bot.domain.periods import Period
 from bot.domain.templates import Question, QuestionType
 from bot.domain.text import fold, nfc
 
@@ -20,6 +24,7 @@ from bot.domain.text import fold, nfc
 @dataclass(frozen=True)
 class Accepted:
     value: Any
+    note: str | None = None  # what the officer should see with it: a money conversion
 
 
 @dataclass(frozen=True)
@@ -30,55 +35,15 @@ class Rejected:
 Parsed = Accepted | Rejected
 
 # --- numbers ---------------------------------------------------------------------------------
-
-_NUMBER = re.compile(r"[-+−]?\d(?:[\d.,]*\d)?")
-_ZERO_WORDS = {"khong", "khong co", "ko", "ko co", "k co", "kh co", "chua co", "khong co a",
-               "chua", "chua co a", "khong a", "none", "zero"}
-_NUMBER_HELP = "Vui lòng nhập một số, ví dụ: 12 hoặc 1.234 hoặc 12,5."
-
-
-def _groups_ok(groups: list[str]) -> bool:
-    return (1 <= len(groups[0]) <= 3 and groups[0] != "0"
-            and all(len(g) == 3 for g in groups[1:]))
-
-
-def _read_number_token(token: str) -> float | None:
-    """'1.234' → 1234, '12,5' → 12.5, '12.5' → 12.5, '1.234,5' → 1234.5, '1,234,567' → 1234567."""
-    sign = -1 if token[0] in "-−" else 1
-    s = token.lstrip("+-−")
-    dots, commas = s.count("."), s.count(",")
-    if dots and commas:
-        dec, th = (".", ",") if s.rfind(".") > s.rfind(",") else (",", ".")
-        whole, frac = s.rsplit(dec, 1)
-        if th in frac or dec in whole or not _groups_ok(whole.split(th)):
-            return None
-        return sign * float(whole.replace(th, "") + "." + frac)
-    sep = "." if dots else "," if commas else ""
-    if not sep:
-        return sign * float(s)
-    parts = s.split(sep)
-    if len(parts) > 2:  # several separators of one kind can only be thousands
-        return sign * float("".join(parts)) if _groups_ok(parts) else None
-    whole, frac = parts
-    if sep == "." and len(frac) == 3 and _groups_ok(parts):
-        return sign * float(whole + frac)  # Vietnamese thousands: 1.234 = 1234
-    return sign * float(whole + "." + frac)
+# Read by bot.domain.amounts: words around the figure, money words, what is refused and why.
 
 
 def parse_number(text: str) -> float | Rejected:
-    """The single number in `text` (words around it are fine: '12 HTX', 'khoảng 30')."""
-    folded = fold(text).rstrip(".!")
-    if folded in _ZERO_WORDS:
-        return 0.0  # "không có" is an answer: zero
-    tokens = _NUMBER.findall(folded)
-    if not tokens:
-        return Rejected(f"Chưa đọc được số trong “{_short(text)}”. {_NUMBER_HELP}")
-    if len(tokens) > 1:
-        return Rejected(f"Có nhiều số trong “{_short(text)}”. Vui lòng chỉ nhập một số.")
-    value = _read_number_token(tokens[0])
-    if value is None or value != value or abs(value) > 1e15:
-        return Rejected(f"Số “{tokens[0]}” viết chưa đúng. {_NUMBER_HELP}")
-    return value
+    """The single number in `text` (words around it are fine: '12 HTX', 'khoảng 30'); vague
+    figures ('hơn 10', '10-15'), '1,500' (thousands or decimal?) and magnitude words are
+    refused: without a question there is no unit to convert them into."""
+    read = read_number(text, QuestionType.DECIMAL, None)
+    return Rejected(read) if isinstance(read, str) else float(read.value)
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -99,24 +64,22 @@ def _range_message(q: Question) -> str:
 
 
 def _parse_numeric(q: Question, text: str) -> Parsed:
-    raw = text.replace("%", " ") if q.type is QuestionType.PERCENT else text
-    value = parse_number(raw)
-    if isinstance(value, Rejected):
-        return value
+    read = read_number(text, q.type, q.unit)
+    if isinstance(read, str):
+        return Rejected(read)
+    value, note = read.value, read.note
     low, high = q.bounds
     if (low is not None and value < low) or (high is not None and value > high):
-        return Rejected(f"{vnformat.number(value, 4)} nằm ngoài khoảng cho phép. "
-                        + _range_message(q))
+        shown = note or vnformat.number(float(value), 4)
+        return Rejected(f"{shown} nằm ngoài khoảng cho phép. " + _range_message(q))
     if q.type is QuestionType.INTEGER:
-        if value != int(value):
-            hint = ""
-            token = _NUMBER.findall(fold(text))
-            if token and re.fullmatch(r"\d{1,3},\d{3}", token[0].lstrip("+-")):
-                whole = token[0].replace(",", ".")
-                hint = f" Nếu ý bạn là {whole} (hàng nghìn), hãy viết {whole} hoặc viết liền."
-            return Rejected("Câu này cần một số nguyên (không có phần lẻ)." + hint)
-        return Accepted(int(value))
-    return Accepted(round(value, 6))
+        if value != value.to_integral_value():
+            if note:  # a converted amount: say what it came to, never round it
+                return Rejected(f"{note}, nhưng câu này cần một số nguyên {q.unit} (không có "
+                                "phần lẻ). Vui lòng kiểm tra lại.")
+            return Rejected("Câu này cần một số nguyên (không có phần lẻ).")
+        return Accepted(int(value), note)
+    return Accepted(float(value), note)
 
 
 # --- yes / no --------------------------------------------------------------------------------
@@ -201,18 +164,22 @@ def _parse_multi(q: Question, text: str) -> Parsed:
 
 _DATE_FORMS = [
     re.compile(r"^(?:ngay\s+)?(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})$"),
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{4})$"),
+    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{2}|\d{4})$"),
     re.compile(r"^(?:ngay\s+)?(\d{1,2})\s*[/.\-]\s*(\d{1,2})$"),
     re.compile(r"^(?:ngay\s+)?(\d{1,2})\s+thang\s+(\d{1,2})$"),
 ]
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_TODAY_WORDS = {"hom nay", "ngay hom nay", "today"}
 _DATE_HELP = "Vui lòng nhập ngày theo dạng ngày/tháng/năm, ví dụ: 15/11/2026."
+_YEARS = range(1900, 2101)
 
 
 def parse_date(text: str, today: date | None = None) -> date | Rejected:
-    """'15/11/2026', '15-11-2026', '15 tháng 11 năm 2026', '15/11' (this year), 'hôm nay'."""
+    """'15/11/2026', '15-11-2026', '15 tháng 11 năm 2026', 'hôm nay'; '28/12' is the most recent
+    28 December not after `today`; '15/11/26' only when 2026 is `today`'s year or the year
+    before. Without `today` a date must carry its four-digit year."""
     folded = fold(text).strip(" .")
-    if folded in ("hom nay", "today") and today is not None:
+    if folded in _TODAY_WORDS and today is not None:
         return today
     m = _ISO.match(folded)
     if m:
@@ -225,24 +192,62 @@ def parse_date(text: str, today: date | None = None) -> date | Rejected:
         if not m:
             return Rejected(f"Chưa đọc được ngày trong “{_short(text)}”. {_DATE_HELP}")
         d, mo = int(m.group(1)), int(m.group(2))
-        if m.lastindex == 3:
-            y = int(m.group(3))
-            y = y + 2000 if y < 100 else y
-        elif today is not None:
-            y = today.year
-        else:
-            return Rejected(f"Vui lòng ghi cả năm. {_DATE_HELP}")
+        if m.lastindex != 3:
+            return _without_year(d, mo, today)
+        raw = m.group(3)
+        y = int(raw)
+        if len(raw) == 2:
+            recent = () if today is None else (today.year, today.year - 1)
+            if 2000 + y not in recent:
+                return Rejected(f"Năm “{raw}” viết tắt chưa rõ: vui lòng ghi đủ bốn chữ số, "
+                                f"ví dụ: {d:02d}/{mo:02d}/20{raw}.")
+            y += 2000
+    if y not in _YEARS:
+        return Rejected(f"Năm {y} không hợp lệ. {_DATE_HELP}")
     try:
         return date(y, mo, d)
     except ValueError:
         return Rejected(f"Ngày {d:02d}/{mo:02d}/{y} không tồn tại. {_DATE_HELP}")
 
 
+def _without_year(d: int, mo: int, today: date | None) -> date | Rejected:
+    """The most recent such day not after `today` (typed on 3 January, '28/12' is last year's)."""
+    try:
+        date(2000, mo, d)  # a leap year: does the day exist at all?
+    except ValueError:
+        return Rejected(f"Ngày {d:02d}/{mo:02d} không tồn tại. {_DATE_HELP}")
+    if today is not None:
+        for year in (today.year, today.year - 1):
+            try:
+                found = date(year, mo, d)
+            except ValueError:
+                continue  # 29/02 outside a leap year
+            if found <= today:
+                return found
+    return Rejected(f"Vui lòng ghi cả năm. {_DATE_HELP}")
+
+
+def _outside_period(q: Question, day: date, period: Period, today: date | None) -> str | None:
+    """Why `day` is outside what `q.within` allows for `period`, or None when it is inside."""
+    low, high = period.start, period.end
+    if q.within == "period_to_today" and today is not None and today >= low:
+        high = today
+    if low <= day <= high:
+        return None
+    allowed = f"Vui lòng nhập ngày từ {vnformat.day(low)} đến {vnformat.day(high)}"
+    if high == today and day > today:
+        return f"Ngày {vnformat.day(day)} chưa tới (hôm nay là {vnformat.day(today)}). {allowed}."
+    return (f"Ngày {vnformat.day(day)} nằm ngoài kỳ báo cáo {period.label_vi()}. "
+            f"{allowed}.")
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 
-def parse_answer(q: Question, text: str, today: date | None = None) -> Parsed:
-    """Parse typed text as an answer to `q`. Never raises."""
+def parse_answer(q: Question, text: str, today: date | None = None,
+                 period: Period | None = None) -> Parsed:
+    """Parse typed text as an answer to `q` in the report for `period` (checked against dates
+    when `q.within` says so), typed on `today`. Never raises."""
     text = nfc(text or "").strip()
     if not text:
         return Rejected("Bạn chưa nhập gì. Vui lòng trả lời câu hỏi.")
@@ -260,7 +265,10 @@ def parse_answer(q: Question, text: str, today: date | None = None) -> Parsed:
         return _parse_multi(q, text)
     if t is QuestionType.DATE:
         d = parse_date(text, today)
-        return d if isinstance(d, Rejected) else Accepted(d.isoformat())
+        if isinstance(d, Rejected):
+            return d
+        outside = _outside_period(q, d, period, today) if q.within and period else None
+        return Rejected(outside) if outside else Accepted(d.isoformat())
     if t is QuestionType.PHOTO:
         return Rejected("Câu này cần một ảnh: vui lòng chụp hoặc chọn ảnh rồi gửi.")
     if len(text) > q.max_length:

@@ -139,6 +139,8 @@ class Question(_Strict):
     when: Condition | None = None
     aggregate: Aggregate | None = None
     max_length: int = Field(default=1000, ge=1, le=3500)
+    # Dates only: inside the report's period, or from its first day to the day of reporting.
+    within: Literal["period", "period_to_today"] | None = None
 
     @property
     def aggregation(self) -> Aggregate:
@@ -186,6 +188,11 @@ class ReminderOverride(_Strict):
     overdue_every_days: int | None = Field(default=None, ge=1, le=60)
 
 
+# Question keys added after templates were in use: left out of the hash while unset, so that
+# an upgrade alone gives no template a new version.
+_LATER_KEYS = ("within",)
+
+
 class Template(_Strict):
     id: Annotated[str, Field(pattern=_ID)]
     title: Annotated[str, Field(min_length=1, max_length=200)]
@@ -216,7 +223,12 @@ class Template(_Strict):
 
     def content_hash(self) -> str:
         """A stable hash of the template's content: a new hash means a new version."""
-        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        content = self.model_dump(mode="json")
+        for q in content["questions"]:
+            for key in _LATER_KEYS:
+                if q.get(key) is None:
+                    q.pop(key, None)
+        body = json.dumps(content, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
@@ -331,6 +343,8 @@ def check_template(t: Template, file: str) -> list[Problem]:
                 bad(f"{where}.options", "option ids must be unique")
         elif q.options:
             bad(f"{where}.options", f"options only apply to choice questions, not {q.type.value}")
+        if q.within is not None and q.type is not QuestionType.DATE:
+            bad(f"{where}.within", f"within only applies to date questions, not {q.type.value}")
         if q.when is not None:
             ref = seen.get(q.when.question)
             if ref is None:
