@@ -4,17 +4,17 @@ thousands with a comma, a leading comma. A wrong figure must never be stored as 
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.config import SHIPPED_REPORTS
 from bot.domain.answers import Accepted, Rejected, parse_answer, parse_number
 from bot.domain.templates import Question, QuestionType, load_templates
 from bot.domain.text import fold
 
-REPORTS = Path(__file__).resolve().parents[1] / "reports"
+REPORTS = SHIPPED_REPORTS
 
 
 def q(kind: str, unit: str | None = None, **kw: object) -> Question:

@@ -30,6 +30,20 @@ text = "Một con số"
 type = "integer"
 '''
 
+DATED = '''
+id = "ngay_trong_ky"
+title = "Báo cáo có ngày trong kỳ"
+period = "quarter"
+deadline = "trước ngày 05 tháng cuối quý"
+applies_to = { levels = ["xa"] }
+
+[[questions]]
+id = "ngay"
+text = "Ngày tổ chức diễn đàn"
+type = "date"
+within = "period_to_today"
+'''
+
 
 @pytest.fixture
 def clock() -> Clock:
@@ -42,6 +56,7 @@ async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[App]:
     folder.mkdir()
     (folder / "thu_nghiem.toml").write_text(TEST_TEMPLATE, encoding="utf-8")
     (folder / "chi_sa_pa.toml").write_text(SA_PA_ONLY, encoding="utf-8")
+    (folder / "ngay_trong_ky.toml").write_text(DATED, encoding="utf-8")
     app = await make_app(tmp_path, clock, reports=folder)
     yield app
     await app.close()
@@ -135,7 +150,9 @@ async def test_a_correction_that_changes_nothing_is_not_a_new_version(app: App) 
 async def test_a_corrections_summary_does_not_start_with_send(app: App) -> None:
     chat = await sent_report(app)
     await chat.cmd("baocao")
-    await chat.say("1")  # the report in the list: its sent version is shown
+    labels = [b.label for b in chat.last[0].flat_buttons()]
+    number = next(i for i, label in enumerate(labels, 1) if "thử nghiệm" in label)
+    await chat.say(str(number))  # the sent report in the list: its sent version is shown
     assert "✅ Đã gửi" in chat.text
     await chat.say("1")  # "✏ Sửa báo cáo"
     assert "Bạn đang sửa báo cáo đã gửi" in chat.text
@@ -292,3 +309,34 @@ async def test_two_messages_of_one_person_at_once_are_handled_in_turn(app: App) 
     assert "Câu 2/11" in first[0].text and "Câu 3/11" in second[0].text
     draft = await app.storage.find_draft(*KEY)
     assert draft is not None and draft.answers == {"co_fanpage": True, "so_tin": 7}
+
+
+# --- answers read the way they were meant, and said back -------------------------------------
+
+
+async def test_a_money_answer_is_converted_and_the_conversion_said(app: App) -> None:
+    chat = await join(app, "1")
+    await to_question_6(chat)  # von, counted in triệu đồng
+    await chat.say("2,5 tỷ")
+    assert "✓ Đã lưu: 2.500 triệu đồng (2,5 tỷ đồng = 2.500 triệu đồng)" in chat.text
+    draft = await app.storage.find_draft(*KEY)
+    assert draft is not None and draft.answers["von"] == 2500
+
+
+async def test_a_magnitude_word_on_a_count_is_refused_in_chat(app: App) -> None:
+    chat = await join(app, "1")
+    await chat.press(REPORT)
+    await chat.say("co")
+    await chat.say("2 nghìn")  # so_tin, counted in tin bài
+    assert "⚠" in chat.text and "Câu 2/11" in chat.text
+    draft = await app.storage.find_draft(*KEY)
+    assert draft is not None and "so_tin" not in draft.answers
+
+
+async def test_a_date_outside_the_period_is_refused_in_chat(app: App) -> None:
+    chat = await join(app, "1")  # today is 20/02/2026, in Quý I/2026
+    await chat.press(OpenReport(0, "ngay_trong_ky", "2026-Q1").pack())
+    await chat.say("28/12/2025")
+    assert "nằm ngoài kỳ báo cáo" in chat.text and "Câu 1/1" in chat.text
+    await chat.say("15/01")  # no year: the most recent 15/01, this year
+    assert "✓ Đã lưu: 15/01/2026" in chat.text

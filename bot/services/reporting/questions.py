@@ -82,20 +82,23 @@ async def _answer(deps: Deps, ctx: Ctx, found: OnScreen, *, text: str | None = N
     if photo is not None:
         parsed = accept_photo(q, photo)
     else:
-        parsed = parse_answer(q, text or "", today=deps.today(ctx.now))
+        parsed = parse_answer(q, text or "", today=deps.today(ctx.now),
+                              period=found.report.window.period)
     if isinstance(parsed, Rejected):
         return _again(ctx, found, f"⚠ {parsed.message}")
     assert isinstance(parsed, Accepted)
-    return _save(ctx, found, parsed.value)
+    return _save(ctx, found, parsed.value, parsed.note)
 
 
-def _save(ctx: Ctx, found: OnScreen, value: Any) -> list[Reply]:
+def _save(ctx: Ctx, found: OnScreen, value: Any, note: str | None = None) -> list[Reply]:
+    """Save the answer; the note says how the typed text was read ("2,5 tỷ đồng = 2.500
+    triệu đồng"), so a conversion is never silent."""
     qid = ctx.conversation.question or ""
     q = found.template.question(qid)
     ctx.changes.ops.append(SaveAnswer(found.draft.id, qid, value))
     answers = {**found.draft.answers, qid: value}
     return screens.after_answer(ctx, found.report, found.template, found.draft, answers, qid,
-                                M.saved(format_answer(q, value)))
+                                M.saved(format_answer(q, value), note))
 
 
 # --- buttons of the question on screen (the router checked it is this question) ------------
