@@ -16,6 +16,7 @@ from typing import TextIO
 
 from bot.app import build_app, system_clock
 from bot.config import Config
+from bot.domain import messages_vi as M
 from bot.domain.roles import Role
 from bot.domain.units import check_import
 from bot.services.channels import Inbound, parse_command
@@ -36,9 +37,9 @@ def parse_line(line: str, event_id: str) -> Inbound:
     text = line.strip()
     command = parse_command(text)
     if command is not None:
-        return Inbound("console", DEMO_USER, "Cán bộ", command=command.name,
+        return Inbound("console", DEMO_USER, M.DEMO_NAME, command=command.name,
                        argument=command.argument, event_id=event_id)
-    return Inbound("console", DEMO_USER, "Cán bộ", text=text, event_id=event_id)
+    return Inbound("console", DEMO_USER, M.DEMO_NAME, text=text, event_id=event_id)
 
 
 async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
@@ -64,9 +65,8 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
                 stdout.write(text + "\n")
                 stdout.flush()
 
-            kept = f"dữ liệu lưu trong {db_path}" if db_path else "dữ liệu thử, xóa khi thoát"
-            say(f"baocao demo — bạn là cán bộ Đoàn xã Bản Vược ({kept}).")
-            say("Gõ câu trả lời rồi Enter; /giup để xem lệnh; Ctrl+D để thoát.\n")
+            say(M.demo_banner(db_path))
+            say(M.DEMO_HOW_TO + "\n")
             # Event ids are de-duplicated by the database, which may outlive this run
             # (--db): a prefix of its own keeps a second run's lines from being taken as
             # repeats of the first's.
@@ -95,7 +95,7 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
                 if not interactive:
                     say(f"> {line.rstrip()}")
                 await send(line)
-            say("Tạm biệt!")
+            say(M.DEMO_GOODBYE)
             return 0
         finally:
             await app.close()

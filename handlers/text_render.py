@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain import messages_vi as M
 from bot.domain.dialogue import Reply
 
 
@@ -14,11 +15,11 @@ def render_text(reply: Reply) -> str:
     if reply.numbered:
         if not reply.listed:
             lines += [f"  {i}. {b.label}" for i, b in enumerate(buttons, 1)]
-        lines.append("(Gõ số để chọn)")
+        lines.append(M.TYPE_THE_NUMBER)
     else:
-        keywords = [f"“{b.keyword}”" for b in buttons if b.keyword]
+        keywords = [b.keyword for b in buttons if b.keyword]
         if keywords:
-            lines.append("(Có thể gõ: " + " · ".join(keywords) + ")")
+            lines.append(M.keywords_to_type(keywords))
     return "\n".join(lines).rstrip()
 
 

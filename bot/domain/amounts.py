@@ -9,7 +9,7 @@ Refused, because a guess could store a wrong figure: vague figures (`hơn 10`, `
 `10 hoặc 12`); a comma followed by exactly three digits (`1,500`: 1.500 or 1,5?); magnitude or
 money words on a question that does not count money; a unit word that contradicts the
 question's own (`12 HTX` on a question counted in hộ); colloquial forms that could mean two
-amounts (`2 triệu 50`, `1 triệu 2 trăm`).
+amounts (`2 triệu 50`, `1 triệu 2 trăm`). The explanations are worded in bot.domain.messages_vi.
 
 Values are exact (decimal.Decimal). No library reads this: vietnam-number (GPL) and
 vn-numberwords read numbers spelled out in words, vn-money reads whole đồng; none reads digits
@@ -26,6 +26,7 @@ from functools import lru_cache
 from itertools import pairwise
 from math import prod
 
+from bot.domain import messages_vi as M
 from bot.domain import vnformat
 from bot.domain.templates import QuestionType
 from bot.domain.text import fold
@@ -39,7 +40,6 @@ class Reading:
     note: str | None = None  # how a money amount was converted: "2,5 tỷ đồng = 2.500 triệu đồng"
 
 
-NUMBER_HELP = "Vui lòng nhập một số, ví dụ: 12 hoặc 1.234 hoặc 12,5."
 MAX_DECIMALS = 6  # what a stored answer keeps; more is refused, never rounded silently
 _LIMIT = Decimal(10) ** 15
 _TINY = Decimal("0.001")  # a converted amount below this much of the unit is likely a slip
@@ -52,7 +52,7 @@ ZERO_WORDS = frozenset({
 
 MAGNITUDES = {"chuc": 10, "tram": 100, "nghin": 1000, "ngan": 1000, "k": 1000,
               "trieu": 10**6, "tr": 10**6, "ty": 10**9, "ti": 10**9}
-_MAGNITUDE_VI = {10: "chục", 100: "trăm", 1000: "nghìn", 10**6: "triệu", 10**9: "tỷ"}
+_ONE_WORD = frozenset(MAGNITUDES.values())  # magnitudes said in one word (not "nghìn tỷ")
 CURRENCY = frozenset({"dong", "d", "vnd"})
 _MAGNITUDE_AND_CURRENCY = {"trd": 10**6}  # "trđ": triệu đồng in one word
 
@@ -171,16 +171,17 @@ def _unit(kind: QuestionType, unit: str | None) -> _Unit:
     integer = kind is QuestionType.INTEGER
     example = "12" if integer else "12,5"
     if kind is QuestionType.PERCENT:
-        return _Unit("%", frozenset({"phan tram"}), None, True, False, "tỷ lệ phần trăm", "85")
+        return _Unit("%", frozenset({"phan tram"}), None, True, False, M.ASK_PERCENT, "85")
     if unit and unit.strip() == "%":  # a decimal counted in %
-        return _Unit("%", frozenset({"phan tram"}), None, True, integer, "số %", example)
+        return _Unit("%", frozenset({"phan tram"}), None, True, integer, M.ASK_PERCENT_FIGURE,
+                     example)
     factor = money_factor(unit) if unit else None
     if factor is not None:
         assert unit is not None
-        return _Unit(unit, frozenset(), factor, False, integer, f"số tiền ({unit})",
+        return _Unit(unit, frozenset(), factor, False, integer, M.ask_money(unit),
                      "2500" if integer else "2,5")
     if not unit:
-        return _Unit(None, frozenset(), None, False, integer, "số", example)
+        return _Unit(None, frozenset(), None, False, integer, M.ASK_NUMBER, example)
     own: set[str] = set()
     for alt in re.split(r"[,;/]|\bva\b|\bhoac\b", fold(unit)):
         words = _WORD.findall(alt)
@@ -190,7 +191,7 @@ def _unit(kind: QuestionType, unit: str | None) -> _Unit:
         own |= {phrase, words[0], *_ALIASES.get(phrase, ())}
         if phrase in _PEOPLE:
             own |= _PEOPLE
-    return _Unit(unit, frozenset(own), None, False, integer, f"số {unit}", "12")
+    return _Unit(unit, frozenset(own), None, False, integer, M.ask_count(unit), "12")
 
 
 def money_factor(unit: str) -> int | None:
@@ -340,11 +341,6 @@ def show(value: Decimal) -> str:
     return vnformat.number(int(value) if whole else float(value), MAX_DECIMALS)
 
 
-def _short(text: str, limit: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # --- the reader ------------------------------------------------------------------------------
 
 
@@ -364,7 +360,7 @@ def _read(text: str, items: list[_Item], unit: _Unit) -> Reading | str:
     vague = (_K.VAGUE in kinds or _K.CMP in kinds
              or any(k + 1 < len(items) and items[k + 1].kind is _K.PLUS for k in numbers))
     if not numbers:
-        return f"Chưa đọc được số trong “{_short(text)}”. {NUMBER_HELP}"
+        return M.no_number(text)
     if vague:
         return _vague(unit)
     amounts = _amounts(items)
@@ -372,7 +368,7 @@ def _read(text: str, items: list[_Item], unit: _Unit) -> Reading | str:
         between = items[amounts[0].end:amounts[-1].start]
         if any(it.kind in (_K.SIGN, _K.APPROX, _K.RANGE) for it in between):
             return _vague(unit)  # "10-15", "10 ~ 15", "10 đến 15", "10 hoặc 12"
-        return f"Có nhiều số trong “{_short(text)}”. Vui lòng chỉ nhập một số."
+        return M.several_numbers(text)
     if unit.money is None:
         refused = _no_money_words(unit, amounts)
         if refused:
@@ -381,7 +377,7 @@ def _read(text: str, items: list[_Item], unit: _Unit) -> Reading | str:
     for num in (p for p in amount.parts if p.kind is _K.NUM):
         read = _read_token(num.raw)
         if read is None:
-            return f"Số “{num.raw}” viết chưa đúng. {NUMBER_HELP}"
+            return M.malformed_number(num.raw)
         if isinstance(read, tuple):
             return _ambiguous_comma(num.raw, read, unit)
     refused = _check_words(text, items, amount, unit)
@@ -391,22 +387,17 @@ def _read(text: str, items: list[_Item], unit: _Unit) -> Reading | str:
 
 
 def _vague(unit: _Unit) -> str:
-    return ("Cần một con số cụ thể, không ghi “hơn”, “gần”, “trên”, “dưới” hay một khoảng như "
-            f"“10-15”. Vui lòng nhập đúng {unit.ask}, ví dụ: {unit.example}.")
+    return M.vague_number(unit.ask, unit.example)
 
 
 def _no_money_words(unit: _Unit, amounts: list[_Amount]) -> str | None:
     """Magnitude and money words next to a figure (elsewhere "đồng" may be "động")."""
     if any(a.currency for a in amounts):
         if unit.label is None:
-            return "Câu này không hỏi số tiền: vui lòng chỉ nhập số, ví dụ: 12."
-        return (f"Câu này tính bằng {unit.label}, không phải tiền: vui lòng nhập {unit.ask}, "
-                f"ví dụ: {unit.example}.")
+            return M.NOT_MONEY
+        return M.not_money(unit.label, unit.ask, unit.example)
     if any(a.has_magnitude for a in amounts):
-        where = f"Câu này tính bằng {unit.label}: vui lòng nhập" if unit.label else "Vui lòng nhập"
-        example = "85" if unit.percent else "1200"
-        return (f"{where} đúng {unit.ask} bằng chữ số, ví dụ: {example}, không dùng “nghìn”, "
-                "“triệu”.")
+        return M.no_magnitude_words(unit.label, unit.ask, unit.percent)
     return None
 
 
@@ -414,11 +405,8 @@ def _ambiguous_comma(raw: str, read: tuple[Decimal, Decimal], unit: _Unit) -> st
     thousands, decimal = read
     plain = f"{int(thousands)}"
     if unit.integer and unit.money is None:
-        return (f"Câu này cần một số nguyên. Nếu ý bạn là {show(thousands)} (hàng nghìn), hãy "
-                f"viết {show(thousands)} hoặc viết liền {plain}.")
-    return (f"“{raw}” chưa rõ là {show(thousands)} (hàng nghìn) hay {show(decimal)} (số lẻ). "
-            f"Vui lòng viết {show(thousands)} hoặc {plain} nếu là hàng nghìn, {show(decimal)} "
-            "nếu là số lẻ.")
+        return M.comma_on_whole_number(show(thousands), plain)
+    return M.ambiguous_comma(raw, show(thousands), show(decimal), plain)
 
 
 def _check_words(text: str, items: list[_Item], amount: _Amount, unit: _Unit) -> str | None:
@@ -442,22 +430,20 @@ def _check_words(text: str, items: list[_Item], amount: _Amount, unit: _Unit) ->
             continue  # "500 triệu đồng vốn vay": words after the money describe it
         if unit.money is not None and kind in (_K.MAG, _K.CUR):
             if not before:
-                return _unclear_money(text)
+                return M.unclear_money(text)
             mentioned.append(it.factor if kind is _K.MAG else 1)
             continue
         if kind is _K.PCT and not unit.percent:
-            return (f"Câu này không hỏi tỷ lệ phần trăm: vui lòng nhập {unit.ask}, "
-                    f"ví dụ: {unit.example}.")
+            return M.not_percent(unit.ask, unit.example)
         if kind is _K.HALF:
-            return ("Chưa rõ “rưỡi” đi với đơn vị nào: vui lòng viết số có dấu phẩy, "
-                    f"ví dụ: {'2,5 triệu' if unit.money else '2,5'}.")
+            return M.unclear_half(bool(unit.money))
         if unit_after is not None and k > unit_after:
             continue
         if unit.label is None:
             continue  # no unit given: nothing to contradict
         return _contradiction(text, items, k, unit)
     if mentioned and prod(mentioned) != unit.money:
-        return _unclear_money(text)
+        return M.unclear_money(text)
     return None
 
 
@@ -470,16 +456,10 @@ def _contradiction(text: str, items: list[_Item], k: int, unit: _Unit) -> str:
     while j < len(items) and items[j].kind in _WORDISH:
         j += 1
     words = text[items[k].span[0]:items[j - 1].span[1]]
+    assert unit.label is not None  # checked by the caller: nothing contradicts no unit
     if fold(words) in _KNOWN_UNITS or fold(items[k].raw) in _KNOWN_UNITS:
-        return (f"Câu này tính bằng {unit.label}, không phải {words}. Vui lòng nhập "
-                f"{unit.ask}, ví dụ: {unit.example}.")
-    return (f"Chưa hiểu “{_short(words)}” trong câu trả lời. Câu này tính bằng {unit.label}: "
-            f"vui lòng chỉ nhập {unit.ask}, ví dụ: {unit.example}.")
-
-
-def _unclear_money(text: str) -> str:
-    return (f"Chưa đọc được số tiền “{_short(text)}”. Vui lòng viết, ví dụ: 2,5 tỷ hoặc "
-            "2.500 triệu hoặc 2.500.000.000 đồng.")
+        return M.wrong_unit(unit.label, words, unit.ask, unit.example)
+    return M.words_not_understood(words, unit.label, unit.ask, unit.example)
 
 
 @dataclass
@@ -496,7 +476,7 @@ def _total(text: str, amount: _Amount) -> _Total | str:
     below a thousand that may use "trăm", "chục", "rưỡi" ("2 trăm 50 nghìn" = 250.000).
     Colloquial endings: "2 triệu 5" = 2,5 triệu and "2 triệu 500" = 2.500 nghìn; what could
     mean two amounts is refused ("2 triệu 50", "1 triệu 2 trăm": 1.200.000 or 1.000.200?)."""
-    unclear = _unclear_money(text)
+    unclear = M.unclear_money(text)
     total = Decimal(0)
     current: Decimal | None = None  # the count being read
     small: int | None = None  # "trăm"/"chục" just applied to it: digits may follow
@@ -575,16 +555,14 @@ def _total(text: str, amount: _Amount) -> _Total | str:
         elif bare:
             simple = False
             digits = parts[-1].raw if parts[-1].raw.isdigit() else ""
-            if group is None or not _whole(group / big) or big not in _MAGNITUDE_VI:
+            if group is None or not _whole(group / big) or big not in _ONE_WORD:
                 return unclear
             if len(digits) == 1:  # "2 triệu 5" = 2,5 triệu
                 total += int(digits) * Decimal(big) / 10
             elif len(digits) == 3:  # "2 triệu 500" = 2 triệu 500 nghìn
                 total += int(digits) * Decimal(big) / 1000
             else:
-                word, whole = _MAGNITUDE_VI[big], show(group / big)
-                return (f"“{_short(text)}” chưa rõ. Vui lòng viết số có dấu phẩy, ví dụ: "
-                        f"{whole},5 {word} hoặc {whole},05 {word}.")
+                return M.unclear_digits_after(text, show(group / big), big)
         elif big == 1000:  # "1 nghìn 2 trăm" = 1.200
             total += current
         else:
@@ -603,28 +581,24 @@ def _value(text: str, amount: _Amount, unit: _Unit) -> Reading | str:
     total = -read.value if amount.negative else read.value
     note = None
     value = total
+    label = unit.label or ""  # a money question always names its unit
     if unit.money is not None and (amount.has_magnitude or amount.currency):
         value = total / unit.money
         if not (read.simple and prod(read.first or (1,)) == unit.money):
             if not read.simple:
-                typed = f"“{text[amount.span[0]:amount.span[1]]}”"  # how "2tr5" was read
+                typed = M.quoted(text[amount.span[0]:amount.span[1]])  # how "2tr5" was read
             elif read.first:
-                words = " ".join(_MAGNITUDE_VI[m] for m in read.first)
-                typed = f"{show(total / prod(read.first))} {words} đồng"
+                typed = M.money_in_words(show(total / prod(read.first)), read.first)
             else:
-                typed = f"{show(total)} đồng"
-            note = f"{typed} = {show(value)} {unit.label}"
+                typed = M.money_in_words(show(total))
+            note = M.money_converted(typed, show(value), label)
             if value and abs(value) < _TINY:
-                return (f"{note}: nhỏ hơn 0,001 {unit.label}, có thể đã gõ nhầm đơn vị. Nếu "
-                        f"đúng là vậy, hãy nhập {show(value)}; nếu không, vui lòng nhập lại, "
-                        f"ví dụ: {unit.example} ({unit.label}).")
+                return M.converted_too_small(note, show(value), label, unit.example)
     if abs(value) > _LIMIT:
-        return f"Số “{_short(text)}” lớn quá. {NUMBER_HELP}"
+        return M.number_too_large(text)
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_DECIMALS:
         if note:
-            return (f"{note}: lẻ quá (hơn {MAX_DECIMALS} chữ số sau dấu phẩy). Vui lòng nhập "
-                    f"theo {unit.label}, ví dụ: {unit.example}.")
-        return (f"“{_short(text)}” có quá nhiều chữ số sau dấu phẩy: vui lòng ghi tối đa "
-                f"{MAX_DECIMALS} chữ số lẻ.")
+            return M.converted_too_fine(note, MAX_DECIMALS, label, unit.example)
+        return M.too_many_decimals(text, MAX_DECIMALS)
     return Reading(value + 0, note)  # + 0: no negative zero

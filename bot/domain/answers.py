@@ -2,9 +2,9 @@
 
 Every parser returns `Accepted(value)` (with an optional `note` for the officer, e.g. how a
 money amount was converted) or `Rejected(message)` (a short Vietnamese explanation of what is
-expected); none raises on any text. Numbers are read by bot.domain.amounts. Values are
-JSON-friendly: int, float, bool, option id, list of option ids, ISO date string, text, or a
-photo's file id.
+expected, worded in bot.domain.messages_vi); none raises on any text. Numbers are read by
+bot.domain.amounts. Values are JSON-friendly: int, float, bool, option id, list of option ids,
+ISO date string, text, or a photo's file id.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.domain import messages_vi as M
 from bot.domain import vnformat
 from bot.domain.amounts import read_number
 from bot.domain.periods import Period
@@ -46,23 +47,6 @@ def parse_number(text: str) -> float | Rejected:
     return Rejected(read) if isinstance(read, str) else float(read.value)
 
 
-def _short(text: str, limit: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _range_message(q: Question) -> str:
-    low, high = q.bounds
-    unit = f" {q.unit}" if q.unit else ""
-    fmt = vnformat.percent if q.type is QuestionType.PERCENT else vnformat.number
-    if low is not None and high is not None:
-        return f"Vui lòng nhập số từ {fmt(low)} đến {fmt(high)}{unit}."
-    if low is not None:
-        return f"Vui lòng nhập số không nhỏ hơn {fmt(low)}{unit}."
-    assert high is not None
-    return f"Vui lòng nhập số không lớn hơn {fmt(high)}{unit}."
-
-
 def _parse_numeric(q: Question, text: str) -> Parsed:
     read = read_number(text, q.type, q.unit)
     if isinstance(read, str):
@@ -71,13 +55,15 @@ def _parse_numeric(q: Question, text: str) -> Parsed:
     low, high = q.bounds
     if (low is not None and value < low) or (high is not None and value > high):
         shown = note or vnformat.number(float(value), 4)
-        return Rejected(f"{shown} nằm ngoài khoảng cho phép. " + _range_message(q))
+        fmt = vnformat.percent if q.type is QuestionType.PERCENT else vnformat.number
+        return Rejected(M.out_of_range(shown, None if low is None else fmt(low),
+                                       None if high is None else fmt(high), q.unit))
     if q.type is QuestionType.INTEGER:
         if value != value.to_integral_value():
             if note:  # a converted amount: say what it came to, never round it
-                return Rejected(f"{note}, nhưng câu này cần một số nguyên {q.unit} (không có "
-                                "phần lẻ). Vui lòng kiểm tra lại.")
-            return Rejected("Câu này cần một số nguyên (không có phần lẻ).")
+                assert q.unit is not None  # only money questions convert, and name their unit
+                return Rejected(M.converted_not_whole(note, q.unit))
+            return Rejected(M.WHOLE_NUMBER_NEEDED)
         return Accepted(int(value), note)
     return Accepted(float(value), note)
 
@@ -108,8 +94,8 @@ def parse_yes_no(text: str) -> bool | None:
 # --- choices -----------------------------------------------------------------------------------
 
 
-def _options_list(q: Question) -> str:
-    return "; ".join(f"{i}. {o.label}" for i, o in enumerate(q.options, 1))
+def _labels(q: Question) -> list[str]:
+    return [o.label for o in q.options]
 
 
 def match_option(q: Question, text: str) -> str | None:
@@ -134,7 +120,7 @@ def match_option(q: Question, text: str) -> str | None:
 def _parse_choice(q: Question, text: str) -> Parsed:
     found = match_option(q, text)
     if found is None:
-        return Rejected(f"Chưa rõ bạn chọn gì. Vui lòng chọn một trong: {_options_list(q)}.")
+        return Rejected(M.unclear_choice(_labels(q)))
     return Accepted(found)
 
 
@@ -149,13 +135,11 @@ def _parse_multi(q: Question, text: str) -> Parsed:
     for piece in pieces:
         found = match_option(q, piece)
         if found is None:
-            return Rejected(f"Chưa rõ “{_short(piece)}” là lựa chọn nào. Có thể chọn nhiều, "
-                            f"cách nhau bằng dấu phẩy (ví dụ: 1, 3). Các lựa chọn: "
-                            f"{_options_list(q)}.")
+            return Rejected(M.unknown_option(piece, _labels(q)))
         if found not in chosen:
             chosen.append(found)
     if not chosen:
-        return Rejected(f"Vui lòng chọn ít nhất một: {_options_list(q)}.")
+        return Rejected(M.nothing_chosen(_labels(q)))
     order = [o.id for o in q.options]
     return Accepted(sorted(chosen, key=order.index))
 
@@ -170,7 +154,6 @@ _DATE_FORMS = [
 ]
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _TODAY_WORDS = {"hom nay", "ngay hom nay", "today"}
-_DATE_HELP = "Vui lòng nhập ngày theo dạng ngày/tháng/năm, ví dụ: 15/11/2026."
 _YEARS = range(1900, 2101)
 
 
@@ -190,7 +173,7 @@ def parse_date(text: str, today: date | None = None) -> date | Rejected:
             if m:
                 break
         if not m:
-            return Rejected(f"Chưa đọc được ngày trong “{_short(text)}”. {_DATE_HELP}")
+            return Rejected(M.no_date(text))
         d, mo = int(m.group(1)), int(m.group(2))
         if m.lastindex != 3:
             return _without_year(d, mo, today)
@@ -199,15 +182,14 @@ def parse_date(text: str, today: date | None = None) -> date | Rejected:
         if len(raw) == 2:
             recent = () if today is None else (today.year, today.year - 1)
             if 2000 + y not in recent:
-                return Rejected(f"Năm “{raw}” viết tắt chưa rõ: vui lòng ghi đủ bốn chữ số, "
-                                f"ví dụ: {d:02d}/{mo:02d}/20{raw}.")
+                return Rejected(M.short_year(raw, d, mo))
             y += 2000
     if y not in _YEARS:
-        return Rejected(f"Năm {y} không hợp lệ. {_DATE_HELP}")
+        return Rejected(M.invalid_year(y))
     try:
         return date(y, mo, d)
     except ValueError:
-        return Rejected(f"Ngày {d:02d}/{mo:02d}/{y} không tồn tại. {_DATE_HELP}")
+        return Rejected(M.no_such_date(d, mo, y))
 
 
 def _without_year(d: int, mo: int, today: date | None) -> date | Rejected:
@@ -215,7 +197,7 @@ def _without_year(d: int, mo: int, today: date | None) -> date | Rejected:
     try:
         date(2000, mo, d)  # a leap year: does the day exist at all?
     except ValueError:
-        return Rejected(f"Ngày {d:02d}/{mo:02d} không tồn tại. {_DATE_HELP}")
+        return Rejected(M.no_such_date(d, mo))
     if today is not None:
         for year in (today.year, today.year - 1):
             try:
@@ -224,7 +206,7 @@ def _without_year(d: int, mo: int, today: date | None) -> date | Rejected:
                 continue  # 29/02 outside a leap year
             if found <= today:
                 return found
-    return Rejected(f"Vui lòng ghi cả năm. {_DATE_HELP}")
+    return Rejected(M.YEAR_NEEDED)
 
 
 def _outside_period(q: Question, day: date, period: Period, today: date | None) -> str | None:
@@ -234,11 +216,9 @@ def _outside_period(q: Question, day: date, period: Period, today: date | None) 
         high = today
     if low <= day <= high:
         return None
-    allowed = f"Vui lòng nhập ngày từ {vnformat.day(low)} đến {vnformat.day(high)}"
-    if high == today and day > today:
-        return f"Ngày {vnformat.day(day)} chưa tới (hôm nay là {vnformat.day(today)}). {allowed}."
-    return (f"Ngày {vnformat.day(day)} nằm ngoài kỳ báo cáo {period.label_vi()}. "
-            f"{allowed}.")
+    if today is not None and high == today and day > today:
+        return M.date_not_yet(day, today, low, high)
+    return M.date_outside_period(day, period.label_vi(), low, high)
 
 
 # --- entry point -------------------------------------------------------------------------------
@@ -250,14 +230,14 @@ def parse_answer(q: Question, text: str, today: date | None = None,
     when `q.within` says so), typed on `today`. Never raises."""
     text = nfc(text or "").strip()
     if not text:
-        return Rejected("Bạn chưa nhập gì. Vui lòng trả lời câu hỏi.")
+        return Rejected(M.EMPTY_ANSWER)
     t = q.type
     if t in (QuestionType.INTEGER, QuestionType.DECIMAL, QuestionType.PERCENT):
         return _parse_numeric(q, text)
     if t is QuestionType.YES_NO:
         yes = parse_yes_no(text)
         if yes is None:
-            return Rejected("Vui lòng trả lời “Có” hoặc “Không” (có thể gõ: co / khong, c / k).")
+            return Rejected(M.YES_OR_NO_NEEDED)
         return Accepted(yes)
     if t is QuestionType.CHOICE:
         return _parse_choice(q, text)
@@ -270,24 +250,23 @@ def parse_answer(q: Question, text: str, today: date | None = None,
         outside = _outside_period(q, d, period, today) if q.within and period else None
         return Rejected(outside) if outside else Accepted(d.isoformat())
     if t is QuestionType.PHOTO:
-        return Rejected("Câu này cần một ảnh: vui lòng chụp hoặc chọn ảnh rồi gửi.")
+        return Rejected(M.PHOTO_NEEDED)
     if len(text) > q.max_length:
-        return Rejected(f"Câu trả lời dài quá ({len(text)} ký tự). "
-                        f"Vui lòng viết gọn trong {vnformat.number(q.max_length)} ký tự.")
+        return Rejected(M.too_long(len(text), q.max_length))
     return Accepted(text)
 
 
 def accept_photo(q: Question, file_id: str) -> Parsed:
     """A photo sent as the answer to `q`."""
     if q.type is not QuestionType.PHOTO:
-        return Rejected("Câu này không cần ảnh. Vui lòng trả lời bằng chữ hoặc số.")
+        return Rejected(M.PHOTO_NOT_NEEDED)
     return Accepted(file_id)
 
 
 def format_answer(q: Question, value: Any) -> str:
     """An answer as shown back to people: '1.234 HTX', '85,5%', 'Có', '15/11/2026'."""
     if value is None:
-        return "— (bỏ qua)"
+        return M.SKIPPED_VALUE
     t = q.type
     unit = f" {q.unit}" if q.unit else ""
     if t is QuestionType.PERCENT:
@@ -295,7 +274,7 @@ def format_answer(q: Question, value: Any) -> str:
     if t in (QuestionType.INTEGER, QuestionType.DECIMAL):
         return vnformat.number(value, 4) + unit
     if t is QuestionType.YES_NO:
-        return "Có" if value else "Không"
+        return M.ANSWER_YES if value else M.ANSWER_NO
     labels = {o.id: o.label for o in q.options}
     if t is QuestionType.CHOICE:
         return labels.get(value, str(value))
@@ -304,5 +283,5 @@ def format_answer(q: Question, value: Any) -> str:
     if t is QuestionType.DATE:
         return vnformat.day(date.fromisoformat(value))
     if t is QuestionType.PHOTO:
-        return "(đã gửi ảnh)"
+        return M.PHOTO_ANSWER
     return str(value)

@@ -1,13 +1,17 @@
 """What chat users read, in one place, so the wording can be reviewed together.
 
 Plain strings and small functions that fill in names, numbers and dates; no logic beyond
-choosing words. (Answer-parsing explanations live beside their parsers in answers.py, and
-period names in periods.py, because each is tied to the rule it explains.)
+choosing words. The parsers (answers.py, amounts.py) decide what is wrong with an answer and
+call the explanation here with the values to fill in. Not here: period names ("Quý I/2026",
+periods.py) and unit levels (units.py), which are formatting tied to their types, and the
+words the parsers recognise (input, not output).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 
 from bot.domain import vnformat
 from bot.domain.invites import InviteRefusal
@@ -104,6 +108,15 @@ def progress_words(done: int, total: int) -> str:
     return f"({done}/{total} câu)"
 
 
+def due_by(last_day: date) -> str:
+    """'hạn: hết ngày 04/03/2026': the last on-time day."""
+    return f"hạn: hết ngày {vnformat.day(last_day)}"
+
+
+def lateness(days_late: int) -> str:
+    return f"trễ hạn {days_late} ngày" if days_late else "đúng hạn"
+
+
 def sent_at(moment: datetime, lateness: str, corrections: int) -> str:
     text = f" lúc {vnformat.moment(moment)} ({lateness})"
     return text + (f", đã sửa {corrections} lần" if corrections else "")
@@ -148,7 +161,10 @@ CORRECTION_DROPPED = "Đã bỏ bản sửa. Báo cáo đã gửi vẫn giữ ng
 DRAFT_CANCELLED = "Đã hủy bản nháp. Gõ /baocao khi muốn làm lại."
 CHOOSE_QUESTION = "Bạn muốn sửa câu nào? Chọn số câu:"
 NOT_ANSWERED = "❗ chưa trả lời"
+# Answers said back (summary, "✓ Đã lưu: …"); numbers, dates and option labels as they are.
 SKIPPED_VALUE = "— (bỏ qua)"
+ANSWER_YES, ANSWER_NO = "Có", "Không"
+PHOTO_ANSWER = "(đã gửi ảnh)"
 
 BUTTON_YES, BUTTON_NO = "Có", "Không"
 BUTTON_DONE = "Xong ✔"
@@ -285,6 +301,244 @@ def report_list_line(number: int, title: str, where: str, period: str, due: str,
     return f"{number}. {title}\n   {where}{period} · {due} · {icon} {status}{extra}"
 
 
+# --- reading answers -------------------------------------------------------------------------
+# Why a typed answer is not taken, and what to type instead. The parsers (answers.py,
+# amounts.py) decide; these fill in what the officer typed (quoted short) and the question's
+# unit, bounds and options.
+
+
+def _short(typed: str, limit: int = 40) -> str:
+    typed = " ".join(typed.split())
+    return typed if len(typed) <= limit else typed[: limit - 1] + "…"
+
+
+EMPTY_ANSWER = "Bạn chưa nhập gì. Vui lòng trả lời câu hỏi."
+YES_OR_NO_NEEDED = "Vui lòng trả lời “Có” hoặc “Không” (có thể gõ: co / khong, c / k)."
+PHOTO_NEEDED = "Câu này cần một ảnh: vui lòng chụp hoặc chọn ảnh rồi gửi."
+PHOTO_NOT_NEEDED = "Câu này không cần ảnh. Vui lòng trả lời bằng chữ hoặc số."
+
+
+def too_long(length: int, max_length: int) -> str:
+    return (f"Câu trả lời dài quá ({length} ký tự). "
+            f"Vui lòng viết gọn trong {vnformat.number(max_length)} ký tự.")
+
+
+# Numbers: what the explanations ask for ("vui lòng nhập số hộ") ...
+ASK_NUMBER = "số"  # the question names no unit
+ASK_PERCENT = "tỷ lệ phần trăm"
+ASK_PERCENT_FIGURE = "số %"  # a decimal question counted in %
+
+
+def ask_count(unit: str) -> str:
+    return f"số {unit}"
+
+
+def ask_money(unit: str) -> str:
+    return f"số tiền ({unit})"
+
+
+# ... and why a figure is not taken.
+NUMBER_HELP = "Vui lòng nhập một số, ví dụ: 12 hoặc 1.234 hoặc 12,5."
+WHOLE_NUMBER_NEEDED = "Câu này cần một số nguyên (không có phần lẻ)."
+
+
+def no_number(typed: str) -> str:
+    return f"Chưa đọc được số trong “{_short(typed)}”. {NUMBER_HELP}"
+
+
+def malformed_number(number: str) -> str:
+    return f"Số “{number}” viết chưa đúng. {NUMBER_HELP}"
+
+
+def several_numbers(typed: str) -> str:
+    return f"Có nhiều số trong “{_short(typed)}”. Vui lòng chỉ nhập một số."
+
+
+def vague_number(ask: str, example: str) -> str:
+    """'hơn 10', 'gần 20', '10-15': not one figure."""
+    return ("Cần một con số cụ thể, không ghi “hơn”, “gần”, “trên”, “dưới” hay một khoảng như "
+            f"“10-15”. Vui lòng nhập đúng {ask}, ví dụ: {example}.")
+
+
+def comma_on_whole_number(thousands: str, plain: str) -> str:
+    """'1,500' on a question of whole numbers: thousands, or a slip."""
+    return (f"Câu này cần một số nguyên. Nếu ý bạn là {thousands} (hàng nghìn), hãy "
+            f"viết {thousands} hoặc viết liền {plain}.")
+
+
+def ambiguous_comma(number: str, thousands: str, decimal: str, plain: str) -> str:
+    """'1,500': 1.500 or 1,5?"""
+    return (f"“{number}” chưa rõ là {thousands} (hàng nghìn) hay {decimal} (số lẻ). "
+            f"Vui lòng viết {thousands} hoặc {plain} nếu là hàng nghìn, {decimal} "
+            "nếu là số lẻ.")
+
+
+def too_many_decimals(typed: str, max_decimals: int) -> str:
+    return (f"“{_short(typed)}” có quá nhiều chữ số sau dấu phẩy: vui lòng ghi tối đa "
+            f"{max_decimals} chữ số lẻ.")
+
+
+def number_too_large(typed: str) -> str:
+    return f"Số “{_short(typed)}” lớn quá. {NUMBER_HELP}"
+
+
+def out_of_range(shown: str, low: str | None, high: str | None, unit: str | None) -> str:
+    """`shown` and the bounds come formatted (as numbers or percentages)."""
+    unit_words = f" {unit}" if unit else ""
+    if low is not None and high is not None:
+        allowed = f"Vui lòng nhập số từ {low} đến {high}{unit_words}."
+    elif low is not None:
+        allowed = f"Vui lòng nhập số không nhỏ hơn {low}{unit_words}."
+    else:
+        assert high is not None
+        allowed = f"Vui lòng nhập số không lớn hơn {high}{unit_words}."
+    return f"{shown} nằm ngoài khoảng cho phép. " + allowed
+
+
+# Units: words next to the figure that name something else.
+NOT_MONEY = "Câu này không hỏi số tiền: vui lòng chỉ nhập số, ví dụ: 12."
+
+
+def not_money(unit: str, ask: str, example: str) -> str:
+    return f"Câu này tính bằng {unit}, không phải tiền: vui lòng nhập {ask}, ví dụ: {example}."
+
+
+def no_magnitude_words(unit: str | None, ask: str, percent: bool) -> str:
+    """'2 nghìn' on a question that does not count money: digits only."""
+    where = f"Câu này tính bằng {unit}: vui lòng nhập" if unit else "Vui lòng nhập"
+    example = "85" if percent else "1200"
+    return (f"{where} đúng {ask} bằng chữ số, ví dụ: {example}, không dùng “nghìn”, "
+            "“triệu”.")
+
+
+def not_percent(ask: str, example: str) -> str:
+    return f"Câu này không hỏi tỷ lệ phần trăm: vui lòng nhập {ask}, ví dụ: {example}."
+
+
+def wrong_unit(unit: str, words: str, ask: str, example: str) -> str:
+    """'12 HTX' on a question counted in hộ."""
+    return f"Câu này tính bằng {unit}, không phải {words}. Vui lòng nhập {ask}, ví dụ: {example}."
+
+
+def words_not_understood(words: str, unit: str, ask: str, example: str) -> str:
+    return (f"Chưa hiểu “{_short(words)}” trong câu trả lời. Câu này tính bằng {unit}: "
+            f"vui lòng chỉ nhập {ask}, ví dụ: {example}.")
+
+
+# Money: amounts written with magnitude words, and how they were converted.
+MAGNITUDE_WORDS = {10: "chục", 100: "trăm", 1000: "nghìn", 10**6: "triệu", 10**9: "tỷ"}
+
+
+def unclear_half(money: bool) -> str:
+    """'rưỡi' that follows no magnitude word."""
+    return ("Chưa rõ “rưỡi” đi với đơn vị nào: vui lòng viết số có dấu phẩy, "
+            f"ví dụ: {'2,5 triệu' if money else '2,5'}.")
+
+
+def unclear_money(typed: str) -> str:
+    return (f"Chưa đọc được số tiền “{_short(typed)}”. Vui lòng viết, ví dụ: 2,5 tỷ hoặc "
+            "2.500 triệu hoặc 2.500.000.000 đồng.")
+
+
+def unclear_digits_after(typed: str, whole: str, magnitude: int) -> str:
+    """'2 triệu 50': 2,5 triệu or 2,05 triệu?"""
+    word = MAGNITUDE_WORDS[magnitude]
+    return (f"“{_short(typed)}” chưa rõ. Vui lòng viết số có dấu phẩy, ví dụ: "
+            f"{whole},5 {word} hoặc {whole},05 {word}.")
+
+
+def quoted(typed: str) -> str:
+    """An amount as typed, when said back: '“2tr5” = 2,5 triệu đồng'."""
+    return f"“{typed}”"
+
+
+def money_in_words(figure: str, magnitudes: Sequence[int] = ()) -> str:
+    """'2,5 tỷ đồng', '2.500.000 đồng'."""
+    return " ".join([figure, *(MAGNITUDE_WORDS[m] for m in magnitudes), "đồng"])
+
+
+def money_converted(typed: str, value: str, unit: str) -> str:
+    """'2,5 tỷ đồng = 2.500 triệu đồng': said with the saved answer; the refusals below start
+    with it when the converted amount does not fit."""
+    return f"{typed} = {value} {unit}"
+
+
+def converted_not_whole(conversion: str, unit: str) -> str:
+    return (f"{conversion}, nhưng câu này cần một số nguyên {unit} (không có phần lẻ). "
+            "Vui lòng kiểm tra lại.")
+
+
+def converted_too_small(conversion: str, value: str, unit: str, example: str) -> str:
+    """Less than 0,001 of the question's unit: likely typed in the wrong unit."""
+    return (f"{conversion}: nhỏ hơn 0,001 {unit}, có thể đã gõ nhầm đơn vị. "
+            f"Nếu đúng là vậy, hãy nhập {value}; nếu không, vui lòng nhập lại, "
+            f"ví dụ: {example} ({unit}).")
+
+
+def converted_too_fine(conversion: str, max_decimals: int, unit: str, example: str) -> str:
+    return (f"{conversion}: lẻ quá (hơn {max_decimals} chữ số sau dấu phẩy). Vui lòng nhập "
+            f"theo {unit}, ví dụ: {example}.")
+
+
+# Choices: the options are listed by number, as they are typed.
+
+
+def _options(labels: Sequence[str]) -> str:
+    return "; ".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
+
+
+def unclear_choice(labels: Sequence[str]) -> str:
+    return f"Chưa rõ bạn chọn gì. Vui lòng chọn một trong: {_options(labels)}."
+
+
+def unknown_option(typed: str, labels: Sequence[str]) -> str:
+    """One piece of a multiple choice ('1, 3, abc') that matches no option."""
+    return (f"Chưa rõ “{_short(typed)}” là lựa chọn nào. Có thể chọn nhiều, cách nhau bằng "
+            f"dấu phẩy (ví dụ: 1, 3). Các lựa chọn: {_options(labels)}.")
+
+
+def nothing_chosen(labels: Sequence[str]) -> str:
+    return f"Vui lòng chọn ít nhất một: {_options(labels)}."
+
+
+# Dates.
+DATE_HELP = "Vui lòng nhập ngày theo dạng ngày/tháng/năm, ví dụ: 15/11/2026."
+YEAR_NEEDED = f"Vui lòng ghi cả năm. {DATE_HELP}"
+
+
+def no_date(typed: str) -> str:
+    return f"Chưa đọc được ngày trong “{_short(typed)}”. {DATE_HELP}"
+
+
+def short_year(year: str, day: int, month: int) -> str:
+    """'15/11/26' when 2026 is neither this year nor last."""
+    return (f"Năm “{year}” viết tắt chưa rõ: vui lòng ghi đủ bốn chữ số, "
+            f"ví dụ: {day:02d}/{month:02d}/20{year}.")
+
+
+def invalid_year(year: int) -> str:
+    return f"Năm {year} không hợp lệ. {DATE_HELP}"
+
+
+def no_such_date(day: int, month: int, year: int | None = None) -> str:
+    typed = f"{day:02d}/{month:02d}" + (f"/{year}" if year is not None else "")
+    return f"Ngày {typed} không tồn tại. {DATE_HELP}"
+
+
+def _dates_allowed(low: date, high: date) -> str:
+    return f"Vui lòng nhập ngày từ {vnformat.day(low)} đến {vnformat.day(high)}"
+
+
+def date_not_yet(day: date, today: date, low: date, high: date) -> str:
+    return (f"Ngày {vnformat.day(day)} chưa tới (hôm nay là {vnformat.day(today)}). "
+            f"{_dates_allowed(low, high)}.")
+
+
+def date_outside_period(day: date, period: str, low: date, high: date) -> str:
+    return (f"Ngày {vnformat.day(day)} nằm ngoài kỳ báo cáo {period}. "
+            f"{_dates_allowed(low, high)}.")
+
+
 # --- reminders -------------------------------------------------------------------------------
 
 
@@ -305,3 +559,25 @@ def reminder_progress(progress: tuple[int, int] | None) -> str:
     if progress is None:
         return "Đơn vị chưa bắt đầu báo cáo này."
     return f"Đơn vị đã trả lời {progress[0]}/{progress[1]} câu."
+
+
+# --- channels without buttons (terminal, Zalo) -----------------------------------------------
+
+TYPE_THE_NUMBER = "(Gõ số để chọn)"
+
+
+def keywords_to_type(keywords: Sequence[str]) -> str:
+    return "(Có thể gõ: " + " · ".join(f"“{k}”" for k in keywords) + ")"
+
+
+# --- the terminal demo (baocao demo) ---------------------------------------------------------
+
+DEMO_NAME = "Cán bộ"  # the demo user's display name: "Chào Cán bộ!"
+DEMO_HOW_TO = "Gõ câu trả lời rồi Enter; /giup để xem lệnh; Ctrl+D để thoát."
+DEMO_GOODBYE = "Tạm biệt!"
+
+
+def demo_banner(db_path: Path | None) -> str:
+    """`db_path`: where the data is kept (--db), or None for a throw-away database."""
+    kept = f"dữ liệu lưu trong {db_path}" if db_path else "dữ liệu thử, xóa khi thoát"
+    return f"baocao demo — bạn là cán bộ Đoàn xã Bản Vược ({kept})."

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from bot.domain import vnformat
 from bot.domain.periods import Period
 from bot.domain.templates import Template
 
@@ -38,9 +37,10 @@ class Window:
     due: datetime
     lock: datetime
 
-    def due_words(self) -> str:
-        """'hạn: hết ngày 04/03/2026' (the last on-time day)."""
-        return f"hạn: hết ngày {vnformat.day(self.due - timedelta(days=1))}"
+    @property
+    def last_day(self) -> date:
+        """The last on-time day: the report is due at the start of the next."""
+        return (self.due - timedelta(days=1)).date()
 
 
 def lock_days_of(t: Template, default: int) -> int:
@@ -83,9 +83,8 @@ def status_of(w: Window, now: datetime, submitted: bool, has_draft: bool) -> Sta
     return Status.IN_PROGRESS if has_draft else Status.NOT_STARTED
 
 
-def lateness_words(submitted_at: datetime, due: datetime) -> str:
-    """'đúng hạn' or 'trễ 2 ngày'."""
+def days_late(submitted_at: datetime, due: datetime) -> int:
+    """0 when sent before the due instant, else 1 on the first late day, 2 on the next…"""
     if submitted_at < due:
-        return "đúng hạn"
-    days = (submitted_at - due).days + 1
-    return f"trễ hạn {days} ngày"
+        return 0
+    return (submitted_at - due).days + 1

@@ -6,7 +6,7 @@ from bot.domain import messages_vi as M
 from bot.domain.buttons import CorrectReport, OpenReport
 from bot.domain.conversation import Mode
 from bot.domain.dialogue import Button, Reply, progress
-from bot.domain.reports import ReportKey, Status, Window, lateness_words, open_windows, status_of
+from bot.domain.reports import ReportKey, Status, Window, days_late, open_windows, status_of
 from bot.domain.roles import Role
 from bot.domain.units import Unit, subtree_codes
 from bot.services.commands import help_text
@@ -55,7 +55,7 @@ async def report_list(deps: Deps, ctx: Ctx) -> list[Reply]:
             extra = " " + M.progress_words(*progress(template, draft.answers))
         where = f"{unit.name} · " if many_units else ""
         lines.append(M.report_list_line(i, w.template.title, where, w.period.label_vi(),
-                                        w.due_words(), M.STATUS_ICON[st], M.STATUS_VI[st],
+                                        M.due_by(w.last_day), M.STATUS_ICON[st], M.STATUS_VI[st],
                                         extra))
         label = f"{M.STATUS_ICON[st]} {_short(w.template.title, 38)} · {w.period.label_vi()}"
         rows.append([Button.of(label, OpenReport(slot, w.template.id, w.period.id))])
@@ -96,8 +96,9 @@ async def officer_status(deps: Deps, ctx: Ctx) -> Reply:
         st = status_of(w, ctx.now, sub is not None, key in drafts)
         line = f"{M.STATUS_ICON[st]} {w.template.title} — {w.period.label_vi()}: {M.STATUS_VI[st]}"
         if sub is not None:
-            line += M.sent_at(deps.local(sub.first_submitted_at),
-                              lateness_words(sub.first_submitted_at, sub.due_at), sub.version - 1)
+            late = days_late(sub.first_submitted_at, sub.due_at)
+            line += M.sent_at(deps.local(sub.first_submitted_at), M.lateness(late),
+                              sub.version - 1)
             if ctx.now < w.lock:
                 rows.append([Button.of(
                     M.correct_button(_short(w.template.title, 30), w.period.label_vi()),
@@ -105,7 +106,7 @@ async def officer_status(deps: Deps, ctx: Ctx) -> Reply:
         elif ctx.now >= w.lock:
             line += " " + M.LOCKED
         else:
-            line += f" · {w.due_words()}"
+            line += f" · {M.due_by(w.last_day)}"
         lines.append(line)
     if len(lines) == 1:
         lines.append(M.STATUS_EMPTY)
@@ -131,7 +132,7 @@ async def watcher_status(deps: Deps, ctx: Ctx) -> Reply:
             done = [u for u in expected if (u.code, t.id, w.period.id) in subs]
             on_time = [u for u in done if subs[ReportKey(u.code, t.id, w.period.id)].on_time]
             missing = [u.name for u in expected if u not in done]
-            lines.append(M.watch_line(t.title, w.period.label_vi(), w.due_words(), len(done),
+            lines.append(M.watch_line(t.title, w.period.label_vi(), M.due_by(w.last_day), len(done),
                                       len(expected), len(on_time)))
             if missing:
                 lines.append(M.not_sent(missing))

@@ -22,7 +22,7 @@ from bot.domain.dialogue import (
     rule_violations,
     summary_text,
 )
-from bot.domain.reports import lateness_words
+from bot.domain.reports import days_late
 from bot.domain.templates import Template
 from bot.services.reporting import catalogue, screens
 from bot.services.reporting.context import Ctx, Deps, Report
@@ -45,7 +45,7 @@ async def huy(deps: Deps, ctx: Ctx) -> list[Reply]:
 
 def intro(report: Report) -> str:
     return M.intro(report.template.title, report.unit.name, report.period_words,
-                   report.window.due_words())
+                   M.due_by(report.window.last_day))
 
 
 async def open_report(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
@@ -161,7 +161,7 @@ async def _submit(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
         seen=dict(draft.answers)))
     ctx.conversation.clear()
     return [Reply(M.sent(draft.reopened_from is None, len(changed or {}),
-                         lateness_words(ctx.now, due), template.title, report.unit.name,
+                         M.lateness(days_late(ctx.now, due)), template.title, report.unit.name,
                          report.period_words, deps.local(ctx.now),
                          deps.local(report.window.lock)))]
 

@@ -36,15 +36,15 @@ def summary(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any
     that sends: "1" typed twice (open, then the first button) must not send a correction."""
     ctx.conversation.show(Mode.SUMMARY, report.key)
     heading = M.summary_heading(template.title, report.unit.name, report.period_words,
-                                report.window.due_words())
+                                M.due_by(report.window.last_day))
     if note:
         heading = note + "\n\n" + heading
     text, problems = summary_text(template, answers, heading)
     send = Button.of(M.BUTTON_SEND_CORRECTION if correcting else M.BUTTON_SEND,
-                     report.button(SendReport), "gửi")
+                     report.button(SendReport), M.KW_SEND)
     edit = Button.of(M.BUTTON_EDIT, report.button(PickQuestion), M.KW_EDIT)
     cancel = Button.of(M.BUTTON_DROP_CORRECTION if correcting else M.BUTTON_CANCEL,
-                       report.button(AskCancel), "hủy")
+                       report.button(AskCancel), M.KW_CANCEL)
     rows = [[edit]] if correcting or problems else []
     if not problems:
         text += "\n\n" + M.review_then_send(correcting)
