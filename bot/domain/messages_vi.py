@@ -319,7 +319,7 @@ PHOTO_NOT_NEEDED = "Câu này không cần ảnh. Vui lòng trả lời bằng c
 
 
 def too_long(length: int, max_length: int) -> str:
-    return (f"Câu trả lời dài quá ({length} ký tự). "
+    return (f"Câu trả lời dài quá ({vnformat.number(length)} ký tự). "
             f"Vui lòng viết gọn trong {vnformat.number(max_length)} ký tự.")
 
 

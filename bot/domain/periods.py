@@ -155,13 +155,6 @@ def periods_in_years(kind: PeriodKind, first_year: int, last_year: int) -> list[
     return out
 
 
-PERIOD_KIND_VI = {
-    PeriodKind.WEEK: "tuần",
-    PeriodKind.MONTH: "tháng",
-    PeriodKind.QUARTER: "quý",
-    PeriodKind.HALF: "6 tháng",
-    PeriodKind.YEAR: "năm",
-}
 
 
 @lru_cache(maxsize=1024)  # every button and every answer names its period: parse each once
