@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.domain import messages_vi as M
 from bot.domain.dialogue import Reply
 
@@ -23,19 +25,21 @@ def render_text(reply: Reply) -> str:
     return "\n".join(lines).rstrip()
 
 
-def split_message(text: str, limit: int) -> list[str]:
-    """Split at line breaks into chunks of at most `limit` characters."""
+def split_message(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:
+    """Split at line breaks into chunks of at most `limit`, as `measure` counts (Telegram
+    counts UTF-16 code units: an emoji is two); a single line too long is cut."""
     chunks: list[str] = []
     current = ""
     for line in text.split("\n"):
-        while len(line) > limit:  # a single very long line: hard cut
+        while measure(line) > limit:  # a single very long line: hard cut
             if current:
                 chunks.append(current)
                 current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
+            head = cut(line, limit, measure) or line[0]  # a limit under one character
+            chunks.append(head)
+            line = line[len(head):]
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
+        if measure(candidate) > limit:
             chunks.append(current)
             current = line
         else:
@@ -43,3 +47,22 @@ def split_message(text: str, limit: int) -> list[str]:
     if current or not chunks:
         chunks.append(current)
     return chunks
+
+
+def cut(text: str, limit: int, measure: Callable[[str], int] = len) -> str:
+    """The longest start of `text` that measures at most `limit` (never half a character)."""
+    if measure(text) <= limit:
+        return text
+    low, high = 0, len(text)  # measure grows with length: find the longest prefix that fits
+    while low < high:
+        mid = (low + high + 1) // 2
+        if measure(text[:mid]) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]
+
+
+def utf16_units(text: str) -> int:
+    """Length as Telegram counts it."""
+    return len(text.encode("utf-16-le")) // 2

@@ -340,3 +340,56 @@ async def test_a_date_outside_the_period_is_refused_in_chat(app: App) -> None:
     assert "nằm ngoài kỳ báo cáo" in chat.text and "Câu 1/1" in chat.text
     await chat.say("15/01")  # no year: the most recent 15/01, this year
     assert "✓ Đã lưu: 15/01/2026" in chat.text
+
+
+# --- found by the user-side review ---------------------------------------------------------
+
+
+async def test_back_from_the_summary_goes_to_the_last_question(app: App) -> None:
+    chat = await join(app, "1")
+    await to_question_6(chat)
+    await chat.say("bỏ qua")
+    await answer_rest(chat)
+    await chat.say("quay lại")
+    assert "Câu 11/11: Khó khăn, đề xuất" in chat.text
+    await chat.say("Thiếu vốn")
+    assert "📋 Tóm tắt" in chat.text  # straight back to the summary
+
+
+async def test_a_multi_choice_answer_comes_back_ticked(app: App) -> None:
+    """Going back to an answered multi-choice question, one more tick adds to the answer
+    instead of replacing it with that tick alone."""
+    chat = await join(app, "1")
+    await to_question_6(chat)
+    await chat.say("bỏ qua")
+    await chat.say("1")  # hinh_thuc
+    await chat.say("1, 2")  # kenh: Zalo, Facebook
+    await chat.say("quay lại")
+    labels = [b.label for b in chat.last[0].flat_buttons()]
+    assert "Câu 8/11" in chat.text and labels[:3] == ["☑ Zalo", "☑ Facebook", "☐ Họp dân"]
+    await chat.say("3")  # tick "Họp dân" as well
+    await chat.say("xong")
+    draft = await app.storage.find_draft(*KEY)
+    assert draft is not None and draft.answers["kenh"] == ["zalo", "facebook", "hop"]
+
+
+async def test_clearing_a_required_answer_is_refused(app: App) -> None:
+    chat = await join(app, "1")
+    await to_question_6(chat)
+    await chat.say("quay lại")  # ty_le, required
+    await chat.say("xóa câu trả lời")
+    assert "bắt buộc, không xóa được" in chat.text and "Câu 5/11" in chat.text
+    draft = await app.storage.find_draft(*KEY)
+    assert draft is not None and draft.answers["ty_le"] == 90
+
+
+async def test_done_on_a_free_text_question_is_not_its_answer(app: App) -> None:
+    chat = await join(app, "1")
+    await to_question_6(chat)
+    await chat.say("bỏ qua")
+    for text in ("1", "1", "xong", "bo qua", "bo qua"):
+        await chat.say(text)
+    assert "Câu 11/11" in chat.text
+    await chat.say("Xong ạ")  # nothing to add
+    draft = await app.storage.find_draft(*KEY)
+    assert draft is not None and draft.answers["kho_khan"] is None

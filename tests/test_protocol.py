@@ -98,6 +98,8 @@ def test_a_damaged_state_loads_as_something_safe(raw: object) -> None:
     ("/BaoCao", ("baocao", "", None)),
     ("  /huy@baocao_bot  ", ("huy", "", "baocao_bot")),
     ("/start@baocao_bot CODE", ("start", "CODE", "baocao_bot")),
+    ("/Hủy", ("huy", "", None)),  # typed with diacritics
+    ("/giúp", ("giup", "", None)),
 ])
 def test_commands_are_read_alike_on_every_channel(text: str,
                                                   expected: tuple[str, str, str | None]) -> None:

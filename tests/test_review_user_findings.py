@@ -82,7 +82,6 @@ async def stored(app: App, qid: str) -> object:
 # --- F1: navigation words typed on a free-text question are saved as the answer -------------
 
 
-@finding("F1: 'bỏ qua ạ' on an optional text question is stored as its answer")
 async def test_polite_skip_on_a_text_question_skips(app: App) -> None:
     chat = await join(app, "1")
     await to_kho_khan(chat)
@@ -90,7 +89,6 @@ async def test_polite_skip_on_a_text_question_skips(app: App) -> None:
     assert await stored(app, "kho_khan") is None, chat.text
 
 
-@finding("F1: the keep button's own label, typed, replaces a text answer with the label")
 @pytest.mark.parametrize("typed", ["Giữ nguyên ➡", "giữ nguyên ạ"])
 async def test_typed_keep_label_keeps_a_text_answer(app: App, typed: str) -> None:
     chat = await join(app, "1")
@@ -101,7 +99,6 @@ async def test_typed_keep_label_keeps_a_text_answer(app: App, typed: str) -> Non
     assert await stored(app, "kho_khan") == "Thiếu vốn", chat.text
 
 
-@finding("F2: after /giup, typing 'xóa' stores 'xóa' as the text answer instead of clearing")
 async def test_clear_word_after_help_does_not_become_the_answer(app: App) -> None:
     chat = await join(app, "1")
     await to_kho_khan(chat)
@@ -120,7 +117,6 @@ async def test_clear_word_after_help_does_not_become_the_answer(app: App) -> Non
 # --- F3: a typed answer after /trangthai opens a correction of another report ---------------
 
 
-@finding("F3: '1' typed as an answer after /trangthai presses the status list's 'Sửa' button")
 async def test_typed_answer_after_status_answers_the_question(app: App) -> None:
     chat = await join(app, "1")
     await chat.press(OpenReport(0, "ngay_trong_ky", "2026-Q1").pack())
@@ -139,7 +135,6 @@ async def test_typed_answer_after_status_answers_the_question(app: App) -> None:
 # --- F4: "giữ nguyên"/"tiếp" moves past an unanswered required question ------------------
 
 
-@finding("F4: 'tiếp' on an unanswered required question says 'Giữ nguyên' and moves on")
 async def test_keep_word_does_not_skip_a_required_question(app: App) -> None:
     chat = await join(app, "1")
     await chat.press(REPORT)
@@ -177,7 +172,6 @@ def test_one_off_deadline_on_a_recurring_template_is_refused(tmp_path: Path) -> 
 # --- F7: a summary longer than Telegram's limit in UTF-16 units is never delivered ----------
 
 
-@finding("F7: split_message counts code points; Telegram counts UTF-16 units (emoji = 2)")
 def test_every_telegram_chunk_fits_in_utf16_units() -> None:
     text = "📋 Tóm tắt\n" + "\n".join(f"{i}. Câu hỏi {i}\n   → " + "🙏" * 150
                                       for i in range(1, 20))

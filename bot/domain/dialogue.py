@@ -7,6 +7,7 @@ or, for free-text questions, as keywords to type ("bỏ qua", "quay lại").
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,30 @@ from bot.domain.templates import Question, QuestionType, Template, rule_holds
 SKIP_WORDS = {"bo qua", "boqua", "skip", "/boqua"}
 BACK_WORDS = {"quay lai", "quaylai", "back", "/quaylai", "tro lai"}
 KEEP_WORDS = {"giu nguyen", "giu", "tiep", "tiep tuc"}
+CLEAR_WORDS = {"xoa", "xoa di", "xoa bo"}
 DONE_WORDS = {"xong", "done", "het"}
+NAVIGATION = {**dict.fromkeys(SKIP_WORDS, "skip"), **dict.fromkeys(BACK_WORDS, "back"),
+              **dict.fromkeys(KEEP_WORDS, "keep"), **dict.fromkeys(CLEAR_WORDS, "clear"),
+              **dict.fromkeys(DONE_WORDS, "done")}
+_POLITE = {"a", "ah", "nhe", "nha", "nhen", "di", "nhi", "ha", "vay", "nghe"}
+_ABOUT_IT = ("cau nay", "cau truoc", "cau hoi nay", "cau tra loi", "cau tra loi nay", "cau do")
+
+
+def navigation(folded: str) -> str | None:
+    """'skip', 'back', 'keep', 'clear' or 'done' when typed text means moving through the
+    report rather than answering: the words, politely or as a button's label ("bỏ qua ạ",
+    "Giữ nguyên ➡", "quay lại câu trước", "xóa câu trả lời"); None for an answer."""
+    words = re.sub(r"[^\w\s/]", " ", folded).split()
+    if len(words) > 1 and words[0] == "da":  # "dạ, bỏ qua"
+        words = words[1:]
+    while len(words) > 1 and words[-1] in _POLITE:
+        words = words[:-1]
+    phrase = " ".join(words)
+    for tail in _ABOUT_IT:
+        if phrase.endswith(" " + tail):
+            phrase = phrase[:-len(tail) - 1]
+            break
+    return NAVIGATION.get(phrase)
 
 
 @dataclass(frozen=True)

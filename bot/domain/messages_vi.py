@@ -149,6 +149,9 @@ NOT_A_PHOTO_QUESTION = "Bạn chưa ở câu hỏi cần ảnh. Gõ /baocao đ�
 CONTINUE_HINT = "Gõ /baocao để tiếp tục."
 FIRST_QUESTION = "Đây là câu đầu tiên."
 REQUIRED_NO_SKIP = "⚠ Câu này bắt buộc, không bỏ qua được."
+REQUIRED_NO_CLEAR = ("⚠ Câu này bắt buộc, không xóa được câu trả lời. Gửi câu trả lời mới để "
+                     "thay, hoặc bấm “Giữ nguyên”.")
+STILL_ON_QUESTION = "↩ Bạn đang trả lời câu hỏi này:"
 PICK_AT_LEAST_ONE = "⚠ Vui lòng chọn ít nhất một mục rồi bấm “Xong”."
 SKIPPED = "↷ Đã bỏ qua."
 KEPT = "✓ Giữ nguyên câu trả lời."

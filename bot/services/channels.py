@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.domain.dialogue import Reply
+from bot.domain.text import fold
 from storage.models import Person
 
 log = logging.getLogger(__name__)
@@ -85,4 +86,5 @@ def parse_command(text: str) -> CommandText | None:
     name, _, addressee = word.partition("@")
     if not name:
         return None
-    return CommandText(name.lower(), argument.strip(), addressee or None)
+    # "/hủy", "/Giúp": commands are typed with diacritics too
+    return CommandText(fold(name), argument.strip(), addressee or None)

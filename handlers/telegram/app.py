@@ -33,7 +33,7 @@ from bot.domain.dialogue import Reply
 from bot.domain.messages_vi import APOLOGY
 from bot.services.channels import Inbound, parse_command
 from bot.services.commands import COMMANDS
-from handlers.telegram.render import TEXT_LIMIT, Markup, button_label, chunks, keyboard
+from handlers.telegram.render import Markup, button_label, chunks, fit, keyboard
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -137,7 +137,7 @@ async def post_message(bot: Bot, chat_id: int, text: str, markup: Markup | None)
 async def _edit(message: Message, text: str, markup: Markup | None) -> None:
     """editMessageText, likewise without building the edited Message."""
     kwargs: dict[str, Any] = {"chat_id": message.chat_id, "message_id": message.message_id,
-                              "text": text[:TEXT_LIMIT]}
+                              "text": fit(text)}
     if markup is not None:
         kwargs["reply_markup"] = markup
     try:

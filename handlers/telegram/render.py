@@ -8,7 +8,7 @@ from telegram import InlineKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
 from bot.domain.dialogue import Reply
-from handlers.text_render import split_message
+from handlers.text_render import cut, split_message, utf16_units
 
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 DATA_LIMIT = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64 bytes
@@ -33,7 +33,12 @@ def inline_keyboard(rows: list[list[tuple[str, str]]]) -> Markup | None:
 
 def chunks(reply: Reply) -> list[str]:
     """The text in pieces Telegram accepts; the keyboard goes with the last piece."""
-    return split_message(reply.text or "…", TEXT_LIMIT)
+    return split_message(reply.text or "…", TEXT_LIMIT, utf16_units)
+
+
+def fit(text: str) -> str:
+    """The start of `text` that fits one message (an edit cannot be split)."""
+    return cut(text, TEXT_LIMIT, utf16_units)
 
 
 def button_label(markup: InlineKeyboardMarkup | None, data: str) -> str | None:

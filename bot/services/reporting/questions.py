@@ -18,11 +18,8 @@ from bot.domain.buttons import (
 )
 from bot.domain.conversation import Mode
 from bot.domain.dialogue import (
-    BACK_WORDS,
-    DONE_WORDS,
-    KEEP_WORDS,
-    SKIP_WORDS,
     Reply,
+    navigation,
     question_before,
     visible_questions,
 )
@@ -41,14 +38,17 @@ async def on_text(deps: Deps, ctx: Ctx, text: str, key: str) -> list[Reply]:
         return await _no_draft(deps, ctx)
     if qid not in found.template.question_ids:  # a state from an older template: start over
         return await screens.carry_on(ctx, deps, found.report, found.draft)
-    if key in SKIP_WORDS:
-        return await skip(deps, ctx, Skip(qid), found)
-    if key in BACK_WORDS:
-        return await back(deps, ctx, Back(qid), found)
-    if key in KEEP_WORDS:
-        return await keep(deps, ctx, Keep(qid), found)
-    if key in DONE_WORDS and ctx.conversation.selected is not None:
+    move = navigation(key)
+    if move == "done" and ctx.conversation.selected is not None:
         return await done(deps, ctx, DoneChoosing(qid), found)
+    if move in ("keep", "done"):  # "xong" elsewhere: finished with this question
+        return await keep(deps, ctx, Keep(qid), found)
+    if move == "skip":
+        return await skip(deps, ctx, Skip(qid), found)
+    if move == "back":
+        return await back(deps, ctx, Back(qid), found)
+    if move == "clear":
+        return await clear(deps, ctx, ClearAnswer(qid), found)
     return await _answer(deps, ctx, found, text=text)
 
 
@@ -155,6 +155,9 @@ async def skip(deps: Deps, ctx: Ctx, data: Skip, found: OnScreen) -> list[Reply]
 
 
 async def keep(deps: Deps, ctx: Ctx, data: Keep, found: OnScreen) -> list[Reply]:
+    """Move on keeping the answer; with no answer yet, it is a skip (refused if required)."""
+    if data.question not in found.draft.answers:
+        return await skip(deps, ctx, Skip(data.question), found)
     return screens.after_answer(ctx, found.report, found.template, found.draft,
                                 found.draft.answers, data.question, M.KEPT)
 
@@ -163,7 +166,7 @@ async def clear(deps: Deps, ctx: Ctx, data: ClearAnswer, found: OnScreen) -> lis
     """Remove an optional question's answer (it counts as skipped), then move on."""
     q = found.template.question(data.question)
     if q.required:
-        return _again(ctx, found, M.REQUIRED_NO_SKIP)
+        return _again(ctx, found, M.REQUIRED_NO_CLEAR)
     ctx.changes.ops.append(SaveAnswer(found.draft.id, q.id, None))
     return screens.after_answer(ctx, found.report, found.template, found.draft,
                                 {**found.draft.answers, q.id: None}, q.id, M.CLEARED)

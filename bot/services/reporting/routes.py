@@ -33,7 +33,7 @@ from bot.domain.buttons import (
     unpack,
 )
 from bot.domain.conversation import Conversation, Mode
-from bot.domain.dialogue import Reply
+from bot.domain.dialogue import Reply, navigation
 from bot.domain.roles import Role
 from bot.domain.text import fold
 from bot.services.channels import Inbound
@@ -61,6 +61,10 @@ COMMANDS: dict[str, CommandAction] = {
     "trangthai": catalogue.status,
     "huy": lifecycle.huy,
 }
+
+# Commands that leave the question on screen behind their answer: it is asked again after it,
+# so a number typed next answers the question, not a button of the command's answer.
+ASK_AGAIN_AFTER = {"start", "giup", "trangthai"}
 
 # button kind → (what it does, the screens on which it is valid)
 REPORT_BUTTONS: dict[type[ReportButton], tuple[ReportAction, tuple[Mode, ...] | None]] = {
@@ -102,7 +106,10 @@ async def command(deps: Deps, ctx: Ctx, name: str) -> list[Reply]:
         return [Reply(M.unknown_command(name))]
     if not allowed(known, ctx.roles):
         return [_refused(ctx)]
-    return await action(deps, ctx)
+    replies = await action(deps, ctx)
+    if name in ASK_AGAIN_AFTER:
+        replies += await screens.ask_again(deps, ctx, M.STILL_ON_QUESTION)
+    return replies
 
 
 async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
@@ -156,6 +163,8 @@ async def text(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
         return await command(deps, ctx, "huy")
     if ctx.conversation.mode is Mode.QUESTION:
         return await questions.on_text(deps, ctx, typed, key)
+    if ctx.conversation.mode is Mode.SUMMARY and navigation(key) == "back":
+        return await screens.last_question(deps, ctx) or await catalogue.report_list(deps, ctx)
     if Role.OFFICER in ctx.roles:
         return await screens.resume(deps, ctx) or [Reply(M.HINT_OFFICER)]
     return [Reply(M.HINT_WATCHER)]

@@ -14,8 +14,9 @@ from bot.domain.dialogue import (
     question_after,
     question_reply,
     summary_text,
+    visible_questions,
 )
-from bot.domain.templates import Template
+from bot.domain.templates import QuestionType, Template
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import on_screen
 from storage.models import Draft
@@ -25,6 +26,9 @@ def ask(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any], q
         note: str | None = None, to_summary: bool = False, selected: list[str] | None = None,
         replace: bool = False) -> list[Reply]:
     q = template.question(qid)
+    current = answers.get(qid)
+    if selected is None and q.type is QuestionType.MULTI_CHOICE and isinstance(current, list):
+        selected = list(current)  # ticked as answered: one more tick adds, not replaces
     ctx.conversation.show(Mode.QUESTION, report.key, question=qid, to_summary=to_summary,
                           selected=selected)
     return [question_reply(template, answers, q, selected=selected, note=note, replace=replace)]
@@ -101,3 +105,26 @@ def draft_summary(ctx: Ctx, report: Report, template: Template, draft: Draft,
 
 def _correcting(draft: Draft) -> bool:
     return draft.reopened_from is not None
+
+
+async def ask_again(deps: Deps, ctx: Ctx, note: str) -> list[Reply]:
+    """The question on screen once more (after a command answered in between), so what the
+    person types next answers the question they see last; [] if no question is on screen."""
+    conversation = ctx.conversation
+    if conversation.mode is not Mode.QUESTION:
+        return []
+    found = await on_screen(deps, ctx)
+    if found is None or conversation.question not in found.template.question_ids:
+        return []
+    return ask(ctx, found.report, found.template, found.draft.answers, conversation.question,
+               note=note, to_summary=conversation.to_summary, selected=conversation.selected)
+
+
+async def last_question(deps: Deps, ctx: Ctx) -> list[Reply]:
+    """From the summary, "quay lại": the last question shown on it, then back to the summary."""
+    found = await on_screen(deps, ctx)
+    if found is None:
+        return []
+    shown = visible_questions(found.template, found.draft.answers)
+    return ask(ctx, found.report, found.template, found.draft.answers, shown[-1].id,
+               to_summary=True)
