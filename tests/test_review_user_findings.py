@@ -163,7 +163,6 @@ def test_period_to_today_never_goes_past_the_period() -> None:
 # --- F6: a one-off deadline on a recurring template passes check-config -------------------
 
 
-@finding("F6: 'trước ngày 15 tháng 11 năm 2020' on a yearly template passes; report vanishes")
 def test_one_off_deadline_on_a_recurring_template_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bc.toml"
     path.write_text('id = "bc"\ntitle = "Báo cáo năm"\nperiod = "year"\n'
