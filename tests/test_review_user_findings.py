@@ -187,7 +187,6 @@ def test_every_telegram_chunk_fits_in_utf16_units() -> None:
 # --- F8: admin CLI crashes on large numbers --------------------------------------------------
 
 
-@finding("F8: invite create --expires-days 100000000 ends in an OverflowError traceback")
 def test_invite_with_absurd_expiry_is_refused(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -201,7 +200,6 @@ def test_invite_with_absurd_expiry_is_refused(tmp_path: Path,
                  "officer", "--expires-days", "100000000"]) == 1
 
 
-@finding("F9: check-config says OK for a storage.path that `run` cannot open")
 def test_check_config_refuses_an_unusable_database_path(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
