@@ -18,18 +18,24 @@ from bot.config import (
     TOKEN_ENV,
     Config,
     ConfigError,
+    database_problem,
     load_config,
+    load_configured_templates,
     run_problems,
     token_problems,
 )
 from bot.domain.deadlines import DeadlineError, parse_deadline
 from bot.domain.periods import Period, PeriodError
-from bot.domain.templates import Problem, Template, load_templates
-from bot.domain.text import nfc
-from bot.domain.units import check_import, render_tree
+from bot.domain.templates import Problem, Template
+from bot.domain.units import check_import, clean_code, render_tree
 from bot.unit_files import UnitFileError, read_unit_rows
+from storage.database import StorageError
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+
+class CommandError(Exception):
+    """The command cannot go on: one line on stderr (`error: …`), exit status 1."""
 
 
 def display_path(path: Path) -> Path:
@@ -50,7 +56,7 @@ def load(args: argparse.Namespace) -> Config:
 def load_everything(args: argparse.Namespace) -> tuple[Config, dict[str, Template], list[Problem]]:
     config = load(args)
     folder = config.reports.folder
-    templates, problems = load_templates(folder)
+    templates, problems = load_configured_templates(config)
     shown = display_path(folder)
     for p in problems:  # show template files relative to where the admin is
         p.file = str(shown / Path(p.file).name) if Path(p.file).parent == folder else p.file
@@ -113,10 +119,23 @@ def cmd_deadline(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def usable_database(path: Path, named_by: str) -> Path:
+    """`path`, checked before SQLite is asked: a folder, a file that is not a database or a
+    folder that cannot be created is one line naming the setting, not a traceback."""
+    why = database_problem(path)
+    if why is not None:
+        raise CommandError(f"cannot open database {path} ({named_by}): {why}")
+    return path
+
+
+def configured_database(config: Config) -> Path:
+    return usable_database(config.storage.path, f"storage.path in {config.source}")
+
+
 async def _open_storage(config: Config) -> Any:
     from storage.sqlite import SqliteStorage
 
-    return await SqliteStorage.open(config.storage.path)
+    return await SqliteStorage.open(configured_database(config))
 
 
 def cmd_units_import(args: argparse.Namespace) -> int:
@@ -173,7 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from handlers.console import main_demo
 
     config = load(args)
-    return main_demo(config, Path(args.db) if args.db else None)
+    return main_demo(config, usable_database(Path(args.db), "--db") if args.db else None)
 
 
 def cmd_invite_create(args: argparse.Namespace) -> int:
@@ -187,7 +206,7 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
     async def run() -> int:
         storage = await _open_storage(config)
         try:
-            unit = nfc(args.unit.strip())  # as codes are stored (units import normalises)
+            unit = clean_code(args.unit)  # as codes are stored (units import cleans them)
             invite = await create_invite(storage, unit, Role(args.role), args.uses,
                                          args.expires_days, system_clock())
             username = config.telegram.username or await storage.get_setting(BOT_USERNAME_KEY)
@@ -229,6 +248,10 @@ def cmd_reminders_preview(args: argparse.Namespace) -> int:
     if args.to < args.start:
         print("error: --to is before --from", file=sys.stderr)
         return EXIT_ERROR
+    configured_database(config)
+    problems = load_configured_templates(config)[1]  # as check-config: reminder times too
+    if problems:
+        raise ConfigError(problems)
 
     async def run() -> int:
         app = await build_app(config)
@@ -336,6 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for p in e.problems:
             print(p, file=sys.stderr)
         return EXIT_CONFIG
+    except (CommandError, StorageError) as e:  # StorageError says "cannot open database …"
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
+import sqlite3
+import tempfile
 import tomllib
 from datetime import time
 from pathlib import Path
@@ -18,10 +22,18 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
-from bot.domain.templates import Problem, problems_from_validation
+from bot.domain.templates import (
+    Problem,
+    QuietHours,
+    Template,
+    load_templates,
+    problems_from_validation,
+    send_at_problem,
+)
 
 # The shipped templates are package data (bot/reports/*.toml): found beside this module in a
 # checkout, an editable install, a wheel or a pipx install alike.
@@ -61,10 +73,25 @@ class ReportsConfig(_Section):
 
 class RemindersConfig(_Section):
     days_before: list[int] = [7, 3, 1]
-    send_at: time = time(8, 0)
+    # The quiet hours come before send_at, which is checked against them (validators see the
+    # fields declared above their own).
     quiet_start: time = time(21, 0)
     quiet_end: time = time(7, 0)
+    send_at: time = Field(default=time(8, 0), validate_default=True)
     overdue_every_days: int = Field(default=3, ge=1, le=60)
+
+    @property
+    def quiet(self) -> QuietHours:
+        return self.quiet_start, self.quiet_end
+
+    @field_validator("send_at")
+    @classmethod
+    def _outside_quiet_hours(cls, v: time, info: ValidationInfo) -> time:
+        start, end = info.data.get("quiet_start"), info.data.get("quiet_end")
+        why = send_at_problem(v, (start, end)) if start is not None and end is not None else None
+        if why:
+            raise ValueError(why)
+        return v
 
     @field_validator("days_before")
     @classmethod
@@ -145,9 +172,16 @@ def load_config(path: Path | None = None) -> Config:
     return config
 
 
+def load_configured_templates(config: Config) -> tuple[dict[str, Template], list[Problem]]:
+    """The report templates of `reports.dir` (or the shipped ones), checked against this
+    configuration too: a template's own reminder time must be outside the quiet hours."""
+    return load_templates(config.reports.folder, quiet=config.reminders.quiet)
+
+
 # --- what `baocao run` refuses --------------------------------------------------------------
 # One function decides, for `run` (before it starts) and `check-config` alike, so they cannot
-# drift. The rules are Telegram's own refusals of setWebhook, checked before Telegram is asked.
+# drift: a database path SQLite cannot use, and Telegram's own refusals of setWebhook (plus a
+# listen address that does not exist), checked before Telegram is asked.
 OFFICIAL_API_HOST = "api.telegram.org"
 WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram calls a webhook on
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Bot API setWebhook: secret_token
@@ -158,7 +192,7 @@ def run_problems(config: Config) -> list[Problem]:
     """Every reason `baocao run` would refuse this configuration, except a missing token (the
     other commands do not need one): see `token_problems`."""
     tg, name = config.telegram, config.source
-    out: list[Problem] = []
+    out: list[Problem] = storage_problems(config)
 
     def bad(key: str, message: str) -> None:
         out.append(Problem(file=name, path=f"telegram.{key}", message=message))
@@ -179,7 +213,61 @@ def run_problems(config: Config) -> list[Problem]:
     elif not WEBHOOK_SECRET.fullmatch(tg.webhook_secret.get_secret_value()):
         bad("webhook_secret", "must be 1-256 characters, only A-Z a-z 0-9 _ - "
                               "(Telegram refuses any other)")
+    if not listen_address_ok(tg.listen):
+        bad("listen", f"{tg.listen!r} is not an IP address or a host name this machine can "
+                      "resolve (127.0.0.1 behind a reverse proxy, 0.0.0.0 for every interface)")
     return out
+
+
+def listen_address_ok(listen: str) -> bool:
+    """An IP address, or a host name that resolves here (what the web server binds to)."""
+    try:
+        ipaddress.ip_address(listen)
+        return True
+    except ValueError:
+        pass
+    try:
+        return bool(listen) and bool(socket.getaddrinfo(listen, None))
+    except (OSError, UnicodeError):  # socket.gaierror; a label the idna codec refuses
+        return False
+
+
+def storage_problems(config: Config) -> list[Problem]:
+    """`storage.path` cannot be the database: every command that opens it would fail."""
+    why = database_problem(config.storage.path)
+    if why is None:
+        return []
+    return [Problem(file=config.source, path="storage.path",
+                    message=f"cannot open database {config.storage.path}: {why}")]
+
+
+def database_problem(path: Path) -> str | None:
+    """Why SQLite cannot keep its database at `path` (None: it can), without leaving anything
+    behind. The database's folder must be writable (SQLite puts its -wal and -shm files beside
+    it) or creatable (it is created on first start); an existing file must be a database."""
+    if str(path) == ":memory:":
+        return None
+    if path.is_dir():
+        return f"it is a folder, not a file (name a file in it, e.g. {path / 'baocao.db'})"
+    if path.exists():
+        try:  # read-only: a check changes nothing, even in a database in use
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                conn.execute("PRAGMA schema_version").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as e:
+            return str(e)  # "file is not a database", "unable to open database file"
+    folder = path.resolve().parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists())  # "/" at the latest
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    try:  # writable, or a sub-folder can be made in it: try it, as SQLite would
+        with tempfile.TemporaryDirectory(dir=existing, prefix=".baocao-check-"):
+            pass
+    except OSError as e:
+        return f"cannot {'write in' if existing == folder else 'create'} {folder}: {e.strerror}"
+    return None
 
 
 def _webhook_url_problems(url: str, official: bool, name: str) -> list[Problem]:

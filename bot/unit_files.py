@@ -6,17 +6,21 @@ from the header line alone: the one that splits it into the known column names. 
 `csv.Sniffer`: it guesses from how often characters recur across sample lines, and unit names
 are full of commas, spaces and repeated letters ("Đoàn xã A, huyện B"), so it picks wrong
 separators or gives up on short files; the header, whose names are known, cannot mislead.
+A first line `sep=;` (Excel writes one, and reads it, to name the separator) is obeyed.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from bot.domain.units import UnitRow
 
 COLUMNS = ("code", "name", "parent_code", "level")
 DELIMITERS = (",", ";", "\t")
+# Excel's separator line: `sep=;`, `sep=,`, `sep=` and a tab (or the two characters \t).
+SEP_LINE = re.compile(r"\"?sep=(,|;|\t|\\t)\"?[ \r\n]*", re.IGNORECASE)
 
 
 class UnitFileError(Exception):
@@ -28,8 +32,9 @@ def read_unit_rows(path: Path) -> list[UnitRow]:
     if not path.exists():
         raise UnitFileError(f"{path}: file not found")
     suffix = path.suffix.lower()
+    header_line = 1  # 2 after a `sep=` line
     if suffix == ".csv":
-        table = _read_csv(path)
+        table, header_line = _read_csv(path)
     elif suffix in (".xlsx", ".xlsm"):
         table = _read_xlsx(path)
     else:
@@ -39,11 +44,11 @@ def read_unit_rows(path: Path) -> list[UnitRow]:
     header = [h.strip().lower() for h in table[0]]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        raise UnitFileError(f"{path}: line 1: missing column(s) {', '.join(missing)} "
-                            f"(need {','.join(COLUMNS)})")
+        raise UnitFileError(f"{path}: line {header_line}: missing column(s) "
+                            f"{', '.join(missing)} (need {','.join(COLUMNS)})")
     idx = {c: header.index(c) for c in COLUMNS}
     rows = []
-    for line, cells in enumerate(table[1:], start=2):
+    for line, cells in enumerate(table[1:], start=header_line + 1):
         if not any(c.strip() for c in cells):
             continue
 
@@ -55,14 +60,19 @@ def read_unit_rows(path: Path) -> list[UnitRow]:
     return rows
 
 
-def _read_csv(path: Path) -> list[list[str]]:
+def _read_csv(path: Path) -> tuple[list[list[str]], int]:
+    """The table, and the header's line number in the file."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise UnitFileError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from e
     lines = text.splitlines(keepends=True)
+    sep = SEP_LINE.fullmatch(lines[0]) if lines else None
+    if sep:
+        delimiter = "\t" if sep.group(1) in ("\t", "\\t") else sep.group(1)
+        return [list(r) for r in csv.reader(lines[1:], delimiter=delimiter)], 2
     header = next((line for line in lines if line.strip()), "")
-    return [list(r) for r in csv.reader(lines, delimiter=detect_delimiter(header))]
+    return [list(r) for r in csv.reader(lines, delimiter=detect_delimiter(header))], 1
 
 
 def detect_delimiter(header: str) -> str:

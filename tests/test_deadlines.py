@@ -452,10 +452,6 @@ FITS: list[tuple[str, tuple[PeriodKind, ...]]] = [
     ("trước ngày 1 tháng 1", (Y,)),
     ("trước thứ Ba hằng tuần", (W,)),
     ("trước thứ Hai tuần sau", (W,)),
-    # a one-off date: out of this check's scope, and it must not trip on it
-    ("trước ngày 15/11/2026", ALL),
-    ("chậm nhất ngày 01/01/1901", ALL),
-    ("trước ngày 31/12/9998", ALL),
 ]
 
 
@@ -464,6 +460,31 @@ def test_rules_fit_these_kinds(phrase, kinds):
     rule = parse_deadline(phrase)
     for kind in kinds:
         assert check_rule_for(rule, kind) is None, kind
+
+
+# (a full date, the kind, the end of the message: the same day without the year when it fits)
+ONE_OFF: list[tuple[str, PeriodKind, str]] = [
+    ("trước ngày 15 tháng 11 năm 2020", Y, "without the year: 'trước ngày 15 tháng 11'"),
+    ("chậm nhất ngày 15/11/2026", Q, "without the year: 'chậm nhất ngày 15 tháng 11'"),
+    ("ngày 30/2/2026", H, "without the year: 'chậm nhất ngày 28 tháng 2'"),
+    ("chậm nhất ngày 01/01/1901", M, "without the year: 'chậm nhất ngày 01 tháng 1'"),
+    ("trước ngày 31/12/9998", W, "write a deadline that repeats (README: Deadline phrases)"),
+    ("trước ngày 10-01-2027", W, "write a deadline that repeats (README: Deadline phrases)"),
+]
+
+
+@pytest.mark.parametrize(("phrase", "kind", "hint"), ONE_OFF)
+def test_a_full_date_never_fits_a_recurring_report(phrase, kind, hint):
+    """Every template recurs: with one fixed date, every period after it would be due before
+    it starts and vanish from /baocao (review finding F6)."""
+    rule = parse_deadline(phrase)
+    message = check_rule_for(rule, kind)
+    assert message is not None
+    assert message.startswith(f"{phrase!r} names one day ({rule.fixed:%d/%m/%Y}), but a ")
+    assert message.endswith(hint)
+    if "without the year" in hint:  # the suggestion itself passes
+        suggested = hint.split(": ", 1)[1].strip("'")
+        assert check_rule_for(parse_deadline(suggested), kind) is None
 
 
 # (phrase, kind, the first period of 2024–2051 due at or before its start, its due day, how

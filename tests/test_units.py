@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
+
 from bot.domain.templates import Level
-from bot.domain.units import Unit, UnitRow, check_import
+from bot.domain.units import Unit, UnitRow, check_import, clean_code
 
 
 def rows(*lines: tuple[str, str, str, str]) -> list[UnitRow]:
@@ -37,3 +39,38 @@ def test_children_of_a_refused_row_get_no_follow_on_error() -> None:
                                   ("C-1", "Xã", "C", "xa")), {})
     assert errors == ["line 3: unit 'A' is its own parent", "line 4: unknown level 'bang' "
                       "(use tinh, huyen or xa)", "line 6: unknown parent 'C' of 'C-1'"]
+
+
+# Invisible characters a spreadsheet or a copy from a web page leaves in a cell: zero-width
+# space, non-joiner, joiner, BOM, word joiner, soft hyphen; and spaces that are not U+0020.
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\ufeff", "\u2060", "\u00ad"]
+SPACES = ["\u00a0", "\u202f", "\u2007", "\u3000"]
+
+
+@pytest.mark.parametrize("char", INVISIBLE + SPACES)
+def test_look_alike_codes_with_invisible_characters_are_one_code(char: str) -> None:
+    """'T12' with a zero-width space after it was a unit of its own, and its children, whose
+    parent was typed 'T12', got "unknown parent 'T12'" (review: admin side)."""
+    units, errors = check_import(rows((f"T12{char}", "Tỉnh 12", "", "tinh"),
+                                      ("T12-1", "Xã", "T12", "xa"),
+                                      ("T12-2", "Xã", f"{char}T12", f"xa{char}")), {})
+    assert not errors
+    assert [(u.code, u.parent_code) for u in units] == [
+        ("T12", None), ("T12-1", "T12"), ("T12-2", "T12")]
+
+
+@pytest.mark.parametrize(("typed", "code"), [
+    ("T\u200b12", "T12"), ("\ufeffLC-BX", "LC-BX"), ("LC\u00a0BX", "LC BX"),
+    (unicodedata.normalize("NFD", "HỒ\u2060"), "HỒ"), ("\u200b\u00a0", ""),
+])
+def test_clean_code(typed: str, code: str) -> None:
+    assert clean_code(typed) == code
+
+
+def test_a_code_that_still_does_not_print_is_shown_escaped() -> None:
+    """A control character survives cleaning (it is not one a copy leaves): every error naming
+    the code shows it, so 'A\\x07' is not mistaken for 'A'."""
+    _, errors = check_import(rows(("A\x07", "Xã A", "B", "xa"), ("B", "Xã B", "A\x07", "xa"),
+                                  ("A\x07", "Xã A lần nữa", "", "xa")), {})
+    assert errors == ["line 2: cycle in parents: 'A\\x07' → B → 'A\\x07'",
+                      "line 4: duplicate code 'A\\x07' (first on line 2)"]

@@ -305,11 +305,13 @@ def check_rule_for(rule: DeadlineRule, kind: PeriodKind) -> str | None:
     """Why this rule does not fit periods of this kind, or None when it does.
 
     A rule fits when every period of the kind in CHECK_YEARS is due after it starts: a report
-    due at or before its period starts is late before it opens, and never shows in /baocao."""
+    due at or before its period starts is late before it opens, and never shows in /baocao.
+    A full date ("… năm 2026") never fits: every template recurs, and each period after that
+    date would be due before it starts."""
     if rule.anchor is Anchor.WEEKDAY and kind is not PeriodKind.WEEK:
         return "a weekday deadline ('thứ Sáu hằng tuần') only fits weekly reports"
     if rule.anchor is Anchor.FIXED_DATE:
-        return None  # a one-off date; whether it may serve a recurring report is decided apart
+        return _one_off_refused(rule, kind)
     periods = _check_periods(kind)
     late = [(p, due) for p in periods if (due := rule.due_date(p)) <= p.start]
     if not late:
@@ -320,3 +322,15 @@ def check_rule_for(rule: DeadlineRule, kind: PeriodKind) -> str | None:
             f"period {period.id} starts ({period.start:%d/%m/%Y}), so the report is late before "
             f"it opens (true of {len(late)} of the {len(periods)} periods of "
             f"{CHECK_YEARS[0]}–{CHECK_YEARS[1]})")
+
+
+def _one_off_refused(rule: DeadlineRule, kind: PeriodKind) -> str:
+    assert rule.fixed is not None
+    day = rule.fixed
+    mode = "chậm nhất ngày" if rule.inclusive else "trước ngày"
+    yearly = f"{mode} {day.day:02d} tháng {day.month}"  # the same day, every year
+    hint = (f"write it without the year: {yearly!r}" if check_rule_for(parse_deadline(yearly), kind)
+            is None else "write a deadline that repeats (README: Deadline phrases)")
+    return (f"{rule.phrase!r} names one day ({day:%d/%m/%Y}), but a {_KIND_WORD[kind]} report "
+            f"recurs: every period after that day would be late before it opens and never show "
+            f"in /baocao; {hint}")

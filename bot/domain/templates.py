@@ -181,7 +181,8 @@ class AppliesTo(_Strict):
 
 
 class ReminderOverride(_Strict):
-    """A template's own reminder schedule (unset keys take the config's [reminders])."""
+    """A template's own reminder schedule (unset keys take the config's [reminders]; its
+    send_at is checked against the config's quiet hours by `check_template`)."""
 
     days_before: list[Annotated[int, Field(ge=1, le=60)]] | None = None
     send_at: time | None = None
@@ -311,8 +312,25 @@ def problems_from_validation(file: str, error: ValidationError) -> list[Problem]
     return problems
 
 
-def check_template(t: Template, file: str) -> list[Problem]:
-    """Cross-field checks that pydantic's structure cannot express."""
+QuietHours = tuple[time, time]  # the config's [reminders] quiet_start, quiet_end
+
+
+def send_at_problem(send_at: time, quiet: QuietHours) -> str | None:
+    """Why reminders cannot be sent at `send_at`: inside the quiet hours, each would wait for
+    their end (the next morning, one day late) and the last day's, due by then, never go."""
+    from bot.domain.reminders import Policy, in_quiet_hours  # that module imports this one
+
+    start, end = quiet
+    if not in_quiet_hours(send_at, Policy(quiet_start=start, quiet_end=end)):
+        return None
+    return (f"{send_at:%H:%M} is inside the quiet hours ({start:%H:%M}–{end:%H:%M}, "
+            "[reminders] quiet_start–quiet_end of the config), when nothing is sent: choose a "
+            "time outside them")
+
+
+def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> list[Problem]:
+    """Cross-field checks that pydantic's structure cannot express; with the config's quiet
+    hours, the template's own reminder time too."""
     out: list[Problem] = []
 
     def bad(path: str, message: str) -> None:
@@ -380,10 +398,16 @@ def check_template(t: Template, file: str) -> list[Problem]:
             bad(f"targets[{i}].question", f"unknown question {tg.question!r}")
         elif ref.type not in NUMERIC_TYPES and ref.type is not QuestionType.YES_NO:
             bad(f"targets[{i}].question", f"{tg.question!r} is not a number or yes/no question")
+
+    send_at = t.reminders.send_at if t.reminders else None
+    late = send_at_problem(send_at, quiet) if send_at is not None and quiet else None
+    if late:
+        bad("reminders.send_at", late)
     return out
 
 
-def load_template(path: Path, display: str | None = None) -> tuple[Template | None, list[Problem]]:
+def load_template(path: Path, display: str | None = None,
+                  quiet: QuietHours | None = None) -> tuple[Template | None, list[Problem]]:
     """Read and check one template file; never raises for bad content."""
     name = display or str(path)
     try:
@@ -398,13 +422,12 @@ def load_template(path: Path, display: str | None = None) -> tuple[Template | No
         template = Template.model_validate(raw)
     except ValidationError as e:
         return None, problems_from_validation(name, e)
-    problems = check_template(template, name)
+    problems = check_template(template, name, quiet)
     return (None if problems else template), problems
 
 
-def load_templates(folder: Path, display_root: Path | None = None) -> tuple[
-    dict[str, Template], list[Problem]
-]:
+def load_templates(folder: Path, display_root: Path | None = None,
+                   quiet: QuietHours | None = None) -> tuple[dict[str, Template], list[Problem]]:
     """Load every `*.toml` in a folder; problems are collected, not raised."""
     templates: dict[str, Template] = {}
     problems: list[Problem] = []
@@ -412,7 +435,7 @@ def load_templates(folder: Path, display_root: Path | None = None) -> tuple[
         return {}, [Problem(file=str(folder), path="", message="report folder not found")]
     for path in sorted(folder.glob("*.toml")):
         display = str(path.relative_to(display_root)) if display_root else str(path)
-        template, found = load_template(path, display)
+        template, found = load_template(path, display, quiet)
         problems.extend(found)
         if template is None:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -38,14 +39,31 @@ class UnitRow:
 
 
 def parse_level(text: str) -> Level | None:
-    return LEVEL_WORDS.get(fold(text))
+    return LEVEL_WORDS.get(fold(clean_code(text)))
+
+
+def clean_code(text: str) -> str:
+    """A unit code as stored, from a file cell or the command line: invisible characters
+    removed (Unicode format characters: zero-width spaces and joiners, BOMs, word joiners,
+    soft hyphens, which spreadsheets and copies from web pages leave behind), every kind of
+    space (non-breaking, narrow, ideographic…) read as a plain space, trimmed and
+    NFC-normalised. So codes that look the same are the same code."""
+    kept = "".join(" " if unicodedata.category(ch) == "Zs" else ch for ch in text
+                   if unicodedata.category(ch) != "Cf")
+    return nfc(kept.strip())
+
+
+def shown(code: str) -> str:
+    """A code in a message: as is, or quoted with escapes when it holds a character that
+    does not print (it would look like another code)."""
+    return code if code.isprintable() else repr(code)
 
 
 def check_import(rows: list[UnitRow], existing: Mapping[str, Unit]) -> tuple[list[Unit], list[str]]:
     """Turn rows into units to upsert; errors name the line (unknown parent, duplicate, cycle)
     and come in line order.
 
-    Codes are stripped and NFC-normalised, so two codes that look the same are the same code.
+    Codes are cleaned (`clean_code`), so two codes that look the same are the same code.
     A row refused outright (no code, a duplicate, an unknown level, its own parent) produces one
     error and no more: its children are not also reported as having an unknown parent, since
     their parent is in the file and fixing that one line fixes them (nothing is imported while
@@ -54,8 +72,8 @@ def check_import(rows: list[UnitRow], existing: Mapping[str, Unit]) -> tuple[lis
     seen: dict[str, int] = {}
     refused: set[str] = set()
     units: list[Unit] = []
-    # A code stored before codes were normalised keeps its stored spelling.
-    stored = {nfc(c): c for c in existing}
+    # A code stored before codes were cleaned keeps its stored spelling.
+    stored = {clean_code(c): c for c in existing}
     for row in rows:
         code, name = _code(row.code, stored), nfc(row.name.strip())
         where = f"line {row.line}"
@@ -92,15 +110,15 @@ def check_import(rows: list[UnitRow], existing: Mapping[str, Unit]) -> tuple[lis
     for u in units:
         cycle = _cycle_from(u.code, merged)
         if cycle:
-            errors.append((seen[u.code],
-                           f"line {seen[u.code]}: cycle in parents: {' → '.join(cycle)}"))
+            errors.append((seen[u.code], f"line {seen[u.code]}: cycle in parents: "
+                                         f"{' → '.join(shown(c) for c in cycle)}"))
             break
     errors.sort(key=lambda e: e[0])  # stable: one line's errors keep their order
     return units, [message for _, message in errors]
 
 
 def _code(text: str, stored: Mapping[str, str]) -> str:
-    code = nfc(text.strip())
+    code = clean_code(text)
     return stored.get(code, code)
 
 

@@ -10,6 +10,10 @@ from storage.interface import Storage
 from storage.models import Invite
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
+# Generous for any real invite (a province has a few thousand officers; ten years outlasts any
+# plan) and small enough that no date or counter overflows: 100000000 days is past year 9999.
+MAX_USES = 10_000
+MAX_EXPIRES_DAYS = 3_650
 
 
 def new_code(length: int = 8) -> str:
@@ -22,13 +26,14 @@ class InviteError(Exception):
 
 async def create_invite(storage: Storage, unit_code: str, role: Role, uses: int,
                         expires_days: int | None, now: datetime, actor: str = "cli") -> Invite:
+    if not 1 <= uses <= MAX_USES:
+        raise InviteError(f"--uses must be from 1 to {MAX_USES}, not {uses}")
+    if expires_days is not None and not 1 <= expires_days <= MAX_EXPIRES_DAYS:
+        raise InviteError(f"--expires-days must be from 1 to {MAX_EXPIRES_DAYS} "
+                          f"(ten years), not {expires_days}")
     units = {u.code for u in await storage.list_units()}
     if unit_code not in units:
         raise InviteError(f"unknown unit {unit_code!r} (see `baocao units list`)")
-    if uses < 1:
-        raise InviteError("--uses must be at least 1")
-    if expires_days is not None and expires_days < 1:
-        raise InviteError("--expires-days must be at least 1")
     expires = now + timedelta(days=expires_days) if expires_days else None
     invite = Invite(new_code(), unit_code, role, uses, 0, expires)
     await storage.create_invite(invite, actor)

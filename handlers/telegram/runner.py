@@ -4,22 +4,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+
+from bot import logs
 from bot.app import App, build_app, tune_runtime
-from bot.config import Config, run_problems, token_problems
+from bot.config import (
+    TOKEN_ENV,
+    Config,
+    load_configured_templates,
+    run_problems,
+    token_problems,
+)
 from bot.scheduler import Scheduler
 from handlers.telegram.app import APP_KEY, CHANNEL, AnyApplication, announce, build_application
 from handlers.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
+# python-telegram-bot's retry loop logs here, with a traceback, the start-up failure it then
+# raises (a refused token, an unreachable server); run_bot says it in one line instead, so
+# records of Bot API errors are dropped here until the bot is up.
+PTB_RETRY_LOG = logging.getLogger("telegram.ext")
+
+
+class _ReportedByRunBot(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = record.exc_info[1] if record.exc_info else None
+        return not isinstance(failure, TelegramError)
 
 
 def run_bot(config: Config) -> int:
-    # The same checks as `baocao check-config` (one function decides), plus the token.
-    problems = [*token_problems(config), *run_problems(config)]
+    # The same checks as `baocao check-config` (the same functions decide), plus the token;
+    # before Telegram is asked anything.
+    problems = [*token_problems(config), *run_problems(config),
+                *load_configured_templates(config)[1]]
     if problems:
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
@@ -29,9 +51,11 @@ def run_bot(config: Config) -> int:
     tg = config.telegram
 
     scheduler: Scheduler | None = None
+    startup = _ReportedByRunBot()  # until the bot is up: later failures are logged as usual
 
     async def post_init(application: AnyApplication) -> None:
         nonlocal scheduler
+        PTB_RETRY_LOG.removeFilter(startup)
         app = await build_app(config)
         application.bot_data[APP_KEY] = app
         people = await app.reporting.warm()
@@ -53,6 +77,34 @@ def run_bot(config: Config) -> int:
     application = build_application(token, tg.base_url, post_init=post_init,
                                     post_shutdown=post_shutdown)
     asyncio.set_event_loop(asyncio.new_event_loop())
+    # Start-up failures an admin fixes in the config are one line, not a library traceback:
+    # python-telegram-bot calls getMe first and raises these before anything else runs.
+    PTB_RETRY_LOG.addFilter(startup)
+    try:
+        _run(application, config)
+    except InvalidToken as e:  # getMe answered 401 (or 404: no such bot)
+        where = TOKEN_ENV if os.environ.get(TOKEN_ENV) else f"telegram.token in {config.source}"
+        _fail(f"the Bot API refused the token ({e.__cause__ or e}): check {where}")
+        return 1
+    except TelegramError as e:  # nothing else leaves run_*: later errors are handled inside
+        host = urlsplit(tg.base_url).netloc
+        if isinstance(e, NetworkError) and not isinstance(e, BadRequest):  # no answer at all
+            _fail(f"cannot reach the Bot API at {host} ({e}): check the network and "
+                  "telegram.base_url")
+        else:  # e.g. setWebhook refused
+            _fail(f"the Bot API at {host} refused to start the bot ({e})")
+        return 1
+    finally:
+        PTB_RETRY_LOG.removeFilter(startup)
+    return 0
+
+
+def _fail(message: str) -> None:
+    print(logs.REDACTOR(f"error: {message}"), file=sys.stderr)  # the token never shows
+
+
+def _run(application: AnyApplication, config: Config) -> None:
+    tg = config.telegram
     if tg.mode == "webhook":
         assert tg.webhook_url and tg.webhook_secret
         # Telegram sends the secret in X-Telegram-Bot-Api-Secret-Token; PTB rejects others.
@@ -63,4 +115,3 @@ def run_bot(config: Config) -> int:
             allowed_updates=UPDATES)
     else:
         application.run_polling(allowed_updates=UPDATES)
-    return 0
