@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Config, ConfigError
-from bot.domain.templates import Template, load_templates
+from bot.config import Config, ConfigError, load_configured_templates
+from bot.domain.templates import Template
 from bot.services.channels import Channels
 from bot.services.reminders import ReminderService
 from bot.services.reporting import Clock, ReportingService
@@ -53,7 +53,7 @@ class App:
 
 
 def load_checked_templates(config: Config) -> dict[str, Template]:
-    templates, problems = load_templates(config.reports.folder)
+    templates, problems = load_configured_templates(config)
     if problems:
         raise ConfigError(problems)
     return templates
