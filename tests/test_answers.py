@@ -225,3 +225,18 @@ def test_numbers_print_the_vietnamese_way_and_never_minus_zero() -> None:
     # -0.0 and 0.0 share a cache key, and Babel keeps the sign of what rounds to zero.
     assert [number(-0.0), number(0.0), number(-0.001), number(-0.4, 0)] == ["0"] * 4
     assert number(-1234.5) == "-1.234,5"
+
+
+# --- review of issue 9: percent ranges --------------------------------------------------------
+
+@pytest.mark.parametrize(("question", "typed", "expected"), [
+    (q("percent"), "150", "150% nằm ngoài khoảng cho phép. Vui lòng nhập số từ 0% đến 100%."),
+    (q("percent", min=10), "5%", "5% nằm ngoài khoảng cho phép. Vui lòng nhập số từ 10% đến "
+     "100%."),
+    (q("decimal", unit="%", max=100), "120", "120% nằm ngoài khoảng cho phép. Vui lòng nhập "
+     "số từ 0% đến 100%."),
+    (q("integer", unit="hộ", max=50), "60", "60 nằm ngoài khoảng cho phép. Vui lòng nhập số "
+     "từ 0 đến 50 hộ."),
+])
+def test_out_of_range_says_each_unit_once(question: Question, typed: str, expected: str) -> None:
+    assert parse_answer(question, typed) == Rejected(expected)

@@ -48,16 +48,19 @@ def parse_number(text: str) -> float | Rejected:
 
 
 def _parse_numeric(q: Question, text: str) -> Parsed:
-    read = read_number(text, q.type, q.unit)
+    read = read_number(text, q.type, q.unit, q.text, q.max)
     if isinstance(read, str):
         return Rejected(read)
     value, note = read.value, read.note
     low, high = q.bounds
     if (low is not None and value < low) or (high is not None and value > high):
-        shown = note or vnformat.number(float(value), 4)
-        fmt = vnformat.percent if q.type is QuestionType.PERCENT else vnformat.number
+        percent = q.type is QuestionType.PERCENT or (q.unit or "").strip() == "%"
+        sign = "%" if percent else ""  # the bounds carry it: "từ 0% đến 100%", no unit after
+        shown = note or vnformat.number(float(value), 4) + sign
+        fmt = vnformat.percent if percent else vnformat.number
         return Rejected(M.out_of_range(shown, None if low is None else fmt(low),
-                                       None if high is None else fmt(high), q.unit))
+                                       None if high is None else fmt(high),
+                                       None if percent else q.unit))
     if q.type is QuestionType.INTEGER:
         if value != value.to_integral_value():
             if note:  # a converted amount: say what it came to, never round it

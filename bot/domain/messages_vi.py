@@ -411,6 +411,24 @@ def no_magnitude_words(unit: str | None, ask: str, percent: bool) -> str:
             "“triệu”.")
 
 
+def foreign_money(typed: str, unit: str | None, money: bool, ask: str, example: str) -> str:
+    """'12 $', '12 USD', '12 đô': money of another country, on any question."""
+    if money:
+        return (f"Câu này tính bằng {unit} (tiền Việt Nam), không nhận “{typed}”: vui lòng "
+                f"quy ra tiền đồng rồi nhập {ask}, ví dụ: {example}.")
+    if unit is None:
+        return NOT_MONEY
+    return not_money(unit, ask, example)
+
+
+def per_mille(percent: bool, ask: str, example: str) -> str:
+    """'85 ‰': per thousand, not per cent (on a question of percentages), nor a count."""
+    if not percent:
+        return f"Câu này không hỏi tỷ lệ: vui lòng nhập {ask}, ví dụ: {example}."
+    return (f"“‰” là phần nghìn, không phải phần trăm (85‰ = 8,5%). Vui lòng nhập {ask}, "
+            f"ví dụ: {example}.")
+
+
 def not_percent(ask: str, example: str) -> str:
     return f"Câu này không hỏi tỷ lệ phần trăm: vui lòng nhập {ask}, ví dụ: {example}."
 
@@ -461,6 +479,24 @@ def money_converted(typed: str, value: str, unit: str) -> str:
     """'2,5 tỷ đồng = 2.500 triệu đồng': said with the saved answer; the refusals below start
     with it when the converted amount does not fit."""
     return f"{typed} = {value} {unit}"
+
+
+# The smaller units an implausibly large bare figure may have been typed in.
+MONEY_IN_MILLIONS, MONEY_IN_DONG = "triệu đồng", "đồng"
+
+
+def implausible_money(figure: str, unit: str, billions: str | None,
+                      likely: Sequence[tuple[str, str]]) -> str:
+    """A bare '2500000' on a question counted in triệu đồng: 2.500 tỷ đồng. `billions`: the
+    amount in tỷ đồng (None when `unit` already counts in tỷ); `likely`: the smaller units
+    it was probably typed in, each with what it then comes to in `unit`."""
+    amount = f"{figure} {unit}" + (f" = {billions} tỷ đồng" if billions else "")
+    lines = [f"{amount}: số tiền rất lớn, có thể đã gõ nhầm đơn vị."]
+    lines += [f"Nếu bạn nhập theo {word}, hãy viết {figure} {word} (= {meant} {unit})."
+              for word, meant in likely]
+    meant = f"{billions} tỷ đồng" if billions else "vậy"
+    lines.append(f"Nếu đúng là {meant}, hãy viết {figure} {unit}.")
+    return " ".join(lines)
 
 
 def converted_not_whole(conversion: str, unit: str) -> str:
