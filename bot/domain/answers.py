@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from bot.domain import messages_vi as M
 from bot.domain import vnformat
@@ -74,24 +74,84 @@ def _parse_numeric(q: Question, text: str) -> Parsed:
 # --- yes / no --------------------------------------------------------------------------------
 
 _YES = {"co", "c", "roi", "da co", "co roi", "yes", "y", "ok", "oke", "dung", "vang", "u",
-        "uh", "um", "da", "dung roi", "co a", "x", "1", "true", "dong y"}
-_NO = {"khong", "k", "ko", "kg", "kh", "khg", "hk", "hong", "chua", "chua co", "khong co",
-       "no", "n", "sai", "2", "false", "ko co", "k co", "chua a", "khong a", "khong duoc"}
+        "uh", "um", "da", "dung roi", "x", "1", "true", "dong y", "dung vay"}
+_NO = {"khong", "k", "ko", "kg", "kh", "khg", "hk", "hok", "hong", "khum", "chua", "chua co",
+       "khong co", "no", "n", "sai", "2", "false", "ko co", "k co", "kh co", "khong duoc",
+       "chua dau", "khong dau"}
+# Words that end a reply without changing it: "có nhé", "không ạ", "có đấy anh".
+_PARTICLES = frozenset({"a", "ah", "ak", "nhe", "nha", "nhen", "ne", "oi", "day", "thoi",
+                        "luon", "vay", "ban", "anh", "chi", "em"})
+_KNOWN = frozenset(w for phrase in _YES | _NO for w in phrase.split()) | _PARTICLES
+# After "có"/"không": doubt, not an answer ("không biết", "k bt", "chưa rõ", "có lẽ", "có
+# thể", "có phải", "không có số liệu").
+_UNSURE = frozenset({"biet", "bt", "ro", "nho", "chac", "le", "the", "khi", "phai", "han",
+                     "hay", "hoac", "hieu", "nam", "gi", "xac dinh", "dam bao", "so lieu",
+                     "thong tin", "du lieu"})
+# A word of the other answer in what follows: "có hay không", "không, có".
+_CONTRARY = {True: frozenset({"khong", "chua", "ko", "k", "kh", "khg", "hk", "hok", "hong",
+                              "khum", "no", "sai"}),
+             False: frozenset({"co", "c", "yes", "ok", "vang"})}
+_SEPARATORS = frozenset({",", ";"})
+_MORE_WORDS = 4  # "có tổ chức", "không tham gia hoạt động": a few words, no more
+_VNI_MARK = re.compile(r"(?<=[a-z])[1-9]")  # "co1", "kho6ng": VNI typing left undone
+_TELEX_DOUBLE = re.compile(r"([aeod])\1")  # "khoong", "dda": Telex â ô ê đ left undone
+
+
+def _untyped(word: str) -> str:
+    """A word as meant when the Vietnamese keyboard did not turn it into letters: Telex
+    'cos', 'khoong', 'chuwa', 'aj', VNI 'co1', 'kho6ng'. Known words stay as they are."""
+    if word in _KNOWN or not word.isascii():
+        return word
+    plain = _TELEX_DOUBLE.sub(r"\1", _VNI_MARK.sub("", word)).replace("w", "")
+    if plain not in _KNOWN and len(plain) > 1 and plain[-1] in "sfrxj":
+        plain = plain[:-1]  # the tone key: "cos" = có, "roif" = rồi
+    return plain if plain in _KNOWN else word
+
+
+Unsure = Literal["unsure"]
+
+
+def _yes_no(text: str) -> bool | Unsure | None:
+    """True or False; "unsure" for "không biết", "chưa rõ"; None for anything else."""
+    # A comma separates: "không, có" is not "không có".
+    words = [_untyped(w) for w in re.findall(r"\w+|[,;]", fold(text))]
+    if len(words) > 1 and words[0] in ("da", "vang"):
+        words = words[1:]  # "dạ có", "vâng, không ạ"
+    return _answer(words)
+
+
+def _answer(words: list[str]) -> bool | Unsure | None:
+    while words and words[0] in _SEPARATORS:
+        words = words[1:]
+    while len(words) > 1 and (words[-1] in _PARTICLES or words[-1] in _SEPARATORS):
+        words = words[:-1]
+    for size in (3, 2, 1):  # the longest answer first: "không có" before "không"
+        head = " ".join(words[:size])
+        if len(words) < size or (head not in _YES and head not in _NO):
+            continue
+        yes, rest = head in _YES, words[size:]
+        if not rest:
+            return yes
+        if (head.isdigit() or len([w for w in rest if w not in _SEPARATORS]) > _MORE_WORDS
+                or any(ch.isdigit() for w in rest for ch in w)):
+            return None  # "1 cái", "có 2": a number, not yes or no
+        again = _answer(rest)
+        rest = [w for w in rest if w not in _SEPARATORS]
+        if rest[0] in _UNSURE or " ".join(rest[:2]) in _UNSURE:
+            return "unsure"
+        if isinstance(again, bool):
+            return yes if again == yes else "unsure"  # "chưa, không có"; "không, có"
+        if again is not None or _CONTRARY[yes] & set(rest):
+            return "unsure"  # "có tổ chức không", "có hay không"
+        return yes  # "có tổ chức", "không tham gia"
+    return None
 
 
 def parse_yes_no(text: str) -> bool | None:
-    """True for 'có/co/c/rồi/yes…', False for 'không/khong/k/chưa/no…', None otherwise."""
-    words = re.sub(r"[^\w\s]", " ", fold(text)).split()
-    if len(words) > 1 and words[0] == "da":
-        words = words[1:]  # "dạ có", "dạ không"
-    if len(words) > 1 and words[-1] == "a":
-        words = words[:-1]  # "có ạ"
-    phrase = " ".join(words)
-    if phrase in _YES:
-        return True
-    if phrase in _NO:
-        return False
-    return None
+    """True for 'có/co/c/rồi/yes…', False for 'không/khong/k/chưa/no…', None otherwise. A few
+    words may follow ("có nhé", "không tham gia"); doubt ("không biết") is not an answer."""
+    found = _yes_no(text)
+    return found if isinstance(found, bool) else None
 
 
 # --- choices -----------------------------------------------------------------------------------
@@ -238,8 +298,10 @@ def parse_answer(q: Question, text: str, today: date | None = None,
     if t in (QuestionType.INTEGER, QuestionType.DECIMAL, QuestionType.PERCENT):
         return _parse_numeric(q, text)
     if t is QuestionType.YES_NO:
-        yes = parse_yes_no(text)
-        if yes is None:
+        yes = _yes_no(text)
+        if yes == "unsure":
+            return Rejected(M.yes_no_unsure(text))
+        if not isinstance(yes, bool):
             return Rejected(M.YES_OR_NO_NEEDED)
         return Accepted(yes)
     if t is QuestionType.CHOICE:

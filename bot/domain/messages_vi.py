@@ -318,6 +318,12 @@ PHOTO_NEEDED = "Câu này cần một ảnh: vui lòng chụp hoặc chọn ản
 PHOTO_NOT_NEEDED = "Câu này không cần ảnh. Vui lòng trả lời bằng chữ hoặc số."
 
 
+def yes_no_unsure(typed: str) -> str:
+    """'không biết', 'chưa rõ', 'có lẽ': not yet an answer."""
+    return (f"“{_short(typed)}” chưa phải câu trả lời có hay không. Nếu chưa chắc, hãy kiểm tra "
+            f"lại rồi trả lời sau (gõ /baocao để làm tiếp). {YES_OR_NO_NEEDED}")
+
+
 def too_long(length: int, max_length: int) -> str:
     return (f"Câu trả lời dài quá ({vnformat.number(length)} ký tự). "
             f"Vui lòng viết gọn trong {vnformat.number(max_length)} ký tự.")
