@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from bot.domain import messages_vi as M
@@ -209,24 +209,42 @@ def _parse_multi(q: Question, text: str) -> Parsed:
 
 # --- dates -------------------------------------------------------------------------------------
 
+_DAY = r"^(?:(?:vao\s+)?ngay\s+)?(?:(?:mung|mong)\s+)?"  # "ngày", "vào ngày", "mùng", "mồng"
 _DATE_FORMS = [
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})$"),
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{2}|\d{4})$"),
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s*[/.\-]\s*(\d{1,2})$"),
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s+thang\s+(\d{1,2})$"),
+    re.compile(_DAY + r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})$"),
+    re.compile(_DAY + r"(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{2}|\d{4})$"),
+    re.compile(_DAY + r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})$"),
+    re.compile(_DAY + r"(\d{1,2})\s+thang\s+(\d{1,2})$"),
 ]
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_TODAY_WORDS = {"hom nay", "ngay hom nay", "today"}
+_DAYS_AGO = {"hom nay": 0, "ngay hom nay": 0, "today": 0, "hom qua": 1, "ngay hom qua": 1,
+             "hom kia": 2}
+# Said around a date without changing it: "dạ 2/7/2026 ạ", "hôm qua nhé".
+_LEADING = re.compile(r"^(?:da|vang)\s+")
+_TRAILING = re.compile(r"(?:\s+(?:a|nhe|nha|nhen|ne|thoi|roi|day|ak|ah))+$")
 _YEARS = range(1900, 2101)
 
 
+@dataclass(frozen=True)
+class _Day:
+    """A date read from an answer; `year_typed` False when it came from '28/12' alone."""
+
+    day: date
+    year_typed: bool = True
+
+
 def parse_date(text: str, today: date | None = None) -> date | Rejected:
-    """'15/11/2026', '15-11-2026', '15 tháng 11 năm 2026', 'hôm nay'; '28/12' is the most recent
-    28 December not after `today`; '15/11/26' only when 2026 is `today`'s year or the year
-    before. Without `today` a date must carry its four-digit year."""
-    folded = fold(text).strip(" .")
-    if folded in _TODAY_WORDS and today is not None:
-        return today
+    """'15/11/2026', '15-11-2026', '15 tháng 11 năm 2026', 'mùng 1/7', 'hôm nay', 'hôm qua';
+    '28/12' is the most recent 28 December not after `today`; '15/11/26' only when 2026 is
+    `today`'s year or the year before. Without `today` a date must carry its four-digit year."""
+    read = _read_date(text, today)
+    return read if isinstance(read, Rejected) else read.day
+
+
+def _read_date(text: str, today: date | None) -> _Day | Rejected:
+    folded = _TRAILING.sub("", _LEADING.sub("", fold(text).strip(" .!")))
+    if folded in _DAYS_AGO and today is not None:
+        return _Day(today - timedelta(days=_DAYS_AGO[folded]))
     m = _ISO.match(folded)
     if m:
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -239,7 +257,8 @@ def parse_date(text: str, today: date | None = None) -> date | Rejected:
             return Rejected(M.no_date(text))
         d, mo = int(m.group(1)), int(m.group(2))
         if m.lastindex != 3:
-            return _without_year(d, mo, today)
+            found = _without_year(d, mo, today)
+            return found if isinstance(found, Rejected) else _Day(found, year_typed=False)
         raw = m.group(3)
         y = int(raw)
         if len(raw) == 2:
@@ -250,7 +269,7 @@ def parse_date(text: str, today: date | None = None) -> date | Rejected:
     if y not in _YEARS:
         return Rejected(M.invalid_year(y))
     try:
-        return date(y, mo, d)
+        return _Day(date(y, mo, d))
     except ValueError:
         return Rejected(M.no_such_date(d, mo, y))
 
@@ -272,16 +291,39 @@ def _without_year(d: int, mo: int, today: date | None) -> date | Rejected:
     return Rejected(M.YEAR_NEEDED)
 
 
-def _outside_period(q: Question, day: date, period: Period, today: date | None) -> str | None:
-    """Why `day` is outside what `q.within` allows for `period`, or None when it is inside."""
+def _allowed(q: Question, period: Period, today: date | None) -> tuple[date, date]:
+    """The first and last day `q.within` allows in `period`: the period itself, or for
+    "period_to_today" its first day to the earlier of its last day and today (a report made
+    after the period ended takes no date after it)."""
     low, high = period.start, period.end
     if q.within == "period_to_today" and today is not None and today >= low:
-        high = today
-    if low <= day <= high:
-        return None
-    if today is not None and high == today and day > today:
-        return M.date_not_yet(day, today, low, high)
-    return M.date_outside_period(day, period.label_vi(), low, high)
+        high = min(high, today)
+    return low, high
+
+
+def _in_range(q: Question, read: _Day, period: Period, today: date | None) -> _Day | str:
+    """`read` if it is inside what `q.within` allows for `period`, or why it is not. A date
+    typed without its year is the one inside the range when there is one: a range is never
+    longer than a year, so at most one day of it has that day and month."""
+    low, high = _allowed(q, period, today)
+    day = read.day
+    if not read.year_typed:
+        for year in range(low.year, high.year + 1):
+            try:
+                candidate = date(year, day.month, day.day)
+            except ValueError:
+                continue  # 29/02 outside a leap year
+            if low <= candidate <= high:
+                return _Day(candidate, year_typed=False)
+            if low <= candidate <= period.end:
+                day = candidate  # in the period, after today: "chưa tới" below
+    elif low <= day <= high:
+        return read
+    # Said back as typed: "04/07", never a year the officer did not write.
+    shown = vnformat.day(day) if read.year_typed else f"{day:%d/%m}"
+    if today is not None and high == today and today < day <= period.end:
+        return M.date_not_yet(shown, today, low, high)
+    return M.date_outside_period(shown, period.label_vi(), low, high)
 
 
 # --- entry point -------------------------------------------------------------------------------
@@ -309,11 +351,15 @@ def parse_answer(q: Question, text: str, today: date | None = None,
     if t is QuestionType.MULTI_CHOICE:
         return _parse_multi(q, text)
     if t is QuestionType.DATE:
-        d = parse_date(text, today)
-        if isinstance(d, Rejected):
-            return d
-        outside = _outside_period(q, d, period, today) if q.within and period else None
-        return Rejected(outside) if outside else Accepted(d.isoformat())
+        read = _read_date(text, today)
+        if isinstance(read, Rejected):
+            return read
+        if q.within and period:
+            inside = _in_range(q, read, period, today)
+            if isinstance(inside, str):
+                return Rejected(inside)
+            read = inside
+        return Accepted(read.day.isoformat())
     if t is QuestionType.PHOTO:
         return Rejected(M.PHOTO_NEEDED)
     if len(text) > q.max_length:

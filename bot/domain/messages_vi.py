@@ -571,14 +571,14 @@ def _dates_allowed(low: date, high: date) -> str:
     return f"Vui lòng nhập ngày từ {vnformat.day(low)} đến {vnformat.day(high)}"
 
 
-def date_not_yet(day: date, today: date, low: date, high: date) -> str:
-    return (f"Ngày {vnformat.day(day)} chưa tới (hôm nay là {vnformat.day(today)}). "
+def date_not_yet(shown: str, today: date, low: date, high: date) -> str:
+    """`shown`: the date as typed, with its year only when the officer wrote one."""
+    return (f"Ngày {shown} chưa tới (hôm nay là {vnformat.day(today)}). "
             f"{_dates_allowed(low, high)}.")
 
 
-def date_outside_period(day: date, period: str, low: date, high: date) -> str:
-    return (f"Ngày {vnformat.day(day)} nằm ngoài kỳ báo cáo {period}. "
-            f"{_dates_allowed(low, high)}.")
+def date_outside_period(shown: str, period: str, low: date, high: date) -> str:
+    return f"Ngày {shown} nằm ngoài kỳ báo cáo {period}. {_dates_allowed(low, high)}."
 
 
 # --- reminders -------------------------------------------------------------------------------
