@@ -227,7 +227,7 @@ def test_numbers_print_the_vietnamese_way_and_never_minus_zero() -> None:
     assert number(-1234.5) == "-1.234,5"
 
 
-# --- review of issue 9: yes/no as officers type it, percent ranges --------------------------
+# --- review of issue 9: yes/no as officers type it, percent ranges, multi-choice labels ------
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("có nhé", True), ("có nha", True), ("có ạ", True), ("có tổ chức", True),
@@ -272,3 +272,12 @@ def test_numbers_and_long_replies_are_not_yes_or_no(text: str) -> None:
 ])
 def test_out_of_range_says_each_unit_once(question: Question, typed: str, expected: str) -> None:
     assert parse_answer(question, typed) == Rejected(expected)
+
+
+def test_multi_choice_labels_with_commas_stay_apart() -> None:
+    options = [Option(id="hoi_nghi", label="Hội nghị, tọa đàm, diễn đàn"),
+               Option(id="loa", label="Loa truyền thanh"), Option(id="mxh", label="Mạng xã hội")]
+    question = q("multi_choice", options=options)
+    assert format_answer(question, ["hoi_nghi", "loa"]) == \
+        "Hội nghị, tọa đàm, diễn đàn; Loa truyền thanh"
+    assert format_answer(question, ["loa", "mxh"]) == "Loa truyền thanh; Mạng xã hội"

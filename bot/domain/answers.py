@@ -390,7 +390,10 @@ def format_answer(q: Question, value: Any) -> str:
     if t is QuestionType.CHOICE:
         return labels.get(value, str(value))
     if t is QuestionType.MULTI_CHOICE:
-        return ", ".join(labels.get(v, str(v)) for v in value)
+        # "Hội nghị, tọa đàm, diễn đàn; Loa truyền thanh": labels with commas of their own
+        # stay apart.
+        glue = "; " if any("," in o.label for o in q.options) else ", "
+        return glue.join(labels.get(v, str(v)) for v in value)
     if t is QuestionType.DATE:
         return vnformat.day(date.fromisoformat(value))
     if t is QuestionType.PHOTO:
