@@ -209,7 +209,7 @@ def test_other_names_of_the_unit_and_words_describing_it(unit: str, text: str) -
     ("hộ", "12 HTX", "HTX"), ("hộ", "12 người", "người"), ("hộ", "HTX 12", "HTX"),
     ("HTX", "12 THT", "THT"), ("người", "12 hộ", "hộ"), ("lượt", "12 người", "người"),
     ("tin bài", "12 HTX", "HTX"), ("mô hình", "12 sản phẩm", "sản phẩm"),
-    ("hộ", "12 xã", "xã"), ("lớp, hội nghị", "12 buổi", "buổi"), ("%", "12 hộ", "hộ"),
+    ("hộ", "12 xã", "xã"), ("lớp, hội nghị", "12 HTX", "HTX"), ("%", "12 hộ", "hộ"),
     ("hộ", "12 kg", "kg"), ("hộ", "12 ha", "ha"),
 ])
 def test_a_unit_that_contradicts_the_questions_is_refused(unit: str, text: str,
@@ -398,3 +398,179 @@ def test_vague_figures_are_never_accepted(n: int, m: int, form: str) -> None:
     for unit in (None, "hộ", "triệu đồng"):
         result = parse_answer(q("decimal", unit, min=-10**5), form.format(n=n, m=m))
         assert isinstance(result, Rejected)
+
+
+# --- review of issue 9: other countries' money, implausible bare amounts, the question's words
+
+MONEY = q("decimal", "triệu đồng")
+
+
+@pytest.mark.parametrize(("question", "text"), [
+    (MONEY, "12 $"), (MONEY, "$12"), (MONEY, "12$"), (MONEY, "12 €"), (MONEY, "12 £"),
+    (MONEY, "12 ¥"), (MONEY, "12 USD"), (MONEY, "12 usd"), (MONEY, "12 đô"), (MONEY, "12 Đô"),
+    (MONEY, "12 đô la"), (MONEY, "12 triệu đô"), (MONEY, "12 euro"), (MONEY, "12 nhân dân tệ"),
+    (q("integer", "hộ"), "12 $"), (q("integer"), "12 €"), (q("percent"), "12 $"),
+])
+def test_other_countries_money_is_never_dropped(question: Question, text: str) -> None:
+    message = refused(question, text)
+    if question.unit == "triệu đồng":
+        assert message.startswith("Câu này tính bằng triệu đồng (tiền Việt Nam), không nhận")
+        assert "quy ra tiền đồng" in message
+    else:
+        assert "không hỏi số tiền" in message or "không phải tiền" in message
+
+
+def test_the_dong_sign_is_dong() -> None:
+    assert parse_answer(MONEY, "2.500.000 ₫") == Accepted(
+        2.5, "2.500.000 đồng = 2,5 triệu đồng")
+    assert parse_answer(MONEY, "12 đó") == Accepted(12)  # "đó" (that) folds like "đô"
+
+
+@pytest.mark.parametrize(("question", "text"), [
+    (q("percent"), "85 ‰"), (q("percent"), "85‰"), (q("decimal", "%"), "8,5 ‰"),
+    (q("percent"), "1 ‱"),
+])
+def test_per_mille_is_not_per_cent(question: Question, text: str) -> None:
+    assert "“‰” là phần nghìn, không phải phần trăm (85‰ = 8,5%)" in refused(question, text)
+
+
+def test_per_mille_is_no_count_either() -> None:
+    assert refused(q("integer", "hộ"), "85 ‰") == \
+        "Câu này không hỏi tỷ lệ: vui lòng nhập số hộ, ví dụ: 12."
+
+
+@pytest.mark.parametrize(("unit", "text", "expected"), [
+    ("triệu đồng", "2500000",
+     "2.500.000 triệu đồng = 2.500 tỷ đồng: số tiền rất lớn, có thể đã gõ nhầm đơn vị. "
+     "Nếu bạn nhập theo đồng, hãy viết 2.500.000 đồng (= 2,5 triệu đồng). "
+     "Nếu đúng là 2.500 tỷ đồng, hãy viết 2.500.000 triệu đồng."),
+    ("triệu đồng", "45.500.000",
+     "45.500.000 triệu đồng = 45.500 tỷ đồng: số tiền rất lớn, có thể đã gõ nhầm đơn vị. "
+     "Nếu bạn nhập theo đồng, hãy viết 45.500.000 đồng (= 45,5 triệu đồng). "
+     "Nếu đúng là 45.500 tỷ đồng, hãy viết 45.500.000 triệu đồng."),
+    ("tỷ đồng", "2.500",
+     "2.500 tỷ đồng: số tiền rất lớn, có thể đã gõ nhầm đơn vị. Nếu bạn nhập theo triệu "
+     "đồng, hãy viết 2.500 triệu đồng (= 2,5 tỷ đồng). Nếu đúng là vậy, hãy viết 2.500 tỷ "
+     "đồng."),
+    ("tỷ đồng", "3.000.000.000",
+     "3.000.000.000 tỷ đồng: số tiền rất lớn, có thể đã gõ nhầm đơn vị. Nếu bạn nhập theo "
+     "đồng, hãy viết 3.000.000.000 đồng (= 3 tỷ đồng). Nếu đúng là vậy, hãy viết "
+     "3.000.000.000 tỷ đồng."),
+    ("đồng", "100.000.000.000",
+     "100.000.000.000 đồng = 100 tỷ đồng: số tiền rất lớn, có thể đã gõ nhầm đơn vị. "
+     "Nếu đúng là 100 tỷ đồng, hãy viết 100.000.000.000 đồng."),
+])
+def test_an_implausible_bare_amount_is_asked_about(unit: str, text: str, expected: str) -> None:
+    assert refused(q("decimal", unit), text) == expected
+
+
+@pytest.mark.parametrize(("unit", "text", "value", "note"), [
+    # typed with its unit: taken as typed
+    ("triệu đồng", "2500000 triệu đồng", 2_500_000, None),
+    ("triệu đồng", "2.500.000 triệu", 2_500_000, None),
+    ("triệu đồng", "2500 tỷ", 2_500_000, "2.500 tỷ đồng = 2.500.000 triệu đồng"),
+    ("tỷ đồng", "2.500 tỷ đồng", 2500, None),
+    ("đồng", "100.000.000.000 đồng", 100_000_000_000, None),
+    # what the suggestions say to type
+    ("triệu đồng", "2.500.000 đồng", 2.5, "2.500.000 đồng = 2,5 triệu đồng"),
+    ("tỷ đồng", "2.500 triệu đồng", 2.5, "2.500 triệu đồng = 2,5 tỷ đồng"),
+    # below the ceiling (100 tỷ đồng): bare figures are the question's unit
+    ("triệu đồng", "99.999", 99_999, None), ("tỷ đồng", "99,5", 99.5, None),
+    ("đồng", "99.999.999.999", 99_999_999_999, None),
+])
+def test_amounts_typed_with_their_unit_or_below_the_ceiling_are_taken(
+        unit: str, text: str, value: float, note: str | None) -> None:
+    assert parse_answer(q("decimal", unit), text) == Accepted(value, note)
+
+
+def test_the_questions_own_maximum_replaces_the_ceiling() -> None:
+    assert parse_answer(q("decimal", "triệu đồng", max=500_000), "250000") == Accepted(250_000)
+    assert refused(q("decimal", "triệu đồng", max=500_000), "600000") == (
+        "600.000 nằm ngoài khoảng cho phép. Vui lòng nhập số từ 0 đến 500.000 triệu đồng.")
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 10**12), unit=st.sampled_from(list(FACTOR)))
+def test_a_bare_amount_is_taken_below_the_ceiling_and_asked_about_above(n: int,
+                                                                       unit: str) -> None:
+    text = f"{n:,}".replace(",", ".")
+    result = parse_answer(q("decimal", unit), text)
+    if n * FACTOR[unit] < 10**11:
+        assert result == Accepted(n)
+    else:
+        assert isinstance(result, Rejected) and "số tiền rất lớn" in result.message
+        assert f"hãy viết {text} {unit}." in result.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=20), symbol=st.sampled_from("$€£¥₩₹₽¢₱₭฿"),
+       unit=st.sampled_from(MONEY_UNITS + OTHER_UNITS),
+       kind=st.sampled_from(["integer", "decimal", "percent"]))
+def test_a_foreign_currency_sign_is_never_accepted(text: str, symbol: str, unit: str | None,
+                                                  kind: str) -> None:
+    cut = len(text) // 2
+    assert isinstance(parse_answer(q(kind, unit), text[:cut] + symbol + text[cut:]), Rejected)
+
+
+def shipped(template: str, qid: str) -> Question:
+    templates, _ = load_templates(REPORTS)
+    return templates[template].question(qid)
+
+
+@pytest.mark.parametrize(("template", "qid", "text"), [
+    # "Số lượt đoàn viên, thanh niên được tuyên truyền…" (lượt): people
+    ("ocop_thanh_nien", "luot_dvtn_tuyen_truyen", "80 đoàn viên"),
+    ("ocop_thanh_nien", "luot_dvtn_tuyen_truyen", "80 người"),
+    ("ocop_thanh_nien", "luot_dvtn_tuyen_truyen", "80 ĐVTN"),
+    ("ocop_thanh_nien", "luot_dvtn_tuyen_truyen", "80 đồng chí"),
+    ("ocop_thanh_nien", "luot_dvtn_tuyen_truyen", "80 đ/c"),
+    ("ocop_thanh_nien", "luot_dvtn_tuyen_truyen", "80 bạn"),
+    # "Số lượt cán bộ, đoàn viên, hội viên…", "Số lượt trí thức trẻ…"
+    ("nghi_quyet_20_ktt", "so_luot_tap_huan", "80 cán bộ"),
+    ("nghi_quyet_20_ktt", "so_luot_tap_huan", "80 hội viên"),
+    ("ocop_thanh_nien", "luot_tri_thuc_tre", "80 trí thức trẻ"),
+    # "Số lớp tập huấn, hội nghị, diễn đàn…" (lớp, hội nghị)
+    ("hoi_nong_dan_htx", "so_lop_tuyen_truyen", "80 diễn đàn"),
+    ("hoi_nong_dan_htx", "so_lop_tuyen_truyen", "80 buổi"),
+    ("hoi_nong_dan_htx", "so_lop_tuyen_truyen", "80 lớp tập huấn"),
+    # "Số gương thanh niên…" (người)
+    ("ocop_thanh_nien", "guong_tn_kinh_te_gioi", "80 gương"),
+    ("ocop_thanh_nien", "guong_tn_kinh_te_gioi", "80 gương thanh niên"),
+    # "Số hoạt động tuyên truyền" (hoạt động): any gathering is an activity
+    ("ocop_thanh_nien", "so_hoat_dong_tuyen_truyen", "80 buổi"),
+    ("ocop_thanh_nien", "so_hoat_dong_tuyen_truyen", "80 hội nghị"),
+    # "Tổng số thành viên của các hợp tác xã" (thành viên), "Số thanh niên…" (người)
+    ("nghi_quyet_20_ktt", "so_thanh_vien_htx", "80 xã viên"),
+    ("thanh_nien_giam_ngheo", "tn_khoi_nghiep", "80 trường hợp"),
+    ("thanh_nien_giam_ngheo", "tn_khoi_nghiep", "80 em"),
+    # "Số đề án, dự án, ý tưởng…" (ý tưởng)
+    ("ocop_thanh_nien", "y_tuong_khoi_nghiep", "80 đề án"),
+])
+def test_words_of_the_question_name_its_unit(template: str, qid: str, text: str) -> None:
+    assert parse_answer(shipped(template, qid), text) == Accepted(80)
+
+
+@pytest.mark.parametrize(("template", "qid", "text", "named"), [
+    ("hoi_nong_dan_htx", "ho_tham_gia_moi", "12 HTX", "HTX"),  # "Số hộ hội viên…"
+    ("hoi_nong_dan_htx", "ho_tham_gia_moi", "12 tổ chức", "tổ chức"),
+    # "Số đội hình … hỗ trợ hợp tác xã, người dân…": people are helped, đội are counted
+    ("ocop_thanh_nien", "doi_tri_thuc_tre", "12 người", "người"),
+    ("ocop_thanh_nien", "doi_tri_thuc_tre", "12 HTX", "HTX"),
+    # "Số lượt hội viên, nông dân tham dự các lớp tập huấn, hội nghị…": people, not sessions
+    ("hoi_nong_dan_htx", "so_luot_hoi_vien", "12 buổi", "buổi"),
+    # "Số lượt cán bộ, …": "cán bộ" is one word, "căn" (houses) is none of it
+    ("nghi_quyet_20_ktt", "so_luot_tap_huan", "12 căn", "căn"),
+    ("kinh_te_tap_the_thanh_nien", "so_ho_vay_von", "12 đồng chí", "đồng chí"),
+    ("kinh_te_tap_the_thanh_nien", "so_ho_vay_von", "12 đ/c", "đ/c"),
+])
+def test_true_contradictions_stay_refused(template: str, qid: str, text: str,
+                                          named: str) -> None:
+    question = shipped(template, qid)
+    message = refused(question, text)
+    assert f"không phải {named}" in message or f"“{named}" in message
+
+
+def test_dong_chi_is_never_money() -> None:
+    for text in ("80 đồng chí", "80 đ/c", "80 Đ/C"):
+        assert "tiền" not in refused(q("integer", "hộ"), text)
+        assert parse_answer(q("integer", "người"), text) == Accepted(80)

@@ -110,8 +110,8 @@ JUNE_3 = date(2026, 6, 3)
     ("period", "01/01/2026", JUNE_3), ("period", "30/06/2026", JUNE_3),
     ("period", "15/3", JUNE_3), ("period_to_today", "01/01/2026", JUNE_3),
     ("period_to_today", "hôm nay", JUNE_3), ("period_to_today", "2/6", JUNE_3),
-    # a late report (due 5 June, made 10 July): up to the day of reporting, as the key says
-    ("period_to_today", "05/07/2026", date(2026, 7, 10)),
+    # a late report (made 10 July): up to the period's last day
+    ("period_to_today", "30/06/2026", date(2026, 7, 10)),
 ])
 def test_dates_inside_the_allowed_range_are_accepted(within: str, text: str,
                                                      today: date) -> None:
@@ -157,7 +157,9 @@ def test_an_accepted_date_is_always_inside_the_allowed_range(day: date, today: d
                                                               period_id: str) -> None:
     period = Period.parse(period_id)
     result = parse_answer(date_q(within=within), f"{day:%d/%m/%Y}", today=today, period=period)
-    high = today if within == "period_to_today" and today >= period.start else period.end
+    high = period.end
+    if within == "period_to_today" and today >= period.start:
+        high = min(high, today)
     assert isinstance(result, Accepted) == (period.start <= day <= high)
 
 
@@ -222,3 +224,63 @@ def test_templates_without_within_keep_their_version(tmp_path: Path) -> None:
     with_key, _ = load_template(tmp_path / "thu.toml")
     assert isinstance(with_key, Template)
     assert with_key.content_hash() != template.content_hash()
+
+
+# --- review of issue 9: late reports, everyday forms, years never typed -----------------------
+
+JULY_3 = date(2026, 7, 3)
+
+
+@pytest.mark.parametrize(("text", "today"), [
+    ("02/07/2026", JULY_3), ("03/07/2026", JULY_3), ("hôm nay", JULY_3), ("hôm qua", JULY_3),
+    ("05/07/2026", date(2026, 7, 10)),
+])
+def test_a_late_report_takes_no_date_after_the_period(text: str, today: date) -> None:
+    """period_to_today ends at the earlier of the period's last day and today."""
+    result = parse_answer(date_q(within="period_to_today"), text, today=today, period=H1)
+    assert isinstance(result, Rejected), result
+    assert "nằm ngoài kỳ báo cáo 6 tháng đầu năm 2026. Vui lòng nhập ngày từ 01/01/2026 " \
+           "đến 30/06/2026." in result.message
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("mùng 1 tháng 7", date(2026, 7, 1)), ("mồng 1/7", date(2026, 7, 1)),
+    ("mung 1 thang 7 nam 2026", date(2026, 7, 1)), ("ngày mùng 1 tháng 7", date(2026, 7, 1)),
+    ("2/7/2026 ạ", date(2026, 7, 2)), ("dạ 2/7/2026 ạ", date(2026, 7, 2)),
+    ("vào ngày 2/7", date(2026, 7, 2)), ("2/7 nhé", date(2026, 7, 2)),
+    ("hôm qua", date(2026, 7, 2)), ("hom qua", date(2026, 7, 2)), ("hôm qua ạ", date(2026, 7, 2)),
+    ("hôm kia", date(2026, 7, 1)), ("hôm nay nhé", JULY_3),
+])
+def test_everyday_ways_of_saying_a_date(text: str, expected: date) -> None:
+    assert parse_date(text, today=JULY_3) == expected
+    assert parse_answer(date_q(), text, today=JULY_3) == Accepted(expected.isoformat())
+
+
+def test_yesterday_needs_to_know_today() -> None:
+    assert isinstance(parse_date("hôm qua"), Rejected)
+
+
+@pytest.mark.parametrize(("period_id", "expected"), [
+    # H1 ended on 30 June: 04/07 is outside it, whatever the year
+    ("2026-H1", "Ngày 04/07 nằm ngoài kỳ báo cáo 6 tháng đầu năm 2026. Vui lòng nhập ngày "
+     "từ 01/01/2026 đến 30/06/2026."),
+    # H2 has begun: 04/07 is in it, tomorrow
+    ("2026-H2", "Ngày 04/07 chưa tới (hôm nay là 03/07/2026). Vui lòng nhập ngày từ "
+     "01/07/2026 đến 03/07/2026."),
+])
+def test_a_date_typed_without_year_is_said_back_without_one(period_id: str,
+                                                             expected: str) -> None:
+    result = parse_answer(date_q(within="period_to_today"), "4/7", today=JULY_3,
+                          period=Period.parse(period_id))
+    assert isinstance(result, Rejected) and result.message == expected
+
+
+def test_a_date_without_year_is_the_one_inside_the_period() -> None:
+    """On a question that takes any day of the period, '25/09' typed on 20 September is this
+    year's, not last year's (only one day of a period has that day and month)."""
+    q3 = Period.parse("2026-Q3")
+    today = date(2026, 9, 20)
+    assert parse_answer(date_q(within="period"), "25/09", today=today, period=q3) == \
+        Accepted("2026-09-25")
+    assert parse_answer(date_q(within="period_to_today"), "15/09", today=today, period=q3) == \
+        Accepted("2026-09-15")

@@ -225,3 +225,59 @@ def test_numbers_print_the_vietnamese_way_and_never_minus_zero() -> None:
     # -0.0 and 0.0 share a cache key, and Babel keeps the sign of what rounds to zero.
     assert [number(-0.0), number(0.0), number(-0.001), number(-0.4, 0)] == ["0"] * 4
     assert number(-1234.5) == "-1.234,5"
+
+
+# --- review of issue 9: yes/no as officers type it, percent ranges, multi-choice labels ------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("có nhé", True), ("có nha", True), ("có ạ", True), ("có tổ chức", True),
+    ("có rồi nha", True), ("dạ vâng", True), ("có đấy anh", True), ("có, có", True),
+    ("không tham gia", False), ("chưa tổ chức ạ", False), ("không nhé", False),
+    ("chưa, không có", False), ("vâng, không ạ", False),
+    # Telex and VNI left undone by the keyboard, chat spellings
+    ("cos", True), ("co1", True), ("cos aj", True), ("roif", True), ("ddungs", True),
+    ("khoong", False), ("kho6ng", False), ("chuwa", False), ("hok", False), ("khum", False),
+])
+def test_yes_no_as_officers_type_it(text: str, expected: bool) -> None:
+    assert parse_yes_no(text) is expected
+    assert parse_answer(q("yes_no"), text) == Accepted(expected)
+
+
+@pytest.mark.parametrize("text", ["không biết", "chưa rõ", "k bt", "không nhớ", "chưa chắc",
+                                  "có thể", "có lẽ", "có hay không", "có tổ chức không",
+                                  "không, có", "không có số liệu", "không hiểu"])
+def test_doubt_is_asked_again_not_read_as_yes_or_no(text: str) -> None:
+    assert parse_yes_no(text) is None
+    result = parse_answer(q("yes_no"), text)
+    assert isinstance(result, Rejected)
+    assert "chưa phải câu trả lời có hay không" in result.message
+    assert "“Có” hoặc “Không”" in result.message
+
+
+@pytest.mark.parametrize("text", ["có 2", "1 cái", "2 lần", "có, 2", "coso", "ok 3",
+                                  "có tổ chức hai hội nghị và một lớp tập huấn"])
+def test_numbers_and_long_replies_are_not_yes_or_no(text: str) -> None:
+    assert parse_yes_no(text) is None
+    assert isinstance(parse_answer(q("yes_no"), text), Rejected)
+
+
+@pytest.mark.parametrize(("question", "typed", "expected"), [
+    (q("percent"), "150", "150% nằm ngoài khoảng cho phép. Vui lòng nhập số từ 0% đến 100%."),
+    (q("percent", min=10), "5%", "5% nằm ngoài khoảng cho phép. Vui lòng nhập số từ 10% đến "
+     "100%."),
+    (q("decimal", unit="%", max=100), "120", "120% nằm ngoài khoảng cho phép. Vui lòng nhập "
+     "số từ 0% đến 100%."),
+    (q("integer", unit="hộ", max=50), "60", "60 nằm ngoài khoảng cho phép. Vui lòng nhập số "
+     "từ 0 đến 50 hộ."),
+])
+def test_out_of_range_says_each_unit_once(question: Question, typed: str, expected: str) -> None:
+    assert parse_answer(question, typed) == Rejected(expected)
+
+
+def test_multi_choice_labels_with_commas_stay_apart() -> None:
+    options = [Option(id="hoi_nghi", label="Hội nghị, tọa đàm, diễn đàn"),
+               Option(id="loa", label="Loa truyền thanh"), Option(id="mxh", label="Mạng xã hội")]
+    question = q("multi_choice", options=options)
+    assert format_answer(question, ["hoi_nghi", "loa"]) == \
+        "Hội nghị, tọa đàm, diễn đàn; Loa truyền thanh"
+    assert format_answer(question, ["loa", "mxh"]) == "Loa truyền thanh; Mạng xã hội"

@@ -1,15 +1,21 @@
 """Reading a typed number the way officers write it, or refusing it with a reason.
 
 Accepted: `12`, `1.234` (= 1234), `12,5`, `1.234,5`, `,5` (= 0,5), `khoảng 30`, `có 12 hộ ạ`,
-`12 tin` (a question counted in "tin bài"); on money questions `2,5 tỷ`, `500k`, `500 nghìn`,
-`2 triệu rưỡi`, `2tr5`, `2 tỷ 500 triệu`, `2.500.000.000 đồng`, converted into the question's
-own unit and echoed ("2,5 tỷ đồng = 2.500 triệu đồng").
+`12 tin` (a question counted in "tin bài"), words the question's text counts in (`3 diễn đàn`
+on "Số lớp tập huấn, hội nghị, diễn đàn…"), people words on questions counting people or lượt
+of people (`80 đoàn viên`, `80 đ/c`), `3 buổi` on a question counting gatherings; on money
+questions `2,5 tỷ`, `500k`, `500 nghìn`, `2 triệu rưỡi`, `2tr5`, `2 tỷ 500 triệu`,
+`2.500.000.000 đồng`, `2.500.000 ₫`, converted into the question's own unit and echoed
+("2,5 tỷ đồng = 2.500 triệu đồng").
 
 Refused, because a guess could store a wrong figure: vague figures (`hơn 10`, `10+`, `10-15`,
 `10 hoặc 12`); a comma followed by exactly three digits (`1,500`: 1.500 or 1,5?); magnitude or
-money words on a question that does not count money; a unit word that contradicts the
-question's own (`12 HTX` on a question counted in hộ); colloquial forms that could mean two
-amounts (`2 triệu 50`, `1 triệu 2 trăm`). The explanations are worded in bot.domain.messages_vi.
+money words on a question that does not count money; another country's money (`12 $`,
+`12 USD`, `12 đô`) and `‰` on any question; a unit word that contradicts the question's own
+(`12 HTX` on a question counted in hộ); colloquial forms that could mean two amounts
+(`2 triệu 50`, `1 triệu 2 trăm`); a bare figure that makes an implausible amount (100 tỷ đồng
+or more, e.g. `2500000` on a question counted in triệu đồng: probably typed in đồng), which is
+taken once typed with its unit. The explanations are worded in bot.domain.messages_vi.
 
 Values are exact (decimal.Decimal). No library reads this: vietnam-number (GPL) and
 vn-numberwords read numbers spelled out in words, vn-money reads whole đồng; none reads digits
@@ -19,6 +25,7 @@ with magnitude words or knows when to refuse.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import Enum, auto
@@ -29,7 +36,7 @@ from math import prod
 from bot.domain import messages_vi as M
 from bot.domain import vnformat
 from bot.domain.templates import QuestionType
-from bot.domain.text import fold
+from bot.domain.text import fold, nfc
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Reading:
 
     value: Decimal
     note: str | None = None  # how a money amount was converted: "2,5 tỷ đồng = 2.500 triệu đồng"
+    bare: bool = False  # a figure without magnitude or money words: in the question's unit
 
 
 MAX_DECIMALS = 6  # what a stored answer keeps; more is refused, never rounded silently
@@ -97,15 +105,35 @@ _ALIASES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "y tuong": {"de an", "du an"},
     "doi": {"doi hinh"},
 }.items()}
+# Words for people: any of them names the unit of a question counted in people, or in lượt of
+# people ("Số lượt đoàn viên, thanh niên…"). "đồng chí" and "đ/c" are people, never money.
 _PEOPLE = frozenset({"nguoi", "thanh vien", "hoi vien", "doan vien", "dvtn", "thanh nien",
-                     "lao dong", "em"})
+                     "lao dong", "em", "xa vien", "ban", "dong chi", "d/c", "truong hop",
+                     "can bo", "nong dan", "tri thuc", "hoc vien", "hoc sinh", "nguoi dan"})
+# Gatherings: a question counting any of them takes "3 buổi" ("3 cuộc"); one counting
+# "hoạt động" takes any kind of gathering ("2 hội nghị" are 2 activities).
+_SESSION_WORDS = frozenset({"buoi", "cuoc"})
+_GATHERINGS = frozenset({"lop", "lop tap huan", "tap huan", "hoi nghi", "dien dan", "hoi thao",
+                         "toa dam", "hoi thi", "buoi", "cuoc"})
+_ACTIVITY = "hoat dong"
 # Words that name some other quantity: the refusal then says "không phải HTX".
 _KNOWN_UNITS = frozenset({
-    *_ALIASES, *(a for v in _ALIASES.values() for a in v), *_PEOPLE, "luot", "lop", "hoi nghi",
-    "dien dan", "buoi", "to", "xa", "thon", "ap", "ban", "to dan pho", "chi hoi", "chi doan",
-    "co so", "doanh nghiep", "dn", "cai", "chiec", "con", "kg", "tan", "ha", "m2", "km", "nam",
-    "thang", "ngay", "tuan", "tuoi", "lan", "suat", "phan qua", "qua", "truong hop", "hoc vien",
-    "hoc sinh", "phan tram", "du an", "de an", "y tuong", "sp"})
+    *_ALIASES, *(a for v in _ALIASES.values() for a in v), *_PEOPLE, *_GATHERINGS, "luot",
+    "to", "xa", "thon", "ap", "to dan pho", "chi hoi", "chi doan", "co so", "doanh nghiep", "dn",
+    "cai", "chiec", "con", "kg", "tan", "ha", "m2", "km", "nam", "thang", "ngay", "tuan", "tuoi",
+    "lan", "suat", "phan qua", "qua", "phan tram", "du an", "de an", "y tuong", "sp", "guong",
+    "to chuc"})
+# How known names of two words or more begin: a counted item starting so ("cán bộ", "diễn đàn")
+# is never cut to its first word ("căn" are houses).
+_COMPOUND_STARTS = frozenset(" ".join(p.split()[:2]) for p in _KNOWN_UNITS if " " in p)
+# Money of another country: never dropped (12 $ is not 12 triệu đồng), refused on every question.
+# Words count only right after the figure ("xã Yên Lạc có 12 hộ" names a place); "đô" is read
+# with its diacritics ("đó" folds to the same "do").
+_FOREIGN_WORDS = frozenset({"usd", "do la", "dola", "dollar", "euro", "eur", "yen", "jpy",
+                            "nhan dan te", "cny", "rmb", "bang anh", "gbp", "won", "krw", "baht",
+                            "thb"})
+_DONG_SIGN = "₫"  # a currency symbol, but ours
+_PER_MILLE = frozenset({"‰", "‱"})
 
 
 class _K(Enum):
@@ -125,6 +153,8 @@ class _K(Enum):
     APPROX = auto()
     PCT = auto()
     PUNCT = auto()
+    FOREIGN = auto()  # another country's money: $, €, USD, đô
+    PER_MILLE = auto()  # ‰: not a percentage
 
 
 _SYMBOLS = {"-": _K.SIGN, "−": _K.SIGN, "–": _K.SIGN, "—": _K.SIGN, "‐": _K.SIGN,
@@ -135,12 +165,16 @@ _PHRASES: dict[str, _K] = {
     **dict.fromkeys(_FILLERS, _K.FILL), **dict.fromkeys(_LEADS, _K.LEAD),
     **dict.fromkeys(_RANGE, _K.RANGE), **dict.fromkeys(_VAGUE, _K.VAGUE),
     **dict.fromkeys(MAGNITUDES, _K.MAG), **dict.fromkeys(CURRENCY, _K.CUR),
+    **dict.fromkeys(_FOREIGN_WORDS, _K.FOREIGN),
+    "dong chi": _K.OTHER,  # "80 đồng chí": people, not "80 đồng"
     _HALF: _K.HALF}
 _LONGEST = 6  # words in the longest phrase above
 
-# A number: digits with . or , between groups, or a leading separator (",5").
+# A number: digits with . or , between groups, or a leading separator (",5"). "đ/c" (đồng chí)
+# is one word, so that its "đ" is not read as đồng.
 _TOKEN = re.compile(r"(?P<num>(?<![0-9])[.,]?[0-9]+(?:[.,][0-9]+)*)"
-                    r"|(?P<word>(?:[^\W\d_]|[\u0300-\u036f])+)"
+                    r"|(?P<word>(?<![^\W\d_])[đĐdD]/[cC](?![^\W\d_])"
+                    r"|(?:[^\W\d_]|[\u0300-\u036f])+)"
                     r"|(?P<sym>\S)")
 _WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f])+")
 
@@ -166,8 +200,8 @@ class _Unit:
     example: str
 
 
-@lru_cache(maxsize=512)
-def _unit(kind: QuestionType, unit: str | None) -> _Unit:
+@lru_cache(maxsize=1024)
+def _unit(kind: QuestionType, unit: str | None, question: str | None = None) -> _Unit:
     integer = kind is QuestionType.INTEGER
     example = "12" if integer else "12,5"
     if kind is QuestionType.PERCENT:
@@ -183,15 +217,53 @@ def _unit(kind: QuestionType, unit: str | None) -> _Unit:
     if not unit:
         return _Unit(None, frozenset(), None, False, integer, M.ASK_NUMBER, example)
     own: set[str] = set()
+    people = False
     for alt in re.split(r"[,;/]|\bva\b|\bhoac\b", fold(unit)):
         words = _WORD.findall(alt)
         if not words:
             continue
         phrase = " ".join(words)
         own |= {phrase, words[0], *_ALIASES.get(phrase, ())}
-        if phrase in _PEOPLE:
-            own |= _PEOPLE
+        people = people or phrase in _PEOPLE or " ".join(words[1:]) in _PEOPLE  # "lượt người"
+    counted = counted_phrases(question) if question else []
+    own |= {p for p in counted if p not in _PHRASES}
+    # Lượt of people ("Số lượt đoàn viên, thanh niên…"), or people themselves.
+    people = people or ("luot" in own and any(p in _PEOPLE for p in counted))
+    if people:
+        own |= _PEOPLE
+    if own & _GATHERINGS:
+        own |= _SESSION_WORDS
+    if _ACTIVITY in own:
+        own |= _GATHERINGS
     return _Unit(unit, frozenset(own), None, False, integer, M.ask_count(unit), "12")
+
+
+# "bao nhiêu" names what is counted more surely than "số" ("hỗ trợ số hóa cho bao nhiêu hộ").
+_COUNTED = (re.compile(r"\bbao nhieu(?: luot\b)?\s+(.*)"),
+            re.compile(r"\b(?:tong so|so)(?: luot\b| luong\b)?\s+(.*)"))
+_SHORT_ITEM = 3  # words: "lớp tập huấn, hội nghị, diễn đàn": the list goes on after a short item
+
+
+def counted_phrases(question: str) -> list[str]:
+    """What a question counts, as its text names it (folded), each with its leading words:
+    "Số lớp tập huấn, hội nghị, diễn đàn tuyên truyền…" → "lop tap", "lop tap huan",
+    "hoi nghi", "dien dan", "dien dan tuyen"…; a known word of two syllables is never cut
+    ("Số lượt cán bộ" gives "can bo", not "can": căn are houses). An officer may write any of them
+    after the figure ("3 diễn đàn"). Only the list right after "Số"/"bao nhiêu" counts, and
+    only while its items are short: in "Số đội hình … hỗ trợ hợp tác xã, người dân…" people
+    are who is helped, not what is counted, so "12 người" still contradicts "đội"."""
+    text = re.sub(r"\([^)]*\)", " ", fold(question))  # asides: "(giải thể, sáp nhập)"
+    found = _COUNTED[0].search(text) or _COUNTED[1].search(text)
+    if not found:
+        return []
+    out: list[str] = []
+    for item in re.split(r"[,;:?]|\bva\b|\bhoac\b", found.group(1)):
+        words = _WORD.findall(item)
+        first = 2 if " ".join(words[:2]) in _COMPOUND_STARTS else 1
+        out += [" ".join(words[:n]) for n in range(first, min(len(words), _LONGEST) + 1)]
+        if len(words) > _SHORT_ITEM:
+            break
+    return out
 
 
 def money_factor(unit: str) -> int | None:
@@ -215,6 +287,18 @@ def money_factor(unit: str) -> int | None:
     return prod(factors)
 
 
+def _symbol(raw: str) -> _K:
+    if raw in _SYMBOLS:
+        return _SYMBOLS[raw]
+    if raw == _DONG_SIGN:
+        return _K.CUR
+    if raw in _PER_MILLE:
+        return _K.PER_MILLE
+    if unicodedata.category(raw) == "Sc":  # $ € £ ¥ ₩ …
+        return _K.FOREIGN
+    return _K.PUNCT
+
+
 def _classify(text: str, unit: _Unit) -> list[_Item]:
     tokens = [(m.lastgroup, m.group(), m.span()) for m in _TOKEN.finditer(text)]
     items: list[_Item] = []
@@ -226,7 +310,7 @@ def _classify(text: str, unit: _Unit) -> list[_Item]:
             i += 1
             continue
         if kind == "sym":
-            found = _SYMBOLS.get(raw, _K.PUNCT)
+            found = _symbol(raw)
             items.append(_Item(_K.UNIT if found is _K.PCT and unit.percent else found, raw, span))
             i += 1
             continue
@@ -244,6 +328,8 @@ def _classify(text: str, unit: _Unit) -> list[_Item]:
         span = (tokens[i][2][0], tokens[i + n - 1][2][1])
         raw = text[span[0]:span[1]]
         key = " ".join(words[:n])
+        if hit in (None, _K.FILL) and n == 1 and nfc(raw.lower()) == "đô":
+            hit = _K.FOREIGN  # the dollar, not "đó"
         if hit is None and key in _MAGNITUDE_AND_CURRENCY:
             items += [_Item(_K.MAG, raw, span, _MAGNITUDE_AND_CURRENCY[key]),
                       _Item(_K.CUR, raw, span)]
@@ -344,14 +430,21 @@ def show(value: Decimal) -> str:
 # --- the reader ------------------------------------------------------------------------------
 
 
-def read_number(text: str, kind: QuestionType, unit: str | None) -> Reading | str:
-    """The one figure in `text` for a question of this type and unit, or why it is refused."""
+def read_number(text: str, kind: QuestionType, unit: str | None, question: str | None = None,
+                maximum: float | None = None) -> Reading | str:
+    """The one figure in `text` for a question of this type and unit, or why it is refused.
+    `question` (its text) names what is counted: "3 diễn đàn" on "Số lớp tập huấn, hội nghị,
+    diễn đàn…". `maximum`, the question's own when it sets one, replaces the plausibility
+    ceiling of bare money figures."""
     if fold(text).strip(" .!") in ZERO_WORDS:
         return Reading(Decimal(0))  # "không có" is an answer: zero
-    info = _unit(kind, unit)
+    info = _unit(kind, unit, question)
     with localcontext() as ctx:
         ctx.prec = 80  # exact for every token we accept (≤ 24 characters) times a magnitude
-        return _read(text, _classify(text, info), info)
+        read = _read(text, _classify(text, info), info)
+        if isinstance(read, Reading) and read.bare and info.money is not None:
+            return _implausible(read.value, info, maximum) or read
+        return read
 
 
 def _read(text: str, items: list[_Item], unit: _Unit) -> Reading | str:
@@ -361,9 +454,15 @@ def _read(text: str, items: list[_Item], unit: _Unit) -> Reading | str:
              or any(k + 1 < len(items) and items[k + 1].kind is _K.PLUS for k in numbers))
     if not numbers:
         return M.no_number(text)
+    amounts = _amounts(items)
+    foreign = _foreign_money(items, amounts)
+    if foreign is not None:
+        return M.foreign_money(foreign, unit.label, unit.money is not None, unit.ask,
+                               unit.example)
+    if _K.PER_MILLE in kinds:
+        return M.per_mille(unit.percent, unit.ask, unit.example)
     if vague:
         return _vague(unit)
-    amounts = _amounts(items)
     if len(amounts) > 1:
         between = items[amounts[0].end:amounts[-1].start]
         if any(it.kind in (_K.SIGN, _K.APPROX, _K.RANGE) for it in between):
@@ -384,6 +483,15 @@ def _read(text: str, items: list[_Item], unit: _Unit) -> Reading | str:
     if refused:
         return refused
     return _value(text, amount, unit)
+
+
+def _foreign_money(items: list[_Item], amounts: list[_Amount]) -> str | None:
+    """Another country's money as typed: a symbol anywhere ("$12"), a word after a figure."""
+    after = {a.end for a in amounts}
+    for k, it in enumerate(items):
+        if it.kind is _K.FOREIGN and (k in after or not _WORD.search(it.raw)):
+            return it.raw
+    return None
 
 
 def _vague(unit: _Unit) -> str:
@@ -447,7 +555,7 @@ def _check_words(text: str, items: list[_Item], amount: _Amount, unit: _Unit) ->
     return None
 
 
-_WORDISH = (_K.OTHER, _K.MAG, _K.CUR, _K.LEAD, _K.RANGE, _K.HALF)
+_WORDISH = (_K.OTHER, _K.MAG, _K.CUR, _K.LEAD, _K.RANGE, _K.HALF, _K.FOREIGN)
 
 
 def _contradiction(text: str, items: list[_Item], k: int, unit: _Unit) -> str:
@@ -601,4 +709,35 @@ def _value(text: str, amount: _Amount, unit: _Unit) -> Reading | str:
         if note:
             return M.converted_too_fine(note, MAX_DECIMALS, label, unit.example)
         return M.too_many_decimals(text, MAX_DECIMALS)
-    return Reading(value + 0, note)  # + 0: no negative zero
+    bare = not (amount.has_magnitude or amount.currency)
+    return Reading(value + 0, note, bare)  # + 0: no negative zero
+
+
+# A bare figure on a money question worth this many đồng or more is asked about. Commune-level
+# reports (every shipped template) hold amounts from millions to a few tens of billions of đồng,
+# while an amount typed in đồng on a question counted in triệu đồng is a million times too big
+# ("2500000" comes to 2.500 tỷ). A slip that stays below the ceiling is an amount under
+# 100.000 đồng, smaller than any shipped money question asks for.
+PLAUSIBLE_DONG = Decimal(10) ** 11
+
+
+def _implausible(value: Decimal, unit: _Unit, maximum: float | None) -> str | None:
+    """Why a bare money figure this large is asked about, with what was likely meant."""
+    money = unit.money
+    assert money is not None and unit.label is not None
+    size = abs(value)
+    if size * money < PLAUSIBLE_DONG or maximum is not None:
+        return None  # with a maximum of its own, the question's range decides
+    likely: list[tuple[str, str]] = []  # (the smaller unit, the figure read in it)
+    for factor, word in ((10**6, M.MONEY_IN_MILLIONS), (1, M.MONEY_IN_DONG)):
+        meant = value * factor / money
+        if (factor < money and abs(meant) >= _TINY and abs(meant) * money < PLAUSIBLE_DONG
+                and _decimals(meant) <= MAX_DECIMALS):
+            likely.append((word, show(meant)))
+    billions = None if money == 10**9 else show(size * money / 10**9)
+    return M.implausible_money(show(value), unit.label, billions, likely)
+
+
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, Literal
 
 from bot.domain import messages_vi as M
 from bot.domain import vnformat
@@ -48,16 +48,19 @@ def parse_number(text: str) -> float | Rejected:
 
 
 def _parse_numeric(q: Question, text: str) -> Parsed:
-    read = read_number(text, q.type, q.unit)
+    read = read_number(text, q.type, q.unit, q.text, q.max)
     if isinstance(read, str):
         return Rejected(read)
     value, note = read.value, read.note
     low, high = q.bounds
     if (low is not None and value < low) or (high is not None and value > high):
-        shown = note or vnformat.number(float(value), 4)
-        fmt = vnformat.percent if q.type is QuestionType.PERCENT else vnformat.number
+        percent = q.type is QuestionType.PERCENT or (q.unit or "").strip() == "%"
+        sign = "%" if percent else ""  # the bounds carry it: "từ 0% đến 100%", no unit after
+        shown = note or vnformat.number(float(value), 4) + sign
+        fmt = vnformat.percent if percent else vnformat.number
         return Rejected(M.out_of_range(shown, None if low is None else fmt(low),
-                                       None if high is None else fmt(high), q.unit))
+                                       None if high is None else fmt(high),
+                                       None if percent else q.unit))
     if q.type is QuestionType.INTEGER:
         if value != value.to_integral_value():
             if note:  # a converted amount: say what it came to, never round it
@@ -71,24 +74,84 @@ def _parse_numeric(q: Question, text: str) -> Parsed:
 # --- yes / no --------------------------------------------------------------------------------
 
 _YES = {"co", "c", "roi", "da co", "co roi", "yes", "y", "ok", "oke", "dung", "vang", "u",
-        "uh", "um", "da", "dung roi", "co a", "x", "1", "true", "dong y"}
-_NO = {"khong", "k", "ko", "kg", "kh", "khg", "hk", "hong", "chua", "chua co", "khong co",
-       "no", "n", "sai", "2", "false", "ko co", "k co", "chua a", "khong a", "khong duoc"}
+        "uh", "um", "da", "dung roi", "x", "1", "true", "dong y", "dung vay"}
+_NO = {"khong", "k", "ko", "kg", "kh", "khg", "hk", "hok", "hong", "khum", "chua", "chua co",
+       "khong co", "no", "n", "sai", "2", "false", "ko co", "k co", "kh co", "khong duoc",
+       "chua dau", "khong dau"}
+# Words that end a reply without changing it: "có nhé", "không ạ", "có đấy anh".
+_PARTICLES = frozenset({"a", "ah", "ak", "nhe", "nha", "nhen", "ne", "oi", "day", "thoi",
+                        "luon", "vay", "ban", "anh", "chi", "em"})
+_KNOWN = frozenset(w for phrase in _YES | _NO for w in phrase.split()) | _PARTICLES
+# After "có"/"không": doubt, not an answer ("không biết", "k bt", "chưa rõ", "có lẽ", "có
+# thể", "có phải", "không có số liệu").
+_UNSURE = frozenset({"biet", "bt", "ro", "nho", "chac", "le", "the", "khi", "phai", "han",
+                     "hay", "hoac", "hieu", "nam", "gi", "xac dinh", "dam bao", "so lieu",
+                     "thong tin", "du lieu"})
+# A word of the other answer in what follows: "có hay không", "không, có".
+_CONTRARY = {True: frozenset({"khong", "chua", "ko", "k", "kh", "khg", "hk", "hok", "hong",
+                              "khum", "no", "sai"}),
+             False: frozenset({"co", "c", "yes", "ok", "vang"})}
+_SEPARATORS = frozenset({",", ";"})
+_MORE_WORDS = 4  # "có tổ chức", "không tham gia hoạt động": a few words, no more
+_VNI_MARK = re.compile(r"(?<=[a-z])[1-9]")  # "co1", "kho6ng": VNI typing left undone
+_TELEX_DOUBLE = re.compile(r"([aeod])\1")  # "khoong", "dda": Telex â ô ê đ left undone
+
+
+def _untyped(word: str) -> str:
+    """A word as meant when the Vietnamese keyboard did not turn it into letters: Telex
+    'cos', 'khoong', 'chuwa', 'aj', VNI 'co1', 'kho6ng'. Known words stay as they are."""
+    if word in _KNOWN or not word.isascii():
+        return word
+    plain = _TELEX_DOUBLE.sub(r"\1", _VNI_MARK.sub("", word)).replace("w", "")
+    if plain not in _KNOWN and len(plain) > 1 and plain[-1] in "sfrxj":
+        plain = plain[:-1]  # the tone key: "cos" = có, "roif" = rồi
+    return plain if plain in _KNOWN else word
+
+
+Unsure = Literal["unsure"]
+
+
+def _yes_no(text: str) -> bool | Unsure | None:
+    """True or False; "unsure" for "không biết", "chưa rõ"; None for anything else."""
+    # A comma separates: "không, có" is not "không có".
+    words = [_untyped(w) for w in re.findall(r"\w+|[,;]", fold(text))]
+    if len(words) > 1 and words[0] in ("da", "vang"):
+        words = words[1:]  # "dạ có", "vâng, không ạ"
+    return _answer(words)
+
+
+def _answer(words: list[str]) -> bool | Unsure | None:
+    while words and words[0] in _SEPARATORS:
+        words = words[1:]
+    while len(words) > 1 and (words[-1] in _PARTICLES or words[-1] in _SEPARATORS):
+        words = words[:-1]
+    for size in (3, 2, 1):  # the longest answer first: "không có" before "không"
+        head = " ".join(words[:size])
+        if len(words) < size or (head not in _YES and head not in _NO):
+            continue
+        yes, rest = head in _YES, words[size:]
+        if not rest:
+            return yes
+        if (head.isdigit() or len([w for w in rest if w not in _SEPARATORS]) > _MORE_WORDS
+                or any(ch.isdigit() for w in rest for ch in w)):
+            return None  # "1 cái", "có 2": a number, not yes or no
+        again = _answer(rest)
+        rest = [w for w in rest if w not in _SEPARATORS]
+        if rest[0] in _UNSURE or " ".join(rest[:2]) in _UNSURE:
+            return "unsure"
+        if isinstance(again, bool):
+            return yes if again == yes else "unsure"  # "chưa, không có"; "không, có"
+        if again is not None or _CONTRARY[yes] & set(rest):
+            return "unsure"  # "có tổ chức không", "có hay không"
+        return yes  # "có tổ chức", "không tham gia"
+    return None
 
 
 def parse_yes_no(text: str) -> bool | None:
-    """True for 'có/co/c/rồi/yes…', False for 'không/khong/k/chưa/no…', None otherwise."""
-    words = re.sub(r"[^\w\s]", " ", fold(text)).split()
-    if len(words) > 1 and words[0] == "da":
-        words = words[1:]  # "dạ có", "dạ không"
-    if len(words) > 1 and words[-1] == "a":
-        words = words[:-1]  # "có ạ"
-    phrase = " ".join(words)
-    if phrase in _YES:
-        return True
-    if phrase in _NO:
-        return False
-    return None
+    """True for 'có/co/c/rồi/yes…', False for 'không/khong/k/chưa/no…', None otherwise. A few
+    words may follow ("có nhé", "không tham gia"); doubt ("không biết") is not an answer."""
+    found = _yes_no(text)
+    return found if isinstance(found, bool) else None
 
 
 # --- choices -----------------------------------------------------------------------------------
@@ -146,24 +209,42 @@ def _parse_multi(q: Question, text: str) -> Parsed:
 
 # --- dates -------------------------------------------------------------------------------------
 
+_DAY = r"^(?:(?:vao\s+)?ngay\s+)?(?:(?:mung|mong)\s+)?"  # "ngày", "vào ngày", "mùng", "mồng"
 _DATE_FORMS = [
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})$"),
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{2}|\d{4})$"),
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s*[/.\-]\s*(\d{1,2})$"),
-    re.compile(r"^(?:ngay\s+)?(\d{1,2})\s+thang\s+(\d{1,2})$"),
+    re.compile(_DAY + r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{2}|\d{4})$"),
+    re.compile(_DAY + r"(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{2}|\d{4})$"),
+    re.compile(_DAY + r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})$"),
+    re.compile(_DAY + r"(\d{1,2})\s+thang\s+(\d{1,2})$"),
 ]
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_TODAY_WORDS = {"hom nay", "ngay hom nay", "today"}
+_DAYS_AGO = {"hom nay": 0, "ngay hom nay": 0, "today": 0, "hom qua": 1, "ngay hom qua": 1,
+             "hom kia": 2}
+# Said around a date without changing it: "dạ 2/7/2026 ạ", "hôm qua nhé".
+_LEADING = re.compile(r"^(?:da|vang)\s+")
+_TRAILING = re.compile(r"(?:\s+(?:a|nhe|nha|nhen|ne|thoi|roi|day|ak|ah))+$")
 _YEARS = range(1900, 2101)
 
 
+@dataclass(frozen=True)
+class _Day:
+    """A date read from an answer; `year_typed` False when it came from '28/12' alone."""
+
+    day: date
+    year_typed: bool = True
+
+
 def parse_date(text: str, today: date | None = None) -> date | Rejected:
-    """'15/11/2026', '15-11-2026', '15 tháng 11 năm 2026', 'hôm nay'; '28/12' is the most recent
-    28 December not after `today`; '15/11/26' only when 2026 is `today`'s year or the year
-    before. Without `today` a date must carry its four-digit year."""
-    folded = fold(text).strip(" .")
-    if folded in _TODAY_WORDS and today is not None:
-        return today
+    """'15/11/2026', '15-11-2026', '15 tháng 11 năm 2026', 'mùng 1/7', 'hôm nay', 'hôm qua';
+    '28/12' is the most recent 28 December not after `today`; '15/11/26' only when 2026 is
+    `today`'s year or the year before. Without `today` a date must carry its four-digit year."""
+    read = _read_date(text, today)
+    return read if isinstance(read, Rejected) else read.day
+
+
+def _read_date(text: str, today: date | None) -> _Day | Rejected:
+    folded = _TRAILING.sub("", _LEADING.sub("", fold(text).strip(" .!")))
+    if folded in _DAYS_AGO and today is not None:
+        return _Day(today - timedelta(days=_DAYS_AGO[folded]))
     m = _ISO.match(folded)
     if m:
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -176,7 +257,8 @@ def parse_date(text: str, today: date | None = None) -> date | Rejected:
             return Rejected(M.no_date(text))
         d, mo = int(m.group(1)), int(m.group(2))
         if m.lastindex != 3:
-            return _without_year(d, mo, today)
+            found = _without_year(d, mo, today)
+            return found if isinstance(found, Rejected) else _Day(found, year_typed=False)
         raw = m.group(3)
         y = int(raw)
         if len(raw) == 2:
@@ -187,7 +269,7 @@ def parse_date(text: str, today: date | None = None) -> date | Rejected:
     if y not in _YEARS:
         return Rejected(M.invalid_year(y))
     try:
-        return date(y, mo, d)
+        return _Day(date(y, mo, d))
     except ValueError:
         return Rejected(M.no_such_date(d, mo, y))
 
@@ -209,16 +291,39 @@ def _without_year(d: int, mo: int, today: date | None) -> date | Rejected:
     return Rejected(M.YEAR_NEEDED)
 
 
-def _outside_period(q: Question, day: date, period: Period, today: date | None) -> str | None:
-    """Why `day` is outside what `q.within` allows for `period`, or None when it is inside."""
+def _allowed(q: Question, period: Period, today: date | None) -> tuple[date, date]:
+    """The first and last day `q.within` allows in `period`: the period itself, or for
+    "period_to_today" its first day to the earlier of its last day and today (a report made
+    after the period ended takes no date after it)."""
     low, high = period.start, period.end
     if q.within == "period_to_today" and today is not None and today >= low:
-        high = today
-    if low <= day <= high:
-        return None
-    if today is not None and high == today and day > today:
-        return M.date_not_yet(day, today, low, high)
-    return M.date_outside_period(day, period.label_vi(), low, high)
+        high = min(high, today)
+    return low, high
+
+
+def _in_range(q: Question, read: _Day, period: Period, today: date | None) -> _Day | str:
+    """`read` if it is inside what `q.within` allows for `period`, or why it is not. A date
+    typed without its year is the one inside the range when there is one: a range is never
+    longer than a year, so at most one day of it has that day and month."""
+    low, high = _allowed(q, period, today)
+    day = read.day
+    if not read.year_typed:
+        for year in range(low.year, high.year + 1):
+            try:
+                candidate = date(year, day.month, day.day)
+            except ValueError:
+                continue  # 29/02 outside a leap year
+            if low <= candidate <= high:
+                return _Day(candidate, year_typed=False)
+            if low <= candidate <= period.end:
+                day = candidate  # in the period, after today: "chưa tới" below
+    elif low <= day <= high:
+        return read
+    # Said back as typed: "04/07", never a year the officer did not write.
+    shown = vnformat.day(day) if read.year_typed else f"{day:%d/%m}"
+    if today is not None and high == today and today < day <= period.end:
+        return M.date_not_yet(shown, today, low, high)
+    return M.date_outside_period(shown, period.label_vi(), low, high)
 
 
 # --- entry point -------------------------------------------------------------------------------
@@ -235,8 +340,10 @@ def parse_answer(q: Question, text: str, today: date | None = None,
     if t in (QuestionType.INTEGER, QuestionType.DECIMAL, QuestionType.PERCENT):
         return _parse_numeric(q, text)
     if t is QuestionType.YES_NO:
-        yes = parse_yes_no(text)
-        if yes is None:
+        yes = _yes_no(text)
+        if yes == "unsure":
+            return Rejected(M.yes_no_unsure(text))
+        if not isinstance(yes, bool):
             return Rejected(M.YES_OR_NO_NEEDED)
         return Accepted(yes)
     if t is QuestionType.CHOICE:
@@ -244,11 +351,15 @@ def parse_answer(q: Question, text: str, today: date | None = None,
     if t is QuestionType.MULTI_CHOICE:
         return _parse_multi(q, text)
     if t is QuestionType.DATE:
-        d = parse_date(text, today)
-        if isinstance(d, Rejected):
-            return d
-        outside = _outside_period(q, d, period, today) if q.within and period else None
-        return Rejected(outside) if outside else Accepted(d.isoformat())
+        read = _read_date(text, today)
+        if isinstance(read, Rejected):
+            return read
+        if q.within and period:
+            inside = _in_range(q, read, period, today)
+            if isinstance(inside, str):
+                return Rejected(inside)
+            read = inside
+        return Accepted(read.day.isoformat())
     if t is QuestionType.PHOTO:
         return Rejected(M.PHOTO_NEEDED)
     if len(text) > q.max_length:
@@ -279,7 +390,10 @@ def format_answer(q: Question, value: Any) -> str:
     if t is QuestionType.CHOICE:
         return labels.get(value, str(value))
     if t is QuestionType.MULTI_CHOICE:
-        return ", ".join(labels.get(v, str(v)) for v in value)
+        # "Hội nghị, tọa đàm, diễn đàn; Loa truyền thanh": labels with commas of their own
+        # stay apart.
+        glue = "; " if any("," in o.label for o in q.options) else ", "
+        return glue.join(labels.get(v, str(v)) for v in value)
     if t is QuestionType.DATE:
         return vnformat.day(date.fromisoformat(value))
     if t is QuestionType.PHOTO:

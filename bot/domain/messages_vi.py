@@ -321,6 +321,12 @@ PHOTO_NEEDED = "Câu này cần một ảnh: vui lòng chụp hoặc chọn ản
 PHOTO_NOT_NEEDED = "Câu này không cần ảnh. Vui lòng trả lời bằng chữ hoặc số."
 
 
+def yes_no_unsure(typed: str) -> str:
+    """'không biết', 'chưa rõ', 'có lẽ': not yet an answer."""
+    return (f"“{_short(typed)}” chưa phải câu trả lời có hay không. Nếu chưa chắc, hãy kiểm tra "
+            f"lại rồi trả lời sau (gõ /baocao để làm tiếp). {YES_OR_NO_NEEDED}")
+
+
 def too_long(length: int, max_length: int) -> str:
     return (f"Câu trả lời dài quá ({vnformat.number(length)} ký tự). "
             f"Vui lòng viết gọn trong {vnformat.number(max_length)} ký tự.")
@@ -414,6 +420,24 @@ def no_magnitude_words(unit: str | None, ask: str, percent: bool) -> str:
             "“triệu”.")
 
 
+def foreign_money(typed: str, unit: str | None, money: bool, ask: str, example: str) -> str:
+    """'12 $', '12 USD', '12 đô': money of another country, on any question."""
+    if money:
+        return (f"Câu này tính bằng {unit} (tiền Việt Nam), không nhận “{typed}”: vui lòng "
+                f"quy ra tiền đồng rồi nhập {ask}, ví dụ: {example}.")
+    if unit is None:
+        return NOT_MONEY
+    return not_money(unit, ask, example)
+
+
+def per_mille(percent: bool, ask: str, example: str) -> str:
+    """'85 ‰': per thousand, not per cent (on a question of percentages), nor a count."""
+    if not percent:
+        return f"Câu này không hỏi tỷ lệ: vui lòng nhập {ask}, ví dụ: {example}."
+    return (f"“‰” là phần nghìn, không phải phần trăm (85‰ = 8,5%). Vui lòng nhập {ask}, "
+            f"ví dụ: {example}.")
+
+
 def not_percent(ask: str, example: str) -> str:
     return f"Câu này không hỏi tỷ lệ phần trăm: vui lòng nhập {ask}, ví dụ: {example}."
 
@@ -464,6 +488,24 @@ def money_converted(typed: str, value: str, unit: str) -> str:
     """'2,5 tỷ đồng = 2.500 triệu đồng': said with the saved answer; the refusals below start
     with it when the converted amount does not fit."""
     return f"{typed} = {value} {unit}"
+
+
+# The smaller units an implausibly large bare figure may have been typed in.
+MONEY_IN_MILLIONS, MONEY_IN_DONG = "triệu đồng", "đồng"
+
+
+def implausible_money(figure: str, unit: str, billions: str | None,
+                      likely: Sequence[tuple[str, str]]) -> str:
+    """A bare '2500000' on a question counted in triệu đồng: 2.500 tỷ đồng. `billions`: the
+    amount in tỷ đồng (None when `unit` already counts in tỷ); `likely`: the smaller units
+    it was probably typed in, each with what it then comes to in `unit`."""
+    amount = f"{figure} {unit}" + (f" = {billions} tỷ đồng" if billions else "")
+    lines = [f"{amount}: số tiền rất lớn, có thể đã gõ nhầm đơn vị."]
+    lines += [f"Nếu bạn nhập theo {word}, hãy viết {figure} {word} (= {meant} {unit})."
+              for word, meant in likely]
+    meant = f"{billions} tỷ đồng" if billions else "vậy"
+    lines.append(f"Nếu đúng là {meant}, hãy viết {figure} {unit}.")
+    return " ".join(lines)
 
 
 def converted_not_whole(conversion: str, unit: str) -> str:
@@ -532,14 +574,14 @@ def _dates_allowed(low: date, high: date) -> str:
     return f"Vui lòng nhập ngày từ {vnformat.day(low)} đến {vnformat.day(high)}"
 
 
-def date_not_yet(day: date, today: date, low: date, high: date) -> str:
-    return (f"Ngày {vnformat.day(day)} chưa tới (hôm nay là {vnformat.day(today)}). "
+def date_not_yet(shown: str, today: date, low: date, high: date) -> str:
+    """`shown`: the date as typed, with its year only when the officer wrote one."""
+    return (f"Ngày {shown} chưa tới (hôm nay là {vnformat.day(today)}). "
             f"{_dates_allowed(low, high)}.")
 
 
-def date_outside_period(day: date, period: str, low: date, high: date) -> str:
-    return (f"Ngày {vnformat.day(day)} nằm ngoài kỳ báo cáo {period}. "
-            f"{_dates_allowed(low, high)}.")
+def date_outside_period(shown: str, period: str, low: date, high: date) -> str:
+    return f"Ngày {shown} nằm ngoài kỳ báo cáo {period}. {_dates_allowed(low, high)}."
 
 
 # --- reminders -------------------------------------------------------------------------------

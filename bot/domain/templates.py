@@ -139,7 +139,8 @@ class Question(_Strict):
     when: Condition | None = None
     aggregate: Aggregate | None = None
     max_length: int = Field(default=1000, ge=1, le=3500)
-    # Dates only: inside the report's period, or from its first day to the day of reporting.
+    # Dates only: inside the report's period, or from its first day to the day of reporting
+    # (never past its last day).
     within: Literal["period", "period_to_today"] | None = None
 
     @property
