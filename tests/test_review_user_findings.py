@@ -1,8 +1,5 @@
-"""REVIEW FINDINGS (issue 9, user-side review): each test shows a bug found by driving baocao
-as officers and admins would. They are marked `xfail(strict=True)`: they fail today, and the
-suite says XPASS-failed the day a fix lands, so the marker is removed with the fix.
-
-Numbers (F1, F2…) refer to the review report."""
+"""Regression tests for what a user-side review of issue 9 found by driving baocao as officers
+and admins would (each failed before its fix). Numbers (F1, F2…) refer to the review report."""
 
 from __future__ import annotations
 
@@ -36,10 +33,6 @@ id = "ngay"
 text = "Ngày tổ chức diễn đàn"
 type = "date"
 '''
-
-
-def finding(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"REVIEW finding {reason}")
 
 
 @pytest.fixture
