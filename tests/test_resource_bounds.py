@@ -1,0 +1,120 @@
+"""Resource bounds under sustained load: the WAL file, the sweep's hold on the event loop and
+on memory. Sizes, not times, are asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bench.live import seed
+from bot.app import build_app
+from bot.config import Config, StorageConfig
+from bot.services import reminders
+from storage.database import Database
+from storage.sqlite import _insert_rows
+
+
+async def test_wal_stays_bounded_while_reads_and_writes_never_stop(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit always in progress and a read always in flight: the background checkpoints
+    never find the moment to reset the WAL, which then grew without end. It must stay near
+    its restart threshold."""
+    threshold = 256 * 1024
+    monkeypatch.setattr(Database, "WAL_RESTART_BYTES", threshold, raising=False)
+    monkeypatch.setattr(Database, "JOURNAL_SIZE_LIMIT", threshold, raising=False)
+    monkeypatch.setattr(Database, "CHECKPOINT_EVERY", 0.02, raising=False)
+    db = await Database.open(db_path)
+    await db.write(lambda c: c.execute("CREATE TABLE blobs (k INTEGER PRIMARY KEY, v BLOB)"))
+    wal = str(db_path) + "-wal"
+    stop = False
+
+    async def read_forever() -> int:
+        reads = 0
+        while not stop:
+            await db.fetchall("SELECT k FROM blobs WHERE k = ?", (reads % 50,))
+            reads += 1
+        return reads
+
+    async def write_one(i: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:  # two pages or so per commit
+            conn.execute("INSERT OR REPLACE INTO blobs (k, v) VALUES (?, ?)",
+                         (i % 50, os.urandom(6000)))
+        await db.write(work)
+
+    readers = [asyncio.create_task(read_forever()) for _ in range(3)]
+    largest = 0
+    try:
+        # 12 MB of frames: 48 times the threshold; batches of 8 keep the writer always busy
+        for i in range(0, 1600, 8):
+            await asyncio.gather(*(write_one(i + j) for j in range(8)))
+            largest = max(largest, os.path.getsize(wal))
+    finally:
+        stop = True
+        reads = sum(await asyncio.gather(*readers))
+        await db.close()
+    assert reads > 0
+    # The threshold, plus what commits during one checkpoint interval and a postponed restart
+    assert largest <= 12 * threshold, f"the WAL grew to {largest / 2**20:.1f} MiB"
+
+
+def test_multi_row_statements_come_in_a_few_shapes(tmp_path: Path) -> None:
+    """Each multi-row statement is compiled for its number of rows and stays in the
+    connection's statement cache for the life of the process: batches of every size from 1 to
+    300 must not make 300 statements (several MB of cached programs), only a few shapes."""
+    conn = sqlite3.connect(tmp_path / "shapes.db", isolation_level=None)
+    conn.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+    seen: set[str] = set()
+    conn.set_trace_callback(seen.add)
+    for n in range(1, 301):
+        _insert_rows(conn, "INSERT INTO t (a, b) VALUES {rows}", [(i, "x") for i in range(n)])
+    conn.set_trace_callback(None)
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 300 * 301 // 2
+    shapes = {sql.count("),(") + 1 for sql in seen if sql.startswith("INSERT")}
+    assert len(shapes) <= 9, sorted(shapes)
+    conn.close()
+
+
+async def test_a_sweep_hands_the_event_loop_back_while_deciding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deciding a sweep over thousands of communes is plain Python; done in one go it held
+    every chat's reply for 40-140 ms at 10,000 communes. Count the reminders decided between
+    two turns of the event loop: a handful, not all of them."""
+    if hasattr(reminders, "_Turns"):  # yield at every chance: counts, not times, are checked
+        monkeypatch.setattr(reminders._Turns, "SLICE", 0.0)
+    now = datetime(2026, 12, 14, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "sweep.db")),
+                          clock=lambda: now)
+    try:
+        await seed(app, 400)
+        decided = 0
+        real = reminders.Planned
+
+        def counting(*args: object) -> reminders.Planned:
+            nonlocal decided
+            decided += 1
+            return real(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(reminders, "Planned", counting)
+        most, done = 0, False
+
+        async def ticker() -> None:
+            nonlocal most
+            last = decided
+            while not done:
+                await asyncio.sleep(0)
+                most, last = max(most, decided - last), decided
+
+        task = asyncio.create_task(ticker())
+        send, drop = await app.reminders.plan(now)
+        done = True
+        await task
+    finally:
+        await app.close()
+    assert len(send) + len(drop) >= 400  # every commune is due something
+    assert most <= 20, f"{most} reminders decided without letting the event loop run"
