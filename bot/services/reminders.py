@@ -7,6 +7,7 @@ the ledger (a unique key per unit, template, period and kind) before it is sent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time as clock_time
 import uuid
@@ -30,6 +31,23 @@ log = logging.getLogger(__name__)
 NOTHING: frozenset[str] = frozenset()
 CHUNK = 1000  # reminders claimed at a time
 Outcome = Literal["sent", "blocked", "failed"]
+
+
+class _Turns:
+    """Hands the event loop back after every SLICE seconds of deciding: a sweep over 10,000
+    communes is 40-140 ms of plain Python, and without this every chat's reply waited behind
+    it (bench/memory.py prints the longest stall)."""
+
+    SLICE = 0.002
+
+    def __init__(self) -> None:
+        self.since = clock_time.perf_counter()
+
+    async def take(self) -> None:
+        """Yield to the event loop if this turn has lasted long enough."""
+        if clock_time.perf_counter() - self.since >= self.SLICE:
+            await asyncio.sleep(0)
+            self.since = clock_time.perf_counter()
 
 
 class Sender(Protocol):
@@ -88,21 +106,27 @@ class ReminderService:
 
     UNITS_TTL = 60.0  # seconds: units change by CLI import, rarely
 
-    async def _applicable(self) -> dict[str, list[Unit]]:
+    async def _applicable(self, turns: _Turns | None = None) -> dict[str, list[Unit]]:
         """template → the units it applies to (recomputed at most once a minute)."""
         if clock_time.monotonic() - self._applicable_at > self.UNITS_TTL:
+            turns = turns or _Turns()
             units = {u.code: u for u in await self.storage.list_units()}
-            ancestors = {code: ancestors_of(code, units) for code in units}
-            self._applicable_cache = {
-                t.id: [u for u in units.values() if applies(t.applies_to, u, ancestors[u.code])]
-                for t in self.templates.values()}
+            found: dict[str, list[Unit]] = {t.id: [] for t in self.templates.values()}
+            for u in units.values():
+                ancestors = ancestors_of(u.code, units)
+                for t in self.templates.values():
+                    if applies(t.applies_to, u, ancestors):
+                        found[t.id].append(u)
+                await turns.take()
+            self._applicable_cache = found
             self._applicable_at = clock_time.monotonic()
         return self._applicable_cache
 
     async def plan(self, now: datetime, officers: dict[str, list[Person]] | None = None,
                    ) -> tuple[list[Planned], list[Planned]]:
         """(reminders to send now, stale ones to drop) given the ledger and submissions."""
-        applicable = await self._applicable()
+        turns = _Turns()
+        applicable = await self._applicable(turns)
         if officers is None:
             officers = await self.storage.officers_by_unit()
         send: list[Planned] = []
@@ -118,6 +142,7 @@ class ReminderService:
                 # Units with the same kinds already handled get the same decision.
                 decided: dict[frozenset[str], tuple[Slot | None, list[Slot]]] = {}
                 for unit in applicable[t.id]:
+                    await turns.take()
                     if unit.code in submitted:
                         continue
                     handled = ledger.get(unit.code, NOTHING)
@@ -150,8 +175,10 @@ class ReminderService:
             claimed = await self.storage.claim_reminders([_row(p, "skipped", 0) for p in drop],
                                                          uuid.uuid4().hex)
             result.skipped = len(claimed)
+        turns = _Turns()
         units_of: dict[int, list[str]] = {}  # person → their units, sorted as in /baocao
         for unit_code, people in sorted(officers.items()):
+            await turns.take()
             for person in people:
                 units_of.setdefault(person.id, []).append(unit_code)
         progress_cache: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
@@ -165,6 +192,7 @@ class ReminderService:
             corrections: list[tuple[str, str, str, str, int]] = []
             retry: list[tuple[str, str, str, str]] = []
             for p in chunk:
+                await turns.take()
                 if _key(p) not in claimed:
                     continue  # another sweep has it
                 key = (p.window.template.id, p.window.period.id)
@@ -208,7 +236,9 @@ class ReminderService:
         drafts = await self.storage.draft_progress(w.template.id, w.period.id)
         versions: dict[int, Template] = {}
         out = {}
+        turns = _Turns()
         for unit, d in drafts.items():
+            await turns.take()
             if d.template_version not in versions:
                 stored = await self.storage.get_template(d.template_id, d.template_version)
                 versions[d.template_version] = stored or w.template
