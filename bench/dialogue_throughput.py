@@ -87,6 +87,7 @@ def steps(user: int, last: Callable[[int], dict[str, Any]]) -> list[Callable[[],
 
 
 STEPS = QUESTIONS + 3
+WAL_LARGEST = [0.0]  # MB, of the last in-process run
 
 
 async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitable[None]],
@@ -126,9 +127,19 @@ async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitab
             update = Update.de_json(raw, application.bot)
             await processor.process_update(update, application.process_update(update))
 
+        wal, largest = Path(tmp) / "bench.db-wal", [0]
+
+        async def watch_wal() -> None:  # under a saturated writer the WAL used to grow
+            while True:
+                largest[0] = max(largest[0], wal.stat().st_size if wal.exists() else 0)
+                await asyncio.sleep(0.1)
+
+        watcher = asyncio.create_task(watch_wal())
         started = time.perf_counter()
         await drive(feed, last)
         elapsed = time.perf_counter() - started
+        watcher.cancel()
+        WAL_LARGEST[0] = largest[0] / 1e6
         row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM submissions")
         assert row is not None and row["n"] == officers, "not every report was sent"
         await application.shutdown()
@@ -274,9 +285,12 @@ async def main(officers: int, rate: float, concurrency: int, http_rate: float = 
 async def recording_runs(officers: int, rate: float, concurrency: int) -> None:
     print("through a request object that answers in-process (no HTTP), no reminder sweep")
     handled = report("handling latency, one update at a time", *await saturate(officers, 1))
+    print(f"    (WAL largest {WAL_LARGEST[0]:.1f} MB)")
     steady_load = report(f"steady load at {rate:,.0f}/s offered", *await steady(officers, rate))
+    print(f"    (WAL largest {WAL_LARGEST[0]:.1f} MB)")
     report(f"saturation, {concurrency} officers typing at once",
            *await saturate(officers, concurrency))
+    print(f"    (WAL largest {WAL_LARGEST[0]:.1f} MB)")
     for name, (got_rate, got_p99) in (("handling, one at a time", handled),
                                       ("steady load (queueing included)", steady_load)):
         met = got_rate >= GOAL_RATE * 0.99 and got_p99 <= GOAL_P99  # 1%: the Poisson draw

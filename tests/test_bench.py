@@ -41,7 +41,7 @@ async def test_http_runs_through_the_standin_server_reach_every_report() -> None
     with StandIn() as server:
         for baocao in (False, True):
             for run in ({"concurrency": 3}, {"rate": 200.0}):
-                result = await dialogue.http_run(server, officers, baocao, **run)  # type: ignore[arg-type]
+                result = await dialogue.http_run(server, officers, baocao, **run)
                 assert result.lost == 0
                 assert len(result.latencies) == officers * dialogue.STEPS == result.offered
                 assert result.requests > result.offered  # long polls and replies
