@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sqlite3
 import time
@@ -199,6 +200,28 @@ class StallMeter:
     def __exit__(self, *exc: object) -> None:
         if self._task is not None:
             self._task.cancel()
+
+
+class GcMeter:
+    """The longest garbage collection while active (a pause of the whole process)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.generation = -1
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif (took := time.perf_counter() - self._started) > self.worst:
+            self.worst, self.generation = took, info["generation"]
+
+    def __enter__(self) -> GcMeter:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 def write_reports(folder: Path, templates: dict[str, str]) -> Path:

@@ -26,11 +26,14 @@ import logging
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from bench.live import (
     VN,
+    AnyApplication,
+    GcMeter,
     StallMeter,
     live_bot,
     percentile,
@@ -82,8 +85,10 @@ def top_sites(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, n: int 
 
 
 async def measure(communes: int, per_commune: int, updates: int, concurrency: int = 20,
-                  trace: bool = False, sweep_http: bool = False) -> dict[str, float]:
-    """Run the scenario; print and return the RSS figures (MB) and the sweep's stall (s)."""
+                  trace: bool = False, sweep_http: bool = False,
+                  inspect: Callable[[AnyApplication], None] | None = None) -> dict[str, float]:
+    """Run the scenario; print and return the RSS figures (MB) and the sweep's stall (s).
+    `inspect(application)` runs at the end, before the bot stops (for experiments)."""
     figures: dict[str, float] = {}
     clock = Clock(SWEEP_AT)
 
@@ -117,13 +122,15 @@ async def measure(communes: int, per_commune: int, updates: int, concurrency: in
 
             async def sweep(label: str) -> None:
                 started = time.perf_counter()
-                with StallMeter() as stall:
+                with StallMeter() as stall, GcMeter() as collections:
                     result = await app.reminders.sweep(sender)
                 figures[f"stall {label}"] = stall.worst
                 print(f"sweep {label}: {time.perf_counter() - started:.2f} s, "
                       f"{result.sent:,} reminders ({result.messages:,} messages), "
                       f"{result.skipped:,} stale skipped; longest event-loop stall "
-                      f"{stall.worst * 1000:.1f} ms", flush=True)
+                      f"{stall.worst * 1000:.1f} ms (longest garbage collection "
+                      f"{collections.worst * 1000:.1f} ms, generation {collections.generation})",
+                      flush=True)
 
             await sweep("at 08:00, every commune due")
             settle("after the sweep")
@@ -143,6 +150,8 @@ async def measure(communes: int, per_commune: int, updates: int, concurrency: in
             settle("after gc.collect()")
             if snapshot is not None:
                 top_sites(snapshot, tracemalloc.take_snapshot())
+            if inspect is not None:
+                inspect(application)
     final = figures["after gc.collect()"]
     worst = max(v for k, v in figures.items() if not k.startswith(("stall", "after warm")))
     print(f"goal RSS ≤ {RSS_GOAL_MB:.0f} MB after sweeps and updates: "

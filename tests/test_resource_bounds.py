@@ -118,3 +118,51 @@ async def test_a_sweep_hands_the_event_loop_back_while_deciding(
         await app.close()
     assert len(send) + len(drop) >= 400  # every commune is due something
     assert most <= 20, f"{most} reminders decided without letting the event loop run"
+
+
+async def test_memberships_loaded_together_share_their_units(tmp_path: Path) -> None:
+    """The warm-up keeps every membership for good: one Unit object per unit, not one per
+    membership (~10 MB of duplicates at 30,000 officers)."""
+    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "m.db")))
+    try:
+        await seed(app, 3, officers_per_commune=3)
+        memberships = await app.storage.all_memberships()
+        people = await app.storage.all_people()
+    finally:
+        await app.close()
+    units = [m.unit for ms in memberships.values() for m in ms]
+    assert len(units) == 9
+    assert len({id(u) for u in units}) == 3
+    assert len({id(p.channel) for p in people}) == 1
+
+
+async def test_stale_reminders_after_downtime_are_recorded_a_chunk_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After downtime nearly every unit has stale reminders (90,000 at 10,000 communes); one
+    claim of them all built every row at once on the event loop (a 190 ms stall, and memory
+    the process kept)."""
+    monkeypatch.setattr(reminders, "CHUNK", 25)
+    now = datetime(2026, 12, 14, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "s.db")),
+                          clock=lambda: now)
+    sizes: list[int] = []
+    real = app.storage.claim_reminders
+
+    async def claim(rows: list[tuple[str, str, str, str, str, str, int]],
+                    sweep_id: str) -> set[tuple[str, str, str, str]]:
+        sizes.append(len(rows))
+        return await real(rows, sweep_id)
+
+    class Quiet:
+        async def send(self, person: object, text: str, button: object) -> str:
+            return "sent"
+
+    try:
+        await seed(app, 40)
+        monkeypatch.setattr(app.storage, "claim_reminders", claim)
+        result = await app.reminders.sweep(Quiet())  # type: ignore[arg-type]
+    finally:
+        await app.close()
+    assert result.skipped > 25 and result.sent > 0
+    assert sum(sizes) >= result.skipped + result.sent
+    assert max(sizes) <= 25, sizes
