@@ -166,3 +166,33 @@ async def test_stale_reminders_after_downtime_are_recorded_a_chunk_at_a_time(
     assert result.skipped > 25 and result.sent > 0
     assert sum(sizes) >= result.skipped + result.sent
     assert max(sizes) <= 25, sizes
+
+
+async def test_a_sweep_with_nothing_to_send_reads_no_officers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most minutes nothing is due; reading every officer anyway (30,000 objects at the
+    largest size measured) only churned memory and held the event loop."""
+    clock = [datetime(2026, 12, 14, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))]
+    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "n.db")),
+                          clock=lambda: clock[0])
+    reads: list[int] = []
+    real = app.storage.officers_by_unit
+
+    async def counting() -> dict[str, list[object]]:
+        reads.append(1)
+        return await real()  # type: ignore[return-value]
+
+    class Quiet:
+        async def send(self, person: object, text: str, button: object) -> str:
+            return "sent"
+
+    try:
+        await seed(app, 5)
+        monkeypatch.setattr(app.storage, "officers_by_unit", counting)
+        first = await app.reminders.sweep(Quiet())  # type: ignore[arg-type]
+        assert first.sent > 0 and len(reads) == 1
+        clock[0] = clock[0].replace(minute=1)
+        again = await app.reminders.sweep(Quiet())  # type: ignore[arg-type]
+    finally:
+        await app.close()
+    assert again.sent == 0 and len(reads) == 1
