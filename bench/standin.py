@@ -160,7 +160,7 @@ class _Server:
         self.new_update = asyncio.Event()
         self.message_ids: dict[int, int] = {}
         self.last: dict[int, bytes] = {}  # chat → the last dialogue message, as JSON
-        self.requests = 0
+        self.requests = self.polls = self.empty_polls = 0
         self.run: _Run | None = None
         self.stopped = asyncio.Event()
 
@@ -259,6 +259,8 @@ class _Server:
                                        float(params.get("timeout", "0") or 0))
         limit = int(params.get("limit", "100") or 100)
         batch = [body for _, body in list(self.updates)[:limit]]
+        self.polls += 1
+        self.empty_polls += not batch
         return b'{"ok":true,"result":[' + b",".join(batch) + b"]}"
 
 
@@ -312,6 +314,8 @@ class _Run:
 
     async def drive(self) -> dict[str, Any]:
         cpu = os.times()
+        server = self.server
+        served = (server.requests, server.polls, server.empty_polls)  # counted for this run
         self.started = time.perf_counter()
         reaper = asyncio.get_running_loop().create_task(self._reap())
         try:
@@ -330,7 +334,9 @@ class _Run:
         return {"latencies": self.latencies, "done_at": self.done_at,
                 "elapsed": self.last_reply - self.started, "offered": self.offered,
                 "lost": self.lost, "reminders": self.reminders,
-                "requests": self.server.requests,
+                "requests": server.requests - served[0],
+                "extra": {"polls": server.polls - served[1],
+                          "empty_polls": server.empty_polls - served[2]},
                 "server_cpu": (spent.user - cpu.user) + (spent.system - cpu.system)}
 
     async def _steady(self, rate: float) -> None:
