@@ -20,13 +20,28 @@ latency is the bot's own time per update; the steady run adds the queueing of a 
 stream at that rate, so it also shows this shared machine's hiccups (its p99 varies from run
 to run: 5-24 ms measured on 2026-11-23, under 10 ms in most runs; see the README).
 
+The request object above skips python-telegram-bot's HTTP client, which costs more CPU per Bot
+API call than the bot spends on an update, and no reminder sweep runs. So four more runs go
+through the real client (HTTPXRequest, long polling) to a stand-in Bot API server in its own
+process (bench/standin.py), the bot built as `baocao run` builds it with the minute sweep
+running (its clock starts at 08:00 on a reminder day: the first sweep pushes a reminder to
+every commune, 25 a second, while the officers type), beside the anchor: bare
+python-telegram-bot with the same update processor, replying to each update with one
+sendMessage, fed the same update stream through the same server, in the same process run:
+- saturation, `--concurrency` officers typing at once: goal baocao ≥ 80% of the anchor's
+  updates/s;
+- steady Poisson load at `--http-rate` (300) updates/s: goal baocao's p99 ≤ 10 ms.
+Latency there runs from the update being offered by the server to the reply reaching it.
+
     python -m bench.dialogue_throughput [--officers 1000] [--rate 1000] [--concurrency 20]
+                                        [--http-rate 300] [--runs recording,http]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import random
 import tempfile
 import time
@@ -37,13 +52,16 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import build_app, tune_runtime
+from bench.live import VN, MovingClock, anchor_bot, live_bot, report_steps, seed, write_reports
+from bench.live import template_toml as live_template
+from bench.standin import Result, Script, StandIn
+from bot.app import App, build_app, tune_runtime
 from bot.config import Config, ReportsConfig, StorageConfig
 from bot.domain.buttons import OpenReport, SendReport
 from bot.domain.roles import Role
 from bot.domain.templates import Level
 from bot.domain.units import Unit
-from handlers.telegram.app import build_application
+from handlers.telegram.app import APP_KEY, build_application
 from storage.models import Invite
 from tests.recording_request import RecordingRequest, button_update, text_update
 
@@ -74,6 +92,7 @@ def steps(user: int, last: Callable[[int], dict[str, Any]]) -> list[Callable[[],
 
 
 STEPS = QUESTIONS + 3
+WAL_LARGEST = [0.0]  # MB, of the last in-process run
 
 
 async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitable[None]],
@@ -113,9 +132,19 @@ async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitab
             update = Update.de_json(raw, application.bot)
             await processor.process_update(update, application.process_update(update))
 
+        wal, largest = Path(tmp) / "bench.db-wal", [0]
+
+        async def watch_wal() -> None:  # under a saturated writer the WAL used to grow
+            while True:
+                largest[0] = max(largest[0], wal.stat().st_size if wal.exists() else 0)
+                await asyncio.sleep(0.1)
+
+        watcher = asyncio.create_task(watch_wal())
         started = time.perf_counter()
         await drive(feed, last)
         elapsed = time.perf_counter() - started
+        watcher.cancel()
+        WAL_LARGEST[0] = largest[0] / 1e6
         row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM submissions")
         assert row is not None and row["n"] == officers, "not every report was sent"
         await application.shutdown()
@@ -191,13 +220,86 @@ def report(title: str, latencies: list[float], elapsed: float) -> tuple[float, f
     return rate, p99
 
 
-async def main(officers: int, rate: float, concurrency: int) -> None:
+HTTP_START = datetime(2026, 2, 26, 8, 0, tzinfo=VN)  # bench's first reminder falls due
+GOAL_SHARE, GOAL_HTTP_RATE = 0.80, 300.0
+
+
+async def http_run(server: StandIn, officers: int, baocao: bool, *, rate: float | None = None,
+                   concurrency: int | None = None) -> Result:
+    """One run through the real HTTP client: baocao as deployed (fresh database, the minute
+    sweep on), or the anchor; every officer takes a whole report."""
+    script = Script([FIRST_USER + n for n in range(officers)], report_steps("bench", "2026-Q1"))
+    if not baocao:
+        async with anchor_bot(server.base_url):
+            return await server.run(script, rate=rate, concurrency=concurrency)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_reports(Path(tmp) / "reports", {"bench": live_template("bench")})
+        config = Config(storage=StorageConfig(path=Path(tmp) / "bench.db"),
+                        reports=ReportsConfig(dir=folder))
+
+        async def prepare(app: App) -> None:
+            assert [FIRST_USER + n for n in range(officers)] == await seed(app, officers)
+
+        async with live_bot(config, server.base_url, MovingClock(HTTP_START), prepare) as bot:
+            result = await server.run(script, rate=rate, concurrency=concurrency)
+            app: App = bot.bot_data[APP_KEY]
+            row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM submissions")
+            assert row is not None
+            # an update lost to overload (no reply in 30 s) can leave its report unsent
+            assert row["n"] == officers or result.lost, "reports missing"
+            result.extra["reports"] = row["n"]
+        return result
+
+
+def http_report(title: str, result: Result) -> tuple[float, float]:
+    line = report(title, result.latencies, result.elapsed)
+    sent = f", {result.extra['reports']:,} reports sent" if "reports" in result.extra else ""
+    print(f"    ({result.lost} lost{sent}, {result.reminders:,} reminders pushed meanwhile; "
+          f"stand-in server CPU {result.server_cpu / max(1, result.requests) * 1e6:.0f} µs "
+          f"per request, {result.requests:,} requests)")
+    return line
+
+
+async def http_runs(officers: int, concurrency: int, rate: float) -> None:
+    print("through python-telegram-bot's HTTP client to the stand-in Bot API server (long "
+          "polling); baocao with the minute reminder sweep; the anchor is bare PTB replying "
+          "with one sendMessage")
+    with StandIn() as server:
+        anchor_sat = http_report(f"anchor (bare PTB), saturation, {concurrency} officers at once",
+                                 await http_run(server, officers, False, concurrency=concurrency))
+        ours_sat = http_report(f"baocao, saturation, {concurrency} officers at once",
+                               await http_run(server, officers, True, concurrency=concurrency))
+        anchor_steady = http_report(f"anchor (bare PTB), steady load at {rate:,.0f}/s offered",
+                                    await http_run(server, officers, False, rate=rate))
+        ours_steady = http_report(f"baocao, steady load at {rate:,.0f}/s offered",
+                                  await http_run(server, officers, True, rate=rate))
+    share = ours_sat[0] / anchor_sat[0]
+    print(f"baocao/anchor at saturation: {share:.0%} of the anchor's updates/s (goal ≥ "
+          f"{GOAL_SHARE:.0%}: {'met' if share >= GOAL_SHARE else 'NOT met'}); p99 at "
+          f"{rate:,.0f}/s: baocao {ours_steady[1] * 1000:.2f} ms, anchor "
+          f"{anchor_steady[1] * 1000:.2f} ms (goal baocao ≤ {GOAL_P99 * 1000:.0f} ms: "
+          f"{'met' if ours_steady[1] <= GOAL_P99 else 'NOT met'})")
+
+
+async def main(officers: int, rate: float, concurrency: int, http_rate: float = GOAL_HTTP_RATE,
+               runs: tuple[str, ...] = ("recording", "http")) -> None:
     print(f"{officers:,} officers × ({QUESTIONS} answers + /baocao, open, send) = "
           f"{officers * STEPS:,} updates; SQLite WAL, synchronous=FULL")
+    if "recording" in runs:
+        await recording_runs(officers, rate, concurrency)
+    if "http" in runs:
+        await http_runs(officers, concurrency, http_rate)
+
+
+async def recording_runs(officers: int, rate: float, concurrency: int) -> None:
+    print("through a request object that answers in-process (no HTTP), no reminder sweep")
     handled = report("handling latency, one update at a time", *await saturate(officers, 1))
+    print(f"    (WAL largest {WAL_LARGEST[0]:.1f} MB)")
     steady_load = report(f"steady load at {rate:,.0f}/s offered", *await steady(officers, rate))
+    print(f"    (WAL largest {WAL_LARGEST[0]:.1f} MB)")
     report(f"saturation, {concurrency} officers typing at once",
            *await saturate(officers, concurrency))
+    print(f"    (WAL largest {WAL_LARGEST[0]:.1f} MB)")
     for name, (got_rate, got_p99) in (("handling, one at a time", handled),
                                       ("steady load (queueing included)", steady_load)):
         met = got_rate >= GOAL_RATE * 0.99 and got_p99 <= GOAL_P99  # 1%: the Poisson draw
@@ -211,5 +313,12 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=1000.0, help="offered updates per second")
     parser.add_argument("--concurrency", type=int, default=20,
                         help="officers typing at once in the saturation run")
+    parser.add_argument("--http-rate", type=float, default=GOAL_HTTP_RATE,
+                        help="offered updates per second in the steady run through HTTP")
+    parser.add_argument("--runs", default="recording,http",
+                        help="recording (in-process request object), http (real client), or both")
     args = parser.parse_args()
-    asyncio.run(main(args.officers, args.rate, args.concurrency))
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: already running"
+    asyncio.run(main(args.officers, args.rate, args.concurrency, args.http_rate,
+                     tuple(args.runs.split(","))))

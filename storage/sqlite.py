@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from collections.abc import Iterable
+import sys
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.domain.invites import InviteRefusal, InviteRefused
 from bot.domain.roles import Role
@@ -56,13 +58,21 @@ def _draft(rows: list[Any]) -> Draft | None:
 
 
 def _person(row: Any) -> Person:
-    return Person(row["id"], row["channel"], row["external_id"], row["display_name"],
-                  bool(row["reachable"]))
+    # Every person is kept in memory (the warm-up): one "telegram" string for all of them.
+    return Person(row["id"], sys.intern(row["channel"]), row["external_id"],
+                  row["display_name"], bool(row["reachable"]))
 
 
-def _membership(row: Any) -> Membership:
-    return Membership(Unit(row["unit_code"], row["name"], row["parent_code"], Level(row["level"])),
-                      Role(row["role"]))
+def _membership(row: Any, units: dict[str, Unit] | None = None) -> Membership:
+    """`units` shares one Unit object per code among the memberships read together (at
+    30,000 officers, a Unit per membership was ~10 MB of duplicates kept for good)."""
+    code = row["unit_code"]
+    unit = units.get(code) if units is not None else None
+    if unit is None:
+        unit = Unit(code, row["name"], row["parent_code"], Level(row["level"]))
+        if units is not None:
+            units[code] = unit
+    return Membership(unit, Role(row["role"]))
 
 
 def _submission(row: Any, answers: dict[str, Any]) -> Submission:
@@ -78,6 +88,18 @@ def _submission(row: Any, answers: dict[str, Any]) -> Submission:
 
 
 MAX_BATCH = 256  # events per group commit
+ItemT = TypeVar("ItemT")
+TURN_ROWS = 2000  # rows turned into objects between two yields to the event loop
+
+
+async def _in_turns(rows: list[Any]) -> AsyncIterator[list[Any]]:
+    """Rows a slice at a time, the event loop free in between: the sweep reads every officer
+    (30,000 rows at the largest size measured), and turning them all into objects at once
+    held every chat's reply for tens of milliseconds."""
+    for i in range(0, len(rows), TURN_ROWS):
+        if i:
+            await asyncio.sleep(0)
+        yield rows[i:i + TURN_ROWS]
 
 
 class SqliteStorage:
@@ -226,8 +248,9 @@ class SqliteStorage:
             " FROM memberships m JOIN units u ON u.code = m.unit_code"
             " ORDER BY m.person_id, m.created_at")
         out: dict[int, list[Membership]] = {}
+        units: dict[str, Unit] = {}
         for r in rows:
-            out.setdefault(r["person_id"], []).append(_membership(r))
+            out.setdefault(r["person_id"], []).append(_membership(r, units))
         return out
 
     async def all_conversations(self) -> dict[int, dict[str, Any]]:
@@ -430,8 +453,9 @@ class SqliteStorage:
             " FROM memberships m JOIN people p ON p.id = m.person_id WHERE m.role = 'officer'"
             " ORDER BY m.unit_code, p.id")
         out: dict[str, list[Person]] = {}
-        for r in rows:
-            out.setdefault(r["unit_code"], []).append(_person(r))
+        async for part in _in_turns(rows):
+            for r in part:
+                out.setdefault(r["unit_code"], []).append(_person(r))
         return out
 
     async def submitted_units(self, template_id: str, period: str) -> set[str]:
@@ -445,9 +469,15 @@ class SqliteStorage:
             _DRAFT_SQL + "WHERE d.template_id=? AND d.period=? ORDER BY d.id",
             (template_id, period))
         by_unit: dict[str, list[Any]] = {}
-        for r in rows:
-            by_unit.setdefault(r["unit_code"], []).append(r)
-        return {unit: d for unit, group in by_unit.items() if (d := _draft(group)) is not None}
+        async for part in _in_turns(rows):
+            for r in part:
+                by_unit.setdefault(r["unit_code"], []).append(r)
+        out: dict[str, Draft] = {}
+        async for units in _in_turns(list(by_unit)):
+            for unit in units:
+                if (d := _draft(by_unit[unit])) is not None:
+                    out[unit] = d
+        return out
 
     async def reminder_ledger(self, template_id: str, period: str) -> dict[str, frozenset[str]]:
         """unit → kinds already sent, being sent, or skipped (one row per unit)."""
@@ -455,8 +485,11 @@ class SqliteStorage:
             "SELECT unit_code, group_concat(kind, ' ') AS kinds FROM reminders"
             " WHERE template_id=? AND period=? GROUP BY unit_code", (template_id, period))
         cache: dict[str, frozenset[str]] = {}  # most units share the same handled kinds
-        return {r["unit_code"]: cache.setdefault(r["kinds"], frozenset(r["kinds"].split()))
-                for r in rows}
+        out: dict[str, frozenset[str]] = {}
+        async for part in _in_turns(rows):
+            for r in part:
+                out[r["unit_code"]] = cache.setdefault(r["kinds"], frozenset(r["kinds"].split()))
+        return out
 
     async def claim_reminders(self, rows: list[tuple[str, str, str, str, str, str, int]],
                               sweep_id: str) -> set[tuple[str, str, str, str]]:
@@ -467,8 +500,7 @@ class SqliteStorage:
         now = utcnow_iso()
 
         def work(conn: sqlite3.Connection) -> None:
-            for i in range(0, len(rows), 2000):  # stay under SQLite's variable limit
-                chunk = rows[i:i + 2000]
+            for chunk in _shaped(rows):
                 marks = ",".join("(?,?,?,?,?,?,?,?,?)" for _ in chunk)
                 flat = [v for row in chunk for v in (*row, now, sweep_id)]
                 for r in conn.execute(
@@ -549,12 +581,14 @@ def _write_batch(conn: sqlite3.Connection, batch: list[Changes]) -> list[bool]:
     keep = [True] * len(batch)
     events = [(i, c.event) for i, c in enumerate(batch) if c.event is not None]
     if events:
-        # One statement marks every event as handled and says which were new.
-        marks = ",".join("(?,?,?)" for _ in events)
-        flat = [part for _, ev in events for part in (*ev, now)]
-        new = {(r[0], r[1]) for r in conn.execute(
-            f"INSERT INTO processed_events (channel, event_id, handled_at) VALUES {marks}"
-            " ON CONFLICT DO NOTHING RETURNING channel, event_id", flat).fetchall()}
+        # A few statements mark every event as handled and say which were new.
+        new: set[tuple[str, str]] = set()
+        for chunk in _shaped(events):
+            marks = ",".join("(?,?,?)" for _ in chunk)
+            flat = [part for _, ev in chunk for part in (*ev, now)]
+            new.update((r[0], r[1]) for r in conn.execute(
+                f"INSERT INTO processed_events (channel, event_id, handled_at) VALUES {marks}"
+                " ON CONFLICT DO NOTHING RETURNING channel, event_id", flat).fetchall())
         for i, ev in events:
             keep[i] = ev in new
             new.discard(ev)  # the same event twice in one batch counts once
@@ -595,11 +629,27 @@ def _save_answers(conn: sqlite3.Connection, answers: list[tuple[Any, ...]]) -> N
                  " answered_at=excluded.answered_at", answers)
 
 
-def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]],
-                 per_statement: int = 500) -> None:
+SHAPED_MAX = 256  # rows in the largest multi-row statement
+
+
+def _shaped(rows: list[ItemT]) -> Iterator[list[ItemT]]:
+    """`rows` in order, in chunks whose sizes are powers of two (largest first).
+
+    A multi-row statement is compiled for its exact number of rows and kept in the
+    connection's statement cache (128 statements). With a chunk per batch size the cache
+    filled with statements of up to 500 rows (2,000 for reminder claims: several MB each),
+    kept for the life of the process, and each new size was compiled afresh; with powers of
+    two there are 9 shapes per statement, each compiled once."""
+    i = 0
+    while i < len(rows):
+        size = min(SHAPED_MAX, 1 << ((len(rows) - i).bit_length() - 1))
+        yield rows[i:i + size]
+        i += size
+
+
+def _insert_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
     """Run `sql` (with `{rows}` where the VALUES go) for every row, a few statements in all."""
-    for i in range(0, len(rows), per_statement):
-        chunk = rows[i:i + per_statement]
+    for chunk in _shaped(rows):
         marks = "(" + ",".join("?" * len(chunk[0])) + ")"
         conn.execute(sql.format(rows=",".join([marks] * len(chunk))),
                      [v for row in chunk for v in row])

@@ -42,6 +42,9 @@ SKIPPED = {
     ".venv/bin/python -m bench.dialogue_throughput":
         "takes minutes (tests/test_bench.py runs a small one)",
     ".venv/bin/python -m bench.reminder_sweep": "takes minutes at full size",
+    ".venv/bin/python -m bench.soak": "takes 10 minutes (tests/test_bench.py runs a small one)",
+    ".venv/bin/python -m bench.memory": "takes minutes at full size (tests/test_bench.py runs "
+                                        "a small one)",
 }
 
 

@@ -1,4 +1,4 @@
-"""The unit tree as the services see it: refreshed from storage at most once a minute.
+"""The unit tree as the services see it: read from storage at most once a minute.
 
 Units change only by `baocao units import` (another process), rarely; the dialogue asks on
 every event whether a template applies to a unit, and a reminder sweep asks it for every unit,
@@ -14,6 +14,7 @@ from datetime import datetime
 
 from bot.domain.templates import Template
 from bot.domain.units import Unit, ancestors_of, applies
+from bot.services.turns import Turns
 from storage.interface import Storage
 
 
@@ -22,10 +23,10 @@ class UnitTree:
     units: dict[str, Unit]
     created: dict[str, datetime]  # when each unit came into baocao
     applicable: dict[str, frozenset[str]]  # template id → codes of the units it applies to
+    ordered: dict[str, list[Unit]]  # template id → those units, by code
 
     def units_for(self, template_id: str) -> list[Unit]:
-        codes = self.applicable.get(template_id, frozenset())
-        return [self.units[c] for c in sorted(codes)]
+        return self.ordered.get(template_id, [])
 
 
 class UnitDirectory:
@@ -37,21 +38,44 @@ class UnitDirectory:
         self.templates = templates
         self.monotonic = monotonic
         self._tree: UnitTree | None = None
+        self._listed: list[Unit] = []
         self._loaded = 0.0
 
-    async def tree(self) -> UnitTree:
-        if self._tree is None or self.monotonic() - self._loaded > self.TTL:
-            units = {u.code: u for u in await self.storage.list_units()}
-            ancestors = {code: ancestors_of(code, units) for code in units}
-            applicable = {
-                t.id: frozenset(c for c, u in units.items()
-                                if applies(t.applies_to, u, ancestors[c]))
-                for t in self.templates.values()}
-            created = await self.storage.units_created()
-            self._tree = UnitTree(units, created, applicable)
-            self._loaded = self.monotonic()
+    async def tree(self, turns: Turns | None = None) -> UnitTree:
+        """The current view; when it is a minute old, the units are read again, and the view is
+        rebuilt only if they changed (keeping 10,000 long-lived units rather than replacing them
+        every minute lets memory be reused: bench/memory.py). Long work is done in turns."""
+        if self._tree is not None and self.monotonic() - self._loaded <= self.TTL:
+            return self._tree
+        turns = turns or Turns()
+        listed = await self.storage.list_units()
+        self._loaded = self.monotonic()
+        if self._tree is not None and await _same(listed, self._listed, turns):
+            return self._tree
+        units = {u.code: u for u in listed}
+        ordered: dict[str, list[Unit]] = {t.id: [] for t in self.templates.values()}
+        for u in listed:  # listed by code
+            ancestors = ancestors_of(u.code, units)
+            for t in self.templates.values():
+                if applies(t.applies_to, u, ancestors):
+                    ordered[t.id].append(u)
+            await turns.take()
+        applicable = {tid: frozenset(u.code for u in found) for tid, found in ordered.items()}
+        self._tree = UnitTree(units, await self.storage.units_created(), applicable, ordered)
+        self._listed = listed
         return self._tree
 
     def forget(self) -> None:
         """Read the tree again on the next question (after an import in this process)."""
         self._tree = None
+
+
+async def _same(a: list[Unit], b: list[Unit], turns: Turns) -> bool:
+    """a == b, a slice at a time (10,000 comparisons are ~10 ms of the event loop)."""
+    if len(a) != len(b):
+        return False
+    for i in range(0, len(a), 1000):
+        if a[i:i + 1000] != b[i:i + 1000]:
+            return False
+        await turns.take()
+    return True

@@ -6,12 +6,13 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlparse, urlsplit
 
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bot import logs
-from bot.app import App, build_app, tune_runtime
+from bot.app import App, build_app, system_clock, tune_runtime
 from bot.config import (
     TOKEN_ENV,
     Config,
@@ -19,12 +20,14 @@ from bot.config import (
     run_problems,
     token_problems,
 )
-from bot.scheduler import Scheduler
+from bot.scheduler import SWEEP_EVERY, Scheduler
+from bot.services.reporting import Clock
 from handlers.telegram.app import APP_KEY, CHANNEL, AnyApplication, announce, build_application
 from handlers.telegram.sender import TelegramSender
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
+SCHEDULER_KEY = "baocao_scheduler"
 # python-telegram-bot's retry loop logs here, with a traceback, the start-up failure it then
 # raises (a refused token, an unreachable server); run_bot says it in one line instead, so
 # records of Bot API errors are dropped here until the bot is up.
@@ -35,6 +38,39 @@ class _ReportedByRunBot(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         failure = record.exc_info[1] if record.exc_info else None
         return not isinstance(failure, TelegramError)
+
+
+async def start_services(application: AnyApplication, config: Config, *,
+                         clock: Clock = system_clock,
+                         prepare: Callable[[App], Awaitable[object]] | None = None,
+                         sweep_every: float | None = SWEEP_EVERY) -> App:
+    """What `baocao run` does once connected to the Bot API: open the database, warm the
+    caches, announce the bot, register the Telegram sender, start the minute sweep, tune the
+    runtime. (bench/live.py runs exactly this; `prepare` seeds its data before the warm-up.)"""
+    app = await build_app(config, clock=clock)
+    if prepare is not None:
+        await prepare(app)
+    application.bot_data[APP_KEY] = app
+    people = await app.reporting.warm()
+    await announce(application, app)
+    app.channels.register(CHANNEL, TelegramSender(application.bot))
+    if sweep_every is not None:
+        scheduler = Scheduler(app.reminders, app.channels, every=sweep_every)
+        scheduler.start()
+        application.bot_data[SCHEDULER_KEY] = scheduler
+    tune_runtime()
+    log.info("baocao bot @%s started (%s, %d templates, %d people)",
+             application.bot.username, config.telegram.mode, len(app.templates), people)
+    return app
+
+
+async def stop_services(application: AnyApplication) -> None:
+    scheduler: Scheduler | None = application.bot_data.pop(SCHEDULER_KEY, None)
+    if scheduler is not None:
+        scheduler.shutdown()
+    app: App | None = application.bot_data.pop(APP_KEY, None)
+    if app is not None:
+        await app.close()
 
 
 def run_bot(config: Config) -> int:
@@ -50,32 +86,14 @@ def run_bot(config: Config) -> int:
     assert token is not None
     tg = config.telegram
 
-    scheduler: Scheduler | None = None
     startup = _ReportedByRunBot()  # until the bot is up: later failures are logged as usual
 
     async def post_init(application: AnyApplication) -> None:
-        nonlocal scheduler
         PTB_RETRY_LOG.removeFilter(startup)
-        app = await build_app(config)
-        application.bot_data[APP_KEY] = app
-        people = await app.reporting.warm()
-        await announce(application, app)
-        app.channels.register(CHANNEL, TelegramSender(application.bot))
-        scheduler = Scheduler(app.reminders, app.channels)
-        scheduler.start()
-        tune_runtime()
-        log.info("baocao bot @%s started (%s, %d templates, %d people)",
-                 application.bot.username, tg.mode, len(app.templates), people)
-
-    async def post_shutdown(application: AnyApplication) -> None:
-        if scheduler is not None:
-            scheduler.shutdown()
-        app: App | None = application.bot_data.get(APP_KEY)
-        if app is not None:
-            await app.close()
+        await start_services(application, config)
 
     application = build_application(token, tg.base_url, post_init=post_init,
-                                    post_shutdown=post_shutdown)
+                                    post_shutdown=stop_services)
     asyncio.set_event_loop(asyncio.new_event_loop())
     # Start-up failures an admin fixes in the config are one line, not a library traceback:
     # python-telegram-bot calls getMe first and raises these before anything else runs.
