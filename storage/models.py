@@ -10,7 +10,7 @@ from bot.domain.roles import Role
 from bot.domain.units import Unit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Person:
     id: int
     channel: str
@@ -19,13 +19,13 @@ class Person:
     reachable: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Membership:
     unit: Unit
     role: Role
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invite:
     code: str
     unit_code: str
@@ -35,7 +35,7 @@ class Invite:
     expires_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Draft:
     id: int
     unit_code: str
@@ -47,7 +47,7 @@ class Draft:
     updated_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Submission:
     id: int
     unit_code: str
@@ -66,7 +66,7 @@ class Submission:
 # --- changes ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StartDraft:
     unit_code: str
     template_id: str
@@ -76,19 +76,19 @@ class StartDraft:
     answers: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SaveAnswer:
     draft_id: int
     question_id: str
     value: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeleteDraft:
     draft_id: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Submit:
     draft_id: int
     unit_code: str

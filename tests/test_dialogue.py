@@ -457,3 +457,24 @@ async def test_a_read_is_still_cached_when_only_other_drafts_changed(app: App) -
     cached = cache.cached.get(y_key)
     assert cached is not None and cached.answers == stored.answers  # cached, and true
     assert not cache.touched_ids and not cache.touched_keys  # forgotten once no read is left
+
+
+async def test_the_draft_cache_keeps_the_most_recent_and_stays_true(app: App) -> None:
+    """Bounded: the least recently used draft goes, and an answer to it is read back from
+    the database, not lost (memory at 10,000 communes: bench/memory.py)."""
+    cache = app.reporting.deps.drafts
+    cache.limit = 1
+    x = await join(app, "x")
+    y = await join(app, "y", unit="LC-BX-02")
+    await x.press(REPORT)
+    await y.press(REPORT)
+    await x.say("có")
+    await y.say("không")  # y's draft read: it pushes x's out
+    assert list(cache.cached) == [ReportKey("LC-BX-02", "thu_nghiem", "2026-Q1")]
+    await x.say("7")  # read back from the database
+    await y.say("12")
+    stored = await app.storage.find_draft("LC-BX-01", "thu_nghiem", "2026-Q1")
+    assert stored is not None and stored.answers == {"co_fanpage": True, "so_tin": 7}
+    other = await app.storage.find_draft("LC-BX-02", "thu_nghiem", "2026-Q1")
+    assert other is not None and other.answers == {"co_fanpage": False, "htx_tong": 12}
+    assert len(cache.cached) == 1 and len(cache.keys) <= 1

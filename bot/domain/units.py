@@ -19,7 +19,7 @@ LEVEL_WORDS = {
 LEVEL_VI = {Level.TINH: "tỉnh", Level.HUYEN: "huyện", Level.XA: "xã"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unit:
     code: str
     name: str
@@ -27,7 +27,7 @@ class Unit:
     level: Level
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnitRow:
     """One row as read from a file, with its line number for error messages."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import replace
 
 from bot.domain.reports import ReportKey
@@ -20,9 +21,12 @@ class DraftCache:
     in flight, so anything coarser meant a database read per answer.
     """
 
-    def __init__(self, storage: Storage) -> None:
+    LIMIT = 2000  # drafts kept (the least recently used go): officers answer a few at a time
+
+    def __init__(self, storage: Storage, limit: int = LIMIT) -> None:
         self.storage = storage
-        self.cached: dict[ReportKey, Draft | None] = {}
+        self.limit = limit
+        self.cached: OrderedDict[ReportKey, Draft | None] = OrderedDict()
         self.keys: dict[int, ReportKey] = {}  # draft id → its report, for cached drafts
         self.commits = 0
         self.reads = 0
@@ -31,6 +35,7 @@ class DraftCache:
 
     async def get(self, key: ReportKey) -> Draft | None:
         if key in self.cached:
+            self.cached.move_to_end(key)
             return self.cached[key]
         began = self.commits
         self.reads += 1
@@ -47,6 +52,10 @@ class DraftCache:
             self.cached[key] = draft
             if draft is not None:
                 self.keys[draft.id] = key
+            while len(self.cached) > self.limit:
+                _, gone = self.cached.popitem(last=False)
+                if gone is not None:
+                    self.keys.pop(gone.id, None)
         return draft
 
     def after_commit(self, changes: Changes) -> None:

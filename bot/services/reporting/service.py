@@ -68,6 +68,7 @@ class ReportingService:
         self._people: dict[tuple[str, str], Person] = {}
         self._memberships: dict[int, list[Membership]] = {}
         self._states: dict[int, dict[str, object]] = {}
+        self._warmed = False  # after warm(), a person without a cached state has none
 
     async def warm(self) -> int:
         """Load every chat user's record, memberships and conversation in three queries, so the
@@ -81,7 +82,10 @@ class ReportingService:
         for person in people:
             self._people.setdefault((person.channel, person.external_id), person)
             self._memberships.setdefault(person.id, memberships.get(person.id, []))
-            self._states.setdefault(person.id, states.get(person.id, {}))
+        for person_id, state in states.items():  # most people have none: no empty dicts
+            if state:
+                self._states.setdefault(person_id, state)
+        self._warmed = True
         return len(people)
 
     async def handle(self, event: Inbound) -> list[Reply]:
@@ -115,13 +119,17 @@ class ReportingService:
         except DraftChanged as e:
             # Another officer of the unit sent, cancelled or changed this draft meanwhile.
             log.info("conflicting change for person %s: %s", person.id, e)
+            # Nothing of this event was written: the cached conversation is still the stored
+            # one, and only the drafts must be read again.
             self.deps.drafts.forget_all()
-            self._states.pop(person.id, None)
             return [Reply(M.CHANGED_BY_COLLEAGUE)]
         if not applied:
             log.info("duplicate event %s ignored", ctx.changes.event)
             return []
-        self._states[person.id] = state
+        if state:
+            self._states[person.id] = state
+        else:
+            self._states.pop(person.id, None)
         self.deps.drafts.after_commit(ctx.changes)
         return replies
 
@@ -144,6 +152,8 @@ class ReportingService:
     async def _state(self, person_id: int) -> dict[str, object]:
         cached = self._states.get(person_id)
         if cached is None:
+            if self._warmed:  # every stored state was loaded, and only we write them
+                return {}
             cached = self._states[person_id] = await self.storage.get_conversation(person_id)
         return cached
 
