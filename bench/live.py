@@ -5,8 +5,9 @@ start_services`: build_app, warm-up, announce, the Telegram sender, the reminder
 minute, tune_runtime) and long polling through python-telegram-bot's HTTPXRequest, except that
 the clock is the bench's and the process is not handed to `run_polling` (which owns the event
 loop and the signals).
-`anchor_bot` is the yardstick: bare python-telegram-bot with the same update processor,
-whose one handler replies with one sendMessage.
+`anchor_bot` is the yardstick: bare python-telegram-bot with the same update processor and
+the same connection pool, whose one handler answers a button press (as the Bot API requires)
+and replies with one sendMessage.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from bot.app import App, tune_runtime
 from bot.config import Config
 from bot.domain.templates import Level
 from bot.domain.units import Unit
-from handlers.telegram.app import PerChatProcessor, build_application
-from handlers.telegram.runner import UPDATES, start_services, stop_services
+from handlers.telegram.app import POOL_SIZE, POOL_WAIT, PerChatProcessor, build_application
+from handlers.telegram.runner import UPDATES, start_services, stop_services, stop_sweeps
 from storage.database import utcnow_iso
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -128,6 +129,7 @@ async def live_bot(config: Config, base_url: str, clock: Callable[[], datetime],
         finally:
             await application.updater.stop()
             await application.stop()
+            await stop_sweeps(application)  # as run_polling's post_stop does
     finally:
         await application.shutdown()
         await stop_services(application)
@@ -140,10 +142,13 @@ async def anchor_bot(base_url: str) -> AsyncIterator[AnyApplication]:
 
     async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None
+        if update.callback_query is not None:  # a button press must be answered (Bot API)
+            await update.callback_query.answer()
         await context.bot.send_message(update.effective_chat.id, "Đã nhận.")
 
     application = (ApplicationBuilder().token(TOKEN).base_url(base_url)
-                   .concurrent_updates(PerChatProcessor()).build())
+                   .concurrent_updates(PerChatProcessor())
+                   .connection_pool_size(POOL_SIZE).pool_timeout(POOL_WAIT).build())
     application.add_handler(MessageHandler(filters.ALL, reply))
     application.add_handler(CallbackQueryHandler(reply))
     async with application:

@@ -7,6 +7,7 @@ the next sweep (the first one runs a second after start).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,7 @@ class Scheduler:
         self.channels = channels
         self.every = every
         self._scheduler: AsyncIOScheduler | None = None
+        self._running: asyncio.Future[None] | None = None  # done when the sweep ends
 
     def start(self) -> None:
         """Start inside the running event loop (the bot's)."""
@@ -38,13 +40,27 @@ class Scheduler:
         self._scheduler = scheduler
 
     def shutdown(self) -> None:
+        """No more wake-ups (a sweep in progress goes on: see `stop`)."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
 
+    async def stop(self) -> None:
+        """No more wake-ups, and a sweep in progress ends after the message it is sending,
+        recording what it sent and releasing the rest: call it while the channels can
+        still send (before the Bot API client closes)."""
+        self.shutdown()
+        self.reminders.stopping = True
+        if self._running is not None:
+            await asyncio.shield(self._running)
+
     async def sweep(self) -> None:
         """One idempotent reminder sweep; errors are logged and the next wake-up tries again."""
+        self._running = asyncio.get_running_loop().create_future()
         try:
             await self.reminders.sweep(self.channels)
         except Exception:
             log.exception("reminder sweep failed")
+        finally:
+            self._running.set_result(None)
+            self._running = None

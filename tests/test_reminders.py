@@ -312,3 +312,37 @@ async def test_officers_on_a_channel_not_running_are_not_retried_forever(app: Ap
     assert again.sent == 0 and again.failed == 0 and telegram_only.sent == []
     rows = await app.storage.reminder_rows()
     assert {r["status"] for r in rows} == {"sent"} and sum(r["recipients"] for r in rows) == 0
+
+
+async def test_a_sweep_stopped_at_shutdown_leaves_nothing_stranded(app: App,
+                                                                   clock: Clock) -> None:
+    """Stopping the bot mid-sweep: what went out is recorded as sent, what did not is
+    released (not left 'sending'), and the next start sends exactly the rest."""
+    from bot.scheduler import Scheduler
+
+    await officers(app)
+    started = asyncio.Event()
+
+    class Slow(FakeSender):
+        async def send(self, person: Person, reply: Reply) -> Outcome:
+            outcome = await super().send(person, reply)
+            if len(self.sent) == 2:
+                started.set()
+            await asyncio.sleep(0.01)
+            return outcome
+
+    sender = Slow(clock)
+    service = reminders_of(app, clock)
+    scheduler = Scheduler(service, sender.channels)
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    sweeping = asyncio.create_task(scheduler.sweep())
+    await started.wait()
+    await asyncio.wait_for(scheduler.stop(), 5)
+    await sweeping
+    rows = await app.storage.reminder_rows()
+    assert {r["status"] for r in rows} == {"sent"}
+    assert len(rows) == len(sender.sent) < len(COMMUNES)  # the rest was released
+    after_restart = reminders_of(app, clock)
+    clock.now = local(2026, 2, 26, 8, 5).astimezone(UTC)
+    await after_restart.sweep(sender.channels)
+    assert sorted(who for _, who, _, _ in sender.sent) == sorted(f"u-{c}" for c in COMMUNES)

@@ -79,6 +79,9 @@ class ReminderService:
         self.clock = clock
         self.policies = {t.id: policy_for(t, defaults) for t in templates.values()}
         self.units = units or UnitDirectory(storage, templates)
+        # Set when the bot stops: a sweep in progress sends nothing more, records what it sent
+        # and releases the rest, so a clean shutdown leaves nothing stranded as 'sending'.
+        self.stopping = False
 
     async def _applicable(self, turns: Turns | None = None) -> dict[str, list[Unit]]:
         """template → the units it applies to (the shared unit view, refreshed once a minute)."""
@@ -169,6 +172,9 @@ class ReminderService:
                 await turns.take()
                 if _key(p) not in claimed:
                     continue  # another sweep has it
+                if self.stopping:  # shutting down: not sent, so released for the next start
+                    retry.append(_key(p))
+                    continue
                 key = (p.window.template.id, p.window.period.id)
                 if key not in progress_cache:
                     progress_cache[key] = await self._progress(p.window)
@@ -176,6 +182,8 @@ class ReminderService:
                                      progress_cache[key].get(p.unit.code), now, self.zone)
                 delivered = planned = failed = 0
                 for person in p.recipients:
+                    if self.stopping:
+                        break
                     # Blocked, or on a channel not running here: not a failure to retry.
                     if not channels.reaches(person) or person.id in blocked:
                         continue
@@ -191,7 +199,7 @@ class ReminderService:
                     else:
                         failed += 1
                 result.failed += failed
-                if failed and not delivered:
+                if (failed or self.stopping) and not delivered:
                     retry.append(_key(p))  # nobody got it: the next sweep tries again
                     continue
                 if delivered != planned:
@@ -200,6 +208,8 @@ class ReminderService:
                 result.messages += delivered
                 result.planned.append(p)
             await self.storage.finish_reminders(sweep_id, corrections, retry)
+            if self.stopping:
+                break  # later chunks were never claimed
         if result.sent or result.skipped or result.failed:
             log.info("reminders: %d sent (%d messages), %d stale skipped, %d blocked, "
                      "%d failed", result.sent, result.messages, result.skipped, result.blocked,

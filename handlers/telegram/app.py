@@ -217,7 +217,8 @@ Hook = Callable[[AnyApplication], Coroutine[Any, Any, None]]
 def build_application(token: str, base_url: str, app: App | None = None, *,
                       request: BaseRequest | None = None,
                       get_updates_request: BaseRequest | None = None,
-                      post_init: Hook | None = None, post_shutdown: Hook | None = None,
+                      post_init: Hook | None = None, post_stop: Hook | None = None,
+                      post_shutdown: Hook | None = None,
                       ) -> AnyApplication:
     """All wiring in one place; `app` may be attached now or by `post_init`."""
     builder = (ApplicationBuilder().token(token).base_url(base_url)
@@ -234,6 +235,8 @@ def build_application(token: str, base_url: str, app: App | None = None, *,
         builder = builder.get_updates_request(get_updates_request)
     if post_init is not None:
         builder = builder.post_init(post_init)
+    if post_stop is not None:
+        builder = builder.post_stop(post_stop)
     if post_shutdown is not None:
         builder = builder.post_shutdown(post_shutdown)
     application = builder.build()

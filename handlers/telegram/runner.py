@@ -64,10 +64,17 @@ async def start_services(application: AnyApplication, config: Config, *,
     return app
 
 
-async def stop_services(application: AnyApplication) -> None:
+async def stop_sweeps(application: AnyApplication) -> None:
+    """Once no more updates come (python-telegram-bot's post_stop), while the Bot API client is
+    still open: a sweep in progress ends cleanly, releasing what it did not send."""
     scheduler: Scheduler | None = application.bot_data.pop(SCHEDULER_KEY, None)
     if scheduler is not None:
-        scheduler.shutdown()
+        await scheduler.stop()
+
+
+async def stop_services(application: AnyApplication) -> None:
+    """Last (post_shutdown): close the database."""
+    await stop_sweeps(application)
     app: App | None = application.bot_data.pop(APP_KEY, None)
     if app is not None:
         await app.close()
@@ -93,7 +100,7 @@ def run_bot(config: Config) -> int:
         await start_services(application, config)
 
     application = build_application(token, tg.base_url, post_init=post_init,
-                                    post_shutdown=stop_services)
+                                    post_stop=stop_sweeps, post_shutdown=stop_services)
     asyncio.set_event_loop(asyncio.new_event_loop())
     # Start-up failures an admin fixes in the config are one line, not a library traceback:
     # python-telegram-bot calls getMe first and raises these before anything else runs.
