@@ -28,6 +28,8 @@ def render_text(reply: Reply) -> str:
 def split_message(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:
     """Split at line breaks into chunks of at most `limit`, as `measure` counts (Telegram
     counts UTF-16 code units: an emoji is two); a single line too long is cut."""
+    if measure(text) <= limit:  # nearly every reply: one piece, measured once
+        return [text]
     chunks: list[str] = []
     current = ""
     for line in text.split("\n"):

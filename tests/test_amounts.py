@@ -574,3 +574,25 @@ def test_dong_chi_is_never_money() -> None:
     for text in ("80 đồng chí", "80 đ/c", "80 Đ/C"):
         assert "tiền" not in refused(q("integer", "hộ"), text)
         assert parse_answer(q("integer", "người"), text) == Accepted(80)
+
+
+@given(st.integers(min_value=1, max_value=10**12 - 1),
+       st.sampled_from([QuestionType.INTEGER, QuestionType.DECIMAL, QuestionType.PERCENT]),
+       st.sampled_from([None, "hộ", "HTX", "triệu đồng", "đồng", "tỷ đồng", "%"]))
+def test_the_fast_path_for_plain_digits_reads_as_the_full_reader(
+        n: int, kind: QuestionType, unit: str | None) -> None:
+    from bot.domain.amounts import read_number
+
+    assert read_number(str(n), kind, unit) == _full(str(n), kind, unit)
+
+
+def _full(text: str, kind: QuestionType, unit: str | None) -> object:
+    """What read_number gives through the full reader (the fast path bypassed)."""
+    from bot.domain import amounts
+
+    read = amounts._read_all(text, kind, unit, None)
+    if isinstance(read, amounts.Reading) and read.bare:
+        info = amounts._unit(kind, unit, None)
+        if info.money is not None:
+            return amounts._implausible(read.value, info, None) or read
+    return read

@@ -48,7 +48,11 @@ class Conversation:
         self.show(Mode.IDLE)
 
     def copy(self) -> Conversation:
-        return Conversation.from_json(self.to_json())
+        """A copy to change while the stored one stays as it was (`back` is never changed in
+        place, only replaced, so it is shared)."""
+        return Conversation(self.mode, self.report, self.question, self.to_summary,
+                            None if self.selected is None else list(self.selected), self.back,
+                            list(self.numbered), dict(self.keywords))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +28,7 @@ from storage.models import Changes, Membership, Person
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+IDLE = Conversation()  # never changed: every event works on a copy
 
 
 class PersonQueue:
@@ -37,19 +37,18 @@ class PersonQueue:
     def __init__(self) -> None:
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def turn(self, key: tuple[str, str]) -> AsyncIterator[None]:
+    def enter(self, key: tuple[str, str]) -> asyncio.Lock:
+        """The person's lock, counted as wanted; every `enter` is paired with a `leave`."""
         lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:  # nobody else waiting: forget the person, memory stays small
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        return lock
+
+    def leave(self, key: tuple[str, str]) -> None:
+        lock, users = self._locks[key]
+        if users == 1:  # nobody else waiting: forget the person, memory stays small
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
 
 
 class ReportingService:
@@ -67,7 +66,7 @@ class ReportingService:
         # cached here stays true.
         self._people: dict[tuple[str, str], Person] = {}
         self._memberships: dict[int, list[Membership]] = {}
-        self._states: dict[int, dict[str, object]] = {}
+        self._states: dict[int, Conversation] = {}
         self._warmed = False  # after warm(), a person without a cached state has none
 
     async def warm(self) -> int:
@@ -82,16 +81,21 @@ class ReportingService:
         for person in people:
             self._people.setdefault((person.channel, person.external_id), person)
             self._memberships.setdefault(person.id, memberships.get(person.id, []))
-        for person_id, state in states.items():  # most people have none: no empty dicts
+        for person_id, state in states.items():  # most people have none: nothing kept
             if state:
-                self._states.setdefault(person_id, state)
+                self._states.setdefault(person_id, Conversation.from_json(state))
         self._warmed = True
         return len(people)
 
     async def handle(self, event: Inbound) -> list[Reply]:
         """Handle one event; a repeated `event_id` gets no replies and changes nothing."""
-        async with self._queue.turn((event.channel, event.user_id)):
-            return await self._handle(event)
+        key = (event.channel, event.user_id)
+        lock = self._queue.enter(key)
+        try:
+            async with lock:
+                return await self._handle(event)
+        finally:
+            self._queue.leave(key)
 
     async def _handle(self, event: Inbound) -> list[Reply]:
         now = self.clock()
@@ -105,15 +109,14 @@ class ReportingService:
         if await self.storage.is_unreachable(person.id):  # they blocked the bot, now write
             await self.storage.set_reachable(person.id, True)
         stored = await self._state(person.id)
-        ctx = Ctx(person, await self._memberships_of(person.id), Conversation.from_json(stored),
+        ctx = Ctx(person, await self._memberships_of(person.id), stored.copy(),
                   Changes(actor=person.id), now)
         if event.event_id is not None:
             ctx.changes.event = (event.channel, event.event_id)
         replies = await routes.route(self.deps, ctx, event)
         routes.remember_buttons(ctx.conversation, replies)
-        state = ctx.conversation.to_json()
-        if state != stored:
-            ctx.changes.conversation = (person.id, state)
+        if ctx.conversation != stored:
+            ctx.changes.conversation = (person.id, ctx.conversation.to_json())
         try:
             applied = await self.storage.apply(ctx.changes)
         except DraftChanged as e:
@@ -126,8 +129,8 @@ class ReportingService:
         if not applied:
             log.info("duplicate event %s ignored", ctx.changes.event)
             return []
-        if state:
-            self._states[person.id] = state
+        if ctx.conversation != IDLE:
+            self._states[person.id] = ctx.conversation
         else:
             self._states.pop(person.id, None)
         self.deps.drafts.after_commit(ctx.changes)
@@ -149,12 +152,14 @@ class ReportingService:
                 self._people[key] = person
         return person
 
-    async def _state(self, person_id: int) -> dict[str, object]:
+    async def _state(self, person_id: int) -> Conversation:
+        """Where the person is (kept in memory: this process alone writes conversations)."""
         cached = self._states.get(person_id)
         if cached is None:
-            if self._warmed:  # every stored state was loaded, and only we write them
-                return {}
-            cached = self._states[person_id] = await self.storage.get_conversation(person_id)
+            if self._warmed:  # every stored state was loaded
+                return IDLE
+            cached = Conversation.from_json(await self.storage.get_conversation(person_id))
+            self._states[person_id] = cached
         return cached
 
     async def _memberships_of(self, person_id: int) -> list[Membership]:
