@@ -426,3 +426,21 @@ async def test_an_event_repeated_inside_one_batch_is_applied_once(
     kept = await storage.find_draft("X", t.id, "2026-11")
     assert kept is not None and kept.answers == {"q1": 1}
     assert await storage.get_conversation(a) == {"q": "q2"}
+
+
+async def test_a_second_start_of_a_draft_with_answers_changes_nothing(
+        storage: SqliteStorage, shipped_templates: dict[str, Template]) -> None:
+    """Two officers press "Sửa báo cáo" at once: both start the correction's draft with the
+    sent answers; the second start is ignored, and its answers go nowhere (not to the row
+    SQLite inserted last)."""
+    from storage.models import Changes, StartDraft
+
+    t = shipped_templates["ocop_thanh_nien"]
+    v, (_, b, c), d = await _unit_x_draft_and_three_officers(storage, t)
+    await storage.apply(Changes(c, ops=[StartDraft("Y", t.id, v, "2026-11")]))
+    again = StartDraft("X", t.id, v, "2026-11", reopened_from=1, answers={"q1": 5})
+    assert await storage.apply(Changes(b, ops=[again])) is True
+    kept = await storage.find_draft("X", t.id, "2026-11")
+    other = await storage.find_draft("Y", t.id, "2026-11")
+    assert kept is not None and kept.id == d.id and kept.answers == {}
+    assert other is not None and other.answers == {}
