@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import App
+from bot.app import App, build_app
 from bot.domain.buttons import (
     AskCancel,
     Back,
@@ -202,6 +202,32 @@ async def test_the_pickers_buttons_still_work_from_the_summary(app: App) -> None
     assert "📋 Tóm tắt" in chat.text
     await chat.press(third)  # the picker message is still above the summary
     assert "Tổng số HTX" in chat.text and "Đã trả lời: 5 HTX" in chat.text
+
+
+async def test_the_list_offers_only_templates_that_apply_to_the_unit(app: App) -> None:
+    chat = await join(app, "1")  # Bản Vược, in Bát Xát
+    await chat.cmd("baocao")
+    assert "Báo cáo quý thử nghiệm" in chat.text and "Sa Pa" not in chat.text
+    sa_pa = await join(app, "2", unit="LC-SP-01")
+    await sa_pa.cmd("baocao")
+    assert "Báo cáo riêng của Sa Pa" in sa_pa.text
+
+
+async def test_a_new_draft_starts_on_the_current_template_version(app: App,
+                                                                   clock: Clock) -> None:
+    chat = await join(app, "1")
+    template = Path(app.config.reports.folder) / "thu_nghiem.toml"
+    template.write_text(TEST_TEMPLATE.replace("Tổng số HTX", "Tổng số hợp tác xã"),
+                        encoding="utf-8")
+    changed = await build_app(app.config, clock=clock)  # a restart after the edit
+    try:
+        assert changed.versions["thu_nghiem"] == 2
+        chat = Chat(changed, chat.user_id, counter=100)
+        await chat.press(REPORT)
+        draft = await changed.storage.find_draft(*KEY)
+        assert draft is not None and draft.template_version == 2
+    finally:
+        await changed.close()
 
 
 # --- typed numbers and keywords ------------------------------------------------------------------
