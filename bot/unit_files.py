@@ -39,6 +39,9 @@ def read_unit_rows(path: Path) -> list[UnitRow]:
         table = _read_xlsx(path)
     else:
         raise UnitFileError(f"{path}: expected a .csv or .xlsx file")
+    while table and not any(c.strip() for c in table[0]):  # blank lines above the header
+        table = table[1:]
+        header_line += 1
     if not table:
         raise UnitFileError(f"{path}: the file is empty")
     header = [h.strip().lower() for h in table[0]]

@@ -104,14 +104,15 @@ class Database:
         # One thread: transactions run one after another, in the order they were asked for.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._checkpointer: asyncio.Task[None] | None = None
+        self._checkpoints: aiosqlite.Connection | None = None  # the checkpointer's connection
         self._closed = False
 
     @classmethod
     async def open(cls, path: str | Path, migrate: bool = True) -> Database:
         target = str(path)
-        if target != ":memory:":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if target != ":memory:":
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
             writer = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
             writer.row_factory = sqlite3.Row
             writer.execute("PRAGMA journal_mode = WAL")
@@ -123,7 +124,7 @@ class Database:
             # stall every waiting answer (seen as 1 s spikes in bench/dialogue_throughput.py),
             # so the writer never runs them: a background task does, on its own connection.
             writer.execute("PRAGMA wal_autocheckpoint = 0")
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             raise StorageError(f"cannot open database {target}: {e}") from e
         reader = None
         if target != ":memory:":
@@ -136,31 +137,32 @@ class Database:
         if migrate:
             await db.migrate()
         if reader is not None:
-            db._checkpointer = asyncio.create_task(db._checkpoint_forever(target))
+            # Connected here, not inside the task: a close() right after open() (a short CLI
+            # command) would cancel the task mid-connect and leave aiosqlite's thread to fail
+            # on a closed loop, printing a traceback at exit.
+            checkpoints = await aiosqlite.connect(target, isolation_level=None)
+            await checkpoints.execute(f"PRAGMA busy_timeout = {cls.BUSY_TIMEOUT_MS}")
+            db._checkpoints = checkpoints
+            db._checkpointer = asyncio.create_task(db._checkpoint_forever(checkpoints))
         return db
 
-    async def _checkpoint_forever(self, target: str) -> None:
+    async def _checkpoint_forever(self, conn: aiosqlite.Connection) -> None:
         """Copy committed pages from the WAL into the database, without blocking anyone, and
         have the writer restart the WAL when it has grown past WAL_RESTART_BYTES.
 
         Often and small: a checkpoint of 10 s of answers stalled commits for up to 1 s on this
         machine's disk; every 0.25 s the stalls stay under ~100 ms (bench/dialogue_throughput)."""
-        conn = await aiosqlite.connect(target, isolation_level=None)
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
-            rows = await conn.execute_fetchall("PRAGMA page_size")
-            page_size = int(next(iter(rows))[0])
-            while True:
-                await asyncio.sleep(self.CHECKPOINT_EVERY)
-                try:
-                    rows = await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
-                    frames = int(next(iter(rows))[1])
-                    if frames * page_size >= self.WAL_RESTART_BYTES:
-                        await self._on_writer_thread(self._restart_wal)
-                except sqlite3.Error as e:  # busy or locked: next time
-                    log.debug("checkpoint skipped: %s", e)
-        finally:
-            await conn.close()
+        rows = await conn.execute_fetchall("PRAGMA page_size")
+        page_size = int(next(iter(rows))[0])
+        while True:
+            await asyncio.sleep(self.CHECKPOINT_EVERY)
+            try:
+                rows = await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+                frames = int(next(iter(rows))[1])
+                if frames * page_size >= self.WAL_RESTART_BYTES:
+                    await self._on_writer_thread(self._restart_wal)
+            except sqlite3.Error as e:  # busy or locked: next time
+                log.debug("checkpoint skipped: %s", e)
 
     def _restart_wal(self) -> bool:
         """On the writer thread, between transactions: checkpoint whatever the background
@@ -186,6 +188,8 @@ class Database:
             self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
         if self.reader is not None:
             await self.reader.close()
         # The last connection out checkpoints and removes the WAL.

@@ -596,3 +596,58 @@ def _full(text: str, kind: QuestionType, unit: str | None) -> object:
         if info.money is not None:
             return amounts._implausible(read.value, info, None) or read
     return read
+
+
+# --- guards a mutation review found unguarded: each test fails when its guard is changed -----
+
+def test_the_largest_figure_kept_is_a_million_billion() -> None:
+    assert parse_answer(q("decimal"), "1000000000000000") == Accepted(10.0**15)
+    assert "lớn quá" in refused(q("decimal"), "1000000000000001")
+
+
+@pytest.mark.parametrize("unit", ["nghìn nghìn đồng", "triệu nghìn đồng", "tỷ triệu đồng"])
+def test_money_units_with_magnitudes_out_of_order_are_not_money(unit: str) -> None:
+    from bot.domain.amounts import money_factor
+
+    assert money_factor(unit) is None
+
+
+@pytest.mark.parametrize("text", ["1234.567", "1234,567"])
+def test_a_first_group_of_four_digits_is_not_thousands(text: str) -> None:
+    # "1234.567" cannot be Vietnamese thousands (that would be 1.234.567): a decimal point
+    assert parse_answer(q("decimal"), text) == Accepted(1234.567)
+
+
+def test_comma_thousands_on_a_whole_money_question_offer_the_decimal_reading_too() -> None:
+    # 1,5 triệu is a whole number of nghìn đồng (1.500): both readings are possible here
+    message = refused(q("integer", "nghìn đồng"), "1,500 triệu")
+    assert "1.500 (hàng nghìn) hay 1,5 (số lẻ)" in message
+
+
+@pytest.mark.parametrize("text", ["1 tỷ 500 nghìn", "2 tỷ 5 nghìn"])
+def test_a_group_more_than_a_thousand_step_below_the_last_is_refused(text: str) -> None:
+    assert "Chưa đọc được số tiền" in refused(q("decimal", "triệu đồng"), text)
+
+
+@pytest.mark.parametrize("text", ["2 trăm 50 trăm", "5 trăm chục", "2 chục trăm"])
+def test_hundreds_and_tens_do_not_stack(text: str) -> None:
+    assert "Chưa đọc được số tiền" in refused(q("integer", "đồng"), text)
+
+
+@pytest.mark.parametrize("text", ["-0", "-0,0", "- 0"])
+def test_minus_zero_is_stored_as_zero(text: str) -> None:
+    import math
+
+    result = parse_answer(q("decimal", min=-1), text)
+    assert isinstance(result, Accepted) and result.value == 0
+    assert math.copysign(1, result.value) == 1  # not -0.0, which shows as "-0"
+
+
+@pytest.mark.parametrize("text", ["Tôi báo cáo 12 hộ", "tôi có 12 hộ", "toi 12 ho"])
+def test_toi_before_the_figure_is_the_speaker_not_a_range(text: str) -> None:
+    assert parse_answer(q("integer", "hộ"), text) == Accepted(12)
+
+
+@pytest.mark.parametrize("kind", ["decimal", "integer"])
+def test_ruoi_without_a_magnitude_is_refused_even_without_a_unit(kind: str) -> None:
+    assert "rưỡi" in refused(q(kind), "2 rưỡi")  # never stored as 2

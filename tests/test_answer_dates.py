@@ -146,6 +146,16 @@ def test_a_date_without_year_typed_in_january_fits_last_half_year() -> None:
     assert parse_answer(question, "28/12", today=JAN_3, period=h2) == Accepted("2026-12-28")
 
 
+
+def test_before_its_period_starts_period_to_today_allows_the_whole_period() -> None:
+    """Today before the period (a report prepared early): the period bounds the date, not a
+    "today" that lies before it (which would refuse every day). Found by a mutation review:
+    the random test below rarely draws this case."""
+    question = date_q(within="period_to_today")
+    q2 = Period.parse("2026-Q2")
+    assert parse_answer(question, "15/05/2026", today=date(2026, 3, 20), period=q2) == \
+        Accepted("2026-05-15")
+
 @settings(max_examples=300, deadline=None)
 @given(day=st.dates(min_value=date(2024, 1, 1), max_value=date(2028, 12, 31)),
        today=st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)),

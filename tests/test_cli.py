@@ -392,6 +392,8 @@ NEEDED = 'required when telegram.mode = "webhook"'
      ["config.toml: telegram.webhook_secret: must be 1-256 characters"]),
     (lambda c: c + 'base_url = "api.telegram.org/bot"\n',
      ["config.toml: telegram.base_url: must be an http(s) URL"]),
+    (lambda c: c + 'base_url = "https:///bot"\n',  # no host
+     ["config.toml: telegram.base_url: must be an http(s) URL"]),
 ])
 @pytest.mark.parametrize("command", ["check-config", "run"])
 def test_check_config_refuses_what_run_refuses(
@@ -434,6 +436,9 @@ def test_check_config_refuses_a_malformed_token(workdir: Path, capsys: pytest.Ca
     assert "BAOCAO_TELEGRAM_TOKEN: not a bot token" in err and "paste-token-here" not in err
     monkeypatch.delenv("BAOCAO_TELEGRAM_TOKEN")
     write_config(workdir, '[telegram]\ntoken = "123 456"\n')
+    assert main(["check-config"]) == 2
+    assert "config.toml: telegram.token: not a bot token" in capsys.readouterr().err
+    write_config(workdir, '[telegram]\ntoken = "123456:ABC/def"\n')  # a good start is not enough
     assert main(["check-config"]) == 2
     assert "config.toml: telegram.token: not a bot token" in capsys.readouterr().err
     write_config(workdir, '[telegram]\ntoken = "123456:ABC-def_123"\n')

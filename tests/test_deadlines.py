@@ -242,6 +242,8 @@ BASE: list[tuple[str, str, str]] = [
     ("15 ngày sau khi kết thúc năm", "2026-H2", "2027-01-16"),
     ("5 ngày sau khi kết thúc 6 tháng", "2026-Q1", "2026-07-06"),
     ("5 ngày sau khi kết thúc 6 tháng", "2026-08", "2027-01-06"),
+    ("5 ngày sau khi kết thúc 6 tháng", "2026-06", "2026-07-06"),  # June ends the half
+    ("5 ngày sau khi kết thúc 6 tháng", "2026-Q2", "2026-07-06"),
     ("5 ngày sau khi kết thúc tháng", "2026-Q1", "2026-04-06"),
     ("5 ngày sau khi kết thúc tháng", "2026", "2027-01-06"),
     ("5 ngày sau khi kết thúc quý", "2026-H1", "2026-07-06"),

@@ -117,3 +117,39 @@ def test_uncaught_exceptions_are_redacted_too() -> None:
     assert result.returncode == 1
     assert TOKEN not in result.stderr and SECRET_PART not in result.stderr
     assert "SystemError: crashed holding <redacted>" in result.stderr
+
+
+def test_a_secret_is_redacted_percent_encoded_too() -> None:
+    """A secret inside a URL (a query string, an encoded path) is written percent-encoded."""
+    redactor = logs.Redactor()
+    redactor.add("hook/Secret+1:x")
+    assert redactor("GET /telegram?s=hook%2FSecret%2B1%3Ax ok") == "GET /telegram?s=<redacted> ok"
+
+
+def test_a_secret_inside_a_longer_one_leaves_nothing_of_either() -> None:
+    redactor = logs.Redactor()
+    redactor.add("zalo-app-1")
+    redactor.add("zalo-app-1-secret-part")  # learnt later, holds the first
+    assert redactor("token zalo-app-1-secret-part") == "token <redacted>"
+
+
+def test_warnings_thread_errors_and_a_second_configure_go_through_one_redacting_handler(
+) -> None:
+    code = ("import logging, threading, warnings\n"
+            "from bot import logs\n"
+            f"logs.configure(0, secrets=[{TOKEN!r}])\n"
+            f"logs.configure(0, secrets=[{TOKEN!r}])\n"  # tests and the CLI configure again
+            "logging.getLogger('bot.test').warning('written once')\n"
+            f"warnings.warn('deprecated call with ' + {TOKEN!r})\n"
+            f"def fail() -> None:\n    raise ValueError('thread holding ' + {TOKEN!r})\n"
+            "t = threading.Thread(target=fail, name='worker')\n"
+            "t.start()\nt.join()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    err = result.stderr
+    assert TOKEN not in err and SECRET_PART not in err
+    assert err.count("written once") == 1
+    assert "deprecated call with <redacted>" in err
+    assert "uncaught exception in thread worker" in err
+    assert "ValueError: thread holding <redacted>" in err

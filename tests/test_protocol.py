@@ -51,7 +51,7 @@ def test_the_wire_format_of_buttons_already_in_chats_still_reads() -> None:
 
 @pytest.mark.parametrize("raw", ["", "zzz", "o", "o|0|t", "o|x|t|p", "o|-1|t|p", "a|q|1|2",
                                  "a|q|", "o||t|p", "a|q|²", "a|q|1234567", "s", "sum|x",
-                                 "o|0|" + "t" * 70 + "|p"])
+                                 "o|0|" + "t" * 70 + "|p", "o|0||2026-Q1", "s|", "n|X||p"])
 def test_malformed_or_forged_data_reads_as_nothing(raw: str) -> None:
     assert unpack(raw) is None
 
@@ -62,6 +62,29 @@ def test_the_64_byte_limit_and_the_separator_are_checked_when_packing() -> None:
     with pytest.raises(ButtonDataError):
         Skip("a|b").pack()
     assert len(OpenReport(99, "t" * 40, "2026-W53").pack().encode()) <= MAX_BYTES
+
+
+def test_the_limit_counts_bytes_not_characters() -> None:
+    """Unit codes may carry diacritics: 30 "Đ" are 42 characters but 72 bytes, more than
+    Telegram takes (it refuses the whole message, so the reminder would not go out)."""
+    with pytest.raises(ButtonDataError):
+        ReportNow("Đ" * 30, "t", "2026-Q1").pack()
+    assert len(ReportNow("X" * 58, "t", "p").pack().encode()) == MAX_BYTES  # exactly 64: fine
+    with pytest.raises(ButtonDataError):
+        ReportNow("X" * 59, "t", "p").pack()  # 65 bytes
+
+
+def test_a_prefix_cannot_be_used_twice() -> None:
+    kinds = dict(ButtonData._kinds)
+    try:
+        with pytest.raises(TypeError):
+            @dataclasses.dataclass(frozen=True)
+            class Again(ButtonData, prefix="s"):  # Skip's
+                question: str
+    finally:
+        ButtonData._kinds.clear()
+        ButtonData._kinds.update(kinds)
+    assert unpack("s|q") == Skip("q")
 
 
 @given(st.text(max_size=80))
@@ -86,11 +109,18 @@ def test_a_state_stored_by_earlier_versions_loads() -> None:
 
 @pytest.mark.parametrize("raw", [None, [], "x", {"mode": "nope"}, {"r": "LC"},
                                  {"r": [1, 2, 3]}, {"mode": "question", "q": 5, "sel": "x",
-                                                    "btn": {"a": 1}, "kw": [1]}])
+                                                    "btn": {"a": 1}, "kw": [1]},
+                                 {"r": ["LC-BX-01", "thu_nghiem"]},
+                                 {"mode": "nope", "r": ["LC-BX-01", "thu_nghiem", "2026-Q1"],
+                                  "q": "von"},
+                                 {"btn": [1, None], "kw": {"có": 5, "1": None}}])
 def test_a_damaged_state_loads_as_something_safe(raw: object) -> None:
     c = Conversation.from_json(raw)
     assert c.report is None and c.question is None
     assert isinstance(c.numbered, list) and isinstance(c.keywords, dict)
+    # typed text is looked up in these: anything but strings would fail the next message
+    assert all(isinstance(b, str) for b in c.numbered)
+    assert all(isinstance(v, str) for v in c.keywords.values())
 
 
 @pytest.mark.parametrize(("text", "expected"), [

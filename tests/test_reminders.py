@@ -346,3 +346,89 @@ async def test_a_sweep_stopped_at_shutdown_leaves_nothing_stranded(app: App,
     clock.now = local(2026, 2, 26, 8, 5).astimezone(UTC)
     await after_restart.sweep(sender.channels)
     assert sorted(who for _, who, _, _ in sender.sent) == sorted(f"u-{c}" for c in COMMUNES)
+
+
+@dataclass
+class CountingSender(FakeSender):
+    """Records every attempt, and fails for the people in `failing`."""
+
+    failing: set[str] = field(default_factory=set)
+    attempts: list[str] = field(default_factory=list)
+
+    async def send(self, person: Person, reply: Reply) -> Outcome:
+        self.attempts.append(person.external_id)
+        if person.external_id in self.failing:
+            return "failed"
+        return await super().send(person, reply)
+
+
+async def test_a_reminder_one_officer_got_is_not_sent_again(app: App, clock: Clock) -> None:
+    """Two officers of one commune; sending to one fails. The other got the reminder: the
+    next sweep must not send it to them a second time."""
+    await join(app, "u-a", unit="LC-BX-01")
+    await join(app, "u-b", unit="LC-BX-01")
+    sender = CountingSender(clock, failing={"u-b"})
+    service = reminders_of(app, clock)
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    first = await service.sweep(sender.channels)
+    assert first.messages == 1 and first.failed == 1
+    sender.failing.clear()
+    clock.now = local(2026, 2, 26, 8, 1).astimezone(UTC)
+    again = await service.sweep(sender.channels)
+    assert again.sent == 0 and again.messages == 0
+    assert [who for _, who, _, _ in sender.sent] == ["u-a"]
+    rows = [r for r in await app.storage.reminder_rows() if r["unit_code"] == "LC-BX-01"]
+    assert [(r["kind"], r["status"], r["recipients"]) for r in rows] == [("before:7", "sent", 1)]
+
+
+async def test_a_person_who_blocked_the_bot_is_tried_once_per_sweep_then_not_at_all(
+        app: App, clock: Clock) -> None:
+    from bot.domain.roles import Role
+    from bot.services.invites import create_invite
+
+    chat = await join(app, "u-x", unit="LC-BX-01")  # one officer of two communes
+    invite = await create_invite(app.storage, "LC-BX-02", Role.OFFICER, 1, 7, clock())
+    await chat.cmd("start", invite.code)
+    assert "Bạn đã tham gia" in chat.text
+    sender = CountingSender(clock, blocked={"u-x"})
+    service = reminders_of(app, clock)
+    clock.now = local(2026, 2, 26, 8).astimezone(UTC)
+    first = await service.sweep(sender.channels)
+    assert sender.attempts == ["u-x"] and first.blocked == 1  # not again for the 2nd commune
+    clock.now = local(2026, 3, 2, 8).astimezone(UTC)  # the next reminder is due
+    await service.sweep(sender.channels)
+    assert sender.attempts == ["u-x"]  # known to have blocked the bot: not tried
+
+
+def test_the_fallback_button_points_at_the_reminded_unit(tmp_path: Path) -> None:
+    """A unit code too long for 'Báo cáo ngay' by code: the button names the unit's place in
+    the person's list (as /baocao sorts it), not the first unit."""
+    from bot.domain.buttons import unpack
+    from bot.domain.templates import Level, load_template
+    from bot.domain.units import Unit
+    from bot.services.reminders import Planned, _button
+    from tests.harness import TEST_TEMPLATE
+
+    path = tmp_path / "thu_nghiem.toml"
+    path.write_text(TEST_TEMPLATE, encoding="utf-8")
+    template, problems = load_template(path)
+    assert template is not None and not problems
+    code = "LC-" + "X" * 60
+    w = window(template, Period.parse("2026-Q1"), VN, 10)
+    planned = Planned(Unit(code, "Xã dài", None, Level.XA), w,
+                      slots_for(w, Policy(), VN)[0], [])
+    button = _button(planned, ["LC-AAA", code])
+    assert unpack(button.data) == OpenReport(1, "thu_nghiem", "2026-Q1")
+
+
+async def test_a_failing_sweep_is_logged_and_the_runner_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from bot.scheduler import Scheduler
+
+    class Broken:
+        async def sweep(self, channels: Channels) -> None:
+            raise RuntimeError("database is locked")
+
+    runner = Scheduler(Broken(), Channels())  # type: ignore[arg-type]
+    await runner.sweep()  # does not raise: the next wake-up tries again
+    assert "reminder sweep failed" in caplog.text and "database is locked" in caplog.text

@@ -426,3 +426,48 @@ async def test_an_event_repeated_inside_one_batch_is_applied_once(
     kept = await storage.find_draft("X", t.id, "2026-11")
     assert kept is not None and kept.answers == {"q1": 1}
     assert await storage.get_conversation(a) == {"q": "q2"}
+
+
+async def test_a_second_start_of_a_draft_with_answers_changes_nothing(
+        storage: SqliteStorage, shipped_templates: dict[str, Template]) -> None:
+    """Two officers press "Sửa báo cáo" at once: both start the correction's draft with the
+    sent answers; the second start is ignored, and its answers go nowhere (not to the row
+    SQLite inserted last)."""
+    from storage.models import Changes, StartDraft
+
+    t = shipped_templates["ocop_thanh_nien"]
+    v, (_, b, c), d = await _unit_x_draft_and_three_officers(storage, t)
+    await storage.apply(Changes(c, ops=[StartDraft("Y", t.id, v, "2026-11")]))
+    again = StartDraft("X", t.id, v, "2026-11", reopened_from=1, answers={"q1": 5})
+    assert await storage.apply(Changes(b, ops=[again])) is True
+    kept = await storage.find_draft("X", t.id, "2026-11")
+    other = await storage.find_draft("Y", t.id, "2026-11")
+    assert kept is not None and kept.id == d.id and kept.answers == {}
+    assert other is not None and other.answers == {}
+
+
+async def test_a_cancelled_waiter_does_not_strand_the_rest_of_its_batch(db_path: Path) -> None:
+    """A handler cancelled while its answer is being committed (a shutdown, a timeout): the
+    other events of that batch still get their results, or their people would wait forever
+    (and, queued per person, so would everything they send next)."""
+    import asyncio
+    import threading
+
+    from storage.database import GroupCommit
+
+    db = await Database.open(db_path)
+    def write(conn: sqlite3.Connection, items: list[int]) -> list[int]:
+        return [v * 10 for v in items]
+
+    group = GroupCommit(db, write, max_batch=8)
+    gate = threading.Event()
+    db._thread.submit(gate.wait)  # hold the writer: the three items form one batch
+    tasks = [asyncio.create_task(group.submit(v)) for v in (1, 2, 3)]
+    await asyncio.sleep(0)  # every task has handed its item over and waits
+    tasks[1].cancel()
+    gate.set()
+    # bounded: a stranded waiter fails the test instead of hanging the run
+    first, last = await asyncio.wait_for(asyncio.gather(tasks[0], tasks[2]), timeout=30)
+    assert (first, last) == (10, 30) and tasks[1].cancelled()
+    await db.close()
+

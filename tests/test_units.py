@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import pytest
 
 from bot.domain.templates import Level
 from bot.domain.units import Unit, UnitRow, check_import, clean_code
+from bot.unit_files import detect_delimiter, read_unit_rows
 
 
 def rows(*lines: tuple[str, str, str, str]) -> list[UnitRow]:
@@ -74,3 +76,31 @@ def test_a_code_that_still_does_not_print_is_shown_escaped() -> None:
                                   ("A\x07", "Xã A lần nữa", "", "xa")), {})
     assert errors == ["line 2: cycle in parents: 'A\\x07' → B → 'A\\x07'",
                       "line 4: duplicate code 'A\\x07' (first on line 2)"]
+
+
+def test_names_are_nfc_too() -> None:
+    units, errors = check_import(rows(("H", unicodedata.normalize("NFD", "Huyện đoàn Hồ"), "",
+                                       "huyen")), {})
+    assert not errors and units[0].name == unicodedata.normalize("NFC", "Huyện đoàn Hồ")
+
+
+def test_a_cycle_is_reported_once() -> None:
+    _, errors = check_import(rows(("A", "Một", "C", "huyen"), ("B", "Hai", "A", "huyen"),
+                                  ("C", "Ba", "B", "huyen")), {})
+    assert errors == ["line 2: cycle in parents: A → C → B → A"]
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("code;name;parent_code;level", ";"), ("Code ; Name ; Parent_Code ; Level", ";"),
+    ("LEVEL\tCODE\tNAME\tPARENT_CODE", "\t"), ("code,name,parent_code,level", ","),
+    ("mã;tên", ","),  # nothing known: a comma, so the message names the expected columns
+])
+def test_the_separator_is_the_one_that_splits_the_header_into_known_names(
+        header: str, expected: str) -> None:
+    assert detect_delimiter(header) == expected
+
+
+def test_blank_lines_before_the_header_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "units.csv"
+    path.write_text("\n\ncode;name;parent_code;level\nA;Tỉnh đoàn A, B;;tinh\n", encoding="utf-8")
+    assert read_unit_rows(path) == [UnitRow(4, "A", "Tỉnh đoàn A, B", "", "tinh")]

@@ -212,14 +212,19 @@ def summary_text(t: Template, answers: dict[str, Any], heading: str) -> tuple[st
 
 
 def changed_lines(t: Template, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """'• Câu 3. Tổng số HTX: 1.234 HTX → 2.000 HTX' for every visible answer that changed."""
-    shown = visible_questions(t, after)
+    """'• Câu 3. Tổng số HTX: 1.234 HTX → 2.000 HTX' for every answer that changed, including
+    one the change drops because its question is no longer asked (numbered as it was shown)."""
+    now_shown = [q.id for q in visible_questions(t, after)]
+    was_shown = [q.id for q in visible_questions(t, before)]
     out = []
-    for i, q in enumerate(shown, 1):
-        old, new = before.get(q.id), after.get(q.id)
-        if old != new:
-            out.append(M.change_line(i, q.text, format_answer(q, old) if q.id in before
-                                     else M.NOT_ANSWERED, format_answer(q, new)))
+    for q in t.questions:
+        if (q.id not in before and q.id not in after) or before.get(q.id) == after.get(q.id):
+            continue
+        shown = now_shown if q.id in now_shown else was_shown
+        number = shown.index(q.id) + 1 if q.id in shown else None
+        old = format_answer(q, before[q.id]) if q.id in before else M.NOT_ANSWERED
+        new = format_answer(q, after[q.id]) if q.id in after else M.NO_LONGER_ASKED
+        out.append(M.change_line(number, q.text, old, new))
     return out
 
 

@@ -164,6 +164,7 @@ CORRECTION_DROPPED = "Đã bỏ bản sửa. Báo cáo đã gửi vẫn giữ ng
 DRAFT_CANCELLED = "Đã hủy bản nháp. Gõ /baocao khi muốn làm lại."
 CHOOSE_QUESTION = "Bạn muốn sửa câu nào? Chọn số câu:"
 NOT_ANSWERED = "❗ chưa trả lời"
+NO_LONGER_ASKED = "— (không còn hỏi)"
 # Answers said back (summary, "✓ Đã lưu: …"); numbers, dates and option labels as they are.
 SKIPPED_VALUE = "— (bỏ qua)"
 ANSWER_YES, ANSWER_NO = "Có", "Không"
@@ -291,8 +292,9 @@ def confirm_correction(changes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def change_line(number: int, text: str, old: str, new: str) -> str:
-    return f"• Câu {number}. {text}: {old} → {new}"
+def change_line(number: int | None, text: str, old: str, new: str) -> str:
+    where = f"Câu {number}. " if number is not None else ""
+    return f"• {where}{text}: {old} → {new}"
 
 
 def confirm_cancel(title: str, period: str) -> str:

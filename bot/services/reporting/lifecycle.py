@@ -202,6 +202,13 @@ async def keep_draft(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
     if back is not None:
         ctx.conversation.show(back.mode, back.report, question=back.question,
                               to_summary=back.to_summary, selected=back.selected)
+        if back.mode is Mode.QUESTION:
+            again = await screens.ask_again(deps, ctx, note=None)
+            if again:
+                return again
+        found = await on_screen(deps, ctx)
+        if back.mode is Mode.SUMMARY and found is not None:
+            return [screens.draft_summary(ctx, found.report, found.template, found.draft)]
     return await screens.resume(deps, ctx) or [Reply(M.CONTINUE_HINT)]
 
 

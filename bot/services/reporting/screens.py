@@ -107,7 +107,7 @@ def _correcting(draft: Draft) -> bool:
     return draft.reopened_from is not None
 
 
-async def ask_again(deps: Deps, ctx: Ctx, note: str) -> list[Reply]:
+async def ask_again(deps: Deps, ctx: Ctx, note: str | None) -> list[Reply]:
     """The question on screen once more (after a command answered in between), so what the
     person types next answers the question they see last; [] if no question is on screen."""
     conversation = ctx.conversation
