@@ -52,7 +52,16 @@ from typing import Any
 
 from telegram import Update
 
-from bench.live import VN, MovingClock, anchor_bot, live_bot, report_steps, seed, write_reports
+from bench.live import (
+    UNLIMITED,
+    VN,
+    MovingClock,
+    anchor_bot,
+    live_bot,
+    report_steps,
+    seed,
+    write_reports,
+)
 from bench.live import template_toml as live_template
 from bench.standin import Result, Script, StandIn
 from bot.app import App, build_app, tune_runtime
@@ -62,6 +71,7 @@ from bot.domain.roles import Role
 from bot.domain.templates import Level
 from bot.domain.units import Unit
 from handlers.telegram.app import APP_KEY, build_application
+from handlers.telegram.runner import start_delivery
 from storage.models import Invite
 from tests.recording_request import RecordingRequest, button_update, text_update
 
@@ -104,7 +114,7 @@ async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitab
         folder.mkdir()
         (folder / "bench.toml").write_text(template_toml(), encoding="utf-8")
         config = Config(storage=StorageConfig(path=Path(tmp) / "bench.db"),
-                        reports=ReportsConfig(dir=folder))
+                        reports=ReportsConfig(dir=folder), telegram=UNLIMITED)
         app = await build_app(config, clock=lambda: NOW)
         units = [Unit("P", "Tỉnh đoàn", None, Level.TINH)]
         units += [Unit(f"X{i:04d}", f"Đoàn xã {i}", "P", Level.XA) for i in range(officers)]
@@ -120,6 +130,7 @@ async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitab
                                         request=request, get_updates_request=request)
         await application.initialize()
         await app.reporting.warm()  # as `baocao run` does at start-up
+        courier = start_delivery(application, app, config)  # replies through the outbox
         tune_runtime()
         processor = application.update_processor
         latencies: list[float] = []
@@ -128,9 +139,12 @@ async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitab
             return request.latest[user]
 
         async def feed(raw: dict[str, Any]) -> None:
-            # What PTB's polling loop does with each fetched update.
+            # What PTB's polling loop does with each fetched update; done when the reply is
+            # delivered (stored in the outbox with the answer, then sent by the courier).
             update = Update.de_json(raw, application.bot)
             await processor.process_update(update, application.process_update(update))
+            assert update.effective_chat is not None
+            await courier.delivered_all(str(update.effective_chat.id))
 
         wal, largest = Path(tmp) / "bench.db-wal", [0]
 
@@ -147,6 +161,7 @@ async def run(officers: int, drive: Callable[[Callable[[dict[str, Any]], Awaitab
         WAL_LARGEST[0] = largest[0] / 1e6
         row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM submissions")
         assert row is not None and row["n"] == officers, "not every report was sent"
+        await courier.stop()
         await application.shutdown()
         await app.close()
         return latencies, elapsed
@@ -235,7 +250,7 @@ async def http_run(server: StandIn, officers: int, baocao: bool, *, rate: float 
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_reports(Path(tmp) / "reports", {"bench": live_template("bench")})
         config = Config(storage=StorageConfig(path=Path(tmp) / "bench.db"),
-                        reports=ReportsConfig(dir=folder))
+                        reports=ReportsConfig(dir=folder), telegram=UNLIMITED)
 
         async def prepare(app: App) -> None:
             assert [FIRST_USER + n for n in range(officers)] == await seed(app, officers)

@@ -36,7 +36,7 @@ from telegram.ext import (
 
 from bench.standin import TOKEN, Step
 from bot.app import App, tune_runtime
-from bot.config import Config
+from bot.config import Config, TelegramConfig
 from bot.domain.templates import Level
 from bot.domain.units import Unit
 from handlers.telegram.app import POOL_SIZE, POOL_WAIT, PerChatProcessor, build_application
@@ -91,6 +91,12 @@ async def seed(app: App, communes: int, officers_per_commune: int = 1) -> list[i
 
     await app.storage.db.write(write)
     return [user for _, _, user in people]
+
+
+# The benches measure what the bot can handle; Telegram's own limits (30 messages a second in
+# all, 1 a second per chat) would cap every run at 30 replies a second. The limiter that
+# enforces them is tested in tests/test_delivery.py.
+UNLIMITED = TelegramConfig(max_per_second=0, max_per_chat_per_second=0)
 
 
 class MovingClock:

@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.live import (
+    UNLIMITED,
     VN,
     AnyApplication,
     GcMeter,
@@ -103,7 +104,7 @@ async def measure(communes: int, per_commune: int, updates: int, concurrency: in
         (folder / "bench.toml").write_text(template_toml("bench", "trước ngày 25 tháng cuối quý"),
                                            encoding="utf-8")
         config = Config(storage=StorageConfig(path=Path(tmp) / "memory.db"),
-                        reports=ReportsConfig(dir=folder))
+                        reports=ReportsConfig(dir=folder), telegram=UNLIMITED)
         users: list[int] = []
 
         async def prepare(app: App) -> None:

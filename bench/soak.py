@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.live import (
+    UNLIMITED,
     VN,
     MovingClock,
     StallMeter,
@@ -72,7 +73,8 @@ async def soak(officers: int, minutes: float, rate: float,
                                        else "trước ngày 25 tháng cuối quý")
             for k in range(reports)})
         db = Path(tmp) / "soak.db"
-        config = Config(storage=StorageConfig(path=db), reports=ReportsConfig(dir=folder))
+        config = Config(storage=StorageConfig(path=db), reports=ReportsConfig(dir=folder),
+                        telegram=UNLIMITED)
         users: list[int] = []
 
         async def prepare(app: App) -> None:

@@ -66,9 +66,11 @@ async def build_app(config: Config, clock: Clock = system_clock,
     storage = await SqliteStorage.open(db_path or config.storage.path)
     versions = await storage.sync_templates(templates.values())
     units = UnitDirectory(storage, templates)
+    channels = Channels()
     reporting = ReportingService(storage, templates, versions, zone=config.zone,
-                                 lock_days=config.reports.lock_days, clock=clock, units=units)
+                                 lock_days=config.reports.lock_days, clock=clock, units=units,
+                                 channels=channels)
     reminders = ReminderService(storage, templates, zone=config.zone,
                                 lock_days=config.reports.lock_days,
                                 defaults=config.reminders, clock=clock, units=units)
-    return App(config, storage, templates, versions, reporting, reminders, Channels())
+    return App(config, storage, templates, versions, reporting, reminders, channels)

@@ -56,6 +56,10 @@ class TelegramConfig(_Section):
     webhook_secret: SecretStr | None = None
     listen: str = "127.0.0.1"
     port: int = Field(default=8443, ge=1, le=65535)
+    # Telegram's limits for everything the bot sends (0 = no limit: benchmarks only).
+    max_per_second: float = Field(default=30.0, ge=0, le=1000)
+    max_per_chat_per_second: float = Field(default=1.0, ge=0, le=100)
+    chat_burst: int = Field(default=3, ge=1, le=100)
 
 
 class StorageConfig(_Section):

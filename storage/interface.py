@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.domain.units import Unit
-from storage.models import Changes, Draft, Invite, Membership, Person, Submission
+from storage.models import Changes, Draft, Invite, Membership, Person, Stored, Submission
 
 ReminderRow = tuple[str, str, str, str, str, str, int]  # unit, template, period, kind, status,
 #                                                        scheduled at, recipients
@@ -72,6 +72,13 @@ class Storage(Protocol):
     async def finish_reminders(self, sweep_id: str,
                                corrections: list[tuple[str, str, str, str, int]],
                                retry: list[ReminderKey] | None = None) -> None: ...
+
+    async def release_stranded_reminders(self) -> int: ...
+
+    # --- delivery ------------------------------------------------------------------------------
+    async def pending_outbox(self, channel: str) -> list[Stored]: ...
+    async def unhandled_inbox(self, channel: str) -> list[tuple[str, str]]: ...
+    async def prune_delivery(self, before: datetime) -> dict[str, int]: ...
 
     # --- settings ----------------------------------------------------------------------------
     async def get_setting(self, key: str) -> str | None: ...

@@ -106,11 +106,41 @@ class Submit:
 Op = StartDraft | SaveAnswer | DeleteDraft | Submit
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for the outbox: the channel's own call (JSON), for one chat."""
+
+    channel: str
+    chat_id: str
+    payload: str
+    person_id: int | None = None
+    event_id: str | None = None  # the event it answers; None for a push
+    priority: int = 0  # 0 replies, 1 reminders, 2 broadcasts: lower goes first
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An outbox row still to deliver (read back after a restart or for a repeated event)."""
+
+    id: int
+    message: Outgoing
+    state: str = "pending"
+
+
 @dataclass
 class Changes:
-    """Everything one inbound event writes; `event` = (channel, event id) for de-duplication."""
+    """Everything one inbound event writes; `event` = (channel, event id) for de-duplication.
+
+    `outbox` (the event's replies) is written in the same transaction; the writer fills
+    `outbox_ids` with their row ids. `inbox` (updates just fetched) and `settled` (outbox rows
+    delivered or given up: id → state) ride along in the same group commit when there is no
+    event, so they cost no transaction of their own under load."""
 
     actor: int
     event: tuple[str, str] | None = None
     ops: list[Op] = field(default_factory=list)
     conversation: tuple[int, dict[str, Any]] | None = None
+    outbox: list[Outgoing] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+    inbox: list[tuple[str, str, str]] = field(default_factory=list)  # channel, event id, JSON
+    settled: list[tuple[int, str]] = field(default_factory=list)

@@ -24,9 +24,11 @@ from storage.models import (
     Invite,
     Membership,
     Op,
+    Outgoing,
     Person,
     SaveAnswer,
     StartDraft,
+    Stored,
     Submission,
     Submit,
 )
@@ -541,6 +543,49 @@ class SqliteStorage:
             " FROM reminders ORDER BY scheduled_at, unit_code, kind")
         return [dict(r) for r in rows]
 
+    # --- delivery: outbox and inbox ---------------------------------------------------------
+
+    async def pending_outbox(self, channel: str) -> list[Stored]:
+        """Messages not yet delivered on this channel, oldest first (after a restart)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM outbox WHERE channel=? AND state='pending' ORDER BY id", (channel,))
+        return [_stored(r) for r in rows]
+
+    async def unhandled_inbox(self, channel: str) -> list[tuple[str, str]]:
+        """(event id, payload) of updates stored but never handled, in the order received."""
+        rows = await self.db.fetchall(
+            "SELECT event_id, payload FROM inbox i WHERE channel=? AND NOT EXISTS (SELECT 1"
+            " FROM processed_events p WHERE p.channel=i.channel AND p.event_id=i.event_id)"
+            " ORDER BY rowid", (channel,))
+        return [(r["event_id"], r["payload"]) for r in rows]
+
+    async def prune_delivery(self, before: datetime) -> dict[str, int]:
+        """Forget what is older than `before`: handled updates, stored updates, delivered
+        messages. Rows are appended in time order, so each table is cut at its first row
+        that is recent enough (no index on time needed, no full scan)."""
+        cutoff = before.isoformat()
+
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            out = {}
+            for table, column, extra in (("processed_events", "handled_at", ""),
+                                         ("inbox", "received_at", ""),
+                                         ("outbox", "created_at", " AND state != 'pending'")):
+                cur = conn.execute(
+                    f"DELETE FROM {table} WHERE rowid < COALESCE((SELECT MIN(rowid) FROM"
+                    f" {table} WHERE {column} >= ?), (SELECT MAX(rowid) + 1 FROM {table}))"
+                    f"{extra}", (cutoff,))
+                out[table] = cur.rowcount
+            return out
+        return await self.db.write(work)
+
+    async def release_stranded_reminders(self) -> int:
+        """Reminders left 'sending' by a crash go back to the planner: sent again if still
+        due, skipped if stale (at least once: a repeated reminder is cheaper than a unit
+        that misses its deadline for want of one)."""
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM reminders WHERE status='sending'").rowcount
+        return await self.db.write(work)
+
     # --- settings and audit ------------------------------------------------------------------
 
     async def get_setting(self, key: str) -> str | None:
@@ -561,6 +606,12 @@ class SqliteStorage:
 
 
 # --- writes: plain functions run on the writer thread, inside the caller's transaction -----
+
+
+def _stored(row: Any) -> Stored:
+    return Stored(row["id"], Outgoing(row["channel"], row["chat_id"], row["payload"],
+                                      row["person_id"], row["event_id"], row["priority"]),
+                  row["state"])
 
 
 def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str,
@@ -615,7 +666,37 @@ def _write_batch(conn: sqlite3.Connection, batch: list[Changes]) -> list[bool]:
     _insert_rows(conn, "INSERT INTO conversations (person_id, state, updated_at) VALUES {rows}"
                  " ON CONFLICT(person_id) DO UPDATE SET state=excluded.state,"
                  " updated_at=excluded.updated_at", states)
+    _write_outbox(conn, [c for c, wanted in zip(batch, keep, strict=True) if wanted], now)
+    _insert_rows(conn, "INSERT OR IGNORE INTO inbox (channel, event_id, payload, received_at)"
+                 " VALUES {rows}", [(*row, now) for c in batch for row in c.inbox])
+    settled: dict[str, list[int]] = {}
+    for c in batch:
+        for row_id, outcome in c.settled:
+            settled.setdefault(outcome, []).append(row_id)
+    for outcome, row_ids in settled.items():
+        for ids in _shaped(row_ids):
+            conn.execute(f"UPDATE outbox SET state=?, done_at=? WHERE id IN"
+                         f" ({','.join('?' * len(ids))})", [outcome, now, *ids])
     return keep
+
+
+def _write_outbox(conn: sqlite3.Connection, batch: list[Changes], now: str) -> None:
+    """Every kept event's replies, in order; each event learns its rows' ids. With
+    AUTOINCREMENT and one writer, the rows of one statement get consecutive ids in order."""
+    rows = [(c, m) for c in batch for m in c.outbox]
+    ids: list[int] = []
+    for chunk in _shaped(rows):
+        marks = ",".join(["(?,?,?,?,?,?,?)"] * len(chunk))
+        cur = conn.execute(
+            "INSERT INTO outbox (channel, chat_id, person_id, event_id, priority, payload,"
+            f" created_at) VALUES {marks}",
+            [v for _, m in chunk for v in (m.channel, m.chat_id, m.person_id, m.event_id,
+                                           m.priority, m.payload, now)])
+        last = cur.lastrowid or 0
+        ids.extend(range(last - len(chunk) + 1, last + 1))
+    for c in batch:
+        c.outbox_ids = ids[:len(c.outbox)]
+        del ids[:len(c.outbox)]
 
 
 def _save_answers(conn: sqlite3.Connection, answers: list[tuple[Any, ...]]) -> None:

@@ -118,12 +118,16 @@ class Chat:
     name: str = "Cán bộ"
     counter: int = 0
     last: list[Reply] = field(default_factory=list)
+    waits: bool = True  # for the reply to be delivered before acting again
 
     async def _send(self, **kw: object) -> list[Reply]:
         self.counter += 1
         event = Inbound("test", self.user_id, self.name, event_id=f"{self.user_id}-{self.counter}",
                         **kw)  # type: ignore[arg-type]
         self.last = await self.app.reporting.handle(event)
+        courier = self.app.channels.courier("test")
+        if courier is not None and courier.running and self.waits:  # a person acts on what reached them
+            await courier.delivered_all(self.user_id)
         return self.last
 
     async def cmd(self, name: str, arg: str = "") -> list[Reply]:

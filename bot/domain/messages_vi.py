@@ -78,6 +78,17 @@ HINT_OFFICER = "Gõ /baocao để làm báo cáo, /giup để xem hướng dẫn
 HINT_WATCHER = "Gõ /trangthai để xem tình hình báo cáo, /giup để xem hướng dẫn."
 CHANGED_BY_COLLEAGUE = ("Báo cáo này vừa được cán bộ khác của đơn vị cập nhật (gửi, hủy hoặc "
                         "trả lời thêm). Gõ /baocao để xem lại rồi làm tiếp.")
+A_PHOTO = "ảnh vừa gửi"
+
+
+def not_shown_yet(typed: str) -> str:
+    """Typed while the bot's previous reply had not reached the person: not stored."""
+    what = typed.strip() if len(typed.strip()) <= 60 else typed.strip()[:57] + "…"
+    return (f"⏳ Tin nhắn trước của hệ thống chưa tới được máy bạn, nên “{what}” chưa được lưu "
+            "vào câu nào. Các câu trả lời trước đó vẫn được giữ nguyên. Xin xem lại dưới đây "
+            "rồi trả lời tiếp:")
+
+
 # Not "please retry": the answer may already be saved, and retyping it would answer the next
 # question. /baocao shows where the report stands.
 APOLOGY = ("Xin lỗi, hệ thống vừa gặp lỗi khi trả lời bạn. Câu trả lời đã nhập có thể đã được "

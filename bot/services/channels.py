@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from bot.domain.dialogue import Reply
 from bot.domain.text import fold
+from bot.services.delivery import Courier, Outcome
 from storage.models import Person
 
 log = logging.getLogger(__name__)
-Outcome = Literal["sent", "blocked", "failed"]
+__all__ = ["Channels", "CommandText", "Inbound", "Outcome", "Pressed", "Sender",
+           "parse_command"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """The message whose button was pressed (a channel with edits marks the choice on it)."""
+
+    message_id: str
+    text: str
+    label: str | None  # the pressed button's label
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,12 @@ class Inbound:
     button: str | None = None  # the pressed button's data
     photo: str | None = None  # file id
     event_id: str | None = None  # for de-duplication (Telegram's update_id)
+    chat_id: str = ""  # where replies go; "" = the user's private chat (user_id)
+    pressed: Pressed | None = None
+
+    @property
+    def chat(self) -> str:
+        return self.chat_id or self.user_id
 
 
 class Sender(Protocol):
@@ -47,9 +64,18 @@ class Channels:
 
     def __init__(self) -> None:
         self._senders: dict[str, Sender] = {}
+        self._couriers: dict[str, Courier] = {}
 
     def register(self, channel: str, sender: Sender) -> None:
         self._senders[channel] = sender
+
+    def register_courier(self, courier: Courier) -> None:
+        """A channel whose replies go through the outbox; it also sends its pushes."""
+        self._couriers[courier.channel] = courier
+        self._senders[courier.channel] = courier
+
+    def courier(self, channel: str) -> Courier | None:
+        return self._couriers.get(channel)
 
     def reaches(self, person: Person) -> bool:
         """Can a message go out to this person now (their channel runs, they did not block)?"""

@@ -25,14 +25,15 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.app import BOT_USERNAME_KEY, App
 from bot.domain.dialogue import Reply
 from bot.domain.messages_vi import APOLOGY
-from bot.services.channels import Inbound, parse_command
+from bot.services.channels import Inbound, Pressed, parse_command
 from bot.services.commands import COMMANDS
+from handlers.telegram.inbox import StoringQueue, StoringRequest
 from handlers.telegram.render import Markup, button_label, chunks, fit, keyboard
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ CHANNEL = "telegram"
 POOL_SIZE = 16  # connections for Bot API calls other than getUpdates
 POOL_WAIT = 30.0  # seconds a call may wait for a free connection
 APP_KEY = "baocao_app"
+INBOX_KEY = "baocao_inbox"
 
 
 class PerChatProcessor(BaseUpdateProcessor):
@@ -82,8 +84,14 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
         return None
     base: dict[str, Any] = {"channel": CHANNEL, "user_id": str(user.id),
                             "display_name": user.full_name, "event_id": str(update.update_id)}
-    if update.callback_query is not None:
-        return Inbound(button=update.callback_query.data or "", **base)
+    if update.effective_chat is not None:
+        base["chat_id"] = str(update.effective_chat.id)
+    query = update.callback_query
+    if query is not None:
+        pressed = query.message if isinstance(query.message, Message) else None
+        return Inbound(button=query.data or "", pressed=None if pressed is None else Pressed(
+            str(pressed.message_id), pressed.text or "",
+            button_label(pressed.reply_markup, query.data or "")), **base)
     message = update.effective_message
     if message is None or update.effective_chat is None or update.effective_chat.type != "private":
         return None
@@ -160,7 +168,8 @@ async def on_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.debug("callback answer skipped: %s", e)
     app: App = context.application.bot_data[APP_KEY]
     replies = await app.reporting.handle(inbound)
-    await send_replies(update, replies)
+    if app.channels.courier(CHANNEL) is None:  # no outbox running (tests of the handlers)
+        await send_replies(update, replies)
 
 
 def _username(bot: Bot) -> str | None:
@@ -231,8 +240,10 @@ def build_application(token: str, base_url: str, app: App | None = None, *,
         # (bench/soak.py: p99 17 s; with 16, 0.1-0.25 s). Waiting for a free connection is
         # normal under load, not a failure: the default 1 s wait raised TimedOut.
         builder = builder.connection_pool_size(POOL_SIZE).pool_timeout(POOL_WAIT)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # Fetched updates are stored before the next getUpdates confirms them (inbox.py); in
+    # webhook mode, before the webhook answers.
+    inbox = StoringRequest(get_updates_request or HTTPXRequest(connection_pool_size=1))
+    builder = builder.get_updates_request(inbox).update_queue(StoringQueue())
     if post_init is not None:
         builder = builder.post_init(post_init)
     if post_stop is not None:
@@ -240,6 +251,7 @@ def build_application(token: str, base_url: str, app: App | None = None, *,
     if post_shutdown is not None:
         builder = builder.post_shutdown(post_shutdown)
     application = builder.build()
+    application.bot_data[INBOX_KEY] = inbox
     if app is not None:
         application.bot_data[APP_KEY] = app
     add_handlers(application)

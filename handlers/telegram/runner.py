@@ -21,13 +21,24 @@ from bot.config import (
     token_problems,
 )
 from bot.scheduler import SWEEP_EVERY, Scheduler
+from bot.services.delivery import Courier, Limits
 from bot.services.reporting import Clock
-from handlers.telegram.app import APP_KEY, CHANNEL, AnyApplication, announce, build_application
-from handlers.telegram.sender import TelegramSender
+from handlers.telegram.app import (
+    APP_KEY,
+    CHANNEL,
+    INBOX_KEY,
+    AnyApplication,
+    announce,
+    build_application,
+)
+from handlers.telegram.delivery import TelegramTransport, render
+from handlers.telegram.inbox import StoringQueue, StoringRequest, replay
+from storage.models import Changes
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
 SCHEDULER_KEY = "baocao_scheduler"
+DRAIN_SECONDS = 5.0
 # python-telegram-bot's retry loop logs here, with a traceback, the start-up failure it then
 # raises (a refused token, an unreachable server); run_bot says it in one line instead, so
 # records of Bot API errors are dropped here until the bot is up.
@@ -53,7 +64,12 @@ async def start_services(application: AnyApplication, config: Config, *,
     application.bot_data[APP_KEY] = app
     people = await app.reporting.warm()
     await announce(application, app)
-    app.channels.register(CHANNEL, TelegramSender(application.bot))
+    courier = start_delivery(application, app, config)
+    stranded = await app.storage.release_stranded_reminders()
+    if stranded:
+        log.info("%d reminders interrupted by a stop go back to the planner", stranded)
+    await replay(application, await app.storage.unhandled_inbox(CHANNEL))
+    courier.enqueue(courier.stored(await app.storage.pending_outbox(CHANNEL)))
     if sweep_every is not None:
         scheduler = Scheduler(app.reminders, app.channels, every=sweep_every)
         scheduler.start()
@@ -64,12 +80,47 @@ async def start_services(application: AnyApplication, config: Config, *,
     return app
 
 
+def start_delivery(application: AnyApplication, app: App, config: Config) -> Courier:
+    """The outbox's courier for Telegram, and the inbox: from here on, what is fetched is
+    stored before it is confirmed, and what is replied is delivered until Telegram has it."""
+    tg = config.telegram
+    storage = app.storage
+
+    async def store(rows: list[tuple[str, str]]) -> None:
+        await storage.apply(Changes(actor=0, inbox=[(CHANNEL, i, p) for i, p in rows]))
+
+    async def record(settled: list[tuple[int, str]]) -> None:
+        await storage.apply(Changes(actor=0, settled=settled))
+
+    async def unreachable(person_id: int) -> None:
+        await storage.set_reachable(person_id, False)
+
+    courier = Courier(CHANNEL, TelegramTransport(application.bot), render, record=record,
+                      unreachable=unreachable,
+                      limits=Limits(tg.max_per_second, tg.max_per_chat_per_second,
+                                    tg.chat_burst))
+    app.channels.register_courier(courier)
+    request = application.bot_data.get(INBOX_KEY)
+    if isinstance(request, StoringRequest):
+        request.store = store
+    if isinstance(application.update_queue, StoringQueue) and tg.mode == "webhook":
+        application.update_queue.store = store
+    courier.start()
+    return courier
+
+
 async def stop_sweeps(application: AnyApplication) -> None:
     """Once no more updates come (python-telegram-bot's post_stop), while the Bot API client is
-    still open: a sweep in progress ends cleanly, releasing what it did not send."""
+    still open: a sweep in progress ends cleanly, releasing what it did not send, and replies
+    still queued get a few seconds to go out (the rest go after the next start)."""
     scheduler: Scheduler | None = application.bot_data.pop(SCHEDULER_KEY, None)
     if scheduler is not None:
         await scheduler.stop()
+    app: App | None = application.bot_data.get(APP_KEY)
+    courier = app.channels.courier(CHANNEL) if app is not None else None
+    if courier is not None:
+        await courier.drain(DRAIN_SECONDS)
+        await courier.stop()
 
 
 async def stop_services(application: AnyApplication) -> None:

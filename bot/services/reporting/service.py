@@ -4,31 +4,47 @@ Each event of a person is handled after the previous one of that person, whateve
 came from (two messages at once would otherwise be judged against the same stale state). The
 features decide what to say and what to write; everything one event writes (answers, the
 conversation, the event id for de-duplication) is committed in one transaction before its
-replies are returned.
+replies are returned. On a channel with a courier (Telegram), the replies are written in that
+same transaction (the outbox) and handed to the courier after the commit: a crash, a 429 or a
+timeout delays a reply but never loses it, and the same event delivered again gets its stored
+replies again.
+
+An answer is taken for the question the person was last shown: while a reply to them is still
+undelivered, what they type is not stored; they are told so and shown the question again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain import messages_vi as M
-from bot.domain.conversation import Conversation
+from bot.domain.conversation import Conversation, Mode
 from bot.domain.dialogue import Reply
 from bot.domain.templates import Template
-from bot.services.channels import Inbound
-from bot.services.reporting import joining, routes
+from bot.services.channels import Channels, Inbound
+from bot.services.delivery import REPLY, Courier, Parcel
+from bot.services.reporting import joining, lifecycle, routes, screens
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.units import UnitDirectory
 from storage.interface import DraftChanged, Storage
-from storage.models import Changes, Membership, Person
+from storage.models import Changes, Membership, Outgoing, Person
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 IDLE = Conversation()  # never changed: every event works on a copy
+
+
+BOUND_MODES = frozenset({Mode.QUESTION, Mode.SUMMARY})  # where typed text answers what is shown
+
+
+def _typed(event: Inbound) -> bool:
+    """Typed text or a photo: an answer to what is on screen (a button carries its own)."""
+    return event.command is None and event.button is None
 
 
 class PersonQueue:
@@ -56,9 +72,11 @@ class ReportingService:
 
     def __init__(self, storage: Storage, templates: dict[str, Template],
                  versions: dict[str, int], *, zone: ZoneInfo, lock_days: int,
-                 clock: Clock, units: UnitDirectory | None = None) -> None:
+                 clock: Clock, units: UnitDirectory | None = None,
+                 channels: Channels | None = None) -> None:
         self.storage = storage
         self.clock = clock
+        self.channels = channels or Channels()
         self.deps = Deps(storage, templates, versions, zone=zone, lock_days=lock_days,
                          units=units or UnitDirectory(storage, templates))
         self._queue = PersonQueue()
@@ -99,13 +117,14 @@ class ReportingService:
 
     async def _handle(self, event: Inbound) -> list[Reply]:
         now = self.clock()
+        courier = self.channels.courier(event.channel)
         if event.command == "start" and event.argument.strip():
-            return await self._join(event, event.argument, now)
+            return await self._join(event, event.argument, now, courier)
         person = await self._person(event.channel, event.user_id)
         if person is None:
             if event.text and joining.looks_like_code(event.text):
-                return await self._join(event, event.text, now)
-            return [Reply(M.JOIN_HELP)]
+                return await self._join(event, event.text, now, courier)
+            return await self._reply_only(event, None, [Reply(M.JOIN_HELP)], courier)
         if await self.storage.is_unreachable(person.id):  # they blocked the bot, now write
             await self.storage.set_reachable(person.id, True)
         stored = await self._state(person.id)
@@ -113,10 +132,15 @@ class ReportingService:
                   Changes(actor=person.id), now)
         if event.event_id is not None:
             ctx.changes.event = (event.channel, event.event_id)
-        replies = await routes.route(self.deps, ctx, event)
+        if courier is not None and _typed(event) and stored.mode in BOUND_MODES \
+                and await courier.settle(event.chat):
+            replies = await self._not_shown_yet(ctx, event)
+        else:
+            replies = await routes.route(self.deps, ctx, event)
         routes.remember_buttons(ctx.conversation, replies)
         if ctx.conversation != stored:
             ctx.changes.conversation = (person.id, ctx.conversation.to_json())
+        parcels = self._outbox(courier, event, person.id, replies, ctx.changes)
         try:
             applied = await self.storage.apply(ctx.changes)
         except DraftChanged as e:
@@ -125,23 +149,79 @@ class ReportingService:
             # Nothing of this event was written: the cached conversation is still the stored
             # one, and only the drafts must be read again.
             self.deps.drafts.forget_all()
-            return [Reply(M.CHANGED_BY_COLLEAGUE)]
+            return await self._reply_only(event, person.id, [Reply(M.CHANGED_BY_COLLEAGUE)],
+                                          courier)
         if not applied:
-            log.info("duplicate event %s ignored", ctx.changes.event)
+            self._repeat(event)
             return []
         if ctx.conversation != IDLE:
             self._states[person.id] = ctx.conversation
         else:
             self._states.pop(person.id, None)
         self.deps.drafts.after_commit(ctx.changes)
+        self._hand_over(courier, parcels, ctx.changes)
         return replies
 
-    async def _join(self, event: Inbound, code: str, now: datetime) -> list[Reply]:
+    async def _not_shown_yet(self, ctx: Ctx, event: Inbound) -> list[Reply]:
+        """The person typed while our last reply had not reached them: they cannot have seen
+        the question it asks, so nothing is stored; say so and show what is asked now."""
+        note = M.not_shown_yet(event.text if event.photo is None else M.A_PHOTO)
+        if ctx.conversation.mode is Mode.SUMMARY:
+            return [Reply(note), *await lifecycle.to_summary(self.deps, ctx)]
+        again = await screens.ask_again(self.deps, ctx, note=None)
+        return [Reply(note), *again] if again else [Reply(note)]
+
+    def _outbox(self, courier: Courier | None, event: Inbound, person_id: int | None,
+                replies: list[Reply], changes: Changes) -> list[Parcel]:
+        """The replies as the channel's calls, added to the event's changes for the outbox."""
+        if courier is None or not replies:
+            return []
+        chat = event.chat
+        parcels = [Parcel(Outgoing(event.channel, chat, json.dumps(p, ensure_ascii=False),
+                                   person_id, event.event_id, REPLY), p)
+                   for p in courier.render(event, chat, replies)]
+        changes.outbox = [p.message for p in parcels]
+        return parcels
+
+    @staticmethod
+    def _hand_over(courier: Courier | None, parcels: list[Parcel], changes: Changes) -> None:
+        """After the commit: the stored replies go to the courier."""
+        if courier is None or not parcels:
+            return
+        for parcel, row in zip(parcels, changes.outbox_ids, strict=True):
+            parcel.row = row
+        courier.enqueue(parcels)
+
+    async def _reply_only(self, event: Inbound, person_id: int | None, replies: list[Reply],
+                          courier: Courier | None) -> list[Reply]:
+        """Replies of an event that changes nothing else: stored and marked handled too, so
+        the same event delivered again is answered the same, not handled twice."""
+        if courier is None:
+            return replies
+        changes = Changes(actor=person_id or 0)
+        if event.event_id is not None:
+            changes.event = (event.channel, event.event_id)
+        parcels = self._outbox(courier, event, person_id, replies, changes)
+        if not await self.storage.apply(changes):
+            self._repeat(event)
+            return []
+        self._hand_over(courier, parcels, changes)
+        return replies
+
+    @staticmethod
+    def _repeat(event: Inbound) -> None:
+        """The same event again (Telegram delivers again what it was not told arrived): it
+        changes nothing, and its replies, stored with it, are delivered (or already were)."""
+        log.info("duplicate event %s/%s ignored; its stored replies stand", event.channel,
+                 event.event_id)
+
+    async def _join(self, event: Inbound, code: str, now: datetime,
+                    courier: Courier | None) -> list[Reply]:
         replies, person, memberships = await joining.join(self.deps, event, code, now)
         if person is not None and memberships is not None:
             self._people[(event.channel, event.user_id)] = person
             self._memberships[person.id] = memberships
-        return replies
+        return await self._reply_only(event, person.id if person else None, replies, courier)
 
     async def _person(self, channel: str, user_id: str) -> Person | None:
         key = (channel, user_id)

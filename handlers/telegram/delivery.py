@@ -1,0 +1,82 @@
+"""Telegram's side of delivery: replies → Bot API calls (the outbox payloads), and a transport
+that makes one call and sorts its failures for the courier (bot/services/delivery.py)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, RetryAfter
+
+from bot.domain.dialogue import Reply
+from bot.services.channels import Inbound
+from bot.services.delivery import Payload, Refused, Rejected, RetryLater
+from handlers.telegram.render import Markup, chunks, fit, keyboard
+
+log = logging.getLogger(__name__)
+SEND, EDIT = "send_message", "edit_message_text"
+# A chat that is gone for good: nothing later will reach it either.
+GONE = ("chat not found", "user is deactivated", "bot was blocked", "peer_id_invalid")
+
+
+def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Payload]:
+    """The calls that show `replies` in the chat. A button press first marks its message with
+    the choice and drops its keyboard (so the same button cannot be pressed twice), or is
+    replaced by the first reply when that reply says so."""
+    calls: list[Payload] = []
+    pressed = event.pressed if event is not None else None
+    for i, reply in enumerate(replies):
+        if i == 0 and pressed is not None:
+            if reply.replace:
+                calls.append(_edit(chat_id, pressed.message_id, reply.text, keyboard(reply)))
+                continue
+            marked = (f"{pressed.text}\n\n→ {pressed.label}" if pressed.label and pressed.text
+                      else pressed.text)
+            calls.append(_edit(chat_id, pressed.message_id, marked or "…", None))
+        parts = chunks(reply)
+        for j, part in enumerate(parts):
+            calls.append(_send(chat_id, part, keyboard(reply) if j == len(parts) - 1 else None))
+    return calls
+
+
+def _send(chat_id: str, text: str, markup: Markup | None) -> Payload:
+    params: dict[str, Any] = {"chat_id": int(chat_id), "text": text}
+    if markup is not None:
+        params["reply_markup"] = markup
+    return {"m": SEND, "p": params}
+
+
+def _edit(chat_id: str, message_id: str, text: str, markup: Markup | None) -> Payload:
+    params: dict[str, Any] = {"chat_id": int(chat_id), "message_id": int(message_id),
+                              "text": fit(text)}
+    if markup is not None:
+        params["reply_markup"] = markup
+    return {"m": EDIT, "p": params}
+
+
+class TelegramTransport:
+    """One Bot API call per payload, through python-telegram-bot's client (its timeouts and
+    connection pool), without turning the answer into objects nobody reads (about 40% of the
+    cost of sending, measured with bench/dialogue_throughput.py)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def deliver(self, chat_id: str, payload: Payload) -> None:
+        method = payload["m"]
+        try:
+            await self.bot.do_api_request(method, api_kwargs=dict(payload["p"]))
+        except Forbidden as e:
+            raise Refused(str(e)) from e
+        except RetryAfter as e:
+            wait = e.retry_after
+            raise RetryLater(wait if isinstance(wait, int | float)
+                             else wait.total_seconds()) from e
+        except BadRequest as e:
+            if method == EDIT:  # "message is not modified", too old to edit: the mark is moot
+                log.debug("edit skipped: %s", e)
+                return
+            if any(g in e.message.lower() for g in GONE):
+                raise Refused(e.message) from e
+            raise Rejected(e.message) from e
