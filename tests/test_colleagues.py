@@ -191,7 +191,7 @@ async def test_the_officer_whose_answer_a_colleague_replaced_is_told_once(
         await app.close()
 
 
-async def test_no_notice_for_the_same_value_or_for_ones_own_answer(app: App) -> None:
+async def test_only_a_different_value_from_another_officer_is_told(app: App) -> None:
     lan = await officer(app, "lan", "Lan")
     minh = await officer(app, "minh", "Minh")
     await lan.press(REPORT)
@@ -207,6 +207,13 @@ async def test_no_notice_for_the_same_value_or_for_ones_own_answer(app: App) -> 
     await lan.cmd("trangthai")
     await minh.cmd("trangthai")
     assert "ℹ" not in lan.text and "ℹ" not in minh.text
+    await minh.press(REPORT)
+    await minh.press_label("Sửa câu")
+    await minh.press_label("Câu 3")
+    await minh.say("1")  # Lan's 3 → 1: Lan is told, and only this
+    await lan.cmd("trangthai")
+    assert lan.text.count("ℹ") == 1 and "câu 3 (Số HTX mới)" in lan.text
+    assert "3 HTX → 1 HTX" in lan.text
 
 
 async def test_a_colleagues_draft_says_whose_it_is_how_far_and_when(
@@ -248,11 +255,7 @@ async def test_cancelling_names_the_colleagues_and_tells_them(app: App) -> None:
     assert "không còn bản nháp" in lan.text
     await lan.cmd("trangthai")
     assert "ℹ" not in lan.text
-
-
-async def test_cancelling_ones_own_draft_names_nobody(app: App) -> None:
-    lan = await officer(app, "lan", "Lan")
-    await lan.press(REPORT)
+    await lan.press(REPORT)  # a draft of Lan's alone: nobody to name
     await lan.say(ANSWERS[0])
     await lan.cmd("huy")
     assert "Các câu trả lời đã nhập sẽ bị xóa." in lan.text and "đ/c" not in lan.text
