@@ -259,3 +259,32 @@ async def test_cancelling_names_the_colleagues_and_tells_them(app: App) -> None:
     await lan.say(ANSWERS[0])
     await lan.cmd("huy")
     assert "Các câu trả lời đã nhập sẽ bị xóa." in lan.text and "đ/c" not in lan.text
+
+
+async def test_notices_cost_an_answer_no_database_read(app: App) -> None:
+    """Warmed as `baocao run` warms: pending notices are known in memory, so answering reads
+    nothing to learn there is nothing to tell, and a notice is shown without a read either."""
+    await app.reporting.warm()
+    lan = await officer(app, "lan", "Lan")
+    minh = await officer(app, "minh", "Minh")
+    await lan.press(REPORT)
+    await lan.say(ANSWERS[0])
+    await lan.say(ANSWERS[1])
+    reads: list[str] = []
+    real_fetchall = app.storage.db.fetchall
+
+    async def counting(sql: str, params: Any = ()) -> Any:
+        reads.append(sql)
+        return await real_fetchall(sql, params)
+
+    app.storage.db.fetchall = counting  # type: ignore[method-assign]
+    for text in ANSWERS[2:5]:
+        await lan.say(text)
+    assert reads == []  # the draft is cached, and so are the notices
+    await minh.press(REPORT)  # question 6
+    await minh.press_label("Quay lại")
+    await minh.say("50")  # Lan's 12 triệu đồng → 50
+    reads.clear()
+    await lan.say("1")
+    assert lan.last[0].text.startswith("ℹ Đ/c Minh đã sửa câu 5 (Vốn ủy thác)")
+    assert not [sql for sql in reads if "notices" in sql]
