@@ -60,13 +60,14 @@ from bench.live import (
     live_bot,
     report_steps,
     seed,
+    send_data,
     write_reports,
 )
 from bench.live import template_toml as live_template
 from bench.standin import Result, Script, StandIn
 from bot.app import App, build_app, tune_runtime
 from bot.config import Config, ReportsConfig, StorageConfig
-from bot.domain.buttons import OpenReport, SendReport
+from bot.domain.buttons import OpenReport
 from bot.domain.roles import Role
 from bot.domain.templates import Level
 from bot.domain.units import Unit
@@ -77,7 +78,7 @@ from tests.recording_request import RecordingRequest, button_update, text_update
 
 QUESTIONS = 15
 OPEN = OpenReport(0, "bench", "2026-Q1").pack()
-SEND = SendReport(0, "bench", "2026-Q1").pack()
+SEND = send_data("bench", "2026-Q1", QUESTIONS)
 FIRST_USER = 10_000
 NOW = datetime(2026, 2, 20, 3, 0, tzinfo=UTC)
 

@@ -37,6 +37,8 @@ from telegram.ext import (
 from bench.standin import TOKEN, Step
 from bot.app import App, tune_runtime
 from bot.config import Config, TelegramConfig
+from bot.domain.buttons import SendReport
+from bot.domain.dialogue import answers_version
 from bot.domain.templates import Level
 from bot.domain.units import Unit
 from handlers.telegram.app import POOL_SIZE, POOL_WAIT, PerChatProcessor, build_application
@@ -60,10 +62,17 @@ def template_toml(template_id: str, deadline: str = "trước ngày 05 tháng cu
 
 
 def report_steps(template_id: str, period: str) -> list[Step]:
-    """What an officer types for one report: /baocao, open it, 15 answers, send."""
+    """What an officer types for one report: /baocao, open it, 15 answers, send (the summary's
+    button, which names the version of the answers it showed)."""
     steps: list[Step] = [("text", "/baocao"), ("button", f"o|0|{template_id}|{period}")]
     steps += [("text", "co" if i % 5 == 0 else str(i + 1)) for i in range(QUESTIONS)]
-    return [*steps, ("button", f"send|0|{template_id}|{period}")]
+    return [*steps, ("button", send_data(template_id, period, QUESTIONS))]
+
+
+def send_data(template_id: str, period: str, questions: int) -> str:
+    """The summary's send button after the answers above (yes, then 2, 3, 4, 5, yes, …)."""
+    answers = {f"q{i}": True if i % 5 == 0 else i + 1 for i in range(questions)}
+    return SendReport(0, template_id, period, answers_version(answers)).pack()
 
 
 async def seed(app: App, communes: int, officers_per_commune: int = 1) -> list[int]:

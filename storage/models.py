@@ -45,6 +45,8 @@ class Draft:
     answers: dict[str, Any]  # question id → value (None = skipped)
     reopened_from: int | None
     updated_at: datetime
+    started_by: int = 0  # person id
+    answered_by: dict[str, int] = field(default_factory=dict)  # question id → person id
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,30 @@ class Submit:
     seen: dict[str, Any] | None = None  # the draft's answers the officer reviewed
 
 
-Op = StartDraft | SaveAnswer | DeleteDraft | Submit
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A line told once to `person_id` on their next message (a colleague replaced their
+    answer, or cancelled a draft holding them). `key` is chosen by the service, so what it
+    showed is what it deletes."""
+
+    key: str
+    person_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddNotice:
+    notice: Notice
+
+
+@dataclass(frozen=True, slots=True)
+class DropNotices:
+    """The notices shown by this event's reply."""
+
+    keys: tuple[str, ...]
+
+
+Op = StartDraft | SaveAnswer | DeleteDraft | Submit | AddNotice | DropNotices
 
 
 @dataclass(frozen=True, slots=True)

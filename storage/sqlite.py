@@ -18,11 +18,14 @@ from bot.domain.units import Unit
 from storage.database import Database, GroupCommit, utcnow_iso
 from storage.interface import DraftChanged
 from storage.models import (
+    AddNotice,
     Changes,
     DeleteDraft,
     Draft,
+    DropNotices,
     Invite,
     Membership,
+    Notice,
     Op,
     Outgoing,
     Person,
@@ -45,7 +48,7 @@ def _load(text: str | None) -> Any:
 # A draft and its answers in one query: one row per answer (or one row with NULLs).
 _DRAFT_SQL = (
     "SELECT d.id, d.unit_code, d.template_id, d.template_version, d.period, d.reopened_from,"
-    " d.updated_at, a.question_id, a.value FROM drafts d"
+    " d.updated_at, d.started_by, a.question_id, a.value, a.answered_by FROM drafts d"
     " LEFT JOIN draft_answers a ON a.draft_id = d.id "
 )
 
@@ -54,9 +57,11 @@ def _draft(rows: list[Any]) -> Draft | None:
     if not rows:
         return None
     r = rows[0]
-    answers = {a["question_id"]: _load(a["value"]) for a in rows if a["question_id"] is not None}
+    answered = [a for a in rows if a["question_id"] is not None]
     return Draft(r["id"], r["unit_code"], r["template_id"], r["template_version"], r["period"],
-                 answers, r["reopened_from"], datetime.fromisoformat(r["updated_at"]))
+                 {a["question_id"]: _load(a["value"]) for a in answered}, r["reopened_from"],
+                 datetime.fromisoformat(r["updated_at"]), r["started_by"],
+                 {a["question_id"]: a["answered_by"] for a in answered})
 
 
 def _person(row: Any) -> Person:
@@ -258,6 +263,22 @@ class SqliteStorage:
     async def all_conversations(self) -> dict[int, dict[str, Any]]:
         rows = await self.db.fetchall("SELECT person_id, state FROM conversations")
         return {r["person_id"]: dict(json.loads(r["state"])) for r in rows}
+
+    async def all_notices(self) -> dict[int, list[Notice]]:
+        """Every pending notice, by person, oldest first (read once at start: most people
+        have none, and the common path of an answer must not read them)."""
+        rows = await self.db.fetchall(
+            "SELECT key, person_id, text FROM notices ORDER BY created_at, rowid")
+        out: dict[int, list[Notice]] = {}
+        for r in rows:
+            out.setdefault(r["person_id"], []).append(Notice(r["key"], r["person_id"], r["text"]))
+        return out
+
+    async def notices(self, person_id: int) -> list[Notice]:
+        rows = await self.db.fetchall(
+            "SELECT key, person_id, text FROM notices WHERE person_id=?"
+            " ORDER BY created_at, rowid", (person_id,))
+        return [Notice(r["key"], r["person_id"], r["text"]) for r in rows]
 
     async def unit_people(self, unit_code: str, role: Role) -> list[Person]:
         rows = await self.db.fetchall(
@@ -757,13 +778,22 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
         conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
         _audit(conn, who, "draft.abandon", f"draft:{op.draft_id}", {})
+    elif isinstance(op, AddNotice):
+        n = op.notice
+        conn.execute("INSERT INTO notices (key, person_id, text, created_at) VALUES (?,?,?,?)",
+                     (n.key, n.person_id, n.text, now))
+    elif isinstance(op, DropNotices):
+        conn.executemany("DELETE FROM notices WHERE key=?", [(k,) for k in op.keys])
     elif isinstance(op, Submit):
-        if op.seen is not None:
-            rows = conn.execute(
-                "SELECT question_id, value FROM draft_answers WHERE draft_id=?",
-                (op.draft_id,)).fetchall()
-            if {r["question_id"]: _load(r["value"]) for r in rows} != op.seen:
-                raise DraftChanged(f"draft {op.draft_id} changed before it was sent")
+        rows = conn.execute(
+            "SELECT question_id, value, answered_by FROM draft_answers WHERE draft_id=?",
+            (op.draft_id,)).fetchall()
+        if op.seen is not None and {r["question_id"]: _load(r["value"]) for r in rows} != op.seen:
+            raise DraftChanged(f"draft {op.draft_id} changed before it was sent")
+        # Who gave each answer sent (read here, in the transaction: what is sent is what the
+        # draft holds, so the audit cannot name someone whose answer was replaced).
+        answered_by = {r["question_id"]: r["answered_by"] for r in rows
+                       if r["question_id"] in op.answers}
         cur = conn.execute(
             "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM submissions WHERE unit_code=?"
             " AND template_id=? AND period=?", (op.unit_code, op.template_id, op.period))
@@ -782,6 +812,7 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
         _audit(conn, who, "report.submit" if version == 1 else "report.correct",
                f"report:{op.unit_code}/{op.template_id}/{op.period}",
-               {"version": version, "on_time": op.on_time, "changed": op.changed or {}})
+               {"version": version, "on_time": op.on_time, "changed": op.changed or {},
+                "answered_by": answered_by})
     else:  # pragma: no cover - exhaustive
         raise TypeError(f"unknown op {op!r}")

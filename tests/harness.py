@@ -126,7 +126,8 @@ class Chat:
                         **kw)  # type: ignore[arg-type]
         self.last = await self.app.reporting.handle(event)
         courier = self.app.channels.courier("test")
-        if courier is not None and courier.running and self.waits:  # a person acts on what reached them
+        # a person acts on what reached them
+        if courier is not None and courier.running and self.waits:
             await courier.delivered_all(self.user_id)
         return self.last
 

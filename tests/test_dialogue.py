@@ -373,6 +373,8 @@ async def test_colleagues_answer_is_never_lost_on_send(app: App) -> None:
     await b.press_label("Sửa câu")
     await b.press_label("Câu 2")
     await b.say("9")  # b changes an answer after a reviewed the summary
+    await a.press_label("Gửi báo cáo")  # not what a saw: a gets the summary as it is now
+    assert await app.storage.get_submission("LC-BX-01", "thu_nghiem", "2026-Q1") is None
     await a.press_label("Gửi báo cáo")  # the unit's report goes out with b's answer in it
     sub = await app.storage.get_submission("LC-BX-01", "thu_nghiem", "2026-Q1")
     assert sub is not None and sub.answers["htx_tong"] == 9

@@ -344,7 +344,8 @@ async def test_migration_4_keeps_open_drafts_and_their_answers(db_path: Path) ->
                          " ('t', 'person:1', 'draft.start', 'report:X/t/2026', '{}')")
 
     await db.write(fill)
-    assert [m.number for m in await db.migrate()][:1] == [4]  # and any later ones
+    assert [m.number for m in await db.migrate()] == [
+        m.number for m in load_migrations() if m.number > 3]
     answers = await db.fetchall("SELECT draft_id, question_id, value FROM draft_answers"
                                 " ORDER BY 1, 2")
     assert [tuple(r) for r in answers] == [(1, "a", "1a"), (1, "b", "1b")]

@@ -38,6 +38,8 @@ class ButtonData:
     def pack(self) -> str:
         values = [str(v) for v in vars(self).values()]  # the fields, in order (every reply
         #                                                  packs several: kept cheap)
+        if values and not values[-1]:
+            values.pop()  # an optional last field left empty: the wire format without it
         if any(_SEP in v for v in values):
             raise ButtonDataError(f"{_SEP!r} inside button data {values!r}")
         data = _SEP.join([self.prefix, *values])
@@ -53,10 +55,11 @@ def unpack(data: str) -> ButtonData | None:
     if kind is None or len(data.encode()) > MAX_BYTES:
         return None
     fields = dataclasses.fields(kind)
-    if len(values) != len(fields):
-        return None
+    if len(values) > len(fields) or any(
+            f.default is dataclasses.MISSING for f in fields[len(values):]):
+        return None  # too many values, or a field without a default left out
     parsed: list[Any] = []
-    for f, raw in zip(fields, values, strict=True):
+    for f, raw in zip(fields, values, strict=False):
         if f.type == "int":
             if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
                 return None
@@ -90,12 +93,19 @@ class CorrectReport(ReportButton, prefix="r"):
 
 @dataclass(frozen=True)
 class SendReport(ReportButton, prefix="send"):
-    """Send the draft shown on the summary."""
+    """Send the draft shown on the summary. `version` is the fingerprint of the answers that
+    summary showed (bot.domain.dialogue.answers_version): only that version is sent. Buttons
+    sent before it existed unpack with `version` "" (unknown: the summary is shown again)."""
+
+    version: str = ""
 
 
 @dataclass(frozen=True)
 class ConfirmSend(ReportButton, prefix="cs"):
-    """Yes, send this correction (asked when "send" was typed rather than pressed)."""
+    """Yes, send this correction (asked when "send" was typed rather than pressed); `version`
+    as on SendReport."""
+
+    version: str = ""
 
 
 @dataclass(frozen=True)

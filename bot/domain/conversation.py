@@ -1,8 +1,9 @@
 """Where a person is in the chat dialogue: a typed state, stored as a small JSON object.
 
 The JSON keys are the ones earlier versions stored (`mode`, `r`, `q`, `sum`, `sel`, `back`,
-`btn`, `kw`), so conversations already in a database load unchanged; anything unreadable in
-them loads as "nowhere" rather than failing the person's next message.
+`btn`, `kw`; `seen` is newer and may be missing), so conversations already in a database load
+unchanged; anything unreadable in them loads as "nowhere" rather than failing the person's
+next message.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class Conversation:
     back: Conversation | None = None  # where "Không, làm tiếp" returns from a confirmation
     numbered: list[str] = field(default_factory=list)  # typing N presses the N-th button
     keywords: dict[str, str] = field(default_factory=dict)  # typed word → button data
+    # The draft's answers the summary (or the correction's confirmation) on screen showed: a
+    # send compares them with the draft, and names what changed since.
+    shown: dict[str, Any] | None = None
 
     def show(self, mode: Mode, report: ReportKey | None = None, *,
              question: str | None = None, to_summary: bool = False,
@@ -42,7 +46,7 @@ class Conversation:
         """Move to a new screen; nothing of the previous one is kept."""
         self.mode, self.report, self.question = mode, report, question
         self.to_summary, self.selected, self.back = to_summary, selected, back
-        self.numbered, self.keywords = [], {}
+        self.numbered, self.keywords, self.shown = [], {}, None
 
     def clear(self) -> None:
         self.show(Mode.IDLE)
@@ -52,7 +56,8 @@ class Conversation:
         place, only replaced, so it is shared)."""
         return Conversation(self.mode, self.report, self.question, self.to_summary,
                             None if self.selected is None else list(self.selected), self.back,
-                            list(self.numbered), dict(self.keywords))
+                            list(self.numbered), dict(self.keywords),
+                            None if self.shown is None else dict(self.shown))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -72,6 +77,8 @@ class Conversation:
             out["btn"] = list(self.numbered)
         if self.keywords:
             out["kw"] = dict(self.keywords)
+        if self.shown is not None:
+            out["seen"] = dict(self.shown)
         return out
 
     @classmethod
@@ -95,5 +102,8 @@ class Conversation:
         kw = raw.get("kw")
         keywords = ({k: v for k, v in kw.items() if isinstance(k, str) and isinstance(v, str)}
                     if isinstance(kw, dict) else {})
+        seen = raw.get("seen")
+        shown = ({k: v for k, v in seen.items() if isinstance(k, str)}
+                 if isinstance(seen, dict) else None)
         return cls(mode, report, question, bool(raw.get("sum")), selected, back, numbered,
-                   keywords)
+                   keywords, shown)

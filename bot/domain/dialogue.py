@@ -7,6 +7,9 @@ or, for free-text questions, as keywords to type ("bỏ qua", "quay lại").
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +110,17 @@ def effective_answers(t: Template, answers: dict[str, Any]) -> dict[str, Any]:
     return {q.id: answers[q.id] for q in visible_questions(t, answers) if q.id in answers}
 
 
+def answers_version(answers: dict[str, Any]) -> str:
+    """A short fingerprint of a draft's answers (6 characters, 36 bits), carried by the send
+    button of the summary that showed them: a send submits only the version the officer saw.
+    Short because Telegram's button data holds 64 bytes (a 40-character template id fits);
+    it tells edits apart, it does not defend against forgery (a forged button can only send
+    the unit's own draft as it stands)."""
+    canonical = json.dumps(answers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.blake2b(canonical.encode(), digest_size=6).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:6]
+
+
 def first_unanswered(t: Template, answers: dict[str, Any]) -> Question | None:
     return next((q for q in visible_questions(t, answers) if q.id not in answers), None)
 
@@ -197,12 +211,16 @@ def question_reply(t: Template, answers: dict[str, Any], q: Question, *,
     return Reply("\n".join(lines), rows, numbered=numbered, replace=replace)
 
 
-def summary_text(t: Template, answers: dict[str, Any], heading: str) -> tuple[str, list[str]]:
-    """All visible answers, numbered, then problems; returns (text, problems)."""
+def summary_text(t: Template, answers: dict[str, Any], heading: str,
+                 marked: frozenset[str] = frozenset()) -> tuple[str, list[str]]:
+    """All visible answers, numbered, then problems; returns (text, problems). The answers of
+    `marked` questions carry a mark (changed since the officer last saw the summary)."""
     shown = visible_questions(t, answers)
     lines = [heading, ""]
     for i, q in enumerate(shown, 1):
         value = format_answer(q, answers[q.id]) if q.id in answers else M.NOT_ANSWERED
+        if q.id in marked:
+            value += M.CHANGED_MARK
         lines.append(M.summary_line(i, q.text, value))
     problems = [M.required_missing(shown.index(q) + 1) for q in missing_required(t, answers)]
     problems += [f"⚠ {m}" for m in rule_violations(t, answers)]
@@ -211,20 +229,27 @@ def summary_text(t: Template, answers: dict[str, Any], heading: str) -> tuple[st
     return "\n".join(lines), problems
 
 
-def changed_lines(t: Template, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def changed_questions(t: Template, before: dict[str, Any], after: dict[str, Any]
+                      ) -> list[Question]:
+    """The questions whose answer differs between `before` and `after`, in template order."""
+    return [q for q in t.questions
+            if (q.id in before or q.id in after) and before.get(q.id) != after.get(q.id)]
+
+
+def changed_lines(t: Template, before: dict[str, Any], after: dict[str, Any],
+                  who: dict[str, str] | None = None) -> list[str]:
     """'• Câu 3. Tổng số HTX: 1.234 HTX → 2.000 HTX' for every answer that changed, including
-    one the change drops because its question is no longer asked (numbered as it was shown)."""
+    one the change drops because its question is no longer asked (numbered as it was shown);
+    `who` names, by question, the colleague who gave the new answer."""
     now_shown = [q.id for q in visible_questions(t, after)]
     was_shown = [q.id for q in visible_questions(t, before)]
     out = []
-    for q in t.questions:
-        if (q.id not in before and q.id not in after) or before.get(q.id) == after.get(q.id):
-            continue
+    for q in changed_questions(t, before, after):
         shown = now_shown if q.id in now_shown else was_shown
         number = shown.index(q.id) + 1 if q.id in shown else None
         old = format_answer(q, before[q.id]) if q.id in before else M.NOT_ANSWERED
         new = format_answer(q, after[q.id]) if q.id in after else M.NO_LONGER_ASKED
-        out.append(M.change_line(number, q.text, old, new))
+        out.append(M.change_line(number, q.text, old, new, (who or {}).get(q.id)))
     return out
 
 

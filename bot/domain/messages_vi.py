@@ -303,13 +303,78 @@ def confirm_correction(changes: list[str]) -> str:
     return "\n".join(lines)
 
 
-def change_line(number: int | None, text: str, old: str, new: str) -> str:
+def change_line(number: int | None, text: str, old: str, new: str,
+                who: str | None = None) -> str:
+    """`who`: the colleague who gave the new answer (already "đ/c …")."""
     where = f"Câu {number}. " if number is not None else ""
-    return f"• {where}{text}: {old} → {new}"
+    return f"• {where}{text}: {old} → {new}" + (f" ({who})" if who else "")
 
 
-def confirm_cancel(title: str, period: str) -> str:
-    return f"Hủy bản nháp “{title}” — {period}? Các câu trả lời đã nhập sẽ bị xóa."
+def confirm_cancel(title: str, period: str, colleagues: Sequence[tuple[str, int]] = ()) -> str:
+    """`colleagues`: who else answered in the draft ("đ/c …") and how many answers each."""
+    text = f"Hủy bản nháp “{title}” — {period}? Các câu trả lời đã nhập sẽ bị xóa"
+    if not colleagues:
+        return text + "."
+    theirs = ", ".join(f"{n} câu của {who}" for who, n in colleagues)
+    names = ", ".join(who for who, _ in colleagues)
+    return text + f", kể cả {theirs}; bot sẽ báo cho {names} biết."
+
+
+# --- colleagues of one unit working on one draft ---------------------------------------------
+
+CHANGED_MARK = "  ✎ vừa thay đổi"
+# Above the summary as it is now; the summary ends with "Kiểm tra lại rồi bấm “Gửi báo cáo”".
+SUMMARY_OUTDATED = ("⚠ Chưa gửi được: bản tóm tắt có nút bạn vừa bấm đã cũ. Đây là bản tóm "
+                    "tắt hiện tại.")
+
+
+def colleague(name: str) -> str:
+    """How a colleague is named in a message: 'đ/c Lan'."""
+    return f"đ/c {name}" if name.strip() else "một cán bộ khác"
+
+
+def _capital(words: str) -> str:
+    return words[:1].upper() + words[1:]
+
+
+def changed_since_seen(changes: Sequence[str]) -> str:
+    """Above the summary, when a send found the draft changed since the officer saw it."""
+    if not changes:
+        return ("⚠ Chưa gửi được: báo cáo đã thay đổi từ khi bạn xem bản tóm tắt đó. Đây là "
+                "bản tóm tắt hiện tại.")
+    return "\n".join(["⚠ Chưa gửi được: báo cáo đã thay đổi từ khi bạn xem bản tóm tắt:",
+                      *changes])
+
+
+def shared_draft(starter: str | None, others: Sequence[str], done: int, total: int,
+                 touched: datetime) -> str:
+    """Above the question or summary of a draft a colleague started or answered in.
+    `starter`: who started it ("đ/c …"), None if this officer did; `others`: colleagues who
+    answered in it besides the starter."""
+    if starter is not None:
+        who = f"Bản nháp này do {starter} bắt đầu"
+        if others:
+            who += f" ({', '.join(others)} cũng đã trả lời)"
+    else:
+        who = f"{_capital(', '.join(others))} cũng đã trả lời bản nháp này"
+    return (f"👥 {who}: đã trả lời {done}/{total} câu, cập nhật lần cuối lúc "
+            f"{vnformat.moment(touched)}.")
+
+
+def answer_replaced(who: str, number: int | None, text: str, title: str, period: str,
+                    old: str, new: str) -> str:
+    """Told once to the officer whose answer a colleague replaced, on their next message."""
+    where = f"câu {number} ({_short(text, 60)})" if number is not None else _short(text, 60)
+    return f"ℹ {_capital(who)} đã sửa {where} của báo cáo “{title}” — {period}: {old} → {new}."
+
+
+def draft_dropped(who: str, title: str, period: str, answers: int, correcting: bool) -> str:
+    """Told once to each officer whose answers went with a draft a colleague cancelled."""
+    if correcting:
+        return (f"ℹ {_capital(who)} đã bỏ bản sửa báo cáo “{title}” — {period}, gồm {answers} "
+                "câu bạn đã trả lời. Báo cáo đã gửi vẫn giữ nguyên.")
+    return (f"ℹ {_capital(who)} đã hủy bản nháp báo cáo “{title}” — {period}, gồm {answers} "
+            "câu bạn đã trả lời.")
 
 
 def report_list_line(number: int, title: str, where: str, period: str, due: str, icon: str,

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from bot.domain.buttons import ReportButton
+from bot.domain.buttons import ButtonData, ReportButton
 from bot.domain.conversation import Conversation
 from bot.domain.periods import Period
 from bot.domain.reports import ReportKey, Window, window
@@ -16,6 +16,7 @@ from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.domain.units import Unit
 from bot.services.reporting.drafts import DraftCache
+from bot.services.reporting.notices import NoticeBoard
 from bot.services.units import UnitDirectory
 from storage.interface import Storage
 from storage.models import Changes, Draft, Membership, Person, Submission
@@ -34,6 +35,8 @@ class Deps:
         self.lock_days = lock_days
         self.units = units
         self.drafts = DraftCache(storage)
+        self.notices = NoticeBoard(storage)
+        self.names: dict[int, str] = {}  # person id → display name (filled by the service)
         self._versions: dict[tuple[str, int], Template] = {
             (t.id, versions[t.id]): t for t in templates.values()}
         self._windows: dict[tuple[str, str], Window] = {}
@@ -58,6 +61,13 @@ class Deps:
     async def draft(self, key: ReportKey) -> Draft | None:
         return await self.drafts.get(key)
 
+    async def name(self, person_id: int) -> str:
+        """A person's display name (the service keeps everyone's after its warm-up)."""
+        if person_id not in self.names:
+            person = await self.storage.get_person(person_id)
+            self.names[person_id] = person.display_name if person else ""
+        return self.names[person_id]
+
     async def submission(self, key: ReportKey) -> Submission | None:
         return await self.storage.get_submission(*key)
 
@@ -78,6 +88,7 @@ class Ctx:
     changes: Changes
     now: datetime
     typed: bool = False  # the action came from typed text (a number or keyword), not a press
+    pressed: ButtonData | None = None  # the button pressed (or typed), as unpacked
 
     @property
     def roles(self) -> set[Role]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import replace
+from datetime import datetime
 
 from bot.domain.reports import ReportKey
 from storage.interface import Storage
@@ -58,8 +59,9 @@ class DraftCache:
                     self.keys.pop(gone.id, None)
         return draft
 
-    def after_commit(self, changes: Changes) -> None:
-        """Apply saved answers to cached drafts; forget drafts that started, ended or left."""
+    def after_commit(self, changes: Changes, now: datetime | None = None) -> None:
+        """Apply saved answers (who gave them, and `now` as the draft's last change) to cached
+        drafts; forget drafts that started, ended or left."""
         self.commits += 1
         if self.reads:
             for op in changes.ops:
@@ -72,8 +74,10 @@ class DraftCache:
                 key = self.keys.get(op.draft_id)
                 draft = self.cached.get(key) if key else None
                 if key and draft is not None:
-                    self.cached[key] = replace(draft, answers={**draft.answers,
-                                                               op.question_id: op.value})
+                    self.cached[key] = replace(
+                        draft, answers={**draft.answers, op.question_id: op.value},
+                        answered_by={**draft.answered_by, op.question_id: changes.actor},
+                        updated_at=now or draft.updated_at)
             elif isinstance(op, StartDraft | Submit):
                 self.cached.pop(_key(op), None)
                 if isinstance(op, Submit):

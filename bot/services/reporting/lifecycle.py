@@ -15,6 +15,7 @@ from bot.domain.conversation import Mode
 from bot.domain.dialogue import (
     Button,
     Reply,
+    answers_version,
     changed_lines,
     edit_picker,
     effective_answers,
@@ -24,10 +25,10 @@ from bot.domain.dialogue import (
 )
 from bot.domain.reports import days_late
 from bot.domain.templates import Template
-from bot.services.reporting import catalogue, screens
+from bot.services.reporting import catalogue, colleagues, screens
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import Refused, current, on_screen, resolve
-from storage.models import DeleteDraft, StartDraft, Submission, Submit
+from storage.models import DeleteDraft, Draft, StartDraft, Submission, Submit
 
 
 async def baocao(deps: Deps, ctx: Ctx) -> list[Reply]:
@@ -105,17 +106,38 @@ async def correct(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
 
 
 async def send(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
-    """Send the draft on the summary; a correction sent by a typed number is confirmed first."""
+    """Send the draft on the summary, as the summary showed it; a correction sent by a typed
+    number is confirmed first."""
     draft = await deps.draft(report.key)
     if draft is None:
         return [Reply(M.NO_DRAFT_TO_SEND), *await catalogue.report_list(deps, ctx)]
+    changed = await _changed_since_seen(deps, ctx, report, draft)
+    if changed:
+        return changed
     if draft.reopened_from is not None and ctx.typed:
         return await _confirm_correction(deps, ctx, report)
     return await _submit(deps, ctx, report)
 
 
 async def send_confirmed(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
+    draft = await deps.draft(report.key)
+    if draft is not None:
+        changed = await _changed_since_seen(deps, ctx, report, draft)
+        if changed:
+            return changed
     return await _submit(deps, ctx, report)
+
+
+async def _changed_since_seen(deps: Deps, ctx: Ctx, report: Report, draft: Draft
+                              ) -> list[Reply]:
+    """[] when what is on screen is the draft as it is; else the summary as it is now, with
+    what a colleague (or another device) changed since marked, to send again."""
+    template = await deps.template(draft.template_id, draft.template_version)
+    found = await colleagues.changed_since_seen(deps, ctx, template, draft)
+    if found is None:
+        return []
+    note, marked = found
+    return [screens.draft_summary(ctx, report, template, draft, note=note, marked=marked)]
 
 
 async def _confirm_correction(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
@@ -128,8 +150,11 @@ async def _confirm_correction(deps: Deps, ctx: Ctx, report: Report) -> list[Repl
     if not changes:
         return await _submit(deps, ctx, report)  # nothing to confirm: says so and stops
     ctx.conversation.show(Mode.CONFIRM_SEND, report.key)
+    ctx.conversation.shown = dict(draft.answers)
+    confirm = ConfirmSend(report.slot, report.template.id, report.window.period.id,
+                          answers_version(draft.answers))
     return [Reply(M.confirm_correction(changes),
-                  [[Button.of(M.BUTTON_CONFIRM_SEND, report.button(ConfirmSend), M.KW_YES)],
+                  [[Button.of(M.BUTTON_CONFIRM_SEND, confirm, M.KW_YES)],
                    [Button.of(M.BUTTON_REVIEW, ToSummary(), M.KW_NO)]], numbered=True)]
 
 
@@ -158,7 +183,7 @@ async def _submit(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
     ctx.changes.ops.append(Submit(
         draft.id, report.unit.code, template.id, draft.template_version,
         report.window.period.id, answers, ctx.now, due, ctx.now < due, changed,
-        seen=dict(draft.answers)))
+        seen=colleagues.seen_answers(ctx, draft)))
     ctx.conversation.clear()
     return [Reply(M.sent(draft.reopened_from is None, len(changed or {}),
                          M.lateness(days_late(ctx.now, due)), template.title, report.unit.name,
@@ -176,10 +201,13 @@ async def pick_question(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
 
 
 async def ask_cancel(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
-    """Abandon the draft? The answer 'no' returns to where the person was."""
+    """Abandon the draft? The answer 'no' returns to where the person was. Colleagues whose
+    answers would go are named (and told, if it is abandoned)."""
+    draft = await deps.draft(report.key)
+    theirs = await colleagues.in_draft(deps, ctx, draft) if draft is not None else []
     back = ctx.conversation.copy()
     ctx.conversation.show(Mode.CONFIRM_CANCEL, report.key, back=back)
-    return [Reply(M.confirm_cancel(report.template.title, report.period_words),
+    return [Reply(M.confirm_cancel(report.template.title, report.period_words, theirs),
                   [[Button.of(M.BUTTON_CONFIRM_CANCEL, report.button(ConfirmCancel), M.KW_YES),
                     Button.of(M.BUTTON_KEEP_DRAFT, report.button(KeepDraft), M.KW_NO)]],
                   numbered=True)]
@@ -191,6 +219,7 @@ async def cancel(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
     if draft is None:
         return [Reply(M.NO_DRAFT_TO_CANCEL)]
     ctx.changes.ops.append(DeleteDraft(draft.id))
+    colleagues.tell_dropped(ctx, report, draft)
     if draft.reopened_from is not None:
         return [Reply(M.CORRECTION_DROPPED)]
     return [Reply(M.DRAFT_CANCELLED)]

@@ -24,7 +24,7 @@ from bot.domain.dialogue import (
     visible_questions,
 )
 from bot.domain.templates import QuestionType
-from bot.services.reporting import catalogue, screens
+from bot.services.reporting import catalogue, colleagues, screens
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.lookup import OnScreen, on_screen
 from storage.models import SaveAnswer
@@ -96,6 +96,7 @@ def _save(ctx: Ctx, found: OnScreen, value: Any, note: str | None = None) -> lis
     qid = ctx.conversation.question or ""
     q = found.template.question(qid)
     ctx.changes.ops.append(SaveAnswer(found.draft.id, qid, value))
+    colleagues.replaced(ctx, found, qid, value)
     answers = {**found.draft.answers, qid: value}
     return screens.after_answer(ctx, found.report, found.template, found.draft, answers, qid,
                                 M.saved(format_answer(q, value), note))
@@ -168,6 +169,7 @@ async def clear(deps: Deps, ctx: Ctx, data: ClearAnswer, found: OnScreen) -> lis
     if q.required:
         return _again(ctx, found, M.REQUIRED_NO_CLEAR)
     ctx.changes.ops.append(SaveAnswer(found.draft.id, q.id, None))
+    colleagues.replaced(ctx, found, q.id, None)
     return screens.after_answer(ctx, found.report, found.template, found.draft,
                                 {**found.draft.answers, q.id: None}, q.id, M.CLEARED)
 

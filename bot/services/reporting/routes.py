@@ -38,9 +38,10 @@ from bot.domain.roles import Role
 from bot.domain.text import fold
 from bot.services.channels import Inbound
 from bot.services.commands import BY_NAME, allowed
-from bot.services.reporting import catalogue, lifecycle, questions, screens
+from bot.services.reporting import catalogue, lifecycle, notices, questions, screens
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import OnScreen, Refused, on_screen, resolve
+from storage.models import DropNotices
 
 CommandAction = Callable[[Deps, Ctx], Awaitable[list[Reply]]]
 ReportAction = Callable[[Deps, Ctx, Report], Awaitable[list[Reply]]]
@@ -90,6 +91,17 @@ QUESTION_BUTTONS: dict[type[QuestionButton], tuple[QuestionAction, tuple[Mode, .
 
 
 async def route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
+    """The replies to one event, with the person's pending notices above them (deleted in
+    this event's transaction: told once)."""
+    replies = await _route(deps, ctx, event)
+    pending = await deps.notices.pending(ctx.person.id)
+    if not pending:
+        return replies
+    ctx.changes.ops.append(DropNotices(tuple(n.key for n in pending)))
+    return notices.shown_with(replies, pending)
+
+
+async def _route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
     if event.command is not None:
         return await command(deps, ctx, event.command)
     if event.button is not None:
@@ -116,6 +128,7 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
     if Role.OFFICER not in ctx.roles:
         return [_refused(ctx)]
     data = unpack(raw)
+    ctx.pressed = data
     if isinstance(data, ReportNow):
         return await lifecycle.report_now(deps, ctx, data)
     if isinstance(data, ReportButton):

@@ -10,6 +10,7 @@ from bot.domain.conversation import Mode
 from bot.domain.dialogue import (
     Button,
     Reply,
+    answers_version,
     first_unanswered,
     question_after,
     question_reply,
@@ -17,6 +18,7 @@ from bot.domain.dialogue import (
     visible_questions,
 )
 from bot.domain.templates import QuestionType, Template
+from bot.services.reporting import colleagues
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import on_screen
 from storage.models import Draft
@@ -35,17 +37,23 @@ def ask(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any], q
 
 
 def summary(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any], *,
-            correcting: bool, note: str | None = None) -> Reply:
+            correcting: bool, note: str | None = None,
+            marked: frozenset[str] = frozenset()) -> Reply:
     """The draft's answers and problems. A correction's summary does not start with the button
-    that sends: "1" typed twice (open, then the first button) must not send a correction."""
+    that sends: "1" typed twice (open, then the first button) must not send a correction.
+    The send button carries the version of the answers shown, and the conversation keeps
+    them: a send submits only what the officer saw (`marked`: answers changed since the
+    summary before)."""
     ctx.conversation.show(Mode.SUMMARY, report.key)
+    ctx.conversation.shown = dict(answers)
     heading = M.summary_heading(template.title, report.unit.name, report.period_words,
                                 M.due_by(report.window.last_day))
     if note:
         heading = note + "\n\n" + heading
-    text, problems = summary_text(template, answers, heading)
+    text, problems = summary_text(template, answers, heading, marked)
     send = Button.of(M.BUTTON_SEND_CORRECTION if correcting else M.BUTTON_SEND,
-                     report.button(SendReport), M.KW_SEND)
+                     SendReport(report.slot, report.template.id, report.window.period.id,
+                                answers_version(answers)), M.KW_SEND)
     edit = Button.of(M.BUTTON_EDIT, report.button(PickQuestion), M.KW_EDIT)
     cancel = Button.of(M.BUTTON_DROP_CORRECTION if correcting else M.BUTTON_CANCEL,
                        report.button(AskCancel), M.KW_CANCEL)
@@ -78,8 +86,12 @@ def after_answer(ctx: Ctx, report: Report, template: Template, draft: Draft,
 
 async def carry_on(ctx: Ctx, deps: Deps, report: Report, draft: Draft,
                    note: str | None = None) -> list[Reply]:
-    """The first unanswered question of a draft, or its summary when all are answered."""
+    """The first unanswered question of a draft, or its summary when all are answered; above
+    it, who else worked on the draft, how far it is and when it was last changed."""
     template = await deps.template(draft.template_id, draft.template_version)
+    shared = await colleagues.shared_line(deps, ctx, template, draft)
+    if shared:
+        note = f"{note}\n{shared}" if note else shared
     nxt = first_unanswered(template, draft.answers)
     if nxt is None:
         return [summary(ctx, report, template, draft.answers, correcting=_correcting(draft),
@@ -98,9 +110,9 @@ async def resume(deps: Deps, ctx: Ctx) -> list[Reply] | None:
 
 
 def draft_summary(ctx: Ctx, report: Report, template: Template, draft: Draft,
-                  note: str | None = None) -> Reply:
+                  note: str | None = None, marked: frozenset[str] = frozenset()) -> Reply:
     return summary(ctx, report, template, draft.answers, correcting=_correcting(draft),
-                   note=note)
+                   note=note, marked=marked)
 
 
 def _correcting(draft: Draft) -> bool:

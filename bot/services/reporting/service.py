@@ -88,16 +88,19 @@ class ReportingService:
         self._warmed = False  # after warm(), a person without a cached state has none
 
     async def warm(self) -> int:
-        """Load every chat user's record, memberships and conversation in three queries, so the
-        first message after a start costs no database round trips; return how many people.
+        """Load every chat user's record, memberships, conversation and pending notices in four
+        queries, so the first message after a start costs no database round trips; return how
+        many people.
 
         After a restart (or a reminder) hundreds of officers write within seconds; without this
         each first message waits for three reads (bench/dialogue_throughput.py)."""
         people = await self.storage.all_people()
         memberships = await self.storage.all_memberships()
         states = await self.storage.all_conversations()
+        await self.deps.notices.warm()
         for person in people:
             self._people.setdefault((person.channel, person.external_id), person)
+            self.deps.names.setdefault(person.id, person.display_name)
             self._memberships.setdefault(person.id, memberships.get(person.id, []))
         for person_id, state in states.items():  # most people have none: nothing kept
             if state:
@@ -158,7 +161,8 @@ class ReportingService:
             self._states[person.id] = ctx.conversation
         else:
             self._states.pop(person.id, None)
-        self.deps.drafts.after_commit(ctx.changes)
+        self.deps.drafts.after_commit(ctx.changes, ctx.now)
+        self.deps.notices.after_commit(ctx.changes)
         self._hand_over(courier, parcels, ctx.changes)
         return replies
 
@@ -220,6 +224,7 @@ class ReportingService:
         replies, person, memberships = await joining.join(self.deps, event, code, now)
         if person is not None and memberships is not None:
             self._people[(event.channel, event.user_id)] = person
+            self.deps.names[person.id] = person.display_name
             self._memberships[person.id] = memberships
         return await self._reply_only(event, person.id if person else None, replies, courier)
 
