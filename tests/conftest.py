@@ -53,3 +53,8 @@ def shipped_templates() -> dict[str, Template]:
     templates, problems = load_templates(SHIPPED_REPORTS)
     assert not problems, [str(p) for p in problems]
     return templates
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: end-to-end runs of a minute or more (deselect with -m 'not slow')")

@@ -20,6 +20,12 @@ Requests arrive as ``POST {base_url}{TOKEN}/{method}`` with parameters encoded a
 ``application/x-www-form-urlencoded`` or ``multipart/form-data``. Every answer is a
 ``{"ok": true, "result": ...}`` envelope carrying complete Telegram objects, or a
 ``{"ok": false, "error_code": ..., "description": ...}`` error like the real API.
+
+Two things are off unless a test turns them on (``set_limits`` and ``set_chaos``):
+Telegram's flood limits on sending methods (about 30 messages a second overall, 1 a second
+per chat: over them a 429 with ``retry_after`` and nothing is sent), and seeded random faults
+per method family (429, 500/502, answers slower than the client's timeout that are or are not
+delivered, dropped connections). ``fault_stats()`` counts what was done.
 """
 
 from __future__ import annotations
@@ -29,18 +35,21 @@ import copy
 import html
 import itertools
 import json
+import math
+import random
 import re
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = ["FakeBotAPI", "FakeBotAPIError"]
+__all__ = ["FakeBotAPI", "FakeBotAPIError", "FaultStats", "Faults", "Limits", "method_family"]
 
 JsonDict = dict[str, Any]
 
@@ -143,6 +152,142 @@ class FakeBotAPIError(Exception):
         if self.parameters:
             body["parameters"] = self.parameters
         return body
+
+
+# Methods that put a message on a user's screen: Telegram's flood limits count these (and not
+# getUpdates, answerCallbackQuery, getMe...).
+SENDING_METHODS = frozenset(
+    {
+        "sendmessage",
+        "sendphoto",
+        "senddocument",
+        "sendaudio",
+        "sendvideo",
+        "sendvoice",
+        "sendanimation",
+        "sendvideonote",
+        "sendsticker",
+        "sendmediagroup",
+        "sendlocation",
+        "sendvenue",
+        "sendcontact",
+        "sendpoll",
+        "senddice",
+        "copymessage",
+        "copymessages",
+        "forwardmessage",
+        "forwardmessages",
+        "editmessagetext",
+        "editmessagecaption",
+        "editmessagemedia",
+        "editmessagereplymarkup",
+    }
+)
+FAMILIES = ("send", "edit", "updates", "callback", "other")
+
+
+def method_family(method: str) -> str:
+    """The family a method's faults are configured by: send, edit, updates, callback, other."""
+    m = method.lower()
+    if m.startswith("edit") and m in SENDING_METHODS:
+        return "edit"
+    if m in SENDING_METHODS:
+        return "send"
+    if m == "getupdates":
+        return "updates"
+    if m == "answercallbackquery":
+        return "callback"
+    return "other"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's documented flood limits for sending (core.telegram.org/bots/faq): about 30
+    messages a second overall and one a second per chat, with a small per-chat burst."""
+
+    overall_per_second: float = 30.0
+    overall_burst: float = 30.0
+    per_chat_per_second: float = 1.0
+    per_chat_burst: float = 3.0
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Probabilities (0..1) of each fault for one call of a method family; one draw per call.
+
+    ``slow_delivered``: the answer comes ``slow_seconds`` late (longer than the client's read
+    timeout, python-telegram-bot's default is 5 s) and the message *is* recorded as sent, as
+    when Telegram delivered but the answer never reached the bot. ``slow_lost``: as late, and
+    nothing is recorded. ``dropped``: the connection is closed without an answer, before the
+    call has any effect. For ``updates`` (getUpdates) only ``server_error`` and ``dropped``
+    make sense.
+    """
+
+    too_many: float = 0.0
+    retry_after: tuple[int, int] = (1, 2)  # inclusive range of retry_after seconds
+    server_error: float = 0.0  # half 500, half 502
+    slow_delivered: float = 0.0
+    slow_lost: float = 0.0
+    dropped: float = 0.0
+    slow_seconds: float = 6.0
+
+    def __post_init__(self) -> None:
+        total = self.too_many + self.server_error + self.slow_delivered + self.slow_lost
+        if not 0.0 <= total + self.dropped <= 1.0:
+            raise ValueError("fault probabilities must add up to at most 1")
+        if not 1 <= self.retry_after[0] <= self.retry_after[1]:
+            raise ValueError("retry_after must be a range of whole seconds, at least 1")
+
+
+@dataclass(frozen=True)
+class FaultStats:
+    """What the fake did to the client so far (a snapshot)."""
+
+    limited: int = 0  # 429 because a flood limit was exceeded
+    injected_429: int = 0  # 429 by chance (Faults.too_many)
+    server_errors: int = 0  # 500 and 502
+    slow_delivered: int = 0
+    slow_lost: int = 0
+    dropped: int = 0
+    messages: int = 0  # messages recorded as sent (edits not counted)
+
+    @property
+    def too_many(self) -> int:
+        return self.limited + self.injected_429
+
+    @property
+    def timeouts(self) -> int:
+        return self.slow_delivered + self.slow_lost
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "429": self.too_many,
+            "429_limited": self.limited,
+            "429_injected": self.injected_429,
+            "5xx": self.server_errors,
+            "timeouts": self.timeouts,
+            "timeouts_delivered": self.slow_delivered,
+            "timeouts_lost": self.slow_lost,
+            "dropped": self.dropped,
+            "messages": self.messages,
+        }
+
+
+class _TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; one token per message."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst = rate, max(1.0, burst)
+        self.tokens, self.stamp = self.burst, now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is available (0: one is available now)."""
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        self.tokens -= 1.0
 
 
 def _utf16_len(text: str) -> int:
@@ -317,7 +462,13 @@ class _Handler(BaseHTTPRequestHandler):
             error = FakeBotAPIError(400, f"Bad Request: can't parse request body: {exc}")
             self._respond(400, json.dumps(error.to_json()).encode(), "application/json")
             return
-        status, answer = fake._handle(match.group("token"), match.group("method"), params)
+        answered = fake._handle(match.group("token"), match.group("method"), params)
+        if answered is None:  # an injected dropped connection: no answer at all
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        status, answer = answered
         data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
         self._respond(status, data, "application/json")
 
@@ -382,6 +533,16 @@ class FakeBotAPI:
         self._webhook_url = ""
         self._failures: dict[str, list[FakeBotAPIError]] = {}
 
+        self._limits: Limits | None = None
+        self._overall: _TokenBucket | None = None
+        self._per_chat: dict[int, _TokenBucket] = {}
+        self._faults: dict[str, Faults] = {}
+        self._rng = random.Random(0)
+        self._stats: dict[str, int] = {}
+        self._stop_event = threading.Event()
+        # The flood limits' clock; a test may replace it to refill buckets without sleeping.
+        self.clock: Callable[[], float] = time.monotonic
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Bind to a free port on 127.0.0.1 and serve in a background daemon thread."""
@@ -402,6 +563,7 @@ class FakeBotAPI:
         """Stop serving: wake long polls, close all client connections, join the thread."""
         with self._cond:
             self._stopped = True
+            self._stop_event.set()  # ends injected slow answers
             self._cond.notify_all()
         server, self._server = self._server, None
         if server is None:
@@ -746,6 +908,28 @@ class FakeBotAPI:
                 FakeBotAPIError(error_code, description, parameters)
             )
 
+    def pending_update_ids(self) -> list[int]:
+        """update_ids injected and not yet confirmed via a getUpdates ``offset``."""
+        with self._cond:
+            return [int(u["update_id"]) for u in self._updates]
+
+    def message_count(self, chat_id: int) -> int:
+        """How many messages the bot has sent to ``chat_id`` so far."""
+        with self._cond:
+            return sum(1 for m in self._messages if m["chat"]["id"] == chat_id)
+
+    def send_text_if_quiet(
+        self, user_id: int, text: str, seen: int, first_name: str = _DEFAULT_FIRST_NAME
+    ) -> int | None:
+        """Like :meth:`send_text`, but only if the bot has sent exactly ``seen`` messages to the
+        chat, checked and sent atomically; otherwise None. A simulated person who looked at the
+        chat types only if nothing new arrived meanwhile (like :meth:`send_text`, the message
+        gets the chat's next message_id, after every bot message already on screen)."""
+        with self._cond:
+            if self.message_count(user_id) != seen:
+                return None
+            return self.send_text(user_id, text, first_name)
+
     # ------------------------------------------------------------------ HTTP plumbing
     def _parse_params(self, content_type: str, body: bytes, query: str) -> JsonDict:
         params: JsonDict = {}
@@ -782,7 +966,10 @@ class FakeBotAPI:
                 params[key] = _coerce(key, value)
         return params
 
-    def _handle(self, token: str, method: str, params: JsonDict) -> tuple[int, JsonDict]:
+    def _handle(
+        self, token: str, method: str, params: JsonDict
+    ) -> tuple[int, JsonDict] | None:
+        """The answer to one call: ``(status, body)``, or None to drop the connection."""
         if token != self.token:
             return 401, FakeBotAPIError(401, "Unauthorized").to_json()
         with self._cond:
@@ -792,12 +979,151 @@ class FakeBotAPI:
             self._cond.notify_all()
         if failure is not None:
             return failure.error_code, failure.to_json()
+        fault = self._roll_fault(method)
+        if fault == "dropped":
+            return None
+        if fault == "server_error":
+            code = 500 if self._chance() < 0.5 else 502
+            reason = "Internal Server Error" if code == 500 else "Bad Gateway"
+            return code, FakeBotAPIError(code, reason).to_json()
+        if fault == "too_many":
+            low, high = self._faults[method_family(method)].retry_after
+            return self._too_many(self._randint(low, high))
+        limited = self._limit(method, params)
+        if limited is not None:
+            return limited
+        if fault in ("slow_delivered", "slow_lost"):
+            self._stop_event.wait(self._faults[method_family(method)].slow_seconds)
+            if fault == "slow_lost":  # the client gave up long ago; nothing happened
+                self._count(fault)
+                return None
         handler = getattr(self, f"_api_{method.lower()}", None)
         try:
             result = handler(params) if handler is not None else True
         except FakeBotAPIError as exc:
             return exc.error_code, exc.to_json()
+        finally:
+            if fault == "slow_delivered":  # counted once the message is recorded
+                self._count(fault)
         return 200, {"ok": True, "result": result}
+
+    # ------------------------------------------------------------------ limits and faults
+    def _count(self, what: str) -> None:
+        with self._cond:
+            self._stats[what] = self._stats.get(what, 0) + 1
+            self._cond.notify_all()
+
+    def _chance(self) -> float:
+        with self._cond:
+            return self._rng.random()
+
+    def _randint(self, low: int, high: int) -> int:
+        with self._cond:
+            return self._rng.randint(low, high)
+
+    def _roll_fault(self, method: str) -> str | None:
+        """One seeded draw: which fault (if any) this call gets; counted here."""
+        with self._cond:
+            faults = self._faults.get(method_family(method))
+            if faults is None:
+                return None
+            draw = self._rng.random()
+        for name in ("dropped", "server_error", "too_many", "slow_lost", "slow_delivered"):
+            chance = float(getattr(faults, name))
+            if draw < chance:
+                if not name.startswith("slow"):  # slow answers are counted when they end
+                    self._count("injected_429" if name == "too_many" else name)
+                return name
+            draw -= chance
+        return None
+
+    @staticmethod
+    def _too_many(retry_after: int) -> tuple[int, JsonDict]:
+        error = FakeBotAPIError(
+            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+        )
+        return 429, error.to_json()
+
+    def _limit(self, method: str, params: JsonDict) -> tuple[int, JsonDict] | None:
+        """Take a token for a sending method, or answer 429 if a flood limit is exceeded."""
+        if method.lower() not in SENDING_METHODS:
+            return None
+        raw_chat = params.get("chat_id")
+        chat_id = (
+            int(raw_chat)
+            if isinstance(raw_chat, int | str)
+            and not isinstance(raw_chat, bool)
+            and re.fullmatch(r"-?\d+", str(raw_chat))
+            else None
+        )
+        with self._cond:
+            limits = self._limits
+            if limits is None:
+                return None
+            now = self.clock()
+            if self._overall is None:
+                self._overall = _TokenBucket(limits.overall_per_second, limits.overall_burst, now)
+            buckets = [self._overall]
+            if chat_id is not None:
+                if chat_id not in self._per_chat:
+                    self._per_chat[chat_id] = _TokenBucket(
+                        limits.per_chat_per_second, limits.per_chat_burst, now
+                    )
+                buckets.append(self._per_chat[chat_id])
+            wait = max(bucket.wait(now) for bucket in buckets)
+            if wait <= 0:
+                for bucket in buckets:
+                    bucket.take()
+                return None
+        self._count("limited")
+        return self._too_many(max(1, math.ceil(wait)))
+
+    def wait_for_stats(
+        self, ready: Callable[[FaultStats], bool], timeout: float = 10.0
+    ) -> FaultStats:
+        """Block until ``ready(fault_stats())`` holds (slow answers count when they end)."""
+
+        def check() -> FaultStats | None:
+            stats = self.fault_stats()
+            return stats if ready(stats) else None
+
+        found = self._wait(check, timeout)
+        if found is None:
+            raise AssertionError(f"fault counts not reached within {timeout}s: "
+                                 f"{self.fault_stats().as_dict()}")
+        return cast(FaultStats, found)
+
+    def set_limits(self, limits: Limits | None) -> None:
+        """Enforce Telegram's flood limits on sending methods (None: no limits, the default)."""
+        with self._cond:
+            self._limits = limits
+            self._overall = None
+            self._per_chat.clear()
+
+    def set_chaos(self, seed: int = 0, faults: Mapping[str, Faults] | None = None) -> None:
+        """Inject seeded random faults per method family (see :func:`method_family`);
+        ``set_chaos()`` with no faults turns them off. The seed makes the sequence of draws
+        repeatable (which call gets which draw still depends on thread timing)."""
+        faults = dict(faults or {})
+        unknown = set(faults) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"unknown method families {sorted(unknown)}; use {FAMILIES}")
+        with self._cond:
+            self._faults = faults
+            self._rng = random.Random(seed)
+
+    def fault_stats(self) -> FaultStats:
+        """Counts of 429s, 5xx, slow answers and drops so far, and messages recorded."""
+        with self._cond:
+            return FaultStats(
+                limited=self._stats.get("limited", 0),
+                injected_429=self._stats.get("injected_429", 0),
+                server_errors=self._stats.get("server_error", 0),
+                slow_delivered=self._stats.get("slow_delivered", 0),
+                slow_lost=self._stats.get("slow_lost", 0),
+                dropped=self._stats.get("dropped", 0),
+                messages=len(self._messages),
+            )
 
     def _serve_file(self, token: str, path: str) -> tuple[int, bytes, str]:
         if token != self.token:

@@ -30,7 +30,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fakebotapi import FakeBotAPI
+from tests.fakebotapi import FakeBotAPI, Faults, Limits, method_family
 
 USER = 777_001
 
@@ -390,3 +390,166 @@ def test_bot_in_a_subprocess(fake: FakeBotAPI) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert fake.wait_for_message(USER, timeout=1)["text"] == "từ tiến trình con"
+
+
+# --------------------------------------------------------------------------- limits and chaos
+def _post(fake: FakeBotAPI, method: str, client_timeout: float = 10.0,
+          **params: object) -> httpx.Response:
+    return httpx.post(_api(fake, method), json=params, timeout=client_timeout)
+
+
+class _Clock:
+    """A settable monotonic clock for the flood limits: buckets refill without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_limits_and_chaos_are_off_by_default(fake: FakeBotAPI) -> None:
+    for i in range(40):  # over both limits if they were on
+        assert _post(fake, "sendMessage", chat_id=USER, text=f"tin {i}").status_code == 200
+    assert len(fake.sent_messages(USER)) == 40
+    assert fake.fault_stats().as_dict() == {
+        "429": 0, "429_limited": 0, "429_injected": 0, "5xx": 0, "timeouts": 0,
+        "timeouts_delivered": 0, "timeouts_lost": 0, "dropped": 0, "messages": 40}
+
+
+def test_per_chat_limit_answers_429_and_records_nothing(fake: FakeBotAPI) -> None:
+    clock = _Clock()
+    fake.clock = clock
+    fake.set_limits(Limits(per_chat_per_second=1.0, per_chat_burst=3))
+    codes = [_post(fake, "sendMessage", chat_id=USER, text=f"tin {i}").status_code
+             for i in range(3)]
+    assert codes == [200, 200, 200]  # the burst
+    refused = _post(fake, "sendMessage", chat_id=USER, text="tin 3")
+    assert refused.status_code == 429
+    body = refused.json()
+    assert body["ok"] is False and body["error_code"] == 429
+    assert body["parameters"]["retry_after"] >= 1
+    wait = body["parameters"]["retry_after"]
+    assert body["description"] == f"Too Many Requests: retry after {wait}"
+    assert [m["text"] for m in fake.sent_messages(USER)] == ["tin 0", "tin 1", "tin 2"]
+    # an edit to the same chat is limited too; another chat is not
+    assert _post(fake, "editMessageText", chat_id=USER, message_id=1, text="sửa").status_code == 429
+    assert _post(fake, "sendMessage", chat_id=USER + 1, text="khác").status_code == 200
+    # methods that send nothing are never limited
+    for method, params in (("getMe", {}), ("getUpdates", {"timeout": 0}),
+                           ("answerCallbackQuery", {"callback_query_id": "1"})):
+        assert _post(fake, method, **params).status_code == 200, method
+    clock.now += 1.0  # one second later: one more message
+    assert _post(fake, "sendMessage", chat_id=USER, text="tin 4").status_code == 200
+    assert _post(fake, "sendMessage", chat_id=USER, text="tin 5").status_code == 429
+    stats = fake.fault_stats()
+    assert (stats.limited, stats.too_many, stats.messages) == (3, 3, 5)
+
+
+def test_overall_limit_is_about_30_a_second(fake: FakeBotAPI) -> None:
+    clock = _Clock()
+    fake.clock = clock
+    fake.set_limits(Limits())
+    codes = [_post(fake, "sendMessage", chat_id=USER + i, text="tin").status_code
+             for i in range(31)]
+    assert codes == [200] * 30 + [429]
+    clock.now += 0.1  # 3 tokens
+    codes = [_post(fake, "sendMessage", chat_id=USER + 100 + i, text="tin").status_code
+             for i in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert fake.fault_stats().messages == 33
+
+
+@pytest.mark.asyncio
+async def test_limit_reaches_ptb_as_retry_after(fake: FakeBotAPI) -> None:
+    fake.set_limits(Limits(per_chat_burst=1))
+    async with Bot(fake.token, base_url=fake.base_url) as bot:
+        await bot.send_message(USER, "một")
+        with pytest.raises(RetryAfter) as excinfo:
+            await bot.send_message(USER, "hai")
+    assert int(excinfo.value.retry_after) >= 1  # type: ignore[arg-type]
+    assert [m["text"] for m in fake.sent_messages(USER)] == ["một"]
+
+
+def test_injected_429_and_5xx_are_seeded_and_counted(fake: FakeBotAPI) -> None:
+    fake.set_chaos(seed=7, faults={"send": Faults(too_many=0.3, retry_after=(1, 2),
+                                                  server_error=0.3)})
+    first = [_post(fake, "sendMessage", chat_id=USER, text=f"tin {i}") for i in range(60)]
+    codes = [r.status_code for r in first]
+    assert set(codes) == {200, 429, 500, 502}
+    for r in first:
+        if r.status_code == 429:
+            assert r.json()["parameters"]["retry_after"] in (1, 2)
+        elif r.status_code >= 500:
+            assert r.json()["ok"] is False
+    stats = fake.fault_stats()
+    assert stats.injected_429 == codes.count(429) and stats.limited == 0
+    assert stats.server_errors == codes.count(500) + codes.count(502)
+    assert stats.messages == codes.count(200) == len(fake.sent_messages(USER))
+    # other families are untouched
+    assert all(_post(fake, "getMe").status_code == 200 for _ in range(20))
+    # the same seed, the same calls in the same order: the same answers
+    fake.set_chaos(seed=7, faults={"send": Faults(too_many=0.3, retry_after=(1, 2),
+                                                  server_error=0.3)})
+    again = [_post(fake, "sendMessage", chat_id=USER, text=f"tin {i}").status_code
+             for i in range(60)]
+    assert again == codes
+    fake.set_chaos()  # off
+    assert all(_post(fake, "sendMessage", chat_id=USER, text="x").status_code == 200
+               for _ in range(10))
+
+
+def test_dropped_connection_has_no_effect(fake: FakeBotAPI) -> None:
+    fake.set_chaos(faults={"send": Faults(dropped=1.0), "updates": Faults(dropped=1.0)})
+    fake.send_text(USER, "xin chào")
+    with pytest.raises(httpx.TransportError):
+        _post(fake, "sendMessage", chat_id=USER, text="mất")
+    with pytest.raises(httpx.TransportError):
+        _post(fake, "getUpdates")
+    assert fake.sent_messages(USER) == [] and fake.delivered_update_ids == []
+    assert fake.fault_stats().dropped == 2
+
+
+def test_slow_answer_times_out_and_is_delivered_or_not(fake: FakeBotAPI) -> None:
+    fake.set_chaos(faults={"send": Faults(slow_delivered=1.0, slow_seconds=0.5)})
+    with pytest.raises(httpx.ReadTimeout):
+        _post(fake, "sendMessage", client_timeout=0.1, chat_id=USER, text="đến muộn")
+    fake.wait_for_stats(lambda s: s.slow_delivered == 1)
+    assert [m["text"] for m in fake.sent_messages(USER)] == ["đến muộn"]
+
+    fake.set_chaos(faults={"send": Faults(slow_lost=1.0, slow_seconds=0.5)})
+    with pytest.raises(httpx.ReadTimeout):
+        _post(fake, "sendMessage", client_timeout=0.1, chat_id=USER, text="mất hẳn")
+    stats = fake.wait_for_stats(lambda s: s.slow_lost == 1)
+    assert [m["text"] for m in fake.sent_messages(USER)] == ["đến muộn"]
+    assert (stats.timeouts, stats.messages) == (2, 1)
+
+
+def test_fault_probabilities_are_checked() -> None:
+    with pytest.raises(ValueError, match="at most 1"):
+        Faults(too_many=0.6, server_error=0.6)
+    with pytest.raises(ValueError, match="at least 1"):
+        Faults(retry_after=(0, 2))
+    with FakeBotAPI() as server, pytest.raises(ValueError, match="unknown method families"):
+        server.set_chaos(faults={"sendMessage": Faults()})
+    assert method_family("sendMessage") == "send"
+    assert method_family("editMessageText") == "edit"
+    assert method_family("getUpdates") == "updates"
+    assert method_family("answerCallbackQuery") == "callback"
+    assert method_family("getMe") == "other"
+
+
+def test_send_text_if_quiet_and_pending_ids(fake: FakeBotAPI) -> None:
+    first = fake.send_text(USER, "một")
+    assert fake.pending_update_ids() == [first]
+    assert fake.message_count(USER) == 0
+    second = fake.send_text_if_quiet(USER, "hai", seen=0)
+    assert second is not None and fake.pending_update_ids() == [first, second]
+    _post(fake, "sendMessage", chat_id=USER, text="trả lời")
+    assert fake.send_text_if_quiet(USER, "ba", seen=0) is None  # a new message arrived
+    assert fake.pending_update_ids() == [first, second]
+    third = fake.send_text_if_quiet(USER, "ba", seen=1)
+    assert third is not None
+    # the user's message comes after the bot's on screen (the chat's message ids are shared)
+    update = _post(fake, "getUpdates").json()["result"][-1]
+    assert update["message"]["message_id"] > fake.last_message(USER)["message_id"]
