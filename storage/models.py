@@ -169,3 +169,4 @@ class Changes:
     outbox_ids: list[int] = field(default_factory=list)
     inbox: list[tuple[str, str, str]] = field(default_factory=list)  # channel, event id, JSON
     settled: list[tuple[int, str]] = field(default_factory=list)
+    reply_marks: list[tuple[str, str, int]] = field(default_factory=list)  # channel, chat, id

@@ -572,6 +572,12 @@ class SqliteStorage:
             "SELECT * FROM outbox WHERE channel=? AND state='pending' ORDER BY id", (channel,))
         return [_stored(r) for r in rows]
 
+    async def reply_marks(self, channel: str) -> dict[str, int]:
+        """chat → id of the last reply delivered there."""
+        rows = await self.db.fetchall(
+            "SELECT chat_id, message_id FROM reply_marks WHERE channel=?", (channel,))
+        return {r["chat_id"]: r["message_id"] for r in rows}
+
     async def unhandled_inbox(self, channel: str) -> list[tuple[str, str]]:
         """(event id, payload) of updates stored but never handled, in the order received."""
         rows = await self.db.fetchall(
@@ -694,6 +700,10 @@ def _write_batch(conn: sqlite3.Connection, batch: list[Changes]) -> list[bool]:
     for c in batch:
         for row_id, outcome in c.settled:
             settled.setdefault(outcome, []).append(row_id)
+    _insert_rows(conn, "INSERT INTO reply_marks (channel, chat_id, message_id) VALUES {rows}"
+                 " ON CONFLICT(channel, chat_id) DO UPDATE SET message_id ="
+                 " MAX(message_id, excluded.message_id)",
+                 [m for c in batch for m in c.reply_marks])
     for outcome, row_ids in settled.items():
         for ids in _shaped(row_ids):
             conn.execute(f"UPDATE outbox SET state=?, done_at=? WHERE id IN"

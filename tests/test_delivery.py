@@ -28,7 +28,7 @@ from bot.services.delivery import (
     RetryLater,
 )
 from storage.interface import DraftChanged
-from storage.models import Changes, Outgoing, Person
+from storage.models import Changes, Outgoing, Person, Stored
 from storage.sqlite import SqliteStorage
 from tests.harness import Chat, Clock, join, make_app
 
@@ -50,13 +50,14 @@ class Phone:
         self.script: list[BaseException] = []  # failures for the next calls, in order
         self.gate: asyncio.Event | None = None  # when set to an unset event: calls wait
 
-    async def deliver(self, chat_id: str, payload: Payload) -> None:
+    async def deliver(self, chat_id: str, payload: Payload) -> int | None:
         self.calls.append((chat_id, payload["text"]))
         if self.gate is not None:
             await self.gate.wait()
         if self.script:
             raise self.script.pop(0)
         self.got.append((chat_id, payload["text"]))
+        return None
 
 
 class Ledger:
@@ -64,7 +65,7 @@ class Ledger:
         self.settled: list[tuple[int, str]] = []
         self.unreachable: list[int] = []
 
-    async def record(self, settled: list[tuple[int, str]]) -> None:
+    async def record(self, settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
         self.settled += settled
 
     async def mark(self, person_id: int) -> None:
@@ -190,9 +191,9 @@ async def test_stop_leaves_undelivered_rows_pending_and_a_new_courier_delivers_t
     phone, ledger = Phone(), Ledger()
     phone.script = [OSError("network down")] * 100  # nothing gets through before the stop
 
-    async def record(settled: list[tuple[int, str]]) -> None:
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
         await storage.apply(Changes(actor=0, settled=settled))
-        await ledger.record(settled)
+        await ledger.record(settled, marks)
 
     first = Courier("test", phone, render, record=record, unreachable=ledger.mark,
                     limits=NO_LIMITS)
@@ -238,7 +239,7 @@ async def outboxed(tmp_path: Path) -> tuple[Any, Phone, Courier]:
     app = await make_app(tmp_path, Clock())
     phone = Phone()
 
-    async def record(settled: list[tuple[int, str]]) -> None:
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
         await app.storage.apply(Changes(actor=0, settled=settled))
 
     async def unreachable(person_id: int) -> None:
@@ -370,3 +371,63 @@ async def test_the_inbox_keeps_what_was_not_handled_in_order(storage: SqliteStor
     await storage.apply(Changes(actor=1, event=("telegram", "3")))
     assert await storage.unhandled_inbox("telegram") == [("5", '{"n": 5}'), ("9", '{"n": 9}')]
     assert await storage.unhandled_inbox("zalo") == []
+
+
+# --- answers bound to what the person saw ---------------------------------------------------------
+
+
+async def test_a_figure_repeating_the_answer_just_given_is_stored_only_when_typed_twice(
+        tmp_path: Path) -> None:
+    """A retype, or an answer to a late copy of the previous question, must not fill the next
+    question silently with the previous figure."""
+    app = await make_app(tmp_path, Clock())
+    chat = await join(app, "U1")
+    await first_number_question(chat)
+    await chat.say("12")
+    assert "Số HTX mới" in chat.text
+    replies = await chat.say("12")
+    assert "giống hệt câu trả lời bạn vừa gửi cho câu “Tổng số HTX”" in replies[0].text
+    assert "Số HTX mới" in chat.text  # asked again
+    db = tmp_path / "baocao.db"
+    assert rows(db, "SELECT COUNT(*) FROM draft_answers WHERE question_id='htx_moi'") == [(0,)]
+    await chat.say("12")  # typed twice: meant
+    assert "✓ Đã lưu: 12 HTX" in chat.text
+    assert rows(db, "SELECT value FROM draft_answers WHERE question_id='htx_moi'") == [("12",)]
+    await app.close()
+
+
+async def test_a_different_figure_or_a_zero_is_stored_at_once(tmp_path: Path) -> None:
+    app = await make_app(tmp_path, Clock())
+    chat = await join(app, "U1")
+    await first_number_question(chat)
+    await chat.say("0")
+    await chat.say("0")  # zeros repeat too often in these reports to ask each time
+    assert "✓ Đã lưu: 0 HTX" in chat.text and "Tỉ lệ" in chat.text
+    db = tmp_path / "baocao.db"
+    assert rows(db, "SELECT value FROM draft_answers WHERE question_id='htx_moi'") == [("0",)]
+    await app.close()
+
+
+async def test_a_message_written_before_the_latest_reply_arrived_does_not_answer_it() -> None:
+    ids = iter(range(10, 100))
+
+    class Numbered(Phone):
+        async def deliver(self, chat_id: str, payload: Payload) -> int | None:
+            await super().deliver(chat_id, payload)
+            return next(ids)
+
+    phone, ledger = Numbered(), Ledger()
+    c = courier(phone, ledger)
+    c.start()
+    c.enqueue([parcel("A", "Câu 2")])
+    await settle(c, "A")
+    assert c.last_reply == {"A": 10}
+    assert c.typed_before_last_reply("A", 9)  # written while Câu 2 was on its way
+    assert not c.typed_before_last_reply("A", 11)
+    assert not c.typed_before_last_reply("A", None)  # channels without one sequence
+    assert not c.typed_before_last_reply("B", 1)
+    # A reply sent again after a restart may be a copy the person saw: the mark stays.
+    c.enqueue(c.stored([Stored(5, Outgoing("test", "A", json.dumps({"text": "Câu 2"})))]))
+    await settle(c, "A")
+    assert c.last_reply == {"A": 10}
+    await c.stop()

@@ -150,6 +150,10 @@ def test_burst_of_50_officers_with_limits_faults_and_kills(tmp_path: Path,
         | {"total": round(time.monotonic() - started, 1)},
     }
     write_counts(tmp_path / "delivery_counts.json", counts)
+    (tmp_path / "transcripts.json").write_text(json.dumps({  # for a failure's post-mortem
+        o.number: {"typed": [(t.question, t.text, t.update_id, t.retype) for t in o.typed],
+                   "seen": [(m.message_id, m.text[:80]) for m in o.messages]}
+        for o in officers}, ensure_ascii=False, indent=1), encoding="utf-8")
     assert not result.problems, (f"{sum(map(len, result.problems.values()))} problems\n"
                                  f"{result.summary()}\ncounts: {json.dumps(counts)}")
 

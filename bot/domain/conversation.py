@@ -39,6 +39,9 @@ class Conversation:
     # The draft's answers the summary (or the correction's confirmation) on screen showed: a
     # send compares them with the draft, and names what changed since.
     shown: dict[str, Any] | None = None
+    # [question, value]: the value typed here that repeats an answer just given to an earlier
+    # question; typed again, it is stored (see questions._repeats_earlier)
+    doubted: list[Any] | None = None
 
     def show(self, mode: Mode, report: ReportKey | None = None, *,
              question: str | None = None, to_summary: bool = False,
@@ -46,7 +49,7 @@ class Conversation:
         """Move to a new screen; nothing of the previous one is kept."""
         self.mode, self.report, self.question = mode, report, question
         self.to_summary, self.selected, self.back = to_summary, selected, back
-        self.numbered, self.keywords, self.shown = [], {}, None
+        self.numbered, self.keywords, self.shown, self.doubted = [], {}, None, None
 
     def clear(self) -> None:
         self.show(Mode.IDLE)
@@ -57,7 +60,8 @@ class Conversation:
         return Conversation(self.mode, self.report, self.question, self.to_summary,
                             None if self.selected is None else list(self.selected), self.back,
                             list(self.numbered), dict(self.keywords),
-                            None if self.shown is None else dict(self.shown))
+                            None if self.shown is None else dict(self.shown),
+                            None if self.doubted is None else list(self.doubted))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -79,6 +83,8 @@ class Conversation:
             out["kw"] = dict(self.keywords)
         if self.shown is not None:
             out["seen"] = dict(self.shown)
+        if self.doubted is not None:
+            out["dbt"] = list(self.doubted)
         return out
 
     @classmethod
@@ -105,5 +111,6 @@ class Conversation:
         seen = raw.get("seen")
         shown = ({k: v for k, v in seen.items() if isinstance(k, str)}
                  if isinstance(seen, dict) else None)
+        doubted = raw.get("dbt") if isinstance(raw.get("dbt"), list) else None
         return cls(mode, report, question, bool(raw.get("sum")), selected, back, numbered,
-                   keywords, shown)
+                   keywords, shown, doubted)

@@ -81,6 +81,13 @@ CHANGED_BY_COLLEAGUE = ("Báo cáo này vừa được cán bộ khác của đ�
 A_PHOTO = "ảnh vừa gửi"
 
 
+def same_as_earlier(value: str, earlier_question: str) -> str:
+    """A typed value that repeats the answer just given to an earlier question."""
+    return (f"⚠ “{value}” giống hệt câu trả lời bạn vừa gửi cho câu “{earlier_question}”, "
+            "nên chưa được lưu cho câu này. Nếu đúng là câu trả lời cho câu dưới đây, gõ lại "
+            "lần nữa để lưu; nếu không, gõ câu trả lời đúng.")
+
+
 def not_shown_yet(typed: str) -> str:
     """Typed while the bot's previous reply had not reached the person: not stored."""
     what = typed.strip() if len(typed.strip()) <= 60 else typed.strip()[:57] + "…"

@@ -46,6 +46,7 @@ class Inbound:
     photo: str | None = None  # file id
     event_id: str | None = None  # for de-duplication (Telegram's update_id)
     chat_id: str = ""  # where replies go; "" = the user's private chat (user_id)
+    message_id: int | None = None  # in the chat's sequence, where the channel has one
     pressed: Pressed | None = None
 
     @property

@@ -57,10 +57,11 @@ class RetryLater(Exception):
 
 
 class Transport(Protocol):
-    """One channel's API. `deliver` raises Refused, Rejected or RetryLater as above; any other
-    exception is taken as transient and retried."""
+    """One channel's API. `deliver` returns the id of the message it created, when the channel
+    numbers a chat's messages in one sequence with the person's (Telegram), else None; it
+    raises Refused, Rejected or RetryLater as above; any other exception is transient."""
 
-    async def deliver(self, chat_id: str, payload: Payload) -> None: ...
+    async def deliver(self, chat_id: str, payload: Payload) -> int | None: ...
 
 
 Render = Callable[[Any, str, list[Reply]], list[Payload]]  # (event or None, chat, replies)
@@ -73,6 +74,7 @@ class Parcel:
     row: int | None = None  # outbox row; None for a message not stored (a reminder, a copy)
     done: asyncio.Future[str] | None = None  # told the outcome (pushes wait for it)
     attempts: int = 0
+    recovered: bool = False  # read back after a restart: perhaps delivered before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ class Courier:
     """Delivers one channel's messages; also the channel's `Sender` for pushes."""
 
     def __init__(self, channel: str, transport: Transport, render: Render, *,
-                 record: Callable[[list[tuple[int, str]]], Awaitable[object]],
+                 record: Callable[[list[tuple[int, str]], dict[str, int]], Awaitable[object]],
                  unreachable: Callable[[int], Awaitable[object]],
                  limits: Limits = Limits(), workers: int = 16, push_attempts: int = 4,
                  flush_every: float = 0.05) -> None:
@@ -110,6 +112,9 @@ class Courier:
         self._busy: set[str] = set()  # chats queued, being served, or waiting to retry
         self._attempt: dict[str, asyncio.Future[None]] = {}  # chat → its call in flight
         self._idle: dict[str, list[asyncio.Future[None]]] = {}  # chat → waiting for empty
+        # chat → id of the last reply delivered there (recorded, so it survives a restart)
+        self.last_reply: dict[str, int] = {}
+        self._new_marks: dict[str, int] = {}
         self._ready: asyncio.PriorityQueue[tuple[int, int, str]] = asyncio.PriorityQueue()
         self._order = itertools.count()
         self._settled: list[tuple[int, str]] = []
@@ -192,7 +197,14 @@ class Courier:
 
     def stored(self, rows: list[Stored]) -> list[Parcel]:
         """Parcels for outbox rows read back from the database."""
-        return [Parcel(r.message, json.loads(r.message.payload), r.id) for r in rows]
+        return [Parcel(r.message, json.loads(r.message.payload), r.id, recovered=True)
+                for r in rows]
+
+    def typed_before_last_reply(self, chat_id: str, message_id: int | None) -> bool:
+        """Was the person's message written before our latest reply reached them? (Telegram
+        numbers the messages of a chat in one sequence, theirs and ours.) Then they had not
+        seen what that reply asks."""
+        return message_id is not None and message_id < self.last_reply.get(chat_id, 0)
 
     def undelivered(self, chat_id: str) -> int:
         """Messages for this chat that the messenger has not accepted yet."""
@@ -252,7 +264,7 @@ class Courier:
         self._attempt[chat] = attempt
         try:
             await self._limit(chat)
-            await self.transport.deliver(chat, parcel.payload)
+            message_id = await self.transport.deliver(chat, parcel.payload)
         except RetryLater as e:
             self.retried += 1
             log.info("%s asks to wait %.1f s before writing to chat %s", self.channel,
@@ -284,6 +296,12 @@ class Courier:
                 return
         else:
             self.delivered += 1
+            # A reply sent again after a restart may be a copy of one the person already saw
+            # (delivered, then the process died before recording it): it does not move the
+            # mark, or their answer to it would be refused as unseen.
+            if (message_id is not None and parcel.message.priority == REPLY
+                    and not parcel.recovered and message_id > self.last_reply.get(chat, 0)):
+                self.last_reply[chat] = self._new_marks[chat] = message_id
             self._settle(chat, SENT)
         finally:
             self._attempt.pop(chat, None)
@@ -343,15 +361,18 @@ class Courier:
     # --- recording ------------------------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Record the settled outbox rows (one group-committed write for many)."""
-        if not self._settled:
+        """Record the settled outbox rows and the chats' latest reply ids (one
+        group-committed write for many)."""
+        if not self._settled and not self._new_marks:
             return
         settled, self._settled = self._settled, []
+        marks, self._new_marks = self._new_marks, {}
         try:
-            await self._record(settled)
+            await self._record(settled, marks)
         except Exception:  # recorded next time; meanwhile a restart would resend them
             log.exception("could not record %d delivered messages", len(settled))
             self._settled[:0] = settled
+            self._new_marks = {**marks, **self._new_marks}
 
     async def _flush_forever(self) -> None:
         while True:

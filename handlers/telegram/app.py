@@ -95,6 +95,7 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
     message = update.effective_message
     if message is None or update.effective_chat is None or update.effective_chat.type != "private":
         return None
+    base["message_id"] = message.message_id
     if message.photo:
         return Inbound(photo=message.photo[-1].file_id, **base)
     text = message.text or message.caption or ""

@@ -63,10 +63,11 @@ class TelegramTransport:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def deliver(self, chat_id: str, payload: Payload) -> None:
+    async def deliver(self, chat_id: str, payload: Payload) -> int | None:
+        """Make the call; the new message's id for a message sent (None for an edit)."""
         method = payload["m"]
         try:
-            await self.bot.do_api_request(method, api_kwargs=dict(payload["p"]))
+            result = await self.bot.do_api_request(method, api_kwargs=dict(payload["p"]))
         except Forbidden as e:
             raise Refused(str(e)) from e
         except RetryAfter as e:
@@ -76,7 +77,11 @@ class TelegramTransport:
         except BadRequest as e:
             if method == EDIT:  # "message is not modified", too old to edit: the mark is moot
                 log.debug("edit skipped: %s", e)
-                return
+                return None
             if any(g in e.message.lower() for g in GONE):
                 raise Refused(e.message) from e
             raise Rejected(e.message) from e
+        if method == SEND and isinstance(result, dict):
+            message_id = result.get("message_id")
+            return message_id if isinstance(message_id, int) else None
+        return None

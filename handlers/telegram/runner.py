@@ -69,6 +69,7 @@ async def start_services(application: AnyApplication, config: Config, *,
     if stranded:
         log.info("%d reminders interrupted by a stop go back to the planner", stranded)
     await replay(application, await app.storage.unhandled_inbox(CHANNEL))
+    courier.last_reply.update(await app.storage.reply_marks(CHANNEL))
     courier.enqueue(courier.stored(await app.storage.pending_outbox(CHANNEL)))
     if sweep_every is not None:
         scheduler = Scheduler(app.reminders, app.channels, every=sweep_every)
@@ -89,8 +90,9 @@ def start_delivery(application: AnyApplication, app: App, config: Config) -> Cou
     async def store(rows: list[tuple[str, str]]) -> None:
         await storage.apply(Changes(actor=0, inbox=[(CHANNEL, i, p) for i, p in rows]))
 
-    async def record(settled: list[tuple[int, str]]) -> None:
-        await storage.apply(Changes(actor=0, settled=settled))
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        await storage.apply(Changes(actor=0, settled=settled, reply_marks=[
+            (CHANNEL, chat, message_id) for chat, message_id in marks.items()]))
 
     async def unreachable(person_id: int) -> None:
         await storage.set_reachable(person_id, False)

@@ -29,3 +29,13 @@ CREATE TABLE inbox (
     received_at TEXT NOT NULL,
     PRIMARY KEY (channel, event_id)
 );
+
+-- The id of the last reply delivered to each chat. Telegram numbers a chat's messages in one
+-- sequence, the person's and the bot's: a message the person wrote with a lower id was
+-- written before that reply reached them, so it does not answer what the reply asks.
+CREATE TABLE reply_marks (
+    channel    TEXT NOT NULL,
+    chat_id    TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    PRIMARY KEY (channel, chat_id)
+);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.domain import messages_vi as M
@@ -23,7 +24,7 @@ from bot.domain.dialogue import (
     question_before,
     visible_questions,
 )
-from bot.domain.templates import QuestionType
+from bot.domain.templates import Question, QuestionType
 from bot.services.reporting import catalogue, colleagues, screens
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.lookup import OnScreen, on_screen
@@ -87,7 +88,38 @@ async def _answer(deps: Deps, ctx: Ctx, found: OnScreen, *, text: str | None = N
     if isinstance(parsed, Rejected):
         return _again(ctx, found, f"⚠ {parsed.message}")
     assert isinstance(parsed, Accepted)
+    earlier = _repeats_earlier(ctx, found, parsed.value) if text is not None else None
+    doubt = [q.id, parsed.value]
+    if earlier is not None and ctx.conversation.doubted != doubt:
+        replies = _again(ctx, found, M.same_as_earlier(format_answer(q, parsed.value),
+                                                       earlier.text))
+        ctx.conversation.doubted = doubt
+        return replies
     return _save(ctx, found, parsed.value, parsed.note)
+
+
+RETYPE_WINDOW = timedelta(minutes=5)
+
+
+def _repeats_earlier(ctx: Ctx, found: OnScreen, value: Any) -> Question | None:
+    """The earlier question this person answered with this same value minutes ago, if the
+    question on screen is still unanswered.
+
+    A person who did not see our reply types their answer again, or answers a late copy of an
+    older question (a reply Telegram accepted after a timeout comes after newer ones): stored
+    as is, it would fill the next question with the previous one's figure. So such a repeat is
+    taken only when typed twice. Zero and yes/no repeat too often to ask."""
+    qid = ctx.conversation.question or ""
+    draft = found.draft
+    if value in (None, 0, True, False) or draft.answers.get(qid) is not None:
+        return None
+    if ctx.now - draft.updated_at > RETYPE_WINDOW:
+        return None
+    order = found.template.question_ids
+    for earlier in order[:order.index(qid)]:
+        if draft.answers.get(earlier) == value and draft.answered_by.get(earlier) == ctx.person.id:
+            return found.template.question(earlier)
+    return None
 
 
 def _save(ctx: Ctx, found: OnScreen, value: Any, note: str | None = None) -> list[Reply]:

@@ -135,8 +135,9 @@ class ReportingService:
                   Changes(actor=person.id), now)
         if event.event_id is not None:
             ctx.changes.event = (event.channel, event.event_id)
-        if courier is not None and _typed(event) and stored.mode in BOUND_MODES \
-                and await courier.settle(event.chat):
+        if courier is not None and _typed(event) and stored.mode in BOUND_MODES and (
+                await courier.settle(event.chat)
+                or courier.typed_before_last_reply(event.chat, event.message_id)):
             replies = await self._not_shown_yet(ctx, event)
         else:
             replies = await routes.route(self.deps, ctx, event)
