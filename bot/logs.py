@@ -87,6 +87,19 @@ def levels(verbosity: int, quiet: bool = False) -> tuple[int, int]:
     return (logging.WARNING if quiet else logging.INFO), logging.WARNING
 
 
+class OneLine(logging.Filter):
+    """A library's error record with its traceback, as one line naming the error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def configure(verbosity: int, *, quiet: bool = False,
               secrets: Iterable[str | None] = ()) -> None:
     """One stderr handler on the root logger, redacting; levels as described above."""
@@ -103,6 +116,10 @@ def configure(verbosity: int, *, quiet: bool = False,
     root.setLevel(libraries)
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(own)
+    if verbosity < 1:  # a failed getUpdates is retried: one line, the traceback with -v
+        updater = logging.getLogger("telegram.ext.Updater")
+        if not any(isinstance(f, OneLine) for f in updater.filters):
+            updater.addFilter(OneLine())
     logging.captureWarnings(True)  # warnings are written through the same handler
     # Uncaught exceptions too: their tracebacks may hold a request URL.
     sys.excepthook = _log_uncaught

@@ -19,6 +19,10 @@ from bot.services.reminders import ReminderService
 
 log = logging.getLogger(__name__)
 SWEEP_EVERY = 60.0  # seconds
+PRUNE_EVERY = 3600.0  # seconds
+# Handled updates, stored updates and delivered replies are kept this long: Telegram delivers
+# an update again for at most 24 hours, and a week leaves room to look into a problem.
+KEEP_DELIVERY = timedelta(days=7)
 
 
 class Scheduler:
@@ -35,6 +39,9 @@ class Scheduler:
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(self.sweep, IntervalTrigger(seconds=self.every), id="reminder-sweep",
                           next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+                          max_instances=1, coalesce=True, misfire_grace_time=None)
+        scheduler.add_job(self.prune, IntervalTrigger(seconds=PRUNE_EVERY), id="prune",
+                          next_run_time=datetime.now(UTC) + timedelta(seconds=30),
                           max_instances=1, coalesce=True, misfire_grace_time=None)
         scheduler.start()
         self._scheduler = scheduler
@@ -53,6 +60,17 @@ class Scheduler:
         self.reminders.stopping = True
         if self._running is not None:
             await asyncio.shield(self._running)
+
+    async def prune(self) -> None:
+        """Forget delivery records older than KEEP_DELIVERY (the tables would grow forever)."""
+        try:
+            pruned = await self.reminders.storage.prune_delivery(
+                self.reminders.clock() - KEEP_DELIVERY)
+            if any(pruned.values()):
+                log.info("pruned delivery records older than %s: %s", KEEP_DELIVERY.days,
+                         pruned)
+        except Exception:
+            log.exception("pruning delivery records failed")
 
     async def sweep(self) -> None:
         """One idempotent reminder sweep; errors are logged and the next wake-up tries again."""

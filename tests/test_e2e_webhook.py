@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,8 +26,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def post(url: str, update: dict[str, object], secret: str) -> int:
-    request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST",
+def post(url: str, update: dict[str, object] | bytes, secret: str) -> int:
+    body = update if isinstance(update, bytes) else json.dumps(update).encode()
+    request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json",
                                               "X-Telegram-Bot-Api-Secret-Token": secret})
     try:
@@ -68,7 +70,12 @@ def test_webhook_checks_the_secret_and_answers(tmp_path: Path) -> None:
                 except OSError:
                     time.sleep(0.2)
             assert status == 403  # a forged call is refused and handled by nobody
+            assert post(url, b"<html>not json</html>", SECRET) == 400  # the caller's mistake
+            assert post(url, b"{not json", "wrong-secret") == 403
             assert post(url, update(2, 901, "xin chào"), SECRET) == 200
+            # stored before the 200 (Telegram would not deliver it again after a crash)
+            with sqlite3.connect(tmp_path / "db.sqlite") as db:
+                assert db.execute("SELECT event_id FROM inbox").fetchall() == [("2",)]
             reply = fake.wait_for_message(901, timeout=20)
             assert "Bạn chưa tham gia" in reply["text"]
             assert len(fake.sent_messages(901)) == 1

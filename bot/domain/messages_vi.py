@@ -48,6 +48,12 @@ def invite_refused(reason: InviteRefusal, typed_code: str) -> str:
     }[reason]
 
 
+def too_many_codes(until: datetime) -> str:
+    return ("Bạn đã nhập sai mã mời nhiều lần. Để bảo vệ hệ thống, bạn có thể thử lại từ "
+            f"{until:%H:%M} ngày {until:%d/%m/%Y}, hoặc xin mã mới (hay đường dẫn mời) từ cán "
+            "bộ quản trị.")
+
+
 def joined(name: str, unit_name: str, role: Role) -> str:
     hello = f"Chào {name}!" if name else "Chào bạn!"
     return f"{hello} Bạn đã tham gia {unit_name} với vai trò {ROLE_VI[role]}."

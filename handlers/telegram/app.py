@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Bot, BotCommand, Message, Update
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -182,6 +182,10 @@ def _username(bot: Bot) -> str | None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log with context; tell the user something short, never a stack trace."""
+    if update is None and isinstance(context.error, NetworkError):
+        # getUpdates failed (python-telegram-bot retries it): one line, not a traceback
+        log.warning("polling for updates failed, retrying: %s", context.error)
+        return
     who = None
     if isinstance(update, Update):
         who = (update.update_id, update.effective_user.id if update.effective_user else None)

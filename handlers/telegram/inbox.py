@@ -15,10 +15,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import tornado.web
 from telegram import Update
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
 from telegram.ext import Application
+from telegram.ext._utils import webhookhandler
 from telegram.request import BaseRequest, RequestData
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,25 @@ class StoringQueue(asyncio.Queue[object]):
         if self.store is not None and isinstance(item, Update):
             await self.store([(str(item.update_id), item.to_json())])
         await super().put(item)
+
+
+class _JsonOnlyHandler(webhookhandler.TelegramHandler):
+    """python-telegram-bot's webhook handler answers 500 to a body that is not JSON; it is the
+    sender's mistake, so 400 (after the secret check: a forged call still gets 403)."""
+
+    async def post(self) -> None:
+        self._validate_post()
+        try:
+            json.loads(self.request.body.decode())
+        except (UnicodeDecodeError, ValueError):
+            log.warning("webhook call whose body is not JSON refused")
+            raise tornado.web.HTTPError(400, reason="body is not JSON") from None
+        await super().post()
+
+
+def refuse_bodies_that_are_not_json() -> None:
+    """Install the handler above (python-telegram-bot looks it up when the webhook starts)."""
+    webhookhandler.TelegramHandler = _JsonOnlyHandler  # type: ignore[misc]
 
 
 async def replay(application: Application[Any, Any, Any, Any, Any, Any],

@@ -32,7 +32,12 @@ from handlers.telegram.app import (
     build_application,
 )
 from handlers.telegram.delivery import TelegramTransport, render
-from handlers.telegram.inbox import StoringQueue, StoringRequest, replay
+from handlers.telegram.inbox import (
+    StoringQueue,
+    StoringRequest,
+    refuse_bodies_that_are_not_json,
+    replay,
+)
 from storage.models import Changes
 
 log = logging.getLogger(__name__)
@@ -185,6 +190,7 @@ def _run(application: AnyApplication, config: Config) -> None:
     tg = config.telegram
     if tg.mode == "webhook":
         assert tg.webhook_url and tg.webhook_secret
+        refuse_bodies_that_are_not_json()
         # Telegram sends the secret in X-Telegram-Bot-Api-Secret-Token; PTB rejects others.
         application.run_webhook(
             listen=tg.listen, port=tg.port,

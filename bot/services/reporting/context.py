@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.buttons import ButtonData, ReportButton
 from bot.domain.conversation import Conversation
+from bot.domain.guesses import GuessLimit
 from bot.domain.periods import Period
 from bot.domain.reports import ReportKey, Window, window
 from bot.domain.roles import Role
@@ -37,6 +38,7 @@ class Deps:
         self.drafts = DraftCache(storage)
         self.notices = NoticeBoard(storage)
         self.names: dict[int, str] = {}  # person id → display name (filled by the service)
+        self.guesses = GuessLimit()  # wrong invite codes per chat
         self._versions: dict[tuple[str, int], Template] = {
             (t.id, versions[t.id]): t for t in templates.values()}
         self._windows: dict[tuple[str, str], Window] = {}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from bot.domain import messages_vi as M
 from bot.domain.dialogue import Reply
-from bot.domain.invites import InviteRefused
+from bot.domain.invites import InviteRefusal, InviteRefused
 from bot.services.channels import Inbound
 from bot.services.commands import help_text
 from bot.services.reporting.context import Deps
 from storage.models import Membership, Person
+
+log = logging.getLogger(__name__)
 
 
 def looks_like_code(text: str) -> bool:
@@ -23,14 +26,23 @@ async def join(deps: Deps, event: Inbound, code_text: str, now: datetime
     """Redeem the code; return the replies and, on success, the person and their memberships
     as they are now (for the service's caches)."""
     code = code_text.strip().upper()
+    chat = (event.channel, event.user_id)
+    until = deps.guesses.blocked_until(chat, now)
+    if until is not None:
+        log.warning("invite code from %s/%s not tried: too many wrong codes", *chat)
+        return [Reply(M.too_many_codes(deps.local(until)))], None, None
     try:
         person, invite = await deps.storage.redeem_invite(
             code, event.channel, event.user_id, event.display_name or "", now)
     except InviteRefused as refused:
+        if refused.reason is InviteRefusal.UNKNOWN:
+            deps.guesses.failed(chat, now)
+            log.warning("wrong invite code from %s/%s (%d characters)", *chat, len(code))
         message = M.invite_refused(refused.reason, code_text.strip())
         if await deps.storage.find_person(event.channel, event.user_id) is None:
             message += "\n\n" + M.JOIN_STEPS
         return [Reply(message)], None, None
+    deps.guesses.succeeded(chat)
     memberships = await deps.storage.memberships(person.id)
     unit = next((m.unit for m in memberships if m.unit.code == invite.unit_code), None)
     text = M.joined(person.display_name, unit.name if unit else invite.unit_code, invite.role)
