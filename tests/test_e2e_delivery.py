@@ -139,6 +139,8 @@ def test_burst_of_50_officers_with_limits_faults_and_kills(tmp_path: Path,
     result = check_delivery(site, fake, officers)
     if bot.kills < MIN_KILLS:
         result.problem("too few kills", f"{bot.kills} < {MIN_KILLS}")
+    if bot.tracebacks():  # every failure here is expected: logged in one line, or a bug
+        result.problem("tracebacks in the log", f"{bot.tracebacks()} (see bot.log)")
     counts: dict[str, Any] = {
         **result.counts,
         **fake.fault_stats().as_dict(),
