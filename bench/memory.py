@@ -50,7 +50,6 @@ from bot.config import SHIPPED_REPORTS, Config, ReportsConfig, StorageConfig
 from bot.domain.dialogue import Reply
 from bot.services.channels import Channels, Outcome
 from handlers.telegram.app import APP_KEY, CHANNEL
-from handlers.telegram.sender import TelegramSender
 from storage.models import Person
 
 SWEEP_AT = datetime(2026, 12, 14, 8, 0, tzinfo=VN)  # the shipped templates' reminders fall due
@@ -118,9 +117,10 @@ async def measure(communes: int, per_commune: int, updates: int, concurrency: in
             gc.collect()
             settle("after warm-up")
             snapshot = tracemalloc.take_snapshot() if trace else None
-            channels = Channels()  # the HTTP sender, or one that only counts
-            channels.register(CHANNEL, TelegramSender(application.bot, per_second=1e9)
-                              if sweep_http else CountingSender())
+            channels = Channels()  # the bot's courier (HTTP, no limits), or one that counts
+            courier = app.channels.courier(CHANNEL)
+            assert courier is not None
+            channels.register(CHANNEL, courier if sweep_http else CountingSender())
 
             async def sweep(label: str) -> None:
                 started = time.perf_counter()
