@@ -335,7 +335,7 @@ async def test_a_reply_that_could_not_be_stored_is_not_sent(tmp_path: Path) -> N
     chat = await join(app, "U1")
     await first_number_question(chat)
     before = len(phone.calls)
-    with sqlite3.connect(tmp_path / "baocao.db", timeout=0) as locker:
+    with sqlite3.connect(tmp_path / "baocao.db", timeout=10) as locker:
         locker.execute("CREATE TRIGGER refuse BEFORE INSERT ON outbox BEGIN"
                        " SELECT RAISE(ABORT, 'disk full'); END")
     with pytest.raises(DraftChanged):  # how storage reports a refused write

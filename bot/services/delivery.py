@@ -123,6 +123,7 @@ class Courier:
         self._workers = workers
         self._push_attempts = push_attempts
         self._to_record = asyncio.Event()  # set when something was settled
+        self._flushing = asyncio.Lock()
         self.delivered = 0  # counters for logs and benchmarks
         self.retried = 0
 
@@ -364,17 +365,21 @@ class Courier:
 
     async def flush(self) -> None:
         """Record the settled outbox rows and the chats' latest reply ids (one
-        group-committed write for many)."""
-        if not self._settled and not self._new_marks:
-            return
-        settled, self._settled = self._settled, []
-        marks, self._new_marks = self._new_marks, {}
-        try:
-            await self._record(settled, marks)
-        except Exception:  # recorded next time; meanwhile a restart would resend them
-            log.exception("could not record %d delivered messages", len(settled))
-            self._settled[:0] = settled
-            self._new_marks = {**marks, **self._new_marks}
+        group-committed write for many); one flush at a time, so a caller's flush returns
+        after what was settled before it is written."""
+        async with self._flushing:
+            if not self._settled and not self._new_marks:
+                return
+            settled, self._settled = self._settled, []
+            marks, self._new_marks = self._new_marks, {}
+            try:
+                await self._record(settled, marks)
+            except BaseException as e:  # recorded next time (recording twice is harmless)
+                self._settled[:0] = settled
+                self._new_marks = {**marks, **self._new_marks}
+                if not isinstance(e, Exception):
+                    raise  # cancelled: stop() flushes once more
+                log.exception("could not record %d delivered messages", len(settled))
 
     async def _flush_forever(self) -> None:
         """Record as soon as something is settled; what settles during a write goes in the
