@@ -4,6 +4,7 @@ the fake Bot API, and the SQLite file it writes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.services.delivery import Refused
 from tests.chaos import BotProcess, Site
 from tests.fakebotapi import FakeBotAPI
+from tests.test_delivery import Ledger, Phone, courier, parcel
 from tests.test_e2e_webhook import REPO, SECRET, free_port, update
 
 
@@ -111,3 +114,36 @@ def test_a_webhook_body_that_is_not_json_gets_400(tmp_path: Path, fake: FakeBotA
         bot.terminate()
         bot.wait(timeout=20)
     assert statuses == {b"not json {": 400, b"\xff\xfe": 400}
+
+
+# --- the courier ----------------------------------------------------------------------------
+
+
+async def test_a_failure_to_mark_a_blocked_person_does_not_serve_their_chat_twice() -> None:
+    """403, and marking the person unreachable fails (the database locked past its timeout):
+    the worker's catch-all queued the chat again in 5 s although it had been dropped. If the
+    person unblocked and wrote meanwhile, their new chat queue was then served by two
+    workers at once: one reply sent twice, the next one recorded 'sent' and never sent."""
+    phone, ledger = Phone(), Ledger()
+    c = courier(phone, ledger, workers=4)
+    c.start()
+    phone.script = [Refused("Forbidden: bot was blocked by the user")]
+    gate = asyncio.Event()
+
+    async def mark(person_id: int) -> None:
+        phone.gate = gate  # the next calls wait (a slow network)
+        c.enqueue([parcel("A", "two", 2, person=42), parcel("A", "three", 3, person=42)])
+        raise sqlite3.OperationalError("database is locked")
+
+    c._unreachable = mark
+    c.enqueue([parcel("A", "one", 1, person=42)])
+    async with asyncio.timeout(20):
+        while len(phone.calls) < 2:  # "two" is in flight, held by the gate
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(5.5)  # past the catch-all's 5 s
+        gate.set()
+        await c.delivered_all("A")
+    await c.flush()
+    await c.stop()
+    assert phone.got == [("A", "two"), ("A", "three")]
+    assert sorted(ledger.settled) == [(1, "unreachable"), (2, "sent"), (3, "sent")]
