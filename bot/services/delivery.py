@@ -276,7 +276,13 @@ class Courier:
             log.info("chat %s refuses messages (blocked the bot)", chat)
             self._drop_chat(chat, UNREACHABLE)
             if parcel.message.person_id is not None:
-                await self._unreachable(parcel.message.person_id)
+                # The chat is dropped: a failure here must not reach the catch-all in _work,
+                # which would queue the chat again although a new queue may be served by now.
+                try:
+                    await self._unreachable(parcel.message.person_id)
+                except Exception:
+                    log.exception("could not mark person %s unreachable",
+                                  parcel.message.person_id)
             return
         except Rejected as e:
             log.error("message to chat %s rejected, dropped: %s", chat, e)

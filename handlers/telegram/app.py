@@ -35,6 +35,7 @@ from bot.services.channels import Inbound, Pressed, parse_command
 from bot.services.commands import COMMANDS
 from handlers.telegram.inbox import StoringQueue, StoringRequest
 from handlers.telegram.render import Markup, button_label, chunks, fit, keyboard
+from storage.models import Changes
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -161,6 +162,7 @@ async def on_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Every message, command, photo and button press goes through here."""
     inbound = to_inbound(update, _username(context.bot))
     if inbound is None:
+        await _ignored(update, context)
         return
     if update.callback_query is not None:
         try:
@@ -171,6 +173,14 @@ async def on_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     replies = await app.reporting.handle(inbound)
     if app.channels.courier(CHANNEL) is None:  # no outbox running (tests of the handlers)
         await send_replies(update, replies)
+
+
+async def _ignored(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An update baocao ignores (a group's, another bot's command, a bot's) is marked handled:
+    left unhandled in the inbox, it would be handled again at every start."""
+    app: App | None = context.application.bot_data.get(APP_KEY)
+    if app is not None and app.channels.courier(CHANNEL) is not None:  # the inbox is in use
+        await app.storage.apply(Changes(actor=0, event=(CHANNEL, str(update.update_id))))
 
 
 def _username(bot: Bot) -> str | None:
