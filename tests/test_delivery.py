@@ -376,7 +376,7 @@ async def test_the_inbox_keeps_what_was_not_handled_in_order(storage: SqliteStor
 # --- answers bound to what the person saw ---------------------------------------------------------
 
 
-async def test_a_figure_repeating_the_answer_just_given_is_stored_only_when_typed_twice(
+async def test_a_figure_repeating_the_answer_just_given_is_stored_only_when_confirmed(
         tmp_path: Path) -> None:
     """A retype, or an answer to a late copy of the previous question, must not fill the next
     question silently with the previous figure."""
@@ -390,7 +390,10 @@ async def test_a_figure_repeating_the_answer_just_given_is_stored_only_when_type
     assert "Số HTX mới" in chat.text  # asked again
     db = tmp_path / "baocao.db"
     assert rows(db, "SELECT COUNT(*) FROM draft_answers WHERE question_id='htx_moi'") == [(0,)]
-    await chat.say("12")  # typed twice: meant
+    await chat.say("12")  # typed again: what a retype looks like, so not taken either
+    assert "giống hệt" in chat.text
+    assert rows(db, "SELECT COUNT(*) FROM draft_answers WHERE question_id='htx_moi'") == [(0,)]
+    await chat.press_label("✓ Lưu 12 HTX cho câu này")  # meant: confirmed for this question
     assert "✓ Đã lưu: 12 HTX" in chat.text
     assert rows(db, "SELECT value FROM draft_answers WHERE question_id='htx_moi'") == [("12",)]
     await app.close()

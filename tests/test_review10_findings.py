@@ -80,8 +80,6 @@ def post_raw(url: str, body: bytes) -> int:
         return int(e.code)
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: python-telegram-bot's webhook handler "
-                   "parses the body itself; answering 400 needs a handler of our own")
 @pytest.mark.timeout(120)
 def test_a_webhook_body_that_is_not_json_gets_400(tmp_path: Path, fake: FakeBotAPI) -> None:
     """Issue 10 item 6: 'A webhook body that is not JSON gets 400, not 500'. It got 500
@@ -152,9 +150,6 @@ async def test_a_failure_to_mark_a_blocked_person_does_not_serve_their_chat_twic
 # --- answers bound to what the officer saw ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed (design): a typed repeat confirms the doubt "
-                   "whichever message the officer was answering; needs the confirmation bound "
-                   "to the doubt message (a button), not to 'typed twice'")
 async def test_a_late_question_answered_twice_on_a_slow_phone_is_not_filed_under_the_next(
         tmp_path: Path) -> None:
     """A phone that receives 5-6 s late (tests/chaos-style officers who type what their

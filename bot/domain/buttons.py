@@ -186,6 +186,11 @@ class ClearAnswer(QuestionButton, prefix="x"):
 
 
 @dataclass(frozen=True)
+class SaveRepeat(QuestionButton, prefix="rp"):
+    """Yes, the figure that repeats the previous answer is this question's too."""
+
+
+@dataclass(frozen=True)
 class EditQuestion(QuestionButton, prefix="e"):
     """Change this question's answer (from the picker)."""
 

@@ -90,8 +90,12 @@ A_PHOTO = "ảnh vừa gửi"
 def same_as_earlier(value: str, earlier_question: str) -> str:
     """A typed value that repeats the answer just given to an earlier question."""
     return (f"⚠ “{value}” giống hệt câu trả lời bạn vừa gửi cho câu “{earlier_question}”, "
-            "nên chưa được lưu cho câu này. Nếu đúng là câu trả lời cho câu dưới đây, gõ lại "
-            "lần nữa để lưu; nếu không, gõ câu trả lời đúng.")
+            "nên chưa được lưu cho câu này. Nếu đúng là câu trả lời cho câu dưới đây, bấm "
+            f"“{save_repeat_label(value)}”; nếu không, gõ câu trả lời đúng.")
+
+
+def save_repeat_label(value: str) -> str:
+    return f"✓ Lưu {value} cho câu này"
 
 
 def not_shown_yet(typed: str) -> str:

@@ -268,6 +268,14 @@ class Courier:
             message_id = await self.transport.deliver(chat, parcel.payload)
         except RetryLater as e:
             self.retried += 1
+            parcel.attempts += 1
+            if parcel.row is None and parcel.attempts >= self._push_attempts:
+                # a push (a reminder) does not hold the sweep: it is tried again next time
+                log.info("%s keeps refusing chat %s (retry after %.1f s): push given up",
+                         self.channel, chat, e.seconds)
+                self._settle(chat, FAILED)
+                self._next(chat)
+                return
             log.info("%s asks to wait %.1f s before writing to chat %s", self.channel,
                      e.seconds, chat)
             self._later(chat, e.seconds)

@@ -121,13 +121,16 @@ async def stop_sweeps(application: AnyApplication) -> None:
     still open: a sweep in progress ends cleanly, releasing what it did not send, and replies
     still queued get a few seconds to go out (the rest go after the next start)."""
     scheduler: Scheduler | None = application.bot_data.pop(SCHEDULER_KEY, None)
-    if scheduler is not None:
-        await scheduler.stop()
     app: App | None = application.bot_data.get(APP_KEY)
+    if scheduler is not None:
+        scheduler.shutdown()
+        scheduler.reminders.stopping = True  # the sweep sends nothing more
     courier = app.channels.courier(CHANNEL) if app is not None else None
     if courier is not None:
         await courier.drain(DRAIN_SECONDS)
-        await courier.stop()
+        await courier.stop()  # a reminder still waiting is told 'failed': retried next start
+    if scheduler is not None:
+        await scheduler.stop()  # the sweep records what it sent and releases the rest
 
 
 async def stop_services(application: AnyApplication) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,11 +15,13 @@ from bot.domain.buttons import (
     DoneChoosing,
     EditQuestion,
     Keep,
+    SaveRepeat,
     Skip,
     Toggle,
 )
 from bot.domain.conversation import Mode
 from bot.domain.dialogue import (
+    Button,
     Reply,
     navigation,
     question_before,
@@ -89,13 +92,23 @@ async def _answer(deps: Deps, ctx: Ctx, found: OnScreen, *, text: str | None = N
         return _again(ctx, found, f"⚠ {parsed.message}")
     assert isinstance(parsed, Accepted)
     earlier = _repeats_earlier(ctx, found, parsed.value) if text is not None else None
-    doubt = [q.id, parsed.value]
-    if earlier is not None and ctx.conversation.doubted != doubt:
-        replies = _again(ctx, found, M.same_as_earlier(format_answer(q, parsed.value),
-                                                       earlier.text))
-        ctx.conversation.doubted = doubt
-        return replies
+    if earlier is not None:
+        shown = format_answer(q, parsed.value)
+        *before, last = _again(ctx, found, M.same_as_earlier(shown, earlier.text))
+        # Confirmed by the button only: typing it again is what a retype looks like.
+        confirm = [Button.of(M.save_repeat_label(shown), SaveRepeat(q.id))]
+        ctx.conversation.doubted = [q.id, parsed.value]
+        return [*before, replace(last, buttons=[confirm, *last.buttons])]
     return _save(ctx, found, parsed.value, parsed.note)
+
+
+async def save_repeat(deps: Deps, ctx: Ctx, data: SaveRepeat, found: OnScreen
+                      ) -> list[Reply]:
+    """The officer confirms the repeated figure for the question it was typed on."""
+    doubted = ctx.conversation.doubted
+    if doubted is None or doubted[0] != data.question:
+        return _again(ctx, found, M.STALE)
+    return _save(ctx, found, doubted[1])
 
 
 RETYPE_WINDOW = timedelta(minutes=5)
@@ -108,7 +121,8 @@ def _repeats_earlier(ctx: Ctx, found: OnScreen, value: Any) -> Question | None:
     A person who did not see our reply types their answer again, or answers a late copy of an
     older question (a reply Telegram accepted after a timeout comes after newer ones): stored
     as is, it would fill the next question with the previous one's figure. So such a repeat is
-    taken only when typed twice. Zero and yes/no repeat too often to ask."""
+    taken only when confirmed with the button under the question. Zero and yes/no repeat too
+    often to ask."""
     qid = ctx.conversation.question or ""
     draft = found.draft
     if value in (None, 0, True, False) or draft.answers.get(qid) is not None:

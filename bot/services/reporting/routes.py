@@ -26,6 +26,7 @@ from bot.domain.buttons import (
     QuestionButton,
     ReportButton,
     ReportNow,
+    SaveRepeat,
     SendReport,
     Skip,
     Toggle,
@@ -85,6 +86,7 @@ QUESTION_BUTTONS: dict[type[QuestionButton], tuple[QuestionAction, tuple[Mode, .
     Skip: (questions.skip, (Mode.QUESTION,)),
     Back: (questions.back, (Mode.QUESTION,)),
     Keep: (questions.keep, (Mode.QUESTION,)),
+    SaveRepeat: (questions.save_repeat, (Mode.QUESTION,)),
     ClearAnswer: (questions.clear, (Mode.QUESTION,)),
     EditQuestion: (questions.edit_question, (Mode.EDIT, Mode.SUMMARY)),
 }
