@@ -1,0 +1,332 @@
+"""Delivery guards a mutation review of issue 10 found that no test noticed when removed: the
+courier's stop, drain and settle, what it records, how a blocked chat comes back, the limits;
+Telegram's error mapping and message ids; the inbox; restart recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from bot.domain.dialogue import Reply
+from bot.services import delivery
+from bot.services.delivery import Courier, Limits, Refused
+from storage.models import Person
+from tests.test_delivery import NO_LIMITS, Ledger, Phone, courier, parcel, render
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(delivery, "backoff", lambda attempts: 0.01)
+
+
+class Marks(Ledger):
+    """A ledger that keeps the reply marks recorded too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marks: dict[str, int] = {}
+
+    async def record(self, settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        await super().record(settled, marks)
+        self.marks.update(marks)
+
+
+class Numbered(Phone):
+    """A messenger that numbers the messages it accepts (as Telegram does per chat)."""
+
+    def __init__(self, first: int = 10) -> None:
+        super().__init__()
+        self.next_id = first
+
+    async def deliver(self, chat_id: str, payload: Any) -> int | None:
+        await super().deliver(chat_id, payload)
+        self.next_id += 1
+        return self.next_id - 1
+
+
+async def until(condition: Any) -> None:
+    """Yield to the loop until `condition()` holds (bounded: a broken wait fails)."""
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+# --- stop, drain, settle ------------------------------------------------------------------------
+
+
+async def test_stop_tells_a_waiting_push_it_failed() -> None:
+    """A sweep waiting for a reminder's outcome at shutdown must not wait forever."""
+    phone, ledger = Phone(), Ledger()
+    phone.gate = asyncio.Event()  # the messenger never answers
+    c = courier(phone, ledger)
+    c.start()
+    person = Person(5, "test", "P5", "Cán bộ", reachable=True)
+    first = asyncio.create_task(c.send(person, Reply("🔔 một")))
+    queued = asyncio.create_task(c.send(person, Reply("🔔 hai")))  # behind it, same chat
+    await until(lambda: len(phone.calls) == 1)
+    await c.stop()
+    async with asyncio.timeout(5):
+        assert await queued == "failed"
+        assert await first == "failed"
+
+
+async def test_stop_records_what_was_delivered_before_it() -> None:
+    """Delivered rows are recorded at stop (not only by the periodic flush), or the next start
+    would send them again."""
+    phone, ledger = Phone(), Ledger()
+    c = courier(phone, ledger, flush_every=3600)  # the periodic flush never comes
+    c.start()
+    c.enqueue([parcel("A", "✓ Đã lưu", 1), parcel("A", "Câu 2", 2)])
+    async with asyncio.timeout(5):
+        await c.delivered_all("A")
+    assert ledger.settled == []
+    await c.stop()
+    assert ledger.settled == [(1, "sent"), (2, "sent")]
+
+
+async def test_drain_waits_for_what_is_queued() -> None:
+    phone, ledger = Phone(), Ledger()
+    phone.gate = asyncio.Event()
+    c = courier(phone, ledger)
+    c.start()
+    c.enqueue([parcel("A", "✓ Đã lưu", 1)])
+    draining = asyncio.create_task(c.drain(10))
+    await until(lambda: len(phone.calls) == 1)
+    assert not draining.done()  # the reply is still in flight
+    phone.gate.set()
+    async with asyncio.timeout(5):
+        await draining
+    assert phone.got == [("A", "✓ Đã lưu")]
+    await c.stop()
+
+
+async def test_settle_waits_at_most_its_patience_for_a_call_in_flight() -> None:
+    """A Bot API call that hangs must not hang the officer's next message."""
+    phone, ledger = Phone(), Ledger()
+    phone.gate = asyncio.Event()
+    c = courier(phone, ledger)
+    c.start()
+    c.enqueue([parcel("A", "Câu 2", 1)])
+    await until(lambda: len(phone.calls) == 1)
+    async with asyncio.timeout(5):
+        assert await c.settle("A", patience=0.05) == 1
+    settling = asyncio.create_task(c.settle("A", patience=60))
+    await asyncio.sleep(0)  # settle now waits for the call
+    phone.gate.set()
+    await asyncio.wait({settling}, timeout=5)  # told as soon as the call answers, not in 60 s
+    assert settling.done() and settling.result() == 0
+    await c.stop()
+
+
+async def test_a_cancelled_settle_is_cancelled() -> None:
+    """Waiting for a call in flight must not swallow the cancellation of the handler that
+    waits (a shutdown, a timeout around it)."""
+    phone, ledger = Phone(), Ledger()
+    phone.gate = asyncio.Event()
+    c = courier(phone, ledger)
+    c.start()
+    c.enqueue([parcel("A", "Câu 2", 1)])
+    await until(lambda: len(phone.calls) == 1)
+    settling = asyncio.create_task(c.settle("A", patience=60))
+    await asyncio.sleep(0.01)
+    settling.cancel()
+    await asyncio.wait({settling}, timeout=5)
+    assert settling.cancelled()
+    phone.gate.set()
+    await c.stop()
+
+
+async def test_a_push_for_another_channel_is_not_sent_here() -> None:
+    phone, ledger = Phone(), Ledger()
+    c = courier(phone, ledger)
+    c.start()
+    zalo = Person(5, "zalo", "Z5", "Cán bộ", reachable=True)
+    async with asyncio.timeout(5):
+        assert await c.send(zalo, Reply("🔔")) == "failed"
+    await c.stop()
+    assert phone.calls == []
+
+
+async def test_a_reminder_in_parts_reports_the_outcome_of_its_last_part() -> None:
+    """A push is 'sent' only when all of it is: a refusal of its last part means blocked."""
+    phone, ledger = Phone(), Ledger()
+
+    def in_two(event: Any, chat: str, replies: list[Reply]) -> list[dict[str, Any]]:
+        return [{"text": f"{r.text} ({i}/2)"} for r in replies for i in (1, 2)]
+
+    c = Courier("test", phone, in_two, record=ledger.record, unreachable=ledger.mark,
+                limits=NO_LIMITS)
+    c.start()
+    person = Person(5, "test", "P5", "Cán bộ", reachable=True)
+    real = phone.deliver
+
+    async def deliver(chat_id: str, payload: Any) -> int | None:
+        if payload["text"].endswith("(2/2)"):
+            raise Refused("Forbidden: bot was blocked by the user")
+        return await real(chat_id, payload)
+
+    phone.deliver = deliver  # type: ignore[method-assign]
+    async with asyncio.timeout(5):
+        assert await c.send(person, Reply("🔔")) == "blocked"
+    await c.stop()
+    assert phone.got == [("P5", "🔔 (1/2)")]
+
+
+# --- waits and marks ----------------------------------------------------------------------------
+
+
+async def test_retry_after_holds_the_chat_for_the_time_asked() -> None:
+    """Telegram's 429 says how long to wait; writing again sooner prolongs the flood ban."""
+    phone, ledger = Phone(), Ledger()
+    c = courier(phone, ledger, workers=2)
+    c.start()
+    phone.script = [delivery.RetryLater(30)]
+    c.enqueue([parcel("A", "a1", 1), parcel("B", "b1", 2)])
+    async with asyncio.timeout(5):
+        await c.delivered_all("B")
+    await asyncio.sleep(0.1)  # far less than the 30 s asked
+    assert phone.calls.count(("A", "a1")) == 1 and c.undelivered("A") == 1
+    await c.stop()
+    assert ledger.settled == [(2, "sent")]  # a1 stays pending for the next start
+
+
+async def test_a_reminder_does_not_move_the_mark_of_the_last_reply() -> None:
+    """Only replies ask the question an answer binds to: a reminder arriving while the officer
+    types must not make their answer count as written before our reply."""
+    phone, ledger = Numbered(), Marks()
+    c = courier(phone, ledger)
+    c.start()
+    c.enqueue([parcel("P5", "Câu 2")])
+    async with asyncio.timeout(5):
+        await c.delivered_all("P5")
+        assert await c.send(Person(5, "test", "P5", "Cán bộ", reachable=True),
+                            Reply("🔔 Nhắc")) == "sent"
+    assert c.last_reply == {"P5": 10}
+    assert not c.typed_before_last_reply("P5", 11)  # written after Câu 2, before the 🔔
+    await c.stop()
+    assert ledger.marks == {"P5": 10}
+
+
+async def test_the_mark_of_the_last_reply_is_recorded_for_the_next_start() -> None:
+    phone, ledger = Numbered(), Marks()
+    c = courier(phone, ledger)
+    c.start()
+    c.enqueue([parcel("A", "✓ Đã lưu", 1), parcel("A", "Câu 3", 2)])
+    async with asyncio.timeout(5):
+        await c.delivered_all("A")
+    await c.flush()
+    assert ledger.marks == {"A": 11}
+    await c.stop()
+
+
+# --- limits, priorities, a chat that comes back -------------------------------------------------
+
+
+async def test_the_channel_limit_holds_a_burst_to_many_chats() -> None:
+    """Telegram's 30 messages a second in all (here 2, to see it): one message each to five
+    chats does not all go at once."""
+    phone, ledger = Phone(), Ledger()
+    c = courier(phone, ledger, limits=Limits(per_second=2, per_chat_per_second=0))
+    c.start()
+    c.enqueue([parcel(f"C{i}", "🔔") for i in range(5)])
+    await asyncio.sleep(0.2)
+    assert len(phone.got) == 2  # the limiter's capacity; the rest wait for it
+    await c.stop()
+
+
+async def test_a_replys_second_message_keeps_the_replys_priority() -> None:
+    """"✓ Đã lưu" and the next question are one reply in two messages: reminders queued
+    meanwhile wait for both."""
+    phone, ledger = Phone(), Ledger()
+    c = courier(phone, ledger, workers=1)
+    phone.gate = asyncio.Event()
+    c.start()
+    c.enqueue([parcel("R0", "🔔", priority=delivery.REMINDER)])
+    await until(lambda: len(phone.calls) == 1)  # the one worker is busy with it
+    c.enqueue([parcel("O", "✓ Đã lưu", 1), parcel("O", "Câu 3", 2)])
+    c.enqueue([parcel(f"R{i}", "🔔", priority=delivery.REMINDER) for i in range(1, 4)])
+    phone.gate.set()
+    async with asyncio.timeout(5):
+        for chat in ("O", "R1", "R2", "R3"):
+            await c.delivered_all(chat)
+    await c.stop()
+    assert [t for _, t in phone.got][:3] == ["🔔", "✓ Đã lưu", "Câu 3"]
+
+
+async def test_a_person_who_blocked_the_bot_gets_replies_again_once_they_write() -> None:
+    phone, ledger = Phone(), Ledger()
+    c = courier(phone, ledger)
+    c.start()
+    phone.script = [Refused("Forbidden: bot was blocked by the user")]
+    c.enqueue([parcel("A", "Câu 2", 1, person=7)])
+    await until(lambda: ledger.unreachable == [7])
+    c.enqueue([parcel("A", "✓ Đã lưu", 2, person=7)])  # unblocked, wrote again
+    async with asyncio.timeout(5):
+        await c.delivered_all("A")
+    await c.stop()
+    assert phone.got == [("A", "✓ Đã lưu")]
+    assert ledger.settled == [(1, "unreachable"), (2, "sent")]
+
+
+# --- recording ----------------------------------------------------------------------------------
+
+
+async def test_what_could_not_be_recorded_is_recorded_at_the_next_flush() -> None:
+    """A failed write of delivery results (database busy) is kept and written next time: lost,
+    the rows would be sent again after a restart and the mark of the last reply forgotten."""
+    phone, ledger = Numbered(), Marks()
+    failures = [RuntimeError("database is locked")]
+
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        if failures:
+            raise failures.pop()
+        await ledger.record(settled, marks)
+
+    c = Courier("test", phone, render, record=record, unreachable=ledger.mark,
+                limits=NO_LIMITS, flush_every=3600)
+    c.start()
+    c.enqueue([parcel("A", "✓ Đã lưu", 1)])
+    async with asyncio.timeout(5):
+        await c.delivered_all("A")
+    await c.flush()  # fails
+    assert ledger.settled == [] and ledger.marks == {}
+    c.enqueue([parcel("B", "Câu 1", 2)])
+    async with asyncio.timeout(5):
+        await c.delivered_all("B")
+    await c.flush()
+    assert ledger.settled == [(1, "sent"), (2, "sent")]
+    assert ledger.marks == {"A": 10, "B": 11}
+    await c.stop()
+
+
+async def test_idle_chat_limiters_are_forgotten_but_not_a_busy_chats(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays bounded with thousands of chats: a chat's limiter goes once it is full
+    again, unless the chat still has messages waiting."""
+    phone, ledger = Phone(), Ledger()
+    c = courier(phone, ledger, limits=Limits(per_second=0, per_chat_per_second=1000,
+                                             chat_burst=3))
+    c.start()
+    c.enqueue([parcel(f"C{i}", "🔔") for i in range(1100)])
+    async with asyncio.timeout(10):
+        for i in range(1100):
+            await c.delivered_all(f"C{i}")
+    phone.gate = asyncio.Event()
+    c.enqueue([parcel("C0", "again")])  # C0 is busy: its limiter must stay
+    await until(lambda: len(phone.calls) == 1101)
+    later = time.monotonic() + 100
+
+    class Later:
+        @staticmethod
+        def monotonic() -> float:
+            return later
+
+    monkeypatch.setattr(delivery, "time", Later)
+    c._forget_idle_limits()
+    assert list(c._chat_limits) == ["C0"]
+    monkeypatch.undo()
+    phone.gate.set()
+    await c.stop()
