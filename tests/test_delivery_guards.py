@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import pytest
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 
-from bot.domain.dialogue import Reply
+from bot.domain.dialogue import Button, Reply
 from bot.services import delivery
-from bot.services.delivery import Courier, Limits, Refused
+from bot.services.channels import Inbound, Pressed
+from bot.services.delivery import Courier, Limits, Refused, Rejected, RetryLater
+from handlers.telegram.delivery import EDIT, SEND, TelegramTransport
+from handlers.telegram.delivery import render as tg_render
 from storage.models import Person
 from tests.test_delivery import NO_LIMITS, Ledger, Phone, courier, parcel, render
 
@@ -330,3 +336,85 @@ async def test_idle_chat_limiters_are_forgotten_but_not_a_busy_chats(
     monkeypatch.undo()
     phone.gate.set()
     await c.stop()
+
+
+# --- Telegram: the calls a reply becomes, and how the Bot API's answers are sorted --------------
+
+
+def pressed_event(text: str = "Đoàn xã có fanpage chưa?") -> Inbound:
+    return Inbound("telegram", "5001", "Cán bộ", button="x", message_id=40,
+                   pressed=Pressed("39", text, "Có"))
+
+
+def test_a_press_marks_its_message_once_then_the_replies_are_sent() -> None:
+    buttons = [[Button("Bỏ qua", "s|q")]]
+    calls = tg_render(pressed_event(), "5001", [Reply("✓ Đã lưu: Có"), Reply("Câu 2/5", buttons)])
+    assert [c["m"] for c in calls] == [EDIT, SEND, SEND]
+    assert calls[0]["p"] == {"chat_id": 5001, "message_id": 39,
+                             "text": "Đoàn xã có fanpage chưa?\n\n→ Có"}  # no keyboard left
+    assert calls[1]["p"] == {"chat_id": 5001, "text": "✓ Đã lưu: Có"}
+    assert calls[2]["p"]["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Bỏ qua", "callback_data": "s|q"}]]}
+    # a pressed message without text is marked "…" (Telegram refuses an empty text)
+    assert tg_render(pressed_event(""), "5001", [Reply("ok")])[0]["p"]["text"] == "…"
+
+
+def test_a_reply_that_replaces_the_pressed_message_is_an_edit_with_its_keyboard() -> None:
+    buttons = [[Button("☑ Zalo", "t|kenh|0")]]
+    calls = tg_render(pressed_event(), "5001", [Reply("Các kênh đã dùng", buttons, replace=True)])
+    assert calls == [{"m": EDIT, "p": {
+        "chat_id": 5001, "message_id": 39, "text": "Các kênh đã dùng",
+        "reply_markup": {"inline_keyboard": [[{"text": "☑ Zalo", "callback_data": "t|kenh|0"}]]}}}]
+
+
+def test_a_long_reply_carries_its_keyboard_on_its_last_part_only() -> None:
+    calls = tg_render(None, "5001", [Reply("dòng dài\n" * 1500, [[Button("Gửi", "send|0")]])])
+    assert len(calls) >= 2 and all(c["m"] == SEND for c in calls)
+    assert ["reply_markup" in c["p"] for c in calls] == [False] * (len(calls) - 1) + [True]
+
+
+class Refusing:
+    """A Bot whose next call fails with `error`, or answers `result`."""
+
+    def __init__(self, error: Exception | None = None, result: Any = True) -> None:
+        self.error, self.result = error, result
+
+    async def do_api_request(self, method: str, api_kwargs: dict[str, Any]) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def transport(error: Exception | None = None, result: Any = True) -> TelegramTransport:
+    return TelegramTransport(cast(Bot, Refusing(error, result)))
+
+
+SEND_CALL = {"m": SEND, "p": {"chat_id": 5001, "text": "Câu 2"}}
+EDIT_CALL = {"m": EDIT, "p": {"chat_id": 5001, "message_id": 39, "text": "…"}}
+
+
+async def test_the_bot_api_answers_are_sorted_for_the_courier() -> None:
+    with pytest.raises(Refused):  # 403: blocked, deactivated
+        await transport(Forbidden("Forbidden: bot was blocked by the user")).deliver(
+            "5001", SEND_CALL)
+    with pytest.raises(Refused):  # gone for good, though Telegram says 400
+        await transport(BadRequest("Bad Request: chat not found")).deliver("5001", SEND_CALL)
+    with pytest.raises(Rejected):  # this message only
+        await transport(BadRequest("Bad Request: can't parse entities")).deliver(
+            "5001", SEND_CALL)
+    with pytest.raises(RetryLater) as wait:
+        await transport(RetryAfter(7)).deliver("5001", SEND_CALL)
+    assert wait.value.seconds == 7
+    with pytest.raises(RetryLater) as wait:
+        await transport(RetryAfter(timedelta(seconds=3))).deliver("5001", SEND_CALL)
+    assert wait.value.seconds == 3
+    with pytest.raises(TimedOut):  # transient: the courier tries again
+        await transport(TimedOut()).deliver("5001", SEND_CALL)
+
+
+async def test_an_edit_refused_is_moot_and_a_sent_message_gives_its_id() -> None:
+    assert await transport(BadRequest("Bad Request: message is not modified")).deliver(
+        "5001", EDIT_CALL) is None
+    assert await transport(result={"message_id": 77, "chat": {"id": 5001}}).deliver(
+        "5001", SEND_CALL) == 77
+    assert await transport(result={"message_id": 78}).deliver("5001", EDIT_CALL) is None
