@@ -5,13 +5,18 @@ Telegram's error mapping and message ids; the inbox; restart recovery."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from telegram import Bot
+from telegram import Bot, Update
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
+from telegram.request import BaseRequest, RequestData
 
 from bot.domain.dialogue import Button, Reply
 from bot.services import delivery
@@ -19,6 +24,7 @@ from bot.services.channels import Inbound, Pressed
 from bot.services.delivery import Courier, Limits, Refused, Rejected, RetryLater
 from handlers.telegram.delivery import EDIT, SEND, TelegramTransport
 from handlers.telegram.delivery import render as tg_render
+from handlers.telegram.inbox import StoringQueue, StoringRequest, replay
 from storage.models import Person
 from tests.test_delivery import NO_LIMITS, Ledger, Phone, courier, parcel, render
 
@@ -418,3 +424,88 @@ async def test_an_edit_refused_is_moot_and_a_sent_message_gives_its_id() -> None
     assert await transport(result={"message_id": 77, "chat": {"id": 5001}}).deliver(
         "5001", SEND_CALL) == 77
     assert await transport(result={"message_id": 78}).deliver("5001", EDIT_CALL) is None
+
+
+# --- the inbox: stored before Telegram is told they arrived -------------------------------------
+
+
+def update(update_id: int, text: str) -> dict[str, Any]:
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": 0, "text": text,
+        "chat": {"id": 5001, "type": "private"},
+        "from": {"id": 5001, "is_bot": False, "first_name": "Lan"}}}
+
+
+class Answers(BaseRequest):
+    """The Bot API's side: answers every call with `code` and `body`."""
+
+    def __init__(self, code: int, body: dict[str, Any]) -> None:
+        self.code, self.body = code, json.dumps(body).encode()
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 5.0
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: ODVInput[float] = DEFAULT_NONE,
+                         write_timeout: ODVInput[float] = DEFAULT_NONE,
+                         connect_timeout: ODVInput[float] = DEFAULT_NONE,
+                         pool_timeout: ODVInput[float] = DEFAULT_NONE) -> tuple[int, bytes]:
+        return self.code, self.body
+
+
+URL = "https://api.telegram.org/bot1:x"
+
+
+async def test_fetched_updates_are_stored_before_they_are_returned() -> None:
+    stored: list[list[tuple[str, str]]] = []
+
+    async def store(rows: list[tuple[str, str]]) -> None:
+        stored.append(rows)
+
+    fetched = {"ok": True, "result": [update(8, "12"), update(9, "13")]}
+    request = StoringRequest(Answers(200, fetched))
+    with pytest.raises(RuntimeError):  # fetched before the inbox was ready: not confirmed
+        await request.do_request(f"{URL}/getUpdates", "POST")
+    request.store = store
+    assert (await request.do_request(f"{URL}/getUpdates", "POST"))[0] == 200
+    assert [[(i, json.loads(p)["message"]["text"]) for i, p in rows] for rows in stored] == [
+        [("8", "12"), ("9", "13")]]
+    await request.do_request(f"{URL}/getMe", "POST")  # other calls are not updates
+    await StoringRequest(Answers(409, fetched)).do_request(f"{URL}/getUpdates", "POST")
+    assert len(stored) == 1
+
+
+async def test_a_webhook_update_is_stored_before_it_is_queued() -> None:
+    queue = StoringQueue()
+    first = Update.de_json(update(8, "12"), None)
+    await queue.put(first)  # no store yet (polling mode): just queued
+    stored: list[tuple[str, str]] = []
+
+    async def store(rows: list[tuple[str, str]]) -> None:
+        if json.loads(rows[0][1])["message"]["text"] == "fail":
+            raise RuntimeError("database is locked")
+        stored.extend(rows)
+
+    queue.store = store
+    second = Update.de_json(update(9, "13"), None)
+    await queue.put(second)
+    assert [i for i, _ in stored] == ["9"]
+    with pytest.raises(RuntimeError):  # the webhook answers 500: Telegram sends it again
+        await queue.put(Update.de_json(update(10, "fail"), None))
+    assert [queue.get_nowait(), queue.get_nowait()] == [first, second] and queue.empty()
+
+
+async def test_stored_updates_are_replayed_in_the_order_received() -> None:
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    application = SimpleNamespace(bot=None, update_queue=queue)
+    stored = [(str(i), json.dumps(update(i, f"t{i}"))) for i in (12, 10, 11)]
+    assert await replay(cast(Any, application), stored) == 3
+    got = [queue.get_nowait() for _ in range(3)]
+    assert [u.update_id for u in got if isinstance(u, Update)] == [12, 10, 11]
