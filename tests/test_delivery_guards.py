@@ -8,6 +8,7 @@ import asyncio
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -18,14 +19,30 @@ from telegram._utils.types import ODVInput
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.config import Config, StorageConfig, TelegramConfig
 from bot.domain.dialogue import Button, Reply
+from bot.domain.units import check_import
 from bot.services import delivery
 from bot.services.channels import Inbound, Pressed
-from bot.services.delivery import Courier, Limits, Refused, Rejected, RetryLater
+from bot.services.delivery import (
+    REPLY,
+    Courier,
+    Limits,
+    Parcel,
+    Refused,
+    Rejected,
+    RetryLater,
+)
+from bot.unit_files import read_unit_rows
+from handlers.console import sample_units_path
+from handlers.telegram.app import INBOX_KEY, build_application
 from handlers.telegram.delivery import EDIT, SEND, TelegramTransport
 from handlers.telegram.delivery import render as tg_render
 from handlers.telegram.inbox import StoringQueue, StoringRequest, replay
-from storage.models import Person
+from handlers.telegram.runner import start_services, stop_services, stop_sweeps
+from storage.models import Changes, Outgoing, Person
+from storage.sqlite import SqliteStorage
+from tests.recording_request import RecordingRequest
 from tests.test_delivery import NO_LIMITS, Ledger, Phone, courier, parcel, render
 
 
@@ -509,3 +526,52 @@ async def test_stored_updates_are_replayed_in_the_order_received() -> None:
     assert await replay(cast(Any, application), stored) == 3
     got = [queue.get_nowait() for _ in range(3)]
     assert [u.update_id for u in got if isinstance(u, Update)] == [12, 10, 11]
+
+
+# --- a start resumes what the last run left; a stop lets the queue go out -----------------------
+
+
+async def test_a_start_resumes_what_the_last_run_left_and_a_stop_drains(tmp_path: Path) -> None:
+    db = tmp_path / "baocao.db"
+    storage = await SqliteStorage.open(db)
+    units, errors = check_import(read_unit_rows(sample_units_path()), {})
+    assert not errors
+    await storage.upsert_units(units)
+    await storage.apply(Changes(
+        actor=0, inbox=[("telegram", "8", json.dumps(update(8, "13")))],
+        reply_marks=[("telegram", "5001", 55)],
+        outbox=[Outgoing("telegram", "5001", json.dumps(
+            {"m": SEND, "p": {"chat_id": 5001, "text": "✓ Đã lưu: 12 HTX"}}), None, "7")]))
+    await storage.claim_reminders(
+        [("LC-BX-01", "thu_nghiem", "2026-Q1", "due", "sending", "2026-03-01T00:00:00", 1)],
+        "sweep-before-the-crash")
+    await storage.close()
+    config = Config(storage=StorageConfig(path=db), telegram=TelegramConfig(
+        max_per_second=0, max_per_chat_per_second=0, chat_burst=7))
+    request = RecordingRequest()
+    application = build_application("123456:TEST", "http://127.0.0.1:9/bot", request=request,
+                                    get_updates_request=RecordingRequest())
+    await application.initialize()
+    app = await start_services(application, config, sweep_every=None)
+    try:
+        courier = app.channels.courier("telegram")
+        assert courier is not None and courier.limits == Limits(0, 0, 7)
+        assert cast(StoringRequest, application.bot_data[INBOX_KEY]).store is not None
+        replayed = application.update_queue.get_nowait()  # handled first
+        assert isinstance(replayed, Update) and replayed.update_id == 8
+        async with asyncio.timeout(5):
+            await courier.delivered_all("5001")  # the reply the crash left undelivered
+        assert [p["text"] for m, p in request.calls if m == "sendMessage"] == [
+            "✓ Đã lưu: 12 HTX"]
+        assert courier.last_reply == {"5001": 55}  # the mark read back (a copy does not move it)
+        assert await app.storage.reminder_rows() == []  # back to the planner
+        courier.enqueue([Parcel(Outgoing("telegram", "5002", "", None, None, REPLY),
+                                {"m": SEND, "p": {"chat_id": 5002, "text": "Câu 2"}}, None)])
+        await stop_sweeps(application)  # a stop right after: the queue still goes out
+        assert not courier.running
+        assert [p["text"] for m, p in request.calls if m == "sendMessage"][-1] == "Câu 2"
+        assert await app.storage.reply_marks("telegram") == {"5001": 55, "5002": 1}
+        assert await app.storage.pending_outbox("telegram") == []
+    finally:
+        await stop_services(application)
+        await application.shutdown()
