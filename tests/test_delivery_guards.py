@@ -42,8 +42,18 @@ from handlers.telegram.inbox import StoringQueue, StoringRequest, replay
 from handlers.telegram.runner import start_services, stop_services, stop_sweeps
 from storage.models import Changes, Outgoing, Person
 from storage.sqlite import SqliteStorage
+from tests.harness import Clock, join, make_app
 from tests.recording_request import RecordingRequest
-from tests.test_delivery import NO_LIMITS, Ledger, Phone, courier, parcel, render
+from tests.test_delivery import (
+    NO_LIMITS,
+    Ledger,
+    Phone,
+    courier,
+    first_number_question,
+    parcel,
+    render,
+    rows,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -575,3 +585,89 @@ async def test_a_start_resumes_what_the_last_run_left_and_a_stop_drains(tmp_path
     finally:
         await stop_services(application)
         await application.shutdown()
+
+
+# --- answers bound to the reply they follow ------------------------------------------------------
+
+
+async def numbered_app(tmp_path: Path) -> tuple[Any, Numbered, Courier]:
+    app = await make_app(tmp_path, Clock())
+    phone = Numbered()
+
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        await app.storage.apply(Changes(actor=0, settled=settled, reply_marks=[
+            ("test", chat, m) for chat, m in marks.items()]))
+
+    c = Courier("test", phone, render, record=record, unreachable=lambda _: asyncio.sleep(0),
+                limits=NO_LIMITS)
+    app.channels.register_courier(c)
+    c.start()
+    return app, phone, c
+
+
+async def test_text_written_before_the_latest_reply_arrived_is_not_stored(
+        tmp_path: Path) -> None:
+    """Telegram numbers a chat's messages in one sequence: an answer numbered below our latest
+    reply was typed before that reply (the question it asks) reached the officer."""
+    app, _, c = await numbered_app(tmp_path)
+    chat = await join(app, "U1")
+    await first_number_question(chat)
+    asked = c.last_reply["U1"]  # "Tổng số HTX" reached the officer as this message
+    late = Inbound("test", "U1", "Cán bộ", text="12", event_id="late", message_id=asked - 1)
+    replies = await app.reporting.handle(late)
+    assert "chưa được lưu" in replies[0].text and "Tổng số HTX" in replies[-1].text
+    db = tmp_path / "baocao.db"
+    assert rows(db, "SELECT COUNT(*) FROM draft_answers WHERE question_id='htx_tong'") == [(0,)]
+    await c.delivered_all("U1")
+    seen = Inbound("test", "U1", "Cán bộ", text="12", event_id="seen",
+                   message_id=c.last_reply["U1"] + 1)
+    assert "✓ Đã lưu: 12 HTX" in (await app.reporting.handle(seen))[0].text
+    assert rows(db, "SELECT DISTINCT priority FROM outbox") == [(REPLY,)]  # replies go first
+    await c.stop()
+    await app.close()
+
+
+async def test_a_button_press_is_taken_while_a_reply_waits(tmp_path: Path) -> None:
+    """A button carries the question it answers: it is never refused as unseen."""
+    app, phone, c = await numbered_app(tmp_path)
+    chat = await join(app, "U1")
+    await chat.cmd("baocao")
+    await chat.press_label("Báo cáo quý thử nghiệm")
+    fanpage = chat.last
+    phone.script = [RetryLater(30)]  # a reminder (or anything) waits for the chat
+    c.enqueue([parcel("U1", "🔔 Nhắc", priority=delivery.REMINDER)])
+    chat.waits = False
+    chat.last = fanpage
+    replies = await chat.press_label("Không")
+    assert "chưa được lưu" not in replies[0].text and "Tổng số HTX" in chat.text
+    db = tmp_path / "baocao.db"
+    assert rows(db, "SELECT value FROM draft_answers WHERE question_id='co_fanpage'") == [
+        ("false",)]
+    await c.stop()
+    await app.close()
+
+
+async def test_a_strangers_message_delivered_twice_is_answered_once(tmp_path: Path) -> None:
+    """Replies of events that change nothing else (join help, a join) are stored with the
+    event's id too: delivered again, the event is not handled twice."""
+    app, _, c = await numbered_app(tmp_path)
+    hello = Inbound("test", "U9", "Lan", text="xin chào", event_id="u9-1")
+    assert await app.reporting.handle(hello)
+    assert await app.reporting.handle(hello) == []
+    await c.stop()
+    assert rows(tmp_path / "baocao.db", "SELECT COUNT(*) FROM outbox WHERE chat_id='U9'") == [
+        (1,)]
+    await app.close()
+
+
+async def test_a_person_who_blocked_the_bot_and_writes_again_is_reachable(
+        tmp_path: Path) -> None:
+    app, _, c = await numbered_app(tmp_path)
+    chat = await join(app, "U1")
+    person = await app.storage.find_person("test", "U1")
+    assert person is not None
+    await app.storage.set_reachable(person.id, False)  # their reminders were refused
+    await chat.cmd("baocao")
+    assert not await app.storage.is_unreachable(person.id)
+    await c.stop()
+    await app.close()
