@@ -42,7 +42,7 @@ from handlers.telegram.inbox import StoringQueue, StoringRequest, replay
 from handlers.telegram.runner import start_services, stop_services, stop_sweeps
 from storage.models import Changes, Outgoing, Person
 from storage.sqlite import SqliteStorage
-from tests.harness import Clock, join, make_app
+from tests.harness import Chat, Clock, join, make_app
 from tests.recording_request import RecordingRequest
 from tests.test_delivery import (
     NO_LIMITS,
@@ -671,3 +671,110 @@ async def test_a_person_who_blocked_the_bot_and_writes_again_is_reachable(
     assert not await app.storage.is_unreachable(person.id)
     await c.stop()
     await app.close()
+
+
+async def test_a_reply_refused_for_good_marks_its_person_unreachable(tmp_path: Path) -> None:
+    app, phone, c = await numbered_app(tmp_path)
+    c._unreachable = lambda person_id: app.storage.set_reachable(person_id, False)
+    chat = await join(app, "U1")
+    person = await app.storage.find_person("test", "U1")
+    assert person is not None
+    phone.script = [Refused("Forbidden: bot was blocked by the user")]
+    await chat.cmd("baocao")
+    await c.flush()
+    assert await app.storage.is_unreachable(person.id)
+    await c.stop()
+    await app.close()
+
+
+# --- a figure repeating the previous answer: which repeats are doubted ---------------------------
+
+
+async def at_new_htx(tmp_path: Path, clock: Clock | None = None) -> tuple[Any, Chat]:
+    app = await make_app(tmp_path, clock or Clock())
+    chat = await join(app, "U1")
+    await first_number_question(chat)
+    await chat.say("12")
+    assert "Số HTX mới" in chat.text
+    return app, chat
+
+
+def stored(tmp_path: Path, question: str) -> list[tuple[Any, ...]]:
+    return rows(tmp_path / "baocao.db",
+                f"SELECT value FROM draft_answers WHERE question_id='{question}'")
+
+
+async def test_a_repeat_minutes_later_is_stored_at_once(tmp_path: Path) -> None:
+    """The doubt is for a retype right after a reply went missing, not for a figure that
+    happens to be the same after a pause."""
+    clock = Clock()
+    app, chat = await at_new_htx(tmp_path, clock)
+    clock.now += timedelta(minutes=10)
+    await chat.say("12")
+    assert "✓ Đã lưu: 12 HTX" in chat.text and stored(tmp_path, "htx_moi") == [("12",)]
+    await app.close()
+
+
+async def test_changing_an_answered_question_to_an_earlier_figure_is_not_doubted(
+        tmp_path: Path) -> None:
+    app, chat = await at_new_htx(tmp_path)
+    await chat.say("3")
+    await chat.say("quay lại")  # back to "Số HTX mới", answered 3
+    assert "Số HTX mới" in chat.text
+    await chat.say("12")
+    assert "✓ Đã lưu: 12 HTX" in chat.text and stored(tmp_path, "htx_moi") == [("12",)]
+    await app.close()
+
+
+async def test_a_figure_a_colleague_gave_earlier_is_not_doubted(tmp_path: Path) -> None:
+    """Only this officer's own previous answer can be a retype of it."""
+    app = await make_app(tmp_path, Clock())
+    lan = await join(app, "U1")
+    await first_number_question(lan)
+    await lan.say("12")
+    minh = await join(app, "U2")
+    await minh.cmd("baocao")
+    await minh.press_label("Báo cáo quý thử nghiệm")  # Lan's draft, at its next question
+    assert "Số HTX mới" in minh.text, minh.text
+    await minh.say("12")
+    assert "✓ Đã lưu: 12 HTX" in minh.text and stored(tmp_path, "htx_moi") == [("12",)]
+    await app.close()
+
+
+async def test_a_second_doubt_is_its_own(tmp_path: Path) -> None:
+    """Typed twice means the same figure twice: a different repeat after a doubt is doubted
+    in turn, not taken as the confirmation."""
+    app, chat = await at_new_htx(tmp_path)
+    await chat.say("3")  # "Tỉ lệ" now; answers so far: 12, 3
+    await chat.say("12")
+    assert "giống hệt" in chat.text and stored(tmp_path, "ty_le") == []
+    await chat.say("3")
+    assert "giống hệt" in chat.text and stored(tmp_path, "ty_le") == []
+    await chat.say("3")
+    assert stored(tmp_path, "ty_le") == [("3.0",)]
+    await app.close()
+
+
+# --- storage of delivery ------------------------------------------------------------------------
+
+
+async def test_an_update_fetched_again_keeps_its_place_in_the_inbox(
+        storage: SqliteStorage) -> None:
+    """getUpdates returns what was not confirmed again: the copy changes nothing."""
+    await storage.apply(Changes(actor=0, inbox=[("telegram", "5", '{"n": 5}'),
+                                                ("telegram", "3", '{"n": 3}')]))
+    await storage.apply(Changes(actor=0, inbox=[("telegram", "5", '{"n": 5, "again": 1}')]))
+    assert await storage.unhandled_inbox("telegram") == [("5", '{"n": 5}'), ("3", '{"n": 3}')]
+
+
+async def test_outcomes_and_reply_marks_are_recorded_as_they_are(
+        storage: SqliteStorage, db_path: Path) -> None:
+    sent = Changes(actor=0, outbox=[Outgoing("telegram", "A", "{}") for _ in range(3)])
+    await storage.apply(sent)
+    a, b, c = sent.outbox_ids
+    await storage.apply(Changes(actor=0, settled=[(a, "sent"), (b, "unreachable"), (c, "failed")],
+                                reply_marks=[("telegram", "A", 55)]))
+    await storage.apply(Changes(actor=0, reply_marks=[("telegram", "A", 40)]))  # a late write
+    assert rows(db_path, "SELECT id, state FROM outbox ORDER BY id") == [
+        (a, "sent"), (b, "unreachable"), (c, "failed")]
+    assert await storage.reply_marks("telegram") == {"A": 55}
