@@ -44,6 +44,7 @@ from storage.models import Changes, Outgoing, Person
 from storage.sqlite import SqliteStorage
 from tests.harness import Chat, Clock, join, make_app
 from tests.recording_request import RecordingRequest
+from tests.test_colleagues import ANSWERS, REPORT, officer
 from tests.test_delivery import (
     NO_LIMITS,
     Ledger,
@@ -778,3 +779,36 @@ async def test_outcomes_and_reply_marks_are_recorded_as_they_are(
     assert rows(db_path, "SELECT id, state FROM outbox ORDER BY id") == [
         (a, "sent"), (b, "unreachable"), (c, "failed")]
     assert await storage.reply_marks("telegram") == {"A": 55}
+
+
+# --- colleagues of one unit ---------------------------------------------------------------------
+
+
+async def test_a_colleague_retyping_the_same_figure_tells_nobody_and_takes_the_answer(
+        tmp_path: Path) -> None:
+    """The same value again replaces nothing: no notice. A different one is recorded as the
+    colleague's answer, so the next replacement tells the right officer."""
+    app = await make_app(tmp_path, Clock())
+    lan = await officer(app, "lan", "Lan")
+    minh = await officer(app, "minh", "Minh")
+    await lan.press(REPORT)
+    for text in ANSWERS:
+        await lan.say(text)
+    await minh.press(REPORT)
+    await minh.press_label("Sửa câu")
+    await minh.press_label("Câu 2")
+    await minh.say("11")  # Lan's 11, typed again
+    await lan.cmd("trangthai")
+    assert "ℹ" not in lan.text
+    await minh.press_label("Sửa câu")
+    await minh.press_label("Câu 2")
+    await minh.say("20")  # now Minh's
+    assert rows(tmp_path / "baocao.db", "SELECT p.display_name FROM draft_answers a JOIN"
+                " people p ON p.id = a.answered_by WHERE a.question_id='htx_tong'") == [("Minh",)]
+    await lan.press(REPORT)
+    await lan.press_label("Sửa câu")
+    await lan.press_label("Câu 2")
+    await lan.say("30")  # replaces Minh's 20: Minh is told, not Lan
+    await minh.cmd("trangthai")
+    assert "20 HTX → 30 HTX" in minh.text
+    await app.close()
