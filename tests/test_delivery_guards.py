@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.config import Config, StorageConfig, TelegramConfig
+from bot.domain.buttons import SendReport, unpack
 from bot.domain.dialogue import Button, Reply
 from bot.domain.units import check_import
 from bot.services import delivery
@@ -33,6 +34,7 @@ from bot.services.delivery import (
     Rejected,
     RetryLater,
 )
+from bot.services.reporting.notices import shown_with
 from bot.unit_files import read_unit_rows
 from handlers.console import sample_units_path
 from handlers.telegram.app import INBOX_KEY, build_application
@@ -40,7 +42,7 @@ from handlers.telegram.delivery import EDIT, SEND, TelegramTransport
 from handlers.telegram.delivery import render as tg_render
 from handlers.telegram.inbox import StoringQueue, StoringRequest, replay
 from handlers.telegram.runner import start_services, stop_services, stop_sweeps
-from storage.models import Changes, Outgoing, Person
+from storage.models import Changes, Notice, Outgoing, Person
 from storage.sqlite import SqliteStorage
 from tests.harness import Chat, Clock, join, make_app
 from tests.recording_request import RecordingRequest
@@ -812,3 +814,16 @@ async def test_a_colleague_retyping_the_same_figure_tells_nobody_and_takes_the_a
     await minh.cmd("trangthai")
     assert "20 HTX → 30 HTX" in minh.text
     await app.close()
+
+
+def test_a_notice_above_an_edited_message_is_a_message_of_its_own() -> None:
+    """An edited message is not read again: the notice would go unseen inside it."""
+    told = Notice("k", 1, "ℹ Đ/c Minh đã sửa câu 2")
+    toggled = Reply("Các kênh đã dùng", replace=True)
+    assert shown_with([toggled], [told]) == [Reply("ℹ Đ/c Minh đã sửa câu 2"), toggled]
+    assert shown_with([Reply("Câu 3")], [told]) == [Reply("ℹ Đ/c Minh đã sửa câu 2\n\nCâu 3")]
+
+
+def test_a_send_button_missing_a_field_it_needs_is_not_ours() -> None:
+    assert unpack("send|0|thu_nghiem|2026-Q1") == SendReport(0, "thu_nghiem", "2026-Q1")
+    assert unpack("send|0|thu_nghiem") is None  # no period: forged or damaged
