@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from pydantic import SecretStr
 from telegram import Bot, Update
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
@@ -827,3 +828,24 @@ def test_a_notice_above_an_edited_message_is_a_message_of_its_own() -> None:
 def test_a_send_button_missing_a_field_it_needs_is_not_ours() -> None:
     assert unpack("send|0|thu_nghiem|2026-Q1") == SendReport(0, "thu_nghiem", "2026-Q1")
     assert unpack("send|0|thu_nghiem") is None  # no period: forged or damaged
+
+
+async def test_in_webhook_mode_an_update_is_stored_before_the_webhook_answers(
+        tmp_path: Path) -> None:
+    config = Config(storage=StorageConfig(path=tmp_path / "baocao.db"), telegram=TelegramConfig(
+        mode="webhook", webhook_url="https://bot.example.vn/telegram",
+        webhook_secret=SecretStr("s3cret-s3cret")))
+    application = build_application("123456:TEST", "http://127.0.0.1:9/bot",
+                                    request=RecordingRequest(),
+                                    get_updates_request=RecordingRequest())
+    await application.initialize()
+    app = await start_services(application, config, sweep_every=None)
+    try:
+        queue = application.update_queue
+        assert isinstance(queue, StoringQueue) and queue.store is not None
+        await queue.put(Update.de_json(update(8, "12"), None))
+        assert await app.storage.unhandled_inbox("telegram") == [
+            ("8", Update.de_json(update(8, "12"), None).to_json())]
+    finally:
+        await stop_services(application)
+        await application.shutdown()
