@@ -849,3 +849,21 @@ async def test_in_webhook_mode_an_update_is_stored_before_the_webhook_answers(
     finally:
         await stop_services(application)
         await application.shutdown()
+
+
+async def test_typing_on_the_summary_while_a_message_waits_shows_the_summary_again(
+        tmp_path: Path) -> None:
+    app, phone, c = await numbered_app(tmp_path)
+    lan = await officer(app, "lan", "Lan")
+    await lan.press(REPORT)
+    for text in ANSWERS:
+        await lan.say(text)
+    assert "📋 Tóm tắt" in lan.text
+    phone.script = [RetryLater(30)]
+    c.enqueue([parcel("lan", "🔔 Nhắc", priority=delivery.REMINDER)])  # not delivered yet
+    lan.waits = False
+    replies = await lan.say("gửi")
+    assert "chưa được lưu" in replies[0].text and "📋 Tóm tắt" in replies[1].text
+    assert rows(tmp_path / "baocao.db", "SELECT COUNT(*) FROM submissions") == [(0,)]
+    await c.stop()
+    await app.close()
