@@ -221,7 +221,7 @@ class Courier:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            with contextlib.suppress(asyncio.TimeoutError):  # a cancel is the caller's
                 await asyncio.wait_for(asyncio.shield(attempt), left)
             await asyncio.sleep(0)  # let the worker take the next message of the chat
         return self.undelivered(chat_id)
