@@ -117,15 +117,25 @@ async def test_stop_tells_a_waiting_push_it_failed() -> None:
 
 
 async def test_stop_records_what_was_delivered_before_it() -> None:
-    """Delivered rows are recorded at stop (not only by the periodic flush), or the next start
-    would send them again."""
+    """Delivered rows are recorded at stop (even when every write before it failed), or the
+    next start would send them again."""
     phone, ledger = Phone(), Ledger()
-    c = courier(phone, ledger, flush_every=3600)  # the periodic flush never comes
+    broken = [True]
+
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        if broken[0]:
+            raise RuntimeError("database is locked")
+        await ledger.record(settled, marks)
+
+    c = Courier("test", phone, render, record=record, unreachable=ledger.mark,
+                limits=NO_LIMITS)
     c.start()
     c.enqueue([parcel("A", "✓ Đã lưu", 1), parcel("A", "Câu 2", 2)])
     async with asyncio.timeout(5):
         await c.delivered_all("A")
+    await c.flush()
     assert ledger.settled == []
+    broken[0] = False
     await c.stop()
     assert ledger.settled == [(1, "sent"), (2, "sent")]
 
@@ -321,21 +331,22 @@ async def test_what_could_not_be_recorded_is_recorded_at_the_next_flush() -> Non
     """A failed write of delivery results (database busy) is kept and written next time: lost,
     the rows would be sent again after a restart and the mark of the last reply forgotten."""
     phone, ledger = Numbered(), Marks()
-    failures = [RuntimeError("database is locked")]
+    broken = [True]
 
     async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
-        if failures:
-            raise failures.pop()
+        if broken[0]:
+            raise RuntimeError("database is locked")
         await ledger.record(settled, marks)
 
     c = Courier("test", phone, render, record=record, unreachable=ledger.mark,
-                limits=NO_LIMITS, flush_every=3600)
+                limits=NO_LIMITS)
     c.start()
     c.enqueue([parcel("A", "✓ Đã lưu", 1)])
     async with asyncio.timeout(5):
         await c.delivered_all("A")
     await c.flush()  # fails
     assert ledger.settled == [] and ledger.marks == {}
+    broken[0] = False
     c.enqueue([parcel("B", "Câu 1", 2)])
     async with asyncio.timeout(5):
         await c.delivered_all("B")
@@ -746,15 +757,16 @@ async def test_a_figure_a_colleague_gave_earlier_is_not_doubted(tmp_path: Path) 
 
 
 async def test_a_second_doubt_is_its_own(tmp_path: Path) -> None:
-    """Typed twice means the same figure twice: a different repeat after a doubt is doubted
-    in turn, not taken as the confirmation."""
+    """A different repeat after a doubt is doubted in turn; only the button confirms."""
     app, chat = await at_new_htx(tmp_path)
     await chat.say("3")  # "Tỉ lệ" now; answers so far: 12, 3
     await chat.say("12")
     assert "giống hệt" in chat.text and stored(tmp_path, "ty_le") == []
     await chat.say("3")
     assert "giống hệt" in chat.text and stored(tmp_path, "ty_le") == []
-    await chat.say("3")
+    await chat.say("3")  # typed again: still a doubt (a retype looks the same)
+    assert "giống hệt" in chat.text and stored(tmp_path, "ty_le") == []
+    await chat.press_label("✓ Lưu")
     assert stored(tmp_path, "ty_le") == [("3.0",)]
     await app.close()
 
