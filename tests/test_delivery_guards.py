@@ -116,17 +116,22 @@ async def test_stop_tells_a_waiting_push_it_failed() -> None:
         assert await first == "failed"
 
 
-async def test_stop_records_what_was_delivered_before_it() -> None:
-    """Delivered rows are recorded at stop (even when every write before it failed), or the
-    next start would send them again."""
-    phone, ledger = Phone(), Ledger()
+def breakable(ledger: Any) -> tuple[Any, list[bool]]:
+    """A recorder that fails ("database is locked") while `broken[0]` is True."""
     broken = [True]
 
     async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
         if broken[0]:
             raise RuntimeError("database is locked")
         await ledger.record(settled, marks)
+    return record, broken
 
+
+async def test_stop_records_what_was_delivered_before_it() -> None:
+    """Delivered rows are recorded at stop (even when every write before it failed), or the
+    next start would send them again."""
+    phone, ledger = Phone(), Ledger()
+    record, broken = breakable(ledger)
     c = Courier("test", phone, render, record=record, unreachable=ledger.mark,
                 limits=NO_LIMITS)
     c.start()
@@ -331,13 +336,7 @@ async def test_what_could_not_be_recorded_is_recorded_at_the_next_flush() -> Non
     """A failed write of delivery results (database busy) is kept and written next time: lost,
     the rows would be sent again after a restart and the mark of the last reply forgotten."""
     phone, ledger = Numbered(), Marks()
-    broken = [True]
-
-    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
-        if broken[0]:
-            raise RuntimeError("database is locked")
-        await ledger.record(settled, marks)
-
+    record, broken = breakable(ledger)
     c = Courier("test", phone, render, record=record, unreachable=ledger.mark,
                 limits=NO_LIMITS)
     c.start()
