@@ -17,6 +17,7 @@ from bot.services.units import UnitDirectory
 from storage.sqlite import SqliteStorage
 
 BOT_USERNAME_KEY = "telegram.bot_username"
+ZALO_BOT_ID_KEY, ZALO_BOT_NAME_KEY = "zalo.bot_id", "zalo.bot_name"  # from getMe at start
 
 
 def tune_runtime() -> None:

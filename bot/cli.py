@@ -197,9 +197,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_invite_create(args: argparse.Namespace) -> int:
     """Create an invite code for a unit and role."""
-    from bot.app import BOT_USERNAME_KEY, system_clock
+    from bot.app import BOT_USERNAME_KEY, ZALO_BOT_NAME_KEY, system_clock
     from bot.domain.roles import Role
-    from bot.services.invites import InviteError, create_invite, invite_link
+    from bot.services.invites import InviteError, create_invite, invite_link, zalo_invite
 
     config = load(args)
 
@@ -210,6 +210,7 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
             invite = await create_invite(storage, unit, Role(args.role), args.uses,
                                          args.expires_days, system_clock())
             username = config.telegram.username or await storage.get_setting(BOT_USERNAME_KEY)
+            zalo_name = await storage.get_setting(ZALO_BOT_NAME_KEY)
         except InviteError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_ERROR
@@ -219,6 +220,10 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
         link = invite_link(username, invite.code)
         if link:
             print(link)
+        zalo = zalo_invite(config.zalo.link, zalo_name, invite.code,
+                           bool(config.zalo_token() or config.zalo.link or zalo_name))
+        if zalo:
+            print(zalo)
         expiry = invite.expires_at.date().isoformat() if invite.expires_at else "never"
         print(f"unit {invite.unit_code}, role {invite.role.value}, uses {invite.max_uses}, "
               f"expires {expiry}", file=sys.stderr)
@@ -276,12 +281,50 @@ def cmd_reminders_preview(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Run the Telegram bot."""
-    from handlers.telegram.runner import run_bot
-
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Messages each channel sent by month (Zalo against its monthly quota)."""
     config = load(args)
-    return run_bot(config)
+
+    async def run() -> int:
+        storage = await _open_storage(config)
+        try:
+            counts = await storage.message_counts()
+        finally:
+            await storage.close()
+        quota = config.zalo.monthly_quota
+        recent = sorted({month for _, month, _ in counts}, reverse=True)[:max(1, args.months)]
+        rows = [{"channel": channel, "month": month, "sent": sent,
+                 "quota": quota if channel == "zalo" and quota else None}
+                for channel, month, sent in counts if month in recent]
+        if args.json:
+            print(json.dumps({"messages": rows}, ensure_ascii=False))
+            return EXIT_OK
+        if not rows:
+            print("no messages counted yet (Zalo messages are counted once `baocao run` sends)")
+        for r in rows:
+            share = f" of {r['quota']:,} ({r['sent'] / r['quota']:.0%})" if r["quota"] else ""
+            print(f"{r['channel']:<9} {r['month']}  {r['sent']:,} messages{share}")
+        return EXIT_OK
+
+    return asyncio.run(run())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot on every channel that has a token (Telegram, Zalo or both)."""
+    config = load(args)
+    if config.token() or not config.zalo_token():
+        from handlers.telegram.runner import run_bot
+
+        return run_bot(config)  # with Zalo beside it when Zalo has a token too
+    problems = [*token_problems(config), *run_problems(config),
+                *load_configured_templates(config)[1]]
+    if problems:
+        for p in problems:
+            print(f"error: {p}", file=sys.stderr)
+        return EXIT_CONFIG
+    from handlers.zalo.runner import run_zalo_only
+
+    return run_zalo_only(config)
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -342,7 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(handler=cmd_reminders_preview)
 
-    p = sub.add_parser("run", help="run the Telegram bot (long polling or webhook, per config)")
+    p = sub.add_parser("stats", help="messages sent by channel and month (Zalo: against its "
+                       "monthly quota)")
+    p.add_argument("--months", type=int, default=3, help="how many recent months (default 3)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(handler=cmd_stats)
+
+    p = sub.add_parser("run", help="run the bot on every configured channel (Telegram, Zalo; "
+                       "long polling or webhook, per config)")
     p.set_defaults(handler=cmd_run)
     return parser
 

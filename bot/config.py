@@ -40,6 +40,7 @@ from bot.domain.templates import (
 SHIPPED_REPORTS = Path(__file__).resolve().parent / "reports"
 DEFAULT_CONFIG = Path("config.toml")
 TOKEN_ENV = "BAOCAO_TELEGRAM_TOKEN"
+ZALO_TOKEN_ENV = "BAOCAO_ZALO_TOKEN"
 CONFIG_ENV = "BAOCAO_CONFIG"
 
 
@@ -57,6 +58,26 @@ class TelegramConfig(_Section):
     listen: str = "127.0.0.1"
     port: int = Field(default=8443, ge=1, le=65535)
     # Telegram's limits for everything the bot sends (0 = no limit: benchmarks only).
+    max_per_second: float = Field(default=30.0, ge=0, le=1000)
+    max_per_chat_per_second: float = Field(default=1.0, ge=0, le=100)
+    chat_burst: int = Field(default=3, ge=1, le=100)
+
+
+class ZaloConfig(_Section):
+    token: SecretStr | None = None
+    base_url: str = "https://bot-api.zaloplatforms.com/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8444, ge=1, le=65535)
+    # The bot's Zalo link (shown by Zalo Bot Manager), printed with invite codes.
+    link: str | None = None
+    # Outbound messages a month on the bot's plan (free: 3,000); admins are warned before.
+    monthly_quota: int = Field(default=3000, ge=0, le=10_000_000)
+    # Seconds one getUpdates call waits for a message (the HTTP read waits longer). A stop
+    # waits for the call in flight (Zalo would hand the next message to it), so at most this.
+    poll_timeout: int = Field(default=10, ge=1, le=60)
     max_per_second: float = Field(default=30.0, ge=0, le=1000)
     max_per_chat_per_second: float = Field(default=1.0, ge=0, le=100)
     chat_burst: int = Field(default=3, ge=1, le=100)
@@ -108,6 +129,7 @@ class RemindersConfig(_Section):
 class Config(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     telegram: TelegramConfig = TelegramConfig()
+    zalo: ZaloConfig = ZaloConfig()
     storage: StorageConfig = StorageConfig()
     reports: ReportsConfig = ReportsConfig()
     reminders: RemindersConfig = RemindersConfig()
@@ -133,15 +155,28 @@ class Config(_Section):
             return env
         return self.telegram.token.get_secret_value() if self.telegram.token else None
 
+    def zalo_token(self) -> str | None:
+        """The Zalo bot token: the environment wins over the file."""
+        env = os.environ.get(ZALO_TOKEN_ENV)
+        if env:
+            return env
+        return self.zalo.token.get_secret_value() if self.zalo.token else None
+
+    def channels(self) -> list[str]:
+        """The channels `baocao run` starts: those with a token."""
+        return [name for name, token in (("telegram", self.token()),
+                                         ("zalo", self.zalo_token())) if token]
+
     @property
     def source(self) -> str:
         """The file this configuration was read from, as messages name it."""
         return self._source
 
     def secrets(self) -> list[str]:
-        """Every configured secret, for log redaction (Zalo's token joins this list)."""
-        tg = self.telegram
-        found = [self.token(), tg.webhook_secret.get_secret_value() if tg.webhook_secret else None]
+        """Every configured secret, for log redaction."""
+        hooks = [c.webhook_secret for c in (self.telegram, self.zalo)]
+        found = [self.token(), self.zalo_token(),
+                 *(h.get_secret_value() for h in hooks if h is not None)]
         return [s for s in found if s]
 
 
@@ -190,6 +225,7 @@ OFFICIAL_API_HOST = "api.telegram.org"
 WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram calls a webhook on
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Bot API setWebhook: secret_token
 BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")  # what @BotFather issues
+ZALO_TOKEN = re.compile(r"[A-Za-z0-9_-]+:[A-Za-z0-9_.~+/=-]+")  # "{bot id}:{access token}"
 
 
 def run_problems(config: Config) -> list[Problem]:
@@ -205,6 +241,7 @@ def run_problems(config: Config) -> list[Problem]:
     if api.scheme not in ("http", "https") or not api.hostname:
         bad("base_url", "must be an http(s) URL, e.g. https://api.telegram.org/bot")
     official = api.hostname == OFFICIAL_API_HOST
+    out += zalo_problems(config)
     if tg.mode != "webhook":
         return out
     needed = 'required when telegram.mode = "webhook"'
@@ -220,6 +257,45 @@ def run_problems(config: Config) -> list[Problem]:
     if not listen_address_ok(tg.listen):
         bad("listen", f"{tg.listen!r} is not an IP address or a host name this machine can "
                       "resolve (127.0.0.1 behind a reverse proxy, 0.0.0.0 for every interface)")
+    return out
+
+
+ZALO_API_HOSTS = ("bot-api.zaloplatforms.com", "bot-api.zapps.me")
+ZALO_SECRET = re.compile(r"\S{8,256}")  # setWebhook: secret_token of 8-256 characters
+
+
+def zalo_problems(config: Config) -> list[Problem]:
+    """What `baocao run` would refuse in [zalo] (checked whether or not it has a token)."""
+    zl, name = config.zalo, config.source
+    out: list[Problem] = []
+
+    def bad(key: str, message: str) -> None:
+        out.append(Problem(file=name, path=f"zalo.{key}", message=message))
+
+    api = urlsplit(zl.base_url)
+    if api.scheme not in ("http", "https") or not api.hostname:
+        bad("base_url", "must be an http(s) URL, e.g. https://bot-api.zaloplatforms.com/bot")
+    if zl.mode != "webhook":
+        return out
+    needed = 'required when zalo.mode = "webhook"'
+    if not zl.webhook_url:
+        bad("webhook_url", needed)
+    else:
+        hook = urlsplit(zl.webhook_url)
+        if hook.scheme not in ("http", "https") or not hook.hostname:
+            bad("webhook_url", "must be a URL such as https://baocao.example.vn/zalo")
+        elif hook.scheme != "https" and api.hostname in ZALO_API_HOSTS:
+            bad("webhook_url", "must start with https:// (Zalo calls webhooks over HTTPS)")
+    if zl.webhook_secret is None:
+        bad("webhook_secret", needed)
+    elif not ZALO_SECRET.fullmatch(zl.webhook_secret.get_secret_value()):
+        bad("webhook_secret", "must be 8-256 characters without spaces (Zalo refuses others)")
+    if not listen_address_ok(zl.listen):
+        bad("listen", f"{zl.listen!r} is not an IP address or a host name this machine can "
+                      "resolve")
+    if (config.telegram.mode == "webhook" and config.token() and zl.listen == config.telegram.listen
+            and zl.port == config.telegram.port):
+        bad("port", f"{zl.port} is telegram.port too: each webhook needs its own port")
     return out
 
 
@@ -297,15 +373,23 @@ def _webhook_url_problems(url: str, official: bool, name: str) -> list[Problem]:
 
 
 def token_problems(config: Config) -> list[Problem]:
-    """The token `run` needs: missing, or not in @BotFather's form (never shown in messages)."""
-    token = config.token()
-    from_env = bool(os.environ.get(TOKEN_ENV))
-    if not token:
+    """The tokens `run` needs: at least one channel's, each in its issuer's form (never shown
+    in messages)."""
+    out: list[Problem] = []
+    if not config.token() and not config.zalo_token():
         return [Problem(file=config.source, path="telegram.token",
-                        message=f"no bot token: set {TOKEN_ENV} (or telegram.token)")]
-    if not BOT_TOKEN.fullmatch(token):
-        message = "not a bot token (expected digits:letters, as @BotFather gives it)"
-        if from_env:
-            return [Problem(file=TOKEN_ENV, path="", message=message)]
-        return [Problem(file=config.source, path="telegram.token", message=message)]
-    return []
+                        message=f"no bot token: set {TOKEN_ENV} (Telegram) or {ZALO_TOKEN_ENV} "
+                                "(Zalo), or telegram.token / zalo.token")]
+    for env, key, token, form, expected in (
+            (TOKEN_ENV, "telegram.token", config.token(), BOT_TOKEN,
+             "digits:letters, as @BotFather gives it"),
+            (ZALO_TOKEN_ENV, "zalo.token", config.zalo_token(), ZALO_TOKEN,
+             "bot id:key, as Zalo Bot Manager gives it")):
+        if not token or form.fullmatch(token):
+            continue
+        message = f"not a bot token (expected {expected})"
+        if os.environ.get(env):
+            out.append(Problem(file=env, path="", message=message))
+        else:
+            out.append(Problem(file=config.source, path=key, message=message))
+    return out

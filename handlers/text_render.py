@@ -11,9 +11,10 @@ from bot.domain.dialogue import Reply
 def render_text(reply: Reply) -> str:
     """The reply's text, then '1. Có' lines (typing the number presses) or keyword hints."""
     buttons = reply.flat_buttons()
+    text = pressing_is_choosing(reply.text)
     if not buttons:
-        return reply.text
-    lines = [reply.text, ""]
+        return text
+    lines = [text, ""]
     if reply.numbered:
         if not reply.listed:
             lines += [f"  {i}. {b.label}" for i, b in enumerate(buttons, 1)]
@@ -23,6 +24,12 @@ def render_text(reply: Reply) -> str:
         if keywords:
             lines.append(M.keywords_to_type(keywords))
     return "\n".join(lines).rstrip()
+
+
+def pressing_is_choosing(text: str) -> str:
+    """“bấm “Xong”” → “chọn “Xong””: there is nothing to press; the item is chosen by typing
+    its number or keyword, as the lines below the text say."""
+    return text.replace("bấm “", "chọn “").replace("Bấm “", "Chọn “")
 
 
 def split_message(text: str, limit: int, measure: Callable[[str], int] = len) -> list[str]:

@@ -613,6 +613,29 @@ class SqliteStorage:
             return conn.execute("DELETE FROM reminders WHERE status='sending'").rowcount
         return await self.db.write(work)
 
+    async def count_sent(self, channel: str, month: str, sent: int) -> int:
+        """Add `sent` messages to the channel's month; the month's total."""
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "INSERT INTO message_counts (channel, month, sent) VALUES (?,?,?) ON CONFLICT"
+                " (channel, month) DO UPDATE SET sent = sent + excluded.sent RETURNING sent",
+                (channel, month, sent)).fetchone()
+            return int(row[0])
+        return await self.db.write(work)
+
+    async def message_counts(self) -> list[tuple[str, str, int]]:
+        """(channel, month, messages sent), newest month first."""
+        rows = await self.db.fetchall(
+            "SELECT channel, month, sent FROM message_counts ORDER BY month DESC, channel")
+        return [(r["channel"], r["month"], r["sent"]) for r in rows]
+
+    async def admins(self) -> list[Person]:
+        """People who are admins of some unit (each once)."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT p.* FROM people p JOIN memberships m ON m.person_id = p.id"
+            " WHERE m.role = 'admin' ORDER BY p.id")
+        return [_person(r) for r in rows]
+
     # --- settings and audit ------------------------------------------------------------------
 
     async def get_setting(self, key: str) -> str | None:

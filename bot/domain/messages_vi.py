@@ -85,6 +85,14 @@ HINT_WATCHER = "Gõ /trangthai để xem tình hình báo cáo, /giup để xem 
 CHANGED_BY_COLLEAGUE = ("Báo cáo này vừa được cán bộ khác của đơn vị cập nhật (gửi, hủy hoặc "
                         "trả lời thêm). Gõ /baocao để xem lại rồi làm tiếp.")
 A_PHOTO = "ảnh vừa gửi"
+_UNREADABLE = {"sticker": "nhãn dán (sticker)", "voice": "tin nhắn thoại"}
+
+
+def cannot_read(kind: str) -> str:
+    """A sticker, a voice message or anything else that is not text or a photo."""
+    what = _UNREADABLE.get(kind, "loại tin nhắn này")
+    return (f"Xin lỗi, baocao chưa đọc được {what}. Vui lòng gõ câu trả lời bằng chữ hoặc số "
+            "(hoặc gửi ảnh khi câu hỏi cần ảnh).")
 
 
 def same_as_earlier(value: str, earlier_question: str) -> str:
@@ -221,6 +229,7 @@ BUTTON_REPORT_NOW = "📝 Báo cáo ngay"
 KW_YES, KW_NO, KW_DONE = "có", "không", "xong"
 KW_KEEP, KW_CLEAR, KW_SKIP, KW_BACK = "giữ nguyên", "xóa", "bỏ qua", "quay lại"
 KW_SEND, KW_EDIT, KW_CANCEL, KW_SUMMARY = "gửi", "sửa", "hủy", "tóm tắt"
+KW_REPORT = "/baocao"  # a command: typed on Zalo under a reminder, whatever the dialogue's state
 
 TYPE_HINT = {
     "integer": "Nhập một số nguyên",
@@ -708,6 +717,18 @@ TYPE_THE_NUMBER = "(Gõ số để chọn)"
 
 def keywords_to_type(keywords: Sequence[str]) -> str:
     return "(Có thể gõ: " + " · ".join(f"“{k}”" for k in keywords) + ")"
+
+
+def zalo_quota(sent: int, quota: int, month: str) -> str:
+    """To admins, once at 80% of the Zalo bot's monthly messages and once when used up."""
+    year, number = month.split("-")
+    used = f"{vnformat.number(sent)}/{vnformat.number(quota)} tin nhắn của tháng {number}/{year}"
+    if sent >= quota:
+        return (f"⛔ Bot Zalo đã dùng hết hạn mức: {used}. Zalo sẽ không chuyển thêm tin của "
+                "baocao (trả lời, nhắc hạn) đến hết tháng. Hãy nâng gói Zalo Bot hoặc hướng dẫn "
+                "cán bộ dùng Telegram.")
+    return (f"⚠ Bot Zalo đã dùng {vnformat.percent(sent / quota * 100)} hạn mức: {used}. "
+            "Khi hết hạn mức, Zalo sẽ không chuyển thêm tin của baocao đến hết tháng.")
 
 
 # --- the terminal demo (baocao demo) ---------------------------------------------------------

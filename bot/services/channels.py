@@ -43,7 +43,8 @@ class Inbound:
     command: str | None = None  # without the slash: "baocao"
     argument: str = ""
     button: str | None = None  # the pressed button's data
-    photo: str | None = None  # file id
+    photo: str | None = None  # Telegram: file id; Zalo: where baocao keeps the picture
+    other: str | None = None  # a message baocao cannot read: "sticker", "voice", "other"
     event_id: str | None = None  # for de-duplication (Telegram's update_id)
     chat_id: str = ""  # where replies go; "" = the user's private chat (user_id)
     message_id: int | None = None  # in the chat's sequence, where the channel has one
@@ -77,6 +78,9 @@ class Channels:
 
     def courier(self, channel: str) -> Courier | None:
         return self._couriers.get(channel)
+
+    def couriers(self) -> list[Courier]:
+        return list(self._couriers.values())
 
     def reaches(self, person: Person) -> bool:
         """Can a message go out to this person now (their channel runs, they did not block)?"""

@@ -42,3 +42,11 @@ async def create_invite(storage: Storage, unit_code: str, role: Role, uses: int,
 
 def invite_link(username: str | None, code: str) -> str | None:
     return f"https://t.me/{username.lstrip('@')}?start={code}" if username else None
+
+
+def zalo_invite(link: str | None, bot_name: str | None, code: str, configured: bool) -> str | None:
+    """How to join on Zalo, which has no start links: open the bot, send the code."""
+    if not configured:
+        return None
+    where = link or (f"the Zalo bot “{bot_name}”" if bot_name else "the Zalo bot")
+    return f"Zalo: open {where} and send {code}"

@@ -264,11 +264,14 @@ def _button(p: Planned, person_units: list[str]) -> Button:
     """'Báo cáo ngay': names the unit by code, so it stays right if the person joins another
     unit before pressing it (falls back to the /baocao position if the code is too long)."""
     template, period = p.window.template.id, p.window.period.id
+    # On channels without buttons (Zalo) the line under the text says to type /baocao: a
+    # command, which works whatever the person's conversation is.
     try:
-        return Button.of(M.BUTTON_REPORT_NOW, ReportNow(p.unit.code, template, period))
+        return Button.of(M.BUTTON_REPORT_NOW, ReportNow(p.unit.code, template, period),
+                         M.KW_REPORT)
     except ButtonDataError:
         slot = person_units.index(p.unit.code) if p.unit.code in person_units else 0
-        return Button.of(M.BUTTON_REPORT_NOW, OpenReport(slot, template, period))
+        return Button.of(M.BUTTON_REPORT_NOW, OpenReport(slot, template, period), M.KW_REPORT)
 
 
 def _key(p: Planned) -> tuple[str, str, str, str]:

@@ -100,6 +100,10 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
     if message.photo:
         return Inbound(photo=message.photo[-1].file_id, **base)
     text = message.text or message.caption or ""
+    if not text:  # a sticker, a voice message, a file…: nothing baocao can read
+        kind = ("sticker" if message.sticker else
+                "voice" if message.voice or message.audio or message.video_note else "other")
+        return Inbound(other=kind, **base)
     command = parse_command(text)
     if command is not None:
         if not command.for_bot(bot_username):

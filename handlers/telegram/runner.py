@@ -1,4 +1,5 @@
-"""`baocao run`: start the Telegram bot with long polling or a webhook, as configured."""
+"""`baocao run` with Telegram: the bot with long polling or a webhook, as configured, and
+the Zalo channel beside it when Zalo has a token too (one process, one scheduler)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bot.config import (
 from bot.scheduler import SWEEP_EVERY, Scheduler
 from bot.services.delivery import Courier, Limits
 from bot.services.reporting import Clock
+from handlers.lifecycle import start_zalo, stop_channels
 from handlers.telegram.app import (
     APP_KEY,
     CHANNEL,
@@ -38,12 +40,13 @@ from handlers.telegram.inbox import (
     refuse_bodies_that_are_not_json,
     replay,
 )
+from handlers.zalo.channel import StartError
 from storage.models import Changes
 
 log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
 SCHEDULER_KEY = "baocao_scheduler"
-DRAIN_SECONDS = 5.0
+RECEIVERS_KEY = "baocao_receivers"  # the other channels started with this bot (Zalo)
 # python-telegram-bot's retry loop logs here, with a traceback, the start-up failure it then
 # raises (a refused token, an unreachable server); run_bot says it in one line instead, so
 # records of Bot API errors are dropped here until the bot is up.
@@ -76,6 +79,9 @@ async def start_services(application: AnyApplication, config: Config, *,
     await replay(application, await app.storage.unhandled_inbox(CHANNEL))
     courier.last_reply.update(await app.storage.reply_marks(CHANNEL))
     courier.enqueue(courier.stored(await app.storage.pending_outbox(CHANNEL)))
+    zalo = await start_zalo(app, config)
+    if zalo is not None:
+        application.bot_data[RECEIVERS_KEY] = [zalo]
     if sweep_every is not None:
         scheduler = Scheduler(app.reminders, app.channels, every=sweep_every)
         scheduler.start()
@@ -118,19 +124,10 @@ def start_delivery(application: AnyApplication, app: App, config: Config) -> Cou
 
 async def stop_sweeps(application: AnyApplication) -> None:
     """Once no more updates come (python-telegram-bot's post_stop), while the Bot API client is
-    still open: a sweep in progress ends cleanly, releasing what it did not send, and replies
-    still queued get a few seconds to go out (the rest go after the next start)."""
-    scheduler: Scheduler | None = application.bot_data.pop(SCHEDULER_KEY, None)
-    app: App | None = application.bot_data.get(APP_KEY)
-    if scheduler is not None:
-        scheduler.shutdown()
-        scheduler.reminders.stopping = True  # the sweep sends nothing more
-    courier = app.channels.courier(CHANNEL) if app is not None else None
-    if courier is not None:
-        await courier.drain(DRAIN_SECONDS)
-        await courier.stop()  # a reminder still waiting is told 'failed': retried next start
-    if scheduler is not None:
-        await scheduler.stop()  # the sweep records what it sent and releases the rest
+    still open: see handlers/lifecycle.py."""
+    await stop_channels(application.bot_data.get(APP_KEY),
+                        application.bot_data.pop(SCHEDULER_KEY, None),
+                        application.bot_data.pop(RECEIVERS_KEY, []))
 
 
 async def stop_services(application: AnyApplication) -> None:
@@ -168,6 +165,9 @@ def run_bot(config: Config) -> int:
     PTB_RETRY_LOG.addFilter(startup)
     try:
         _run(application, config)
+    except StartError as e:  # Zalo, started beside Telegram, refused
+        _fail(str(e))
+        return 1
     except InvalidToken as e:  # getMe answered 401 (or 404: no such bot)
         where = TOKEN_ENV if os.environ.get(TOKEN_ENV) else f"telegram.token in {config.source}"
         _fail(f"the Bot API refused the token ({e.__cause__ or e}): check {where}")

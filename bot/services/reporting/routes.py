@@ -110,6 +110,10 @@ async def _route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
         return await button(deps, ctx, event.button)
     if event.photo is not None:
         return await questions.on_photo(deps, ctx, event.photo)
+    if event.other is not None:  # a sticker, a voice message: say what is read, ask again
+        again = await screens.ask_again(deps, ctx, note=None)
+        return [Reply(M.cannot_read(event.other)), *again] if again else [
+            Reply(M.cannot_read(event.other) + "\n" + M.CONTINUE_HINT)]
     return await text(deps, ctx, event.text)
 
 
