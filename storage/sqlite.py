@@ -219,9 +219,14 @@ class SqliteStorage:
     # --- people and memberships ------------------------------------------------------------
 
     async def find_person(self, channel: str, external_id: str) -> Person | None:
+        """The person of a chat account: joined with it, or linked to it (person_links)."""
         row = await self.db.fetchone(
             "SELECT id, channel, external_id, display_name, reachable FROM people "
-            "WHERE channel=? AND external_id=?", (channel, external_id),
+            "WHERE channel=? AND external_id=? UNION ALL "
+            "SELECT p.id, l.channel, l.external_id, p.display_name, p.reachable FROM "
+            "person_links l JOIN people p ON p.id = l.person_id "
+            "WHERE l.channel=? AND l.external_id=?",
+            (channel, external_id, channel, external_id),
         )
         return _person(row) if row else None
 
@@ -241,12 +246,58 @@ class SqliteStorage:
         return [_membership(r) for r in rows]
 
     async def all_people(self) -> list[Person]:
+        """Every person, once per chat account (a linked account shares its person's id)."""
         rows = await self.db.fetchall(
-            "SELECT id, channel, external_id, display_name, reachable FROM people ORDER BY id")
+            "SELECT id, channel, external_id, display_name, reachable FROM people UNION ALL "
+            "SELECT p.id, l.channel, l.external_id, p.display_name, p.reachable FROM "
+            "person_links l JOIN people p ON p.id = l.person_id ORDER BY id")
         people = [_person(r) for r in rows]
         if self._unreachable is None:  # every person was just read: no need to ask again
             self._unreachable = {p.id for p in people if not p.reachable}
         return people
+
+    async def create_link_code(self, person_id: int, code: str, expires_at: datetime) -> bool:
+        """Store a one-time code that links another chat account to this person; False if
+        the code is taken (by a link or an invite)."""
+        def work(conn: sqlite3.Connection) -> bool:
+            taken = conn.execute("SELECT 1 FROM invites WHERE code=? UNION ALL SELECT 1 FROM "
+                                 "link_codes WHERE code=?", (code, code)).fetchone()
+            if taken:
+                return False
+            conn.execute("DELETE FROM link_codes WHERE person_id=? OR expires_at <= ?",
+                         (person_id, utcnow_iso()))
+            conn.execute("INSERT INTO link_codes (code, person_id, expires_at) VALUES (?,?,?)",
+                         (code, person_id, expires_at.isoformat()))
+            return True
+        return await self.db.write(work)
+
+    async def redeem_link_code(self, code: str, channel: str, external_id: str,
+                               now: datetime) -> Person | None:
+        """Link a chat account to the person of a valid link code (used once); None if no
+        such code. Raises InviteRefused(ALREADY) for an account that is a person already,
+        EXPIRED for a code past its time."""
+        def work(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute("SELECT person_id, expires_at FROM link_codes WHERE code=?",
+                               (code,)).fetchone()
+            if row is None:
+                return None
+            if datetime.fromisoformat(row["expires_at"]) <= now:
+                conn.execute("DELETE FROM link_codes WHERE code=?", (code,))
+                raise InviteRefused(InviteRefusal.EXPIRED)
+            if conn.execute("SELECT 1 FROM people WHERE channel=? AND external_id=? UNION ALL "
+                            "SELECT 1 FROM person_links WHERE channel=? AND external_id=?",
+                            (channel, external_id, channel, external_id)).fetchone():
+                raise InviteRefused(InviteRefusal.ALREADY)
+            conn.execute("INSERT INTO person_links (channel, external_id, person_id, created_at)"
+                         " VALUES (?,?,?,?)", (channel, external_id, row["person_id"],
+                                              utcnow_iso()))
+            conn.execute("DELETE FROM link_codes WHERE code=?", (code,))
+            _audit(conn, f"person:{row['person_id']}", "person.link",
+                   f"{channel}:{external_id}", {})
+            return int(row["person_id"])
+
+        person_id = await self.db.write(work)
+        return None if person_id is None else await self.find_person(channel, external_id)
 
     async def all_memberships(self) -> dict[int, list[Membership]]:
         """person id → memberships, each list in the order `memberships()` gives."""
@@ -349,8 +400,9 @@ class SqliteStorage:
             if row["uses"] >= row["max_uses"]:
                 raise InviteRefused(InviteRefusal.USED_UP)
             found = conn.execute(
-                "SELECT id FROM people WHERE channel=? AND external_id=?",
-                (channel, external_id)).fetchone()
+                "SELECT id FROM people WHERE channel=? AND external_id=? UNION ALL "
+                "SELECT person_id FROM person_links WHERE channel=? AND external_id=?",
+                (channel, external_id, channel, external_id)).fetchone()
             if found is None:
                 person_id = conn.execute(
                     "INSERT INTO people (channel, external_id, display_name, created_at) "
@@ -371,8 +423,8 @@ class SqliteStorage:
                    {"unit": row["unit_code"], "role": row["role"]})
             return int(person_id or 0)
 
-        person_id = await self.db.write(work)
-        person = await self.get_person(person_id)
+        await self.db.write(work)
+        person = await self.find_person(channel, external_id)  # a linked account: its person
         invite = await self.get_invite(code)
         assert person is not None and invite is not None
         return person, invite

@@ -119,13 +119,14 @@ class Chat:
     counter: int = 0
     last: list[Reply] = field(default_factory=list)
     waits: bool = True  # for the reply to be delivered before acting again
+    channel: str = "test"
 
     async def _send(self, **kw: object) -> list[Reply]:
         self.counter += 1
-        event = Inbound("test", self.user_id, self.name, event_id=f"{self.user_id}-{self.counter}",
-                        **kw)  # type: ignore[arg-type]
+        event = Inbound(self.channel, self.user_id, self.name,
+                        event_id=f"{self.user_id}-{self.counter}", **kw)  # type: ignore[arg-type]
         self.last = await self.app.reporting.handle(event)
-        courier = self.app.channels.courier("test")
+        courier = self.app.channels.courier(self.channel)
         # a person acts on what reached them
         if courier is not None and courier.running and self.waits:
             await courier.delivered_all(self.user_id)

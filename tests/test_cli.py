@@ -26,6 +26,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BAOCAO_CONFIG", raising=False)
     monkeypatch.delenv("BAOCAO_TELEGRAM_TOKEN", raising=False)
+    monkeypatch.delenv("BAOCAO_ZALO_TOKEN", raising=False)
     return tmp_path
 
 
@@ -425,7 +426,8 @@ def test_check_config_accepts_complete_telegram_settings(
     out = capsys.readouterr().out
     assert out.startswith("OK: 5 templates")
     # No token: not an error (only `run` needs it), but said.
-    assert "note: `baocao run` needs the bot token: set BAOCAO_TELEGRAM_TOKEN" in out
+    assert ("note: `baocao run` needs a bot token: set BAOCAO_TELEGRAM_TOKEN (Telegram) or "
+            "BAOCAO_ZALO_TOKEN (Zalo)") in out
 
 
 def test_check_config_refuses_a_malformed_token(workdir: Path, capsys: pytest.CaptureFixture[str],

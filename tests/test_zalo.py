@@ -4,6 +4,7 @@ fake Zalo Bot API, refusals sorted for the courier, pictures kept, the monthly c
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from bot.config import Config, StorageConfig, ZaloConfig
+from bot.domain import messages_vi as M
 from bot.domain.buttons import Skip, ToSummary
 from bot.domain.dialogue import Button, Reply
 from bot.domain.roles import Role
@@ -25,7 +27,7 @@ from handlers.zalo.delivery import TEXT_LIMIT, render, sorted_failure
 from handlers.zalo.media import MediaStore
 from handlers.zalo.updates import event_id, to_inbound
 from tests.fakezalo import FakeZalo
-from tests.harness import Clock, join, make_app
+from tests.harness import Chat, Clock, join, make_app
 from tests.phones import JPEG
 
 
@@ -237,4 +239,35 @@ async def test_admins_are_warned_once_at_80_percent_and_when_used_up(tmp_path: P
             assert fake.sent_messages("z-admin")[-1]["text"].startswith("⛔ Bot Zalo đã dùng hết")
         finally:
             await stop_channels(app, None, [channel])
+    await app.close()
+
+
+# --- one person on both channels ----------------------------------------------------------------
+
+
+async def test_a_person_links_zalo_to_their_telegram_account(tmp_path: Path) -> None:
+    app = await make_app(tmp_path, Clock())
+    telegram = await join(app, "111", unit="LC-BX-01")
+    await telegram.cmd("baocao")
+    await telegram.say("1")  # opens the report; question 1 on screen
+    assert "Đã lưu" in (await telegram.say("có"))[0].text
+    code = re.search(r"Mã liên kết của bạn: (\w+)", (await telegram.cmd("lienket"))[0].text)
+    assert code is not None
+    zalo = Chat(app, "z-111", channel="zalo")
+    linked = await zalo.say(code.group(1))
+    assert "Đã liên kết" in linked[0].text and "Đoàn xã Bản Vược" in linked[0].text
+    resumed = await zalo.cmd("baocao")  # the same person: the same draft, the next question
+    assert "Câu 2/" in "\n".join(r.text for r in resumed)
+    await zalo.say("8")
+    people = await app.storage.all_people()
+    assert [(p.channel, p.external_id) for p in people] == [("test", "111"), ("zalo", "z-111")]
+    assert len({p.id for p in people}) == 1  # one person, never two
+    assert (await app.storage.unit_people("LC-BX-01", Role.OFFICER))[0].channel == "test"
+    again = await Chat(app, "z-222", channel="zalo").say(code.group(1))  # used once
+    assert again[0].text.startswith(f"Mã mời “{code.group(1)}” không đúng")
+    other = await join(app, "333", unit="LC-BX-01")
+    code2 = re.search(r": (\w+) \(", (await other.cmd("lienket"))[0].text)
+    assert code2 is not None
+    refused = await zalo.cmd("start", code2.group(1))  # already a person: not merged
+    assert refused[0].text == M.LINK_ALREADY
     await app.close()

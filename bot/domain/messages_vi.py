@@ -59,6 +59,24 @@ def joined(name: str, unit_name: str, role: Role) -> str:
     return f"{hello} Bạn đã tham gia {unit_name} với vai trò {ROLE_VI[role]}."
 
 
+def link_code(code: str, minutes: int) -> str:
+    return (f"🔗 Mã liên kết của bạn: {code} (dùng được một lần, trong {minutes} phút).\n"
+            "Mở baocao trên kênh kia (Zalo hoặc Telegram) và gửi mã này: bạn sẽ dùng cùng "
+            "đơn vị, cùng các báo cáo đang làm ở cả hai nơi. Nhắc hạn vẫn gửi về kênh bạn "
+            "tham gia đầu tiên.")
+
+
+def linked(name: str, units: list[str]) -> str:
+    hello = f"Chào {name}!" if name else "Chào bạn!"
+    return (f"{hello} Đã liên kết: tài khoản này dùng chung với tài khoản baocao của bạn "
+            f"({', '.join(units) or 'chưa có đơn vị'}).")
+
+
+LINK_ALREADY = ("Tài khoản này đã tham gia baocao riêng nên không liên kết được. Nếu cần gộp, "
+                "hãy nhờ quản trị viên hỗ trợ.")
+LINK_EXPIRED = "Mã liên kết đã hết hạn. Gõ /lienket ở tài khoản cũ để lấy mã mới."
+
+
 def greeting(name: str, memberships: list[tuple[str, Role]]) -> str:
     hello = f"Chào {name}!" if name else "Chào bạn!"
     parts = [f"{unit} ({ROLE_VI[role]})" for unit, role in memberships]
@@ -74,6 +92,7 @@ COMMAND_HELP = {
     "trangthai": "tình hình báo cáo kỳ này và các kỳ gần đây",
     "huy": "hủy bản nháp báo cáo đang làm",
     "giup": "hướng dẫn và danh sách lệnh",
+    "lienket": "dùng baocao trên cả Telegram và Zalo (lấy mã liên kết)",
 }
 HELP_HEADING = "Các lệnh bạn có thể dùng:"
 HELP_ANSWERING = ("Khi trả lời: gõ số hoặc chữ (có dấu hay không dấu đều được), ví dụ “12”, "

@@ -28,6 +28,7 @@ COMMANDS: list[Command] = [
     Command("danhsach", OFFICER),
     Command("trangthai", WATCHERS),
     Command("huy", OFFICER),
+    Command("lienket", WATCHERS),
     Command("giup", ALL),
 ]
 BY_NAME = {c.name: c for c in COMMANDS}

@@ -75,14 +75,13 @@ class ZaloChannel:
         """Ask Zalo who the bot is, start delivering (what a stop left undelivered first),
         handle what was stored but not handled, then receive."""
         try:
-            me = await self.client.call_retrying("getMe")
+            me = await self.client.get_me()
         except ZaloError as e:
             raise StartError(f"the Zalo Bot API refused the token ({e}): check "
                              "BAOCAO_ZALO_TOKEN or zalo.token") from e
         except httpx.HTTPError as e:
             raise StartError(f"cannot reach the Zalo Bot API ({type(e).__name__}: {e}): "
                              "check the network and zalo.base_url") from e
-        me = me if isinstance(me, dict) else {}
         self.bot_name = str(me.get("account_name") or me.get("display_name") or "")
         storage = self.app.storage
         await storage.set_setting(ZALO_BOT_ID_KEY, str(me.get("id") or ""))
@@ -217,6 +216,7 @@ class ZaloChannel:
         try:
             photo = None
             if update.get("event_name") == IMAGE and (url := photo_url(update)):
+                await self._typing(_chat_of(update))  # fetching a picture takes a moment
                 photo = await self.media.keep(url)
             inbound = to_inbound(update, photo)
             if inbound is None:  # a bot's or a group's: marked handled, never replayed
@@ -232,6 +232,12 @@ class ZaloChannel:
                 self.courier.enqueue([Parcel(Outgoing(CHANNEL, chat, "", None, None), p)
                                       for p in render(None, chat, [Reply(APOLOGY)])])
 
+    async def _typing(self, chat: str) -> None:
+        try:
+            await self.client.send_chat_action(chat)
+        except (ZaloError, httpx.HTTPError) as e:  # a nicety: never in the way
+            log.debug("sendChatAction: %s", _short(e))
+
     # --- webhook ------------------------------------------------------------------------------
 
     async def _start_webhook(self) -> None:
@@ -244,8 +250,10 @@ class ZaloChannel:
         self._server = tornado.httpserver.HTTPServer(application)
         self._server.listen(settings.port, settings.listen)
         try:
-            await self.client.call_retrying("setWebhook", {"url": settings.webhook_url,
-                                                           "secret_token": secret})
+            await self.client.set_webhook(settings.webhook_url, secret)
+            info = await self.client.get_webhook_info()
+            if info is None or info.get("url") != settings.webhook_url:
+                raise ZaloError(0, f"getWebhookInfo shows {info!r} after setWebhook", 200)
         except (ZaloError, httpx.HTTPError) as e:
             self._server.stop()
             self._server = None
@@ -255,7 +263,9 @@ class ZaloChannel:
     async def _forget_webhook(self) -> None:
         """getUpdates is refused while a webhook is set (left from an earlier webhook run)."""
         try:
-            await self.client.call_retrying("deleteWebhook")
+            if await self.client.get_webhook_info() is not None:
+                await self.client.delete_webhook()
+                log.info("the webhook of an earlier run was deleted (polling now)")
         except (ZaloError, httpx.HTTPError) as e:
             log.info("deleteWebhook: %s", _short(e))
 

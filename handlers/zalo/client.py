@@ -63,6 +63,39 @@ class ZaloClient:
                 await asyncio.sleep(attempt)
         raise AssertionError("unreachable")
 
+    # --- the calls baocao makes, by name ----------------------------------------------------
+
+    async def get_me(self) -> dict[str, Any]:
+        me = await self.call_retrying("getMe")
+        return me if isinstance(me, dict) else {}
+
+    async def send_message(self, chat_id: str, text: str) -> Any:
+        return await self.call("sendMessage", {"chat_id": chat_id, "text": text})
+
+    async def send_photo(self, chat_id: str, photo_url: str, caption: str = "") -> Any:
+        """Zalo takes a picture by URL only (no upload)."""
+        params = {"chat_id": chat_id, "photo": photo_url}
+        return await self.call("sendPhoto", params | ({"caption": caption} if caption else {}))
+
+    async def send_chat_action(self, chat_id: str, action: str = "typing") -> Any:
+        return await self.call("sendChatAction", {"chat_id": chat_id, "action": action})
+
+    async def set_webhook(self, url: str, secret_token: str) -> Any:
+        return await self.call_retrying("setWebhook", {"url": url, "secret_token": secret_token})
+
+    async def delete_webhook(self) -> Any:
+        return await self.call_retrying("deleteWebhook")
+
+    async def get_webhook_info(self) -> dict[str, Any] | None:
+        """The webhook as Zalo has it; None when none is set (Zalo answers 404)."""
+        try:
+            info = await self.call_retrying("getWebhookInfo")
+        except ZaloError as e:
+            if e.status == 404 or e.code == 404:
+                return None
+            raise
+        return info if isinstance(info, dict) and info.get("url") else None
+
     async def get_updates(self, timeout: int) -> list[dict[str, Any]]:
         """The next update (Zalo gives one per call), or none within `timeout` seconds."""
         try:

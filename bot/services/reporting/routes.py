@@ -39,7 +39,7 @@ from bot.domain.roles import Role
 from bot.domain.text import fold
 from bot.services.channels import Inbound
 from bot.services.commands import BY_NAME, allowed
-from bot.services.reporting import catalogue, lifecycle, notices, questions, screens
+from bot.services.reporting import catalogue, joining, lifecycle, notices, questions, screens
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import OnScreen, Refused, on_screen, resolve
 from storage.models import DropNotices
@@ -62,11 +62,12 @@ COMMANDS: dict[str, CommandAction] = {
     "danhsach": catalogue.report_list,
     "trangthai": catalogue.status,
     "huy": lifecycle.huy,
+    "lienket": joining.link_code,
 }
 
 # Commands that leave the question on screen behind their answer: it is asked again after it,
 # so a number typed next answers the question, not a button of the command's answer.
-ASK_AGAIN_AFTER = {"start", "giup", "trangthai"}
+ASK_AGAIN_AFTER = {"start", "giup", "trangthai", "lienket"}
 
 # button kind → (what it does, the screens on which it is valid)
 REPORT_BUTTONS: dict[type[ReportButton], tuple[ReportAction, tuple[Mode, ...] | None]] = {
