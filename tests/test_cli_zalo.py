@@ -15,6 +15,7 @@ from bot.app import ZALO_BOT_NAME_KEY
 from bot.cli import main
 from storage.sqlite import SqliteStorage
 from tests.chaos import REPO
+from tests.fakebotapi import FakeBotAPI
 from tests.fakezalo import FakeZalo
 from tests.test_cli import write_config
 
@@ -142,3 +143,19 @@ def test_stats_counts_messages_by_month_against_the_quota(
     rows = json.loads(capsys.readouterr().out)["messages"]
     assert [(r["month"], r["sent"], r["quota"]) for r in rows] == [
         ("2026-12", 1234, 3000), ("2026-11", 2000, 3000), ("2026-10", 300, 3000)]
+
+
+def test_run_with_telegram_stops_when_zalo_refuses(tmp_path: Path) -> None:
+    with FakeZalo(max_poll=0.2) as zalo, FakeBotAPI() as telegram:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[zalo]\nbase_url = "{zalo.base_url}"\n[telegram]\nbase_url = '
+                          f'"{telegram.base_url}"\n[storage]\npath = "{tmp_path / "db.sqlite"}"\n',
+                          encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config), "run"], cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "BAOCAO_ZALO_TOKEN": "1:bad",
+                 "BAOCAO_TELEGRAM_TOKEN": telegram.token},
+            capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "error: the Zalo Bot API refused the token (401 Unauthorized)" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -302,6 +302,8 @@ class WebhookHandler(tornado.web.RequestHandler):
             raise tornado.web.HTTPError(400, reason="body is not JSON") from None
         if updates:
             await self.receive(updates)
+        else:  # answered 200 all the same: Zalo would only send it again
+            log.warning("Zalo webhook call without an update ignored: %.200s", body)
         self.write({"ok": True})
 
     def check_xsrf_cookie(self) -> None:
