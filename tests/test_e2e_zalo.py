@@ -30,6 +30,15 @@ def fake() -> Iterator[FakeZalo]:
         yield server
 
 
+def zalo_site(tmp_path: Path, fake: FakeZalo, settings: str = "poll_timeout = 1\n"
+              ) -> tuple[Site, str, ZaloPhone, BotProcess]:
+    """A bot folder for the fake Zalo server, an officer invite for NĐ-01, the officer's
+    phone and the bot (not started)."""
+    site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)}, settings={"zalo": settings})
+    code = site.cli("invite", "create", "--unit", "NĐ-01", "--role", "officer").split()[0]
+    return site, code, ZaloPhone(fake), BotProcess(site)
+
+
 def open_first_report(phone: ZaloPhone | TelegramPhone, code: str) -> str:
     phone.type(f"/start {code}", expect="Bạn đã tham gia")
     phone.type("/baocao", expect="Các báo cáo")
@@ -46,11 +55,7 @@ def answers_log(site: Site) -> list[tuple[str, str]]:
 
 
 def test_the_same_message_twice_changes_nothing(tmp_path: Path, fake: FakeZalo) -> None:
-    site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)},
-                    settings={"zalo": "poll_timeout = 1\n"})
-    code = site.cli("invite", "create", "--unit", "NĐ-01", "--role", "officer").split()[0]
-    phone = ZaloPhone(fake)
-    bot = BotProcess(site)
+    site, code, phone, bot = zalo_site(tmp_path, fake)
     bot.start()
     try:
         open_first_report(phone, code)
@@ -76,12 +81,9 @@ def test_webhook_needs_the_secret_and_takes_both_bodies(tmp_path: Path, fake: Fa
     with httpx.Client() as probe:
         port = _free_port()
         url = f"http://127.0.0.1:{port}/zalo-hook"
-        site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)}, settings={"zalo": (
+        site, code, phone, bot = zalo_site(tmp_path, fake, (
             f'mode = "webhook"\nwebhook_url = "{url}"\nwebhook_secret = "{SECRET}"\n'
-            f"port = {port}\n")})
-        code = site.cli("invite", "create", "--unit", "NĐ-01", "--role", "officer").split()[0]
-        phone = ZaloPhone(fake)
-        bot = BotProcess(site)
+            f"port = {port}\n"))
         bot.start()
         try:
             _wait(lambda: fake.webhook == (url, SECRET))  # the bot set its webhook
@@ -112,11 +114,7 @@ def test_webhook_needs_the_secret_and_takes_both_bodies(tmp_path: Path, fake: Fa
 
 def test_a_message_polled_during_a_stop_is_handled_after_the_restart(
         tmp_path: Path, fake: FakeZalo) -> None:
-    site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)},
-                    settings={"zalo": "poll_timeout = 2\n"})
-    code = site.cli("invite", "create", "--unit", "NĐ-01", "--role", "officer").split()[0]
-    phone = ZaloPhone(fake)
-    bot = BotProcess(site)
+    site, code, phone, bot = zalo_site(tmp_path, fake, "poll_timeout = 2\n")
     bot.start()
     try:
         open_first_report(phone, code)
@@ -137,13 +135,9 @@ def test_a_message_polled_during_a_stop_is_handled_after_the_restart(
 
 
 def test_failing_polls_back_off_and_recover(tmp_path: Path, fake: FakeZalo) -> None:
-    site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)},
-                    settings={"zalo": "poll_timeout = 1\n"})
-    code = site.cli("invite", "create", "--unit", "NĐ-01", "--role", "officer").split()[0]
+    _site, code, phone, bot = zalo_site(tmp_path, fake)
     fake.fail_next("getUpdates", 3, status=502, error_code=502, description="Bad Gateway")
     fake.fail_next("getUpdates", 1, drop=True)
-    phone = ZaloPhone(fake)
-    bot = BotProcess(site)
     bot.start()
     try:
         phone.type(code, expect="Bạn đã tham gia")
