@@ -99,7 +99,8 @@ def same_as_earlier(value: str, earlier_question: str) -> str:
     """A typed value that repeats the answer just given to an earlier question."""
     return (f"⚠ “{value}” giống hệt câu trả lời bạn vừa gửi cho câu “{earlier_question}”, "
             "nên chưa được lưu cho câu này. Nếu đúng là câu trả lời cho câu dưới đây, bấm "
-            f"“{save_repeat_label(value)}”; nếu không, gõ câu trả lời đúng.")
+            f"“{save_repeat_label(value)}” (hoặc gõ “{KW_SAVE}”); nếu không, gõ câu trả lời "
+            "đúng.")
 
 
 def save_repeat_label(value: str) -> str:
@@ -229,6 +230,7 @@ BUTTON_REPORT_NOW = "📝 Báo cáo ngay"
 KW_YES, KW_NO, KW_DONE = "có", "không", "xong"
 KW_KEEP, KW_CLEAR, KW_SKIP, KW_BACK = "giữ nguyên", "xóa", "bỏ qua", "quay lại"
 KW_SEND, KW_EDIT, KW_CANCEL, KW_SUMMARY = "gửi", "sửa", "hủy", "tóm tắt"
+KW_SAVE = "lưu"  # confirms a figure that repeats the previous answer (same_as_earlier)
 KW_REPORT = "/baocao"  # a command: typed on Zalo under a reminder, whatever the dialogue's state
 
 TYPE_HINT = {
