@@ -95,6 +95,14 @@ def cannot_read(kind: str) -> str:
             "(hoặc gửi ảnh khi câu hỏi cần ảnh).")
 
 
+def not_on_list(typed: str, count: int) -> str:
+    """Typed on the report list, but none of its numbers."""
+    what = typed.strip() if len(typed.strip()) <= 60 else typed.strip()[:57] + "…"
+    head = f"⚠ Chưa rõ “{what}” là báo cáo nào." if what else "⚠ Bạn chưa chọn báo cáo nào."
+    which = "1" if count == 1 else f"từ 1 đến {count}"
+    return f"{head} Gõ số thứ tự của báo cáo trong danh sách ({which})."
+
+
 def same_as_earlier(value: str, earlier_question: str) -> str:
     """A typed value that repeats the answer just given to an earlier question."""
     return (f"⚠ “{value}” giống hệt câu trả lời bạn vừa gửi cho câu “{earlier_question}”, "
