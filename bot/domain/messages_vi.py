@@ -89,7 +89,11 @@ _UNREADABLE = {"sticker": "nhãn dán (sticker)", "voice": "tin nhắn thoại"}
 
 
 def cannot_read(kind: str) -> str:
-    """A sticker, a voice message or anything else that is not text or a photo."""
+    """A sticker, a voice message or anything else that is not text or a photo ("photo": a
+    picture that could not be fetched)."""
+    if kind == "photo":
+        return ("Xin lỗi, baocao không tải được ảnh bạn vừa gửi, nên ảnh chưa được lưu. Nếu "
+                "câu hỏi cần ảnh, vui lòng gửi lại ảnh.")
     what = _UNREADABLE.get(kind, "loại tin nhắn này")
     return (f"Xin lỗi, baocao chưa đọc được {what}. Vui lòng gõ câu trả lời bằng chữ hoặc số "
             "(hoặc gửi ảnh khi câu hỏi cần ảnh).")

@@ -217,9 +217,9 @@ class ZaloChannel:
         try:
             photo = None
             if update.get("event_name") == IMAGE and (url := photo_url(update)):
-                photo = await self.media.keep(url)
+                photo = await self.media.keep(url) or ""  # "": it gave no picture
             inbound = to_inbound(update, photo)
-            if inbound is None:  # a bot's or a group's: marked handled, never replayed
+            if inbound is None:  # a bot's, a group's, no message: handled, never replayed
                 await self.app.storage.apply(Changes(actor=0, event=(CHANNEL, event_id(update))))
                 return
             await self.app.reporting.handle(inbound)
