@@ -242,7 +242,13 @@ class ZaloChannel:
         application = tornado.web.Application(
             [(path, WebhookHandler, {"secret": secret, "receive": self._receive})])
         self._server = tornado.httpserver.HTTPServer(application)
-        self._server.listen(settings.port, settings.listen)
+        try:
+            self._server.listen(settings.port, settings.listen)
+        except OSError as e:  # the port taken, the address not this machine's
+            self._server = None
+            raise StartError(f"cannot listen on {settings.listen}:{settings.port} for the Zalo "
+                             f"webhook ({e.strerror or e}): check zalo.listen and zalo.port"
+                             ) from e
         try:
             await self.client.call_retrying("setWebhook", {"url": settings.webhook_url,
                                                            "secret_token": secret})
