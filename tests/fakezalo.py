@@ -79,6 +79,7 @@ class _Failure:
     error_code: int
     description: str
     drop: bool
+    body: bytes | None = None  # answered as is (garbage, an HTML page), not as an envelope
 
 
 def _now_ms() -> int:
@@ -211,7 +212,11 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self._respond_json(*answered)
+        status, answer = answered
+        if isinstance(answer, bytes):  # an injected raw body
+            self._respond(status, answer, "application/json; charset=utf-8")
+            return
+        self._respond_json(status, answer)
 
     def _respond_json(self, status: int, answer: JsonDict) -> None:
         data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
@@ -425,6 +430,13 @@ class FakeZalo:
         """Deliver ``update`` again, unchanged (same message_id): a duplicate delivery."""
         self._enqueue(update)
 
+    def send_raw(self, update: Any) -> None:
+        """Queue any JSON value as the next update, unchecked: a malformed update (no message,
+        numeric ids, a list…) as a server might send one."""
+        with self._cond:
+            self._queue.append(copy.deepcopy(update))
+            self._cond.notify_all()
+
     # ------------------------------------------------------------------ media
     def add_image(self, name: str, content: bytes, content_type: str = "image/jpeg") -> str:
         """Serve ``content`` at ``http://127.0.0.1:PORT/media/<name>``; returns that URL."""
@@ -528,13 +540,15 @@ class FakeZalo:
         error_code: int = 500,
         description: str = "Internal error",
         drop: bool = False,
+        body: bytes | None = None,
     ) -> None:
         """The next ``times`` calls of ``method`` (case-insensitive) fail: an error envelope
-        with HTTP ``status``, or with ``drop`` the connection closes with no answer at all.
+        with HTTP ``status``, or with ``drop`` the connection closes with no answer at all, or
+        with ``body`` that body is the answer (with HTTP ``status``), whatever it holds.
 
         A failed call does nothing (no message sent, no update served) but is recorded.
         """
-        failure = _Failure(status, error_code, description, drop)
+        failure = _Failure(status, error_code, description, drop, body)
         with self._cond:
             self._failures.setdefault(method.lower(), []).extend([failure] * times)
 
@@ -600,7 +614,9 @@ class FakeZalo:
                 self._cond.notify_all()
 
     # ------------------------------------------------------------------ HTTP plumbing
-    def _handle(self, token: str, method: str, params: JsonDict) -> tuple[int, JsonDict] | None:
+    def _handle(
+        self, token: str, method: str, params: JsonDict
+    ) -> tuple[int, JsonDict | bytes] | None:
         """The answer to one call: ``(status, body)``, or None to drop the connection."""
         if token != self.token:
             return 401, FakeZaloError(401, "Unauthorized").to_json()
@@ -612,6 +628,8 @@ class FakeZalo:
         if failure is not None:
             if failure.drop:
                 return None
+            if failure.body is not None:
+                return failure.status, failure.body
             return failure.status, FakeZaloError(failure.error_code, failure.description).to_json()
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:

@@ -162,17 +162,21 @@ async def test_a_wrong_token_is_a_zalo_error() -> None:
 # --- pictures --------------------------------------------------------------------------------
 
 
-async def test_a_picture_is_kept_and_an_expired_one_keeps_its_url(tmp_path: Path) -> None:
+async def test_a_picture_is_kept_a_gone_one_is_none_an_unreachable_one_its_url(
+        tmp_path: Path) -> None:
     with FakeZalo(max_poll=0.2) as fake:
         url = fake.add_image("p.jpg", JPEG)
         store = MediaStore(tmp_path / "media", httpx.AsyncClient(), attempts=1)
         try:
             kept = await store.keep(url)
+            assert kept is not None and kept.startswith("media:")
             path = store.path_of(kept)
-            assert kept.startswith("media:") and path is not None and path.read_bytes() == JPEG
+            assert path is not None and path.read_bytes() == JPEG
             assert await store.keep(url) == kept  # the same picture is kept once
             fake.expire_image("p.jpg")
-            assert await store.keep(url) == url  # not fetched: the URL is what is left
+            assert await store.keep(url) is None  # gone: nothing to store (asked again)
+            down = "http://127.0.0.1:9/p.jpg"
+            assert await store.keep(down) == down  # not now: the URL is what is left
             assert store.path_of("media:../../etc/passwd") == tmp_path / "media" / "passwd"
         finally:
             await store.close()

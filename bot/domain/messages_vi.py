@@ -108,17 +108,30 @@ _UNREADABLE = {"sticker": "nhãn dán (sticker)", "voice": "tin nhắn thoại"}
 
 
 def cannot_read(kind: str) -> str:
-    """A sticker, a voice message or anything else that is not text or a photo."""
+    """A sticker, a voice message or anything else that is not text or a photo ("photo": a
+    picture that could not be fetched)."""
+    if kind == "photo":
+        return ("Xin lỗi, baocao không tải được ảnh bạn vừa gửi, nên ảnh chưa được lưu. Nếu "
+                "câu hỏi cần ảnh, vui lòng gửi lại ảnh.")
     what = _UNREADABLE.get(kind, "loại tin nhắn này")
     return (f"Xin lỗi, baocao chưa đọc được {what}. Vui lòng gõ câu trả lời bằng chữ hoặc số "
             "(hoặc gửi ảnh khi câu hỏi cần ảnh).")
+
+
+def not_on_list(typed: str, count: int) -> str:
+    """Typed on the report list, but none of its numbers."""
+    what = typed.strip() if len(typed.strip()) <= 60 else typed.strip()[:57] + "…"
+    head = f"⚠ Chưa rõ “{what}” là báo cáo nào." if what else "⚠ Bạn chưa chọn báo cáo nào."
+    which = "1" if count == 1 else f"từ 1 đến {count}"
+    return f"{head} Gõ số thứ tự của báo cáo trong danh sách ({which})."
 
 
 def same_as_earlier(value: str, earlier_question: str) -> str:
     """A typed value that repeats the answer just given to an earlier question."""
     return (f"⚠ “{value}” giống hệt câu trả lời bạn vừa gửi cho câu “{earlier_question}”, "
             "nên chưa được lưu cho câu này. Nếu đúng là câu trả lời cho câu dưới đây, bấm "
-            f"“{save_repeat_label(value)}”; nếu không, gõ câu trả lời đúng.")
+            f"“{save_repeat_label(value)}” (hoặc gõ “{KW_SAVE}”); nếu không, gõ câu trả lời "
+            "đúng.")
 
 
 def save_repeat_label(value: str) -> str:
@@ -248,6 +261,7 @@ BUTTON_REPORT_NOW = "📝 Báo cáo ngay"
 KW_YES, KW_NO, KW_DONE = "có", "không", "xong"
 KW_KEEP, KW_CLEAR, KW_SKIP, KW_BACK = "giữ nguyên", "xóa", "bỏ qua", "quay lại"
 KW_SEND, KW_EDIT, KW_CANCEL, KW_SUMMARY = "gửi", "sửa", "hủy", "tóm tắt"
+KW_SAVE = "lưu"  # confirms a figure that repeats the previous answer (same_as_earlier)
 KW_REPORT = "/baocao"  # a command: typed on Zalo under a reminder, whatever the dialogue's state
 
 TYPE_HINT = {

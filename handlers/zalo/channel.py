@@ -217,9 +217,9 @@ class ZaloChannel:
             photo = None
             if update.get("event_name") == IMAGE and (url := photo_url(update)):
                 await self._typing(_chat_of(update))  # fetching a picture takes a moment
-                photo = await self.media.keep(url)
+                photo = await self.media.keep(url) or ""  # "": it gave no picture
             inbound = to_inbound(update, photo)
-            if inbound is None:  # a bot's or a group's: marked handled, never replayed
+            if inbound is None:  # a bot's, a group's, no message: handled, never replayed
                 await self.app.storage.apply(Changes(actor=0, event=(CHANNEL, event_id(update))))
                 return
             await self.app.reporting.handle(inbound)
@@ -248,7 +248,13 @@ class ZaloChannel:
         application = tornado.web.Application(
             [(path, WebhookHandler, {"secret": secret, "receive": self._receive})])
         self._server = tornado.httpserver.HTTPServer(application)
-        self._server.listen(settings.port, settings.listen)
+        try:
+            self._server.listen(settings.port, settings.listen)
+        except OSError as e:  # the port taken, the address not this machine's
+            self._server = None
+            raise StartError(f"cannot listen on {settings.listen}:{settings.port} for the Zalo "
+                             f"webhook ({e.strerror or e}): check zalo.listen and zalo.port"
+                             ) from e
         try:
             await self.client.set_webhook(settings.webhook_url, secret)
             info = await self.client.get_webhook_info()

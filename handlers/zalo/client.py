@@ -20,11 +20,15 @@ IDLE = 408  # getUpdates found nothing to deliver in its timeout
 
 
 class ZaloError(Exception):
-    """The Bot API refused a call (`ok` false): its error code and description."""
+    """The Bot API refused a call (`ok` false): its error code and description. `answered`
+    is false when what came back was no Bot API answer at all (a proxy's page, a gateway's
+    error): then nothing says the call was refused."""
 
-    def __init__(self, code: int, description: str, status: int) -> None:
+    def __init__(self, code: int, description: str, status: int, *,
+                 answered: bool = True) -> None:
         super().__init__(f"{code} {description}")
         self.code, self.description, self.status = code, description, status
+        self.answered = answered
 
 
 class ZaloClient:
@@ -116,7 +120,7 @@ def unwrap(method: str, response: httpx.Response) -> Any:
         body = None
     if not isinstance(body, dict) or "ok" not in body:
         raise ZaloError(response.status_code, f"{method}: HTTP {response.status_code} without "
-                        "a Bot API answer", response.status_code)
+                        "a Bot API answer", response.status_code, answered=False)
     if not body.get("ok"):
         code = body.get("error_code")
         raise ZaloError(code if isinstance(code, int) else response.status_code,

@@ -56,7 +56,10 @@ class ZaloTransport:
 def sorted_failure(e: ZaloError) -> Exception:
     """What the courier should do about a refusal. Zalo documents few error codes: a 429 waits,
     a 403 means the person cannot be written to, a 401 (token revoked) and 5xx are tried again
-    (replies wait until the admin fixes the token), any other 4xx is this message's fault."""
+    (replies wait until the admin fixes the token), any other 4xx is this message's fault.
+    An answer that is not the Bot API's (a proxy's page) refuses nothing: tried again."""
+    if not e.answered:
+        return e
     code = e.code if e.code >= 400 else e.status
     if code == 429 or e.status == 429:
         return RetryLater(_retry_after(e.description))

@@ -3,8 +3,10 @@ evidence must not.
 
 The picture is fetched when the message arrives and stored under the database's folder
 (`media/`), named by its SHA-256 (the same picture sent twice is kept once). The answer
-stores `media:<name>`; if the fetch fails, the answer stores the URL itself (still usable
-until Zalo lets it expire) and the log says so.
+stores `media:<name>`; if the server cannot answer now (the network, a 5xx), the answer
+stores the URL itself (still usable until Zalo lets it expire) and the log says so. What the
+URL gives is no picture at all (gone, a page, too large, empty): nothing is stored, and the
+officer is asked to send it again.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp",
               "image/gif": ".gif", "image/heic": ".heic"}
 
 
+class NoPicture(ValueError):
+    """What the URL gives is no picture to keep; trying again would not change that."""
+
+
 class MediaStore:
-    """A folder of fetched pictures; `keep(url)` → the value an answer stores."""
+    """A folder of fetched pictures; `keep(url)` → the value an answer stores, or None."""
 
     def __init__(self, folder: Path, http: httpx.AsyncClient, attempts: int = 2) -> None:
         self.folder = folder
@@ -43,11 +49,16 @@ class MediaStore:
         name = Path(value[len(PREFIX):]).name  # never a path outside the folder
         return self.folder / name
 
-    async def keep(self, url: str) -> str:
+    async def keep(self, url: str) -> str | None:
+        """`media:<name>`; the URL when it could not be fetched now; None when what it gives
+        is no picture (nothing to store: the officer must send it again)."""
         for attempt in range(1, self._attempts + 1):
             try:
                 return PREFIX + await self._fetch(url)
-            except (httpx.HTTPError, OSError, ValueError) as e:
+            except NoPicture as e:
+                log.warning("a Zalo picture cannot be kept: %s", e)
+                return None
+            except (httpx.HTTPError, OSError) as e:
                 log.warning("could not fetch a Zalo picture (try %d of %d): %s", attempt,
                             self._attempts, e)
                 if attempt < self._attempts:
@@ -59,18 +70,24 @@ class MediaStore:
         chunks: list[bytes] = []
         size = 0
         async with self._http.stream("GET", url, follow_redirects=True) as response:
-            response.raise_for_status()
+            status = response.status_code
+            if status >= 400:
+                failure = f"HTTP {status} for {url}"
+                if status < 500 and status not in (408, 429):
+                    raise NoPicture(failure)  # gone (Zalo's URLs expire), or never was
+                raise httpx.HTTPStatusError(failure, request=response.request,
+                                            response=response)
             kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if kind and not kind.startswith("image/"):
-                raise ValueError(f"not a picture: {kind}")
+                raise NoPicture(f"not a picture: {kind}")
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > MAX_BYTES:
-                    raise ValueError(f"picture larger than {MAX_BYTES // 1024 // 1024} MB")
+                    raise NoPicture(f"picture larger than {MAX_BYTES // 1024 // 1024} MB")
                 digest.update(chunk)
                 chunks.append(chunk)
         if size == 0:
-            raise ValueError("empty picture")
+            raise NoPicture("empty picture")
         name = digest.hexdigest()[:32] + EXTENSIONS.get(kind, ".jpg")
         await asyncio.to_thread(self._write, name, b"".join(chunks))
         return name

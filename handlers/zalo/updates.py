@@ -17,6 +17,8 @@ CHANNEL = "zalo"
 TEXT = "message.text.received"
 IMAGE = "message.image.received"
 STICKER = "message.sticker.received"
+MESSAGE = "message."  # every event a person's message makes starts so
+PHOTO_LOST = "photo"  # an image message without a picture to keep (see media.py)
 # What baocao cannot read, by the word its reply uses for it.
 OTHER_KINDS = {STICKER: "sticker", "message.voice.received": "voice",
                "message.unsupported.received": "other"}
@@ -60,18 +62,24 @@ def photo_url(update: dict[str, Any]) -> str | None:
 
 
 def to_inbound(update: dict[str, Any], photo: str | None = None) -> Inbound | None:
-    """The event baocao handles, or None for one it ignores (a bot's, a group's). `photo` is
-    where an image message's picture was kept (see media.py)."""
+    """The event baocao handles, or None for one it ignores (a bot's, a group's, one that is
+    no message). `photo` is where an image message's picture was kept (see media.py), ""
+    when there was no picture to keep."""
+    kind = str(update.get("event_name"))
+    if not kind.startswith(MESSAGE):
+        return None  # nobody wrote anything: no reply (each costs one of the month's quota)
     who = sender(update)
     if who is None:
         return None
     user, name = who
     base: dict[str, Any] = {"channel": CHANNEL, "user_id": user, "display_name": name,
                             "event_id": event_id(update), "chat_id": user}
-    kind = str(update.get("event_name"))
     message = update["message"]
     if kind == IMAGE or (photo is not None and kind not in OTHER_KINDS):
-        return Inbound(photo=photo or photo_url(update) or "", **base)
+        picture = photo if photo is not None else photo_url(update)
+        if not picture:  # no URL, or it gave no picture: nothing to store, say so
+            return Inbound(other=PHOTO_LOST, **base)
+        return Inbound(photo=picture, **base)
     text = message.get("text")
     if kind == TEXT or (kind not in OTHER_KINDS and isinstance(text, str)):
         text = text if isinstance(text, str) else ""

@@ -95,8 +95,9 @@ async def _answer(deps: Deps, ctx: Ctx, found: OnScreen, *, text: str | None = N
     if earlier is not None:
         shown = format_answer(q, parsed.value)
         *before, last = _again(ctx, found, M.same_as_earlier(shown, earlier.text))
-        # Confirmed by the button only: typing it again is what a retype looks like.
-        confirm = [Button.of(M.save_repeat_label(shown), SaveRepeat(q.id))]
+        # Confirmed by the button (or its word, where there are no buttons) only: typing it
+        # again is what a retype looks like.
+        confirm = [Button.of(M.save_repeat_label(shown), SaveRepeat(q.id), M.KW_SAVE)]
         ctx.conversation.doubted = [q.id, parsed.value]
         return [*before, replace(last, buttons=[confirm, *last.buttons])]
     return _save(ctx, found, parsed.value, parsed.note)

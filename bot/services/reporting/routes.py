@@ -6,6 +6,7 @@ screen a button is still valid. A button pressed on an older message, or forged,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.domain import messages_vi as M
@@ -185,6 +186,15 @@ async def text(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
         return await questions.on_text(deps, ctx, typed, key)
     if ctx.conversation.mode is Mode.SUMMARY and navigation(key) == "back":
         return await screens.last_question(deps, ctx) or await catalogue.report_list(deps, ctx)
+    if ctx.conversation.mode is Mode.LIST and ctx.conversation.numbered:
+        # A number that is not on the list, or words: the list again, so that the number
+        # typed next still means what the list says (a hint would forget it).
+        listing = await catalogue.report_list(deps, ctx)
+        count = len(listing[0].flat_buttons()) if listing else 0
+        if count:
+            note = M.not_on_list(typed, count)
+            listing[0] = replace(listing[0], text=f"{note}\n\n{listing[0].text}")
+        return listing
     if Role.OFFICER in ctx.roles:
         return await screens.resume(deps, ctx) or [Reply(M.HINT_OFFICER)]
     return [Reply(M.HINT_WATCHER)]
