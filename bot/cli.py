@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deadline", help="print the due instant of a Vietnamese deadline phrase")
     p.add_argument("phrase", help="e.g. 'trước ngày 05 tháng cuối quý'")
     p.add_argument("--period", required=True, help="period id: 2026-W10, 2026-03, 2026-Q1, "
-                   "2026-H1 or 2026")
+                   "2026-H1, 2026-9M (January–September) or 2026")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_deadline)
 

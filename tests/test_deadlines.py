@@ -979,3 +979,65 @@ def test_nearest_month_m_changes_only_the_first_half_on_year_reports(kind):
                     assert got == _clamp(period.year + 1, month, day), (period.id, month, day)
                 else:
                     assert got == old, (period.id, month, day)
+
+
+# --- the nine-month report ("báo cáo 9 tháng": January–September) ------------------------------
+
+NINE = PeriodKind.NINE_MONTHS
+NINE_TABLE: list[tuple[str, str]] = [
+    ("trước ngày 05 tháng 9", "2026-09-05"),
+    ("trước ngày 15 tháng cuối kỳ", "2026-09-15"),  # the period's last month: September
+    ("trước ngày 05 tháng cuối quý", "2026-09-05"),  # the quarter holding its last day: Q3
+    ("trước ngày 05 tháng đầu quý", "2026-07-05"),
+    ("chậm nhất ngày 20 hằng tháng", "2026-09-21"),
+    ("chậm nhất ngày 10 tháng sau", "2026-10-11"),
+    ("trước ngày 1 tháng đầu quý sau", "2026-10-01"),
+    ("trước ngày 15 tháng 10", "2026-10-15"),
+    ("10 ngày sau khi kết thúc kỳ", "2026-10-11"),
+    ("10 ngày sau khi kết thúc 9 tháng", "2026-10-11"),
+    ("10 ngày sau khi kết thúc quý", "2026-10-11"),  # a quarter is shorter: the period's end
+    ("10 ngày sau khi kết thúc năm", "2027-01-11"),
+    # Due before the period ends, as the plans' own half-year report "trước ngày 05 tháng cuối
+    # quý" is (a report made in the last month): accepted, since it is due after it opens.
+    ("trước ngày 1", "2026-09-01"),
+    ("trước ngày 1 tháng 1", "2027-01-01"),  # the January nearest September: the next one
+]
+
+
+@pytest.mark.parametrize(("phrase", "due"), NINE_TABLE)
+def test_nine_month_due_table(phrase, due):
+    rule = parse_deadline(phrase)
+    assert rule.due(Period.parse("2026-9M")) == datetime.fromisoformat(iso_due(due))
+    assert check_rule_for(rule, NINE) is None
+
+
+# (phrase, kind, what the refusal says): phrases that mean nothing on these periods.
+NINE_REFUSED: list[tuple[str, PeriodKind, str]] = [
+    ("trước thứ Sáu hằng tuần", NINE, "only fits weekly reports"),
+    ("trước ngày 15 tháng 11 năm 2020", NINE,
+     "but a nine-month report recurs: every period after that day would be late before it "
+     "opens and never show in /baocao; write it without the year: 'trước ngày 15 tháng 11'"),
+    # The nine months hold no day of October–December: a report of those months or of the
+    # fourth quarter has no "end of the nine months" to count from.
+    ("10 ngày sau khi kết thúc 9 tháng", M,
+     "on a monthly report: '10 ngày sau khi kết thúc 9 tháng': the period 2024-10 ends after "
+     "September, outside the nine months (January–September)"),
+    ("10 ngày sau khi kết thúc 9 tháng", Q, "the period 2024-Q4 ends after September"),
+    ("10 ngày sau khi kết thúc 9 tháng", H, "the period 2024-H2 ends after September"),
+]
+
+
+@pytest.mark.parametrize(("phrase", "kind", "says"), NINE_REFUSED)
+def test_nine_month_phrases_without_meaning_are_refused(phrase, kind, says):
+    message = check_rule_for(parse_deadline(phrase), kind)
+    assert message is not None and says in message, message
+
+
+def test_after_the_nine_months_counts_from_30_september_for_shorter_periods():
+    rule = parse_deadline("10 ngày sau khi kết thúc 9 tháng")
+    for period_id in ("2026-02", "2026-Q2", "2026-H1", "2026-W20"):
+        assert rule.due_date(Period.parse(period_id)) == date(2026, 10, 11), period_id
+    assert check_rule_for(rule, Y) is None  # a year is longer: its own end
+    assert rule.due_date(Period.parse("2026")) == date(2027, 1, 11)
+    with pytest.raises(DeadlineError, match="2026-11 ends after September"):
+        rule.due_date(Period.parse("2026-11"))

@@ -14,6 +14,8 @@ from bot.domain.periods import Period, PeriodError, PeriodKind, periods_in_years
 
 W, M, Q, H, Y = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF,
                  PeriodKind.YEAR)
+N = PeriodKind.NINE_MONTHS
+TILING = [W, M, Q, H, Y]  # every kind whose periods follow each other without a gap
 
 
 # --- parse / id --------------------------------------------------------------------------------
@@ -39,6 +41,8 @@ W, M, Q, H, Y = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKi
         ("2026-H2", H, 2026, 2),
         ("2026", Y, 2026, 1),
         ("2000", Y, 2000, 1),
+        ("2026-9M", N, 2026, 1),
+        ("1900-9M", N, 1900, 1),
     ],
 )
 def test_parse_and_id_round_trip(period_id, kind, year, index):
@@ -52,6 +56,7 @@ def test_parse_and_id_round_trip(period_id, kind, year, index):
 
 def test_parse_ignores_surrounding_white_space():
     assert Period.parse("  2026-Q1 \n") == Period(Q, 2026, 1)
+    assert Period.parse(" 2026-9m ") == Period(N, 2026)
 
 
 @pytest.mark.parametrize(
@@ -60,6 +65,7 @@ def test_parse_ignores_surrounding_white_space():
         "2026-13", "2026-00", "2026-Q5", "2026-Q0", "2026-H3", "2026-H0",
         "2025-W53", "2024-W53", "2021-W53", "2026-W54", "2026-W00",
         "abc", "", "   ", "2026-", "2026-Q", "2026-W", "26-03", "2026/03", "Q1-2026",
+        "2026-9", "2026-8M", "2026-09M", "2026-M9", "9M-2026", "2026-9M1",
     ],
 )
 def test_invalid_ids_raise_period_error(period_id):
@@ -75,7 +81,8 @@ def test_period_error_is_a_value_error():
 
 @pytest.mark.parametrize(
     ("kind", "year", "index"),
-    [(M, 2026, 13), (M, 2026, 0), (Q, 2026, 5), (H, 2026, 3), (W, 2025, 53), (W, 2026, 54)],
+    [(M, 2026, 13), (M, 2026, 0), (Q, 2026, 5), (H, 2026, 3), (W, 2025, 53), (W, 2026, 54),
+     (N, 2026, 2), (N, 2026, 0)],
 )
 def test_invalid_constructor_arguments_raise_period_error(kind, year, index):
     with pytest.raises(PeriodError):
@@ -110,6 +117,9 @@ def test_invalid_constructor_arguments_raise_period_error(kind, year, index):
         ("2026-H1", "2026-01-01", "2026-06-30"),
         ("2026-H2", "2026-07-01", "2026-12-31"),
         ("2024-H1", "2024-01-01", "2024-06-30"),
+        # nine months: January to September
+        ("2026-9M", "2026-01-01", "2026-09-30"),
+        ("2024-9M", "2024-01-01", "2024-09-30"),
         # years
         ("2026", "2026-01-01", "2026-12-31"),
         ("2024", "2024-01-01", "2024-12-31"),
@@ -176,6 +186,14 @@ def test_next_and_previous(period_id, following):
     assert after.start == period.end + timedelta(days=1)
 
 
+def test_nine_months_follow_each_other_a_year_apart_with_a_gap():
+    period = Period.parse("2026-9M")
+    assert period.next() == Period.parse("2027-9M")
+    assert period.previous() == Period.parse("2025-9M")
+    assert period.next().start == date(2027, 1, 1)  # October–December belong to no 9M period
+    assert period.months == 9
+
+
 # --- containing --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -207,6 +225,23 @@ def test_next_and_previous(period_id, following):
 )
 def test_containing(kind, day, period_id):
     assert Period.containing(kind, date.fromisoformat(day)) == Period.parse(period_id)
+    assert Period.latest(kind, date.fromisoformat(day)) == Period.parse(period_id)
+
+
+@pytest.mark.parametrize(("day", "containing", "latest"), [
+    ("2026-01-01", "2026-9M", "2026-9M"),
+    ("2026-09-30", "2026-9M", "2026-9M"),
+    ("2026-10-01", None, "2026-9M"),
+    ("2026-12-31", None, "2026-9M"),
+])
+def test_nine_months_contain_january_to_september_only(day, containing, latest):
+    d = date.fromisoformat(day)
+    if containing is None:
+        with pytest.raises(PeriodError, match="January to September"):
+            Period.containing(N, d)
+    else:
+        assert Period.containing(N, d) == Period.parse(containing)
+    assert Period.latest(N, d) == Period.parse(latest)
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -223,6 +258,7 @@ def test_containing(kind, day, period_id):
         ("2026-03", "Tháng 3/2026"),
         ("2026-12", "Tháng 12/2026"),
         ("2026", "Năm 2026"),
+        ("2026-9M", "9 tháng đầu năm 2026"),
     ],
 )
 def test_label_vi(period_id, label):
@@ -236,7 +272,7 @@ def test_week_label_names_the_week():
 # --- properties ----------------------------------------------------------------------------------
 
 DAYS = st.dates(min_value=date(1901, 1, 1), max_value=date(9990, 12, 31))
-KINDS = st.sampled_from(list(PeriodKind))
+KINDS = st.sampled_from(TILING)
 
 
 @settings(max_examples=300, deadline=None)
@@ -265,7 +301,7 @@ def test_containing_period_properties(kind, day):
 
 
 @pytest.mark.parametrize(("kind", "count"), [(W, 28 * 52 + 5), (M, 28 * 12), (Q, 28 * 4),
-                                             (H, 28 * 2), (Y, 28)])
+                                             (H, 28 * 2), (N, 28), (Y, 28)])
 def test_periods_in_years_are_consecutive(kind, count):
     # 2024–2051 holds five ISO years of 53 weeks: 2026, 2032, 2037, 2043, 2048.
     periods = periods_in_years(kind, 2024, 2051)
@@ -275,3 +311,13 @@ def test_periods_in_years_are_consecutive(kind, count):
     assert periods[-1].year == 2051
     assert all(b == a.next() for a, b in pairwise(periods))
     assert periods_in_years(kind, 2026, 2025) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(list(PeriodKind)), DAYS)
+def test_latest_is_the_last_period_started_by_the_day(kind, day):
+    period = Period.latest(kind, day)
+    assert period.kind is kind
+    assert period.start <= day < period.next().start
+    if kind is not N or day.month <= 9:
+        assert period == Period.containing(kind, day)

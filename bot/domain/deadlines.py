@@ -100,8 +100,12 @@ class DeadlineRule:
             return end
         # Longer than the period, so a month or more: its last month holds its last day. (Plain
         # dates, not Period: a week of 9998 may end in 9999, past Period's range.)
+        if unit is PeriodKind.NINE_MONTHS and end.month > 9:
+            raise DeadlineError(f"{self.phrase!r}: the period {period.id} ends after September, "
+                                "outside the nine months (January–September)")
         last_month = {PeriodKind.MONTH: end.month, PeriodKind.QUARTER: (end.month + 2) // 3 * 3,
-                      PeriodKind.HALF: 6 if end.month <= 6 else 12, PeriodKind.YEAR: 12}[unit]
+                      PeriodKind.HALF: 6 if end.month <= 6 else 12, PeriodKind.NINE_MONTHS: 9,
+                      PeriodKind.YEAR: 12}[unit]
         return _clamped(end.year, last_month, None)
 
     def _nearest_fixed_month(self, period: Period) -> date:
@@ -179,13 +183,13 @@ _MONTH_NUM = re.compile(r"^(?:thang\s+(?P<m>\d{1,2})(?:\s+nam\s+(?P<y>\d{4}))?"
 _AFTER_END = re.compile(
     r"^(?:trong vong\s+|trong\s+|cham nhat\s+|han\s+)?(?P<n>\d{1,3}) ngay\s+"
     r"(?:sau khi|sau|ke tu(?: ngay)?|tinh tu(?: ngay)?)\s+ket thuc"
-    r"(?:\s+(?P<unit>ky bao cao|ky|thang|quy|6 thang|nam|tuan|dot))?$"
+    r"(?:\s+(?P<unit>ky bao cao|ky|thang|quy|6 thang|9 thang|nam|tuan|dot))?$"
 )
 # The unit whose end "N ngày sau khi kết thúc …" counts from; kỳ, đợt or no word: the period.
 _AFTER_UNITS: dict[str | None, PeriodKind | None] = {
     None: None, "ky bao cao": None, "ky": None, "dot": None, "tuan": PeriodKind.WEEK,
     "thang": PeriodKind.MONTH, "quy": PeriodKind.QUARTER, "6 thang": PeriodKind.HALF,
-    "nam": PeriodKind.YEAR,
+    "9 thang": PeriodKind.NINE_MONTHS, "nam": PeriodKind.YEAR,
 }
 _WEEKDAYS = {"hai": 0, "2": 0, "ba": 1, "3": 1, "tu": 2, "4": 2, "nam": 3, "5": 3,
              "sau": 4, "6": 4, "bay": 5, "7": 5}
@@ -292,7 +296,7 @@ def _parse_day_of_month(original: str, text: str) -> DeadlineRule:
 CHECK_YEARS = (2024, 2051)
 _KIND_WORD = {PeriodKind.WEEK: "weekly", PeriodKind.MONTH: "monthly",
               PeriodKind.QUARTER: "quarterly", PeriodKind.HALF: "half-yearly",
-              PeriodKind.YEAR: "yearly"}
+              PeriodKind.NINE_MONTHS: "nine-month", PeriodKind.YEAR: "yearly"}
 
 
 @lru_cache(maxsize=len(PeriodKind))
@@ -313,6 +317,11 @@ def check_rule_for(rule: DeadlineRule, kind: PeriodKind) -> str | None:
     if rule.anchor is Anchor.FIXED_DATE:
         return _one_off_refused(rule, kind)
     periods = _check_periods(kind)
+    for p in periods:
+        try:
+            rule.due_date(p)
+        except DeadlineError as e:  # e.g. "sau khi kết thúc 9 tháng" on a report of November
+            return f"on a {_KIND_WORD[kind]} report: {e}"
     late = [(p, due) for p in periods if (due := rule.due_date(p)) <= p.start]
     if not late:
         return None

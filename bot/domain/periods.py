@@ -1,4 +1,8 @@
-"""Reporting periods: `2026-W10`, `2026-03`, `2026-Q1`, `2026-H1` (half-year) and `2026`."""
+"""Reporting periods: `2026-W10`, `2026-03`, `2026-Q1`, `2026-H1` (half-year), `2026-9M` (the
+nine months January–September, "báo cáo 9 tháng") and `2026`.
+
+Every kind but the nine-month one tiles the calendar; a nine-month period is followed by the
+next year's, and October–December belong to none (see `Period.latest`)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ class PeriodKind(StrEnum):
     MONTH = "month"
     QUARTER = "quarter"
     HALF = "half"
+    NINE_MONTHS = "nine_months"  # January–September of a year
     YEAR = "year"
 
 
@@ -30,9 +35,12 @@ _PATTERNS: list[tuple[PeriodKind, re.Pattern[str]]] = [
     (PeriodKind.MONTH, re.compile(r"^(\d{4})-(\d{2})$")),
     (PeriodKind.QUARTER, re.compile(r"^(\d{4})-Q(\d)$")),
     (PeriodKind.HALF, re.compile(r"^(\d{4})-H(\d)$")),
+    (PeriodKind.NINE_MONTHS, re.compile(r"^(\d{4})-9M$")),
     (PeriodKind.YEAR, re.compile(r"^(\d{4})$")),
 ]
-_MAX_INDEX = {PeriodKind.MONTH: 12, PeriodKind.QUARTER: 4, PeriodKind.HALF: 2, PeriodKind.YEAR: 1}
+_MAX_INDEX = {PeriodKind.MONTH: 12, PeriodKind.QUARTER: 4, PeriodKind.HALF: 2,
+              PeriodKind.NINE_MONTHS: 1, PeriodKind.YEAR: 1}
+_ONE_A_YEAR = (PeriodKind.NINE_MONTHS, PeriodKind.YEAR)
 
 
 def _iso_weeks(year: int) -> int:
@@ -41,7 +49,8 @@ def _iso_weeks(year: int) -> int:
 
 @dataclass(frozen=True, order=True)
 class Period:
-    """One reporting period; `index` is the week, month, quarter or half number (1 for a year)."""
+    """One reporting period; `index` is the week, month, quarter or half number (1 for a year
+    and for the nine months)."""
 
     kind: PeriodKind
     year: int
@@ -65,16 +74,20 @@ class Period:
         for kind, pattern in _PATTERNS:
             m = pattern.match(text)
             if m:
-                index = int(m.group(2)) if kind is not PeriodKind.YEAR else 1
+                index = int(m.group(2)) if kind not in _ONE_A_YEAR else 1
                 return cls(kind, int(m.group(1)), index)
         raise PeriodError(
             f"not a period id: {period_id!r} (expected e.g. 2026-W10, 2026-03, 2026-Q1, "
-            "2026-H1 or 2026)"
+            "2026-H1, 2026-9M or 2026)"
         )
 
     @classmethod
     def containing(cls, kind: PeriodKind, day: date) -> Period:
-        """The period of this kind that contains `day`."""
+        """The period of this kind that contains `day`; PeriodError for a day of October to
+        December and the nine-month kind, which has no period then."""
+        if kind is PeriodKind.NINE_MONTHS and day.month > 9:
+            raise PeriodError(f"no nine-month period contains {day.isoformat()} "
+                              "(it runs from January to September)")
         if kind is PeriodKind.WEEK:
             iso = day.isocalendar()
             return cls(kind, iso.year, iso.week)
@@ -86,6 +99,14 @@ class Period:
             return cls(kind, day.year, 1 if day.month <= 6 else 2)
         return cls(kind, day.year)
 
+    @classmethod
+    def latest(cls, kind: PeriodKind, day: date) -> Period:
+        """The last period of this kind that has started on or before `day`: the one containing
+        it, or for nine months in October–December that year's (ended on 30 September)."""
+        if kind is PeriodKind.NINE_MONTHS:
+            return cls(kind, day.year)
+        return cls.containing(kind, day)
+
     @cached_property
     def id(self) -> str:
         if self.kind is PeriodKind.WEEK:
@@ -96,6 +117,8 @@ class Period:
             return f"{self.year}-Q{self.index}"
         if self.kind is PeriodKind.HALF:
             return f"{self.year}-H{self.index}"
+        if self.kind is PeriodKind.NINE_MONTHS:
+            return f"{self.year}-9M"
         return f"{self.year}"
 
     def __str__(self) -> str:
@@ -105,7 +128,7 @@ class Period:
     def months(self) -> int:
         """Length in months (0 for a week)."""
         return {PeriodKind.WEEK: 0, PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3,
-                PeriodKind.HALF: 6, PeriodKind.YEAR: 12}[self.kind]
+                PeriodKind.HALF: 6, PeriodKind.NINE_MONTHS: 9, PeriodKind.YEAR: 12}[self.kind]
 
     @cached_property
     def start(self) -> date:
@@ -121,9 +144,13 @@ class Period:
         return self.start + relativedelta(months=self.months) - timedelta(days=1)
 
     def next(self) -> Period:
+        if self.kind is PeriodKind.NINE_MONTHS:
+            return Period(self.kind, self.year + 1)
         return Period.containing(self.kind, self.end + timedelta(days=1))
 
     def previous(self) -> Period:
+        if self.kind is PeriodKind.NINE_MONTHS:
+            return Period(self.kind, self.year - 1)
         return Period.containing(self.kind, self.start - timedelta(days=1))
 
     def label_vi(self) -> str:
@@ -137,12 +164,14 @@ class Period:
             return f"Quý {ROMAN[self.index]}/{self.year}"
         if self.kind is PeriodKind.HALF:
             return f"6 tháng {'đầu' if self.index == 1 else 'cuối'} năm {self.year}"
+        if self.kind is PeriodKind.NINE_MONTHS:
+            return f"9 tháng đầu năm {self.year}"
         return f"Năm {self.year}"
 
 
 # Shortest first: `LENGTH_ORDER.index(kind)` compares kinds by length (a week is the shortest).
 LENGTH_ORDER = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF,
-                PeriodKind.YEAR)
+                PeriodKind.NINE_MONTHS, PeriodKind.YEAR)
 
 
 def periods_in_years(kind: PeriodKind, first_year: int, last_year: int) -> list[Period]:
