@@ -86,7 +86,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
           f"database {config.storage.path}")
     print(f"templates: {display_path(config.reports.folder)}")
     for t in sorted(templates.values(), key=lambda t: t.id):
-        print(f"  {t.id}: {len(t.questions)} questions, {t.period.value}, “{t.deadline}”")
+        schedules = "; ".join(s.describe() for s in t.every_schedule)
+        print(f"  {t.id}: {len(t.questions)} questions, {schedules}")
     if config.channels():
         print(f"channels: {', '.join(config.channels())}")
     else:

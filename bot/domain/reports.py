@@ -1,15 +1,21 @@
-"""Which reports a unit owes, and their status: open periods, due and lock instants."""
+"""Which reports a unit owes, and their status: open periods, due and lock instants.
+
+A template asks for a report on every period of each of its schedules (`only` keeps some of a
+year's) within its lifetime (`valid_from`, `valid_until`); a period id says its kind, so the
+periods of two schedules never share an id.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from bot.domain.periods import Period
-from bot.domain.templates import Template
+from bot.domain.periods import Period, PeriodError
+from bot.domain.templates import Schedule, Template
 
 
 class ReportKey(NamedTuple):
@@ -48,21 +54,44 @@ def lock_days_of(t: Template, default: int) -> int:
 
 
 def window(t: Template, period: Period, zone: ZoneInfo, default_lock_days: int) -> Window:
-    due = t.deadline_rule.due(period, zone)
+    """The window of `period`, due by the schedule that asks for it (ValueError if none)."""
+    schedule = t.schedule_for(period)
+    if schedule is None:
+        raise ValueError(f"template {t.id} asks for no report on {period.id}")
+    due = schedule.rule.due(period, zone)
     return Window(t, period, due, due + timedelta(days=lock_days_of(t, default_lock_days)))
 
 
-def open_windows(t: Template, now: datetime, zone: ZoneInfo, default_lock_days: int,
-                 include_locked: int = 0) -> list[Window]:
-    """Periods that have started and are not locked yet, newest first.
+def newest_first(windows: list[Window]) -> list[Window]:
+    """Latest-starting period first; of two starting together, the longer (a year before its
+    first half)."""
+    return sorted(windows, key=lambda w: (w.period.start, w.period.end), reverse=True)
 
-    `include_locked` also returns that many of the most recent locked periods (for status views).
-    """
-    today = now.astimezone(zone).date()
-    period = Period.containing(t.period, today)
+
+def _started_by(t: Template, s: Schedule, day: date) -> Iterator[Period]:
+    """The periods of schedule `s` that have started by `day`, latest first, within the
+    template's lifetime."""
+    if t.valid_until is not None and day > t.valid_until:
+        day = t.valid_until
+    try:
+        period = Period.latest(s.period, day)
+        while t.valid_from is None or period.end >= t.valid_from:
+            if s.covers(period):
+                yield period
+            period = period.previous()
+    except PeriodError:  # before 1900: nothing older
+        return
+
+
+def schedule_windows(t: Template, s: Schedule, now: datetime, zone: ZoneInfo,
+                     default_lock_days: int, include_locked: int = 0) -> list[Window]:
+    """Periods of one schedule that have started and are not locked yet, newest first;
+    `include_locked` also returns that many of the most recent locked ones."""
     out: list[Window] = []
     locked = 0
-    for _ in range(60):  # a template never has more than a handful open at once
+    for count, period in enumerate(_started_by(t, s, now.astimezone(zone).date())):
+        if count == 60:  # a template never has more than a handful open at once
+            break
         w = window(t, period, zone, default_lock_days)
         if now < w.lock:
             out.append(w)
@@ -71,8 +100,51 @@ def open_windows(t: Template, now: datetime, zone: ZoneInfo, default_lock_days: 
             locked += 1
         else:
             break
-        period = period.previous()
     return out
+
+
+def open_windows(t: Template, now: datetime, zone: ZoneInfo, default_lock_days: int,
+                 include_locked: int = 0) -> list[Window]:
+    """Periods that have started and are not locked yet, of every schedule, newest first.
+
+    `include_locked` also returns that many of the most recent locked periods of each schedule
+    (for status views).
+    """
+    return newest_first([w for s in t.every_schedule
+                         for w in schedule_windows(t, s, now, zone, default_lock_days,
+                                                   include_locked)])
+
+
+def windows_between(t: Template, first: date, last: date, zone: ZoneInfo,
+                    default_lock_days: int) -> list[Window]:
+    """Every window of the template, any schedule, whose period starts by `last` and that locks
+    after `first` began (local days), in period order per schedule: those whose reminders can
+    fall in those days (they start with the period and end at the lock)."""
+    start = datetime.combine(first, datetime.min.time(), tzinfo=zone)
+    out: list[Window] = []
+    for s in t.every_schedule:
+        try:
+            period = Period.latest(s.period, max(first - timedelta(days=1200), date(1900, 1, 1)))
+            while period.start <= last:
+                if t.valid_until is not None and period.start > t.valid_until:
+                    break
+                if t.asks_for(period):
+                    w = window(t, period, zone, default_lock_days)
+                    if w.lock > start:
+                        out.append(w)
+                period = period.next()
+        except PeriodError:  # past 9998
+            pass
+    return out
+
+
+def windows_due_between(t: Template, first: date, last: date, zone: ZoneInfo,
+                        default_lock_days: int) -> list[Window]:
+    """Every window of the template whose due instant falls from `first` 00:00 to the end of
+    `last` (local days), by due instant."""
+    return sorted((w for w in windows_between(t, first, last, zone, default_lock_days)
+                   if first <= w.due.astimezone(zone).date() <= last),
+                  key=lambda w: (w.due, w.period.id))
 
 
 def status_of(w: Window, now: datetime, submitted: bool, has_draft: bool) -> Status:

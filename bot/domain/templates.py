@@ -1,4 +1,5 @@
-"""Report templates (one TOML file each): questions, skip logic, cross-question rules, targets.
+"""Report templates (one TOML file each): schedules, questions, skip logic, cross-question
+rules, targets.
 
 Structure is checked by pydantic (unknown keys are errors); meaning (references between
 questions, min ≤ max, a readable deadline) by `check_template`, so every problem names its key.
@@ -10,15 +11,15 @@ import hashlib
 import json
 import re
 import tomllib
-from datetime import time
+from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bot.domain.deadlines import DeadlineError, DeadlineRule, check_rule_for, parse_deadline
-from bot.domain.periods import PeriodKind
+from bot.domain.periods import Period, PeriodKind
 
 
 class Level(StrEnum):
@@ -190,9 +191,71 @@ class ReminderOverride(_Strict):
     overdue_every_days: int | None = Field(default=None, ge=1, le=60)
 
 
+# The periods `only` may name, by kind: a period id without its year (`2026-H1` → "H1").
+ONLY_CHOICES: dict[PeriodKind, tuple[str, ...]] = {
+    PeriodKind.WEEK: tuple(f"W{n:02d}" for n in range(1, 54)),
+    PeriodKind.MONTH: tuple(f"{n:02d}" for n in range(1, 13)),
+    PeriodKind.QUARTER: ("Q1", "Q2", "Q3", "Q4"),
+    PeriodKind.HALF: ("H1", "H2"),
+}
+_ONLY_WORDS = {PeriodKind.WEEK: 'a week: write "W01" to "W53"',
+               PeriodKind.MONTH: 'a month: write two digits, "01" to "12"',
+               PeriodKind.QUARTER: 'a quarter: write "Q1", "Q2", "Q3" or "Q4"',
+               PeriodKind.HALF: 'a half-year: write "H1" or "H2"'}
+
+
+def part_of_year(period: Period) -> str | None:
+    """The period id without its year, as `only` names it ("H1", "Q4", "03", "W05"); None for
+    the kinds that come once a year (year, nine months)."""
+    if period.kind not in ONLY_CHOICES:
+        return None
+    return period.id.split("-", 1)[1]
+
+
+class Schedule(_Strict):
+    """One recurring report of a template: the period kind, the deadline phrase, and optionally
+    only some periods of each year (`only = ["H1"]`: the first half-year's report alone)."""
+
+    period: PeriodKind
+    deadline: str
+    only: list[str] | None = None
+
+    @property
+    def rule(self) -> DeadlineRule:
+        return parse_deadline(self.deadline)
+
+    def covers(self, period: Period) -> bool:
+        """True when this schedule asks for a report on `period`."""
+        if period.kind is not self.period:
+            return False
+        return self.only is None or part_of_year(period) in self.only
+
+    def describe(self) -> str:
+        """'half (H1), “trước ngày 05 tháng cuối quý”' (check-config's listing)."""
+        only = f" ({', '.join(self.only)})" if self.only else ""
+        return f"{self.period.value}{only}, “{self.deadline}”"
+
+
+def _a_day(value: Any) -> Any:
+    """`valid_from = 2020-02-13` (a TOML date) or "2020-02-13"; not a time, not a number."""
+    if isinstance(value, datetime):
+        raise ValueError("a day, not a time: write e.g. 2020-02-13")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"not a day: {value!r}: write e.g. 2020-02-13")
+
+
+Day = Annotated[date, BeforeValidator(_a_day)]
+
 # Question keys added after templates were in use: left out of the hash while unset, so that
-# an upgrade alone gives no template a new version.
+# an upgrade alone gives no template a new version; the same for the template's own keys.
 _LATER_KEYS = ("within",)
+_LATER_TEMPLATE_KEYS = ("schedules", "valid_from", "valid_until", "deadline_basis")
 
 
 class Template(_Strict):
@@ -200,8 +263,16 @@ class Template(_Strict):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     description: str | None = None
     source: str | None = None  # the plan it implements
-    period: PeriodKind
-    deadline: str
+    # One schedule written at the top (`period` + `deadline`), or several `[[schedules]]`.
+    period: PeriodKind | None = None
+    deadline: str | None = None
+    schedules: list[Schedule] = []
+    # The plan's lifetime: no period ending before valid_from or starting after valid_until
+    # opens, is listed or is reminded.
+    valid_from: Day | None = None
+    valid_until: Day | None = None
+    # Whether the deadlines are the plan's own words ("plan") or chosen for it ("assumed").
+    deadline_basis: Literal["plan", "assumed"] | None = None
     lock_days: int | None = Field(default=None, ge=0, le=366)  # corrections allowed until
     applies_to: AppliesTo = AppliesTo()
     reminders: ReminderOverride | None = None
@@ -210,8 +281,43 @@ class Template(_Strict):
     targets: list[Target] = []
 
     @property
+    def every_schedule(self) -> tuple[Schedule, ...]:
+        """The template's schedules, whichever way they are written (none only on a template
+        `check_template` refuses)."""
+        if self.schedules:
+            return tuple(self.schedules)
+        if self.period is None or self.deadline is None:
+            return ()
+        return (Schedule.model_construct(period=self.period, deadline=self.deadline, only=None),)
+
+    @property
+    def basis(self) -> str:
+        return self.deadline_basis or "assumed"
+
+    @property
     def deadline_rule(self) -> DeadlineRule:
-        return parse_deadline(self.deadline)
+        """The deadline of a template with one schedule (`schedule_for` when it has more)."""
+        every = self.every_schedule
+        if len(every) != 1:
+            raise ValueError(f"{self.id} has {len(every)} schedules: use schedule_for")
+        return every[0].rule
+
+    def schedule_for(self, period: Period) -> Schedule | None:
+        """The schedule asking for a report on `period`, if any (at most one: checked)."""
+        for s in self.every_schedule:
+            if s.covers(period):
+                return s
+        return None
+
+    def lives(self, period: Period) -> bool:
+        """False for a period that ends before valid_from or starts after valid_until."""
+        if self.valid_from is not None and period.end < self.valid_from:
+            return False
+        return self.valid_until is None or period.start <= self.valid_until
+
+    def asks_for(self, period: Period) -> bool:
+        """True when a unit owes this template a report on `period` (schedule and lifetime)."""
+        return self.schedule_for(period) is not None and self.lives(period)
 
     @property
     def question_ids(self) -> list[str]:
@@ -226,6 +332,9 @@ class Template(_Strict):
     def content_hash(self) -> str:
         """A stable hash of the template's content: a new hash means a new version."""
         content = self.model_dump(mode="json")
+        for key in _LATER_TEMPLATE_KEYS:
+            if content.get(key) in (None, []):
+                content.pop(key, None)
         for q in content["questions"]:
             for key in _LATER_KEYS:
                 if q.get(key) is None:
@@ -337,13 +446,7 @@ def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> l
     def bad(path: str, message: str) -> None:
         out.append(Problem(file=file, path=path, message=message))
 
-    try:
-        rule = parse_deadline(t.deadline)
-        why = check_rule_for(rule, t.period)
-        if why:
-            bad("deadline", why)
-    except DeadlineError as e:
-        bad("deadline", f"cannot read deadline phrase: {e}")
+    _check_schedules(t, bad)
 
     seen: dict[str, Question] = {}
     for i, q in enumerate(t.questions):
@@ -405,6 +508,72 @@ def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> l
     if late:
         bad("reminders.send_at", late)
     return out
+
+
+def _check_schedules(t: Template, bad: Any) -> None:
+    """The schedules (top-level or `[[schedules]]`), their deadlines, `only`, and the
+    lifetime."""
+    top = [key for key in ("period", "deadline") if getattr(t, key) is not None]
+    if t.schedules and top:
+        bad("schedules", f"{' and '.join(top)} {'are' if len(top) > 1 else 'is'} set at the "
+            "top too: write either one schedule (top-level period + deadline) or "
+            "[[schedules]], not both")
+        return
+    if not t.schedules:
+        if not top:
+            bad("period", "required: a period and a deadline, or [[schedules]]")
+        elif t.period is None:
+            bad("period", "required with deadline (week, month, quarter, half, nine_months, "
+                "year)")
+        elif t.deadline is None:
+            bad("deadline", "required with period (e.g. 'trước ngày 05 tháng cuối quý')")
+    written = [("", s) for s in t.every_schedule] if not t.schedules else [
+        (f"schedules[{i}].", s) for i, s in enumerate(t.schedules)]
+    covered: dict[PeriodKind, dict[str, str]] = {}  # kind → part of the year → schedule
+    for where, s in written:
+        try:
+            why = check_rule_for(parse_deadline(s.deadline), s.period)
+            if why:
+                bad(f"{where}deadline", why)
+        except DeadlineError as e:
+            bad(f"{where}deadline", f"cannot read deadline phrase: {e}")
+        parts = _check_only(s, where, bad)
+        name = where.rstrip(".") or "the top-level schedule"
+        taken = covered.setdefault(s.period, {})
+        clash = [p for p in parts if p in taken]
+        if clash:
+            shown = ", ".join(clash) if ONLY_CHOICES.get(s.period) else "every period"
+            bad(f"{where}period", f"{s.period.value} periods ({shown}) already have a schedule "
+                f"({taken[clash[0]]}): one period has one report; split them with 'only'")
+        for p in parts:
+            taken.setdefault(p, name)
+    if t.valid_from and t.valid_until and t.valid_until < t.valid_from:
+        bad("valid_until", f"{t.valid_until.isoformat()} is before valid_from "
+            f"({t.valid_from.isoformat()})")
+
+
+def _check_only(s: Schedule, where: str, bad: Any) -> list[str]:
+    """Check `only`; return the parts of the year the schedule covers ("" for a kind that
+    comes once a year)."""
+    choices = ONLY_CHOICES.get(s.period)
+    if choices is None:
+        if s.only is not None:
+            bad(f"{where}only", f"a {s.period.value} schedule has one period a year: leave "
+                "'only' out")
+        return [""]
+    if s.only is None:
+        return list(choices)
+    if not s.only:
+        bad(f"{where}only", "empty: no period would ever open; leave 'only' out for every "
+            "period")
+    seen: set[str] = set()
+    for j, part in enumerate(s.only):
+        if part not in choices:
+            bad(f"{where}only[{j}]", f"{part!r} is not {_ONLY_WORDS[s.period]}")
+        elif part in seen:
+            bad(f"{where}only[{j}]", f"{part!r} is listed twice")
+        seen.add(part)
+    return [p for p in choices if p in seen]
 
 
 def load_template(path: Path, display: str | None = None,

@@ -18,9 +18,8 @@ from bot.config import RemindersConfig
 from bot.domain import messages_vi as M
 from bot.domain.buttons import ButtonDataError, OpenReport, ReportNow
 from bot.domain.dialogue import Button, Reply, progress
-from bot.domain.periods import Period
 from bot.domain.reminders import Policy, Slot, in_quiet_hours, pick, reminder_text, slots_for
-from bot.domain.reports import Window, open_windows, window
+from bot.domain.reports import Window, open_windows, windows_between
 from bot.domain.templates import Template
 from bot.domain.units import Unit
 from bot.services.channels import Channels
@@ -240,7 +239,7 @@ class ReminderService:
         out: list[Planned] = []
         for t in sorted(self.templates.values(), key=lambda t: t.id):
             policy = self.policies[t.id]
-            for w in _windows_between(t, first, last, self.zone, self.lock_days):
+            for w in windows_between(t, start, end, self.zone, self.lock_days):
                 slots = [s for s in slots_for(w, policy, self.zone) if first <= s.at < last]
                 if not slots:
                     continue
@@ -277,16 +276,3 @@ def _button(p: Planned, person_units: list[str]) -> Button:
 def _key(p: Planned) -> tuple[str, str, str, str]:
     return (p.unit.code, p.window.template.id, p.window.period.id, p.slot.kind)
 
-
-def _windows_between(t: Template, first: datetime, last: datetime, zone: ZoneInfo,
-                     lock_days: int) -> list[Window]:
-    """Windows whose reminders can fall between `first` and `last` (they start with the
-    period and end at the lock)."""
-    period = Period.containing(t.period, (first - timedelta(days=400)).astimezone(zone).date())
-    out = []
-    while period.start <= last.astimezone(zone).date():
-        w = window(t, period, zone, lock_days)
-        if w.lock > first:
-            out.append(w)
-        period = period.next()
-    return out

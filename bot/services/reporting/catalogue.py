@@ -6,7 +6,15 @@ from bot.domain import messages_vi as M
 from bot.domain.buttons import CorrectReport, OpenReport
 from bot.domain.conversation import Mode
 from bot.domain.dialogue import Button, Reply, progress
-from bot.domain.reports import ReportKey, Status, Window, days_late, open_windows, status_of
+from bot.domain.reports import (
+    ReportKey,
+    Status,
+    Window,
+    days_late,
+    open_windows,
+    schedule_windows,
+    status_of,
+)
 from bot.domain.roles import Role
 from bot.domain.units import Unit, subtree_codes
 from bot.services.commands import help_text
@@ -128,14 +136,19 @@ async def watcher_status(deps: Deps, ctx: Ctx) -> Reply:
             expected = [tree.units[c] for c in sorted(codes) if c in applicable]
             if not expected:
                 continue
-            w = open_windows(t, ctx.now, deps.zone, deps.lock_days, include_locked=1)[0]
-            done = [u for u in expected if (u.code, t.id, w.period.id) in subs]
-            on_time = [u for u in done if subs[ReportKey(u.code, t.id, w.period.id)].on_time]
-            missing = [u.name for u in expected if u not in done]
-            lines.append(M.watch_line(t.title, w.period.label_vi(), M.due_by(w.last_day), len(done),
-                                      len(expected), len(on_time)))
-            if missing:
-                lines.append(M.not_sent(missing))
+            for schedule in t.every_schedule:  # the current period of each schedule
+                current = schedule_windows(t, schedule, ctx.now, deps.zone, deps.lock_days,
+                                           include_locked=1)
+                if not current:  # outside the plan's lifetime
+                    continue
+                w = current[0]
+                done = [u for u in expected if (u.code, t.id, w.period.id) in subs]
+                on_time = [u for u in done if subs[ReportKey(u.code, t.id, w.period.id)].on_time]
+                missing = [u.name for u in expected if u not in done]
+                lines.append(M.watch_line(t.title, w.period.label_vi(), M.due_by(w.last_day),
+                                          len(done), len(expected), len(on_time)))
+                if missing:
+                    lines.append(M.not_sent(missing))
     return Reply("\n".join(lines) if lines else M.NOTHING_TO_WATCH)
 
 

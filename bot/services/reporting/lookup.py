@@ -36,7 +36,7 @@ async def resolve(deps: Deps, ctx: Ctx, slot: int, template_id: str, period_id: 
         period = Period.parse(period_id)
     except PeriodError:
         raise Refused(M.STALE) from None
-    if period.kind is not template.period:
+    if not template.asks_for(period):  # no schedule of it, or outside the plan's lifetime
         raise Refused(M.STALE)
     w = deps.window(template, period)
     if period.start > deps.today(ctx.now):
