@@ -197,7 +197,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from handlers.console import main_demo
 
     config = load(args)
-    return main_demo(config, usable_database(Path(args.db), "--db") if args.db else None)
+    return main_demo(config, usable_database(Path(args.db), "--db") if args.db else None,
+                     args.date)
 
 
 def cmd_invite_create(args: argparse.Namespace) -> int:
@@ -369,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="try the officer dialogue in the terminal (no token needed)")
     p.add_argument("--db", help="keep the demo database in this file (default: temporary); "
                    "a second run continues where the first stopped")
+    p.add_argument("--date", type=_day, default=None, help="play as if today were this day, "
+                   "2025-10-01 (to try a template whose plan has ended)")
     p.set_defaults(handler=cmd_demo, quiet_logs=True)
 
     invite = sub.add_parser("invite", help="manage invite codes")

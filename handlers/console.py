@@ -10,9 +10,12 @@ import asyncio
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from bot.app import build_app, system_clock
 from bot.config import Config
@@ -42,11 +45,22 @@ def parse_line(line: str, event_id: str) -> Inbound:
     return Inbound("console", DEMO_USER, M.DEMO_NAME, text=text, event_id=event_id)
 
 
+def clock_on(day: date, zone: ZoneInfo,
+             real: Callable[[], datetime] = system_clock) -> Callable[[], datetime]:
+    """A clock that runs as the real one, but on `day` (local): the time of day goes on, the
+    date is moved by a whole number of days (`demo --date`)."""
+    now = real()
+    shift = (datetime.combine(day, time(0), tzinfo=zone)
+             - datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone))
+    return lambda: real() + shift
+
+
 async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
-                   db_path: Path | None = None) -> int:
+                   db_path: Path | None = None, today: date | None = None) -> int:
+    clock = system_clock if today is None else clock_on(today, config.zone)
     with tempfile.TemporaryDirectory(prefix="baocao-demo-") as tmp:
         path = db_path or Path(tmp) / "demo.db"
-        app = await build_app(config, clock=system_clock, db_path=path)
+        app = await build_app(config, clock=clock, db_path=path)
         try:
             existing = {u.code: u for u in await app.storage.list_units()}
             units, errors = check_import(read_unit_rows(sample_units_path()), existing)
@@ -55,7 +69,7 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
             person = await app.storage.find_person("console", DEMO_USER)
             if person is None:
                 invite = await create_invite(app.storage, DEMO_UNIT, Role.OFFICER, 1, 7,
-                                             system_clock(), actor="demo")
+                                             clock(), actor="demo")
                 first = [f"/start {invite.code}", "/baocao"]
             else:
                 first = ["/baocao"]
@@ -65,7 +79,7 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
                 stdout.write(text + "\n")
                 stdout.flush()
 
-            say(M.demo_banner(db_path))
+            say(M.demo_banner(db_path, today))
             say(M.DEMO_HOW_TO + "\n")
             # Event ids are de-duplicated by the database, which may outlive this run
             # (--db): a prefix of its own keeps a second run's lines from being taken as
@@ -101,5 +115,5 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
             await app.close()
 
 
-def main_demo(config: Config, db_path: Path | None = None) -> int:
-    return asyncio.run(run_demo(config, sys.stdin, sys.stdout, db_path))
+def main_demo(config: Config, db_path: Path | None = None, today: date | None = None) -> int:
+    return asyncio.run(run_demo(config, sys.stdin, sys.stdout, db_path, today))

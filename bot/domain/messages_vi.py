@@ -771,7 +771,11 @@ DEMO_HOW_TO = "Gõ câu trả lời rồi Enter; /giup để xem lệnh; Ctrl+D 
 DEMO_GOODBYE = "Tạm biệt!"
 
 
-def demo_banner(db_path: Path | None) -> str:
-    """`db_path`: where the data is kept (--db), or None for a throw-away database."""
+def demo_banner(db_path: Path | None, today: date | None = None) -> str:
+    """`db_path`: where the data is kept (--db), or None for a throw-away database; `today`:
+    the day the demo plays (--date), or None for the real one."""
     kept = f"dữ liệu lưu trong {db_path}" if db_path else "dữ liệu thử, xóa khi thoát"
-    return f"baocao demo — bạn là cán bộ Đoàn xã Bản Vược ({kept})."
+    banner = f"baocao demo — bạn là cán bộ Đoàn xã Bản Vược ({kept})."
+    if today is not None:
+        banner += f"\nChạy thử như thể hôm nay là ngày {today:%d/%m/%Y}."
+    return banner
