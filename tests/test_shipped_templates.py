@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from bot.config import SHIPPED_REPORTS
-from bot.domain.periods import Period
+from bot.domain.periods import Period, periods_in_years
 from bot.domain.templates import (
     NUMERIC_TYPES,
     QuestionType,
@@ -108,24 +108,42 @@ def test_yes_no_skip_logic_asks_only_after_yes():
 @pytest.mark.parametrize("template_id", sorted(EXPECTED_IDS))
 def test_deadline_gives_due_instants_for_current_and_next_period(template_id):
     t = TEMPLATES[template_id]
-    current = Period.containing(t.period, TODAY)
-    following = current.next()
-    rule = t.deadline_rule
-    due_now, due_next = rule.due(current), rule.due(following)
-    for period, due in ((current, due_now), (following, due_next)):
-        assert isinstance(due, datetime) and due.tzinfo is not None
-        # Due no earlier than the period's start and within a year after it ends.
-        assert period.start <= due.date() <= period.end + timedelta(days=366)
-    assert due_now < due_next
+    assert t.every_schedule
+    for schedule in t.every_schedule:  # two periods in a row that this schedule asks for
+        asked = [p for p in periods_in_years(schedule.period, TODAY.year - 1, TODAY.year + 1)
+                 if schedule.covers(p) and p.start <= TODAY]
+        current = asked[-1]
+        following = next(p for p in periods_in_years(schedule.period, TODAY.year,
+                                                     TODAY.year + 2)
+                         if schedule.covers(p) and p > current)
+        rule = schedule.rule
+        due_now, due_next = rule.due(current), rule.due(following)
+        for period, due in ((current, due_now), (following, due_next)):
+            assert isinstance(due, datetime) and due.tzinfo is not None
+            # Due no earlier than the period's start and within a year after it ends.
+            assert period.start <= due.date() <= period.end + timedelta(days=366)
+        assert due_now < due_next
 
 
 def test_plan_deadline_wording_is_kept():
-    assert TEMPLATES["kinh_te_tap_the_thanh_nien"].deadline == "trước ngày 05 tháng cuối quý"
-    assert TEMPLATES["kinh_te_tap_the_thanh_nien"].period == "half"
+    # Plan 000: "Định kỳ 06 tháng, xây dựng báo cáo gửi trước ngày 05 tháng cuối quý; Báo cáo
+    # năm gửi trước ngày 15 tháng 11 năm 2020": a first-half report and a yearly one, no H2.
+    t = TEMPLATES["kinh_te_tap_the_thanh_nien"]
+    assert [(s.period, s.deadline, s.only) for s in t.every_schedule] == [
+        ("half", "trước ngày 05 tháng cuối quý", ["H1"]), ("year", "trước ngày 15 tháng 11", None)]
+    assert t.basis == "plan"
+    assert (t.valid_from, t.valid_until) == (date(2020, 2, 13), date(2025, 12, 31))
+    due = {p: t.schedule_for(Period.parse(p)).rule.due_date(Period.parse(p))  # type: ignore[union-attr]
+           for p in ("2025-H1", "2025", "2020-H1", "2020")}
+    assert due == {"2025-H1": date(2025, 6, 5), "2025": date(2025, 11, 15),
+                   "2020-H1": date(2020, 6, 5), "2020": date(2020, 11, 15)}
+    assert not t.asks_for(Period.parse("2025-H2"))  # the plan asks for no H2 report
+    assert not t.asks_for(Period.parse("2026")) and not t.asks_for(Period.parse("2026-H1"))
+    assert not t.asks_for(Period.parse("2019"))  # before the plan
     assert TEMPLATES["ocop_thanh_nien"].period == "month"
-    # "trước ngày 05 tháng cuối quý": the half-year report for 2026-H2 is due at 00:00 on 5 Dec.
-    h2 = Period.containing(TEMPLATES["kinh_te_tap_the_thanh_nien"].period, TODAY)
-    assert TEMPLATES["kinh_te_tap_the_thanh_nien"].deadline_rule.due_date(h2) == date(2026, 12, 5)
+    # A template in today's format is one schedule, as before.
+    assert TEMPLATES["thanh_nien_giam_ngheo"].every_schedule[0].deadline == (
+        TEMPLATES["thanh_nien_giam_ngheo"].deadline)
 
 
 @pytest.mark.parametrize("template_id", sorted(EXPECTED_IDS))

@@ -63,9 +63,9 @@ def window(t: Template, period: Period, zone: ZoneInfo, default_lock_days: int) 
 
 
 def newest_first(windows: list[Window]) -> list[Window]:
-    """Latest-starting period first; of two starting together, the longer (a year before its
-    first half)."""
-    return sorted(windows, key=lambda w: (w.period.start, w.period.end), reverse=True)
+    """Latest-starting period first; of two starting together, the one due first (a
+    half-year before its year)."""
+    return sorted(windows, key=lambda w: (-w.period.start.toordinal(), w.due, w.period.id))
 
 
 def _started_by(t: Template, s: Schedule, day: date) -> Iterator[Period]:
