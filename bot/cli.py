@@ -287,6 +287,54 @@ def cmd_reminders_preview(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_calendar(args: argparse.Namespace) -> int:
+    """Every report window due in a range of days (of the templates that apply to a unit)."""
+    from bot.domain.reports import windows_due_between
+    from bot.domain.units import ancestors_of, applies, shown
+
+    config = load(args)
+    if args.to < args.start:
+        print("error: --to is before --from", file=sys.stderr)
+        return EXIT_ERROR
+    templates, problems = load_configured_templates(config)
+    if problems:
+        raise ConfigError(problems)
+    chosen = sorted(templates.values(), key=lambda t: t.id)
+    if args.unit is not None:
+        code = clean_code(args.unit)
+
+        async def read_units() -> dict[str, Any]:
+            storage = await _open_storage(config)
+            try:
+                return {u.code: u for u in await storage.list_units()}
+            finally:
+                await storage.close()
+
+        units = asyncio.run(read_units())
+        if code not in units:
+            raise CommandError(f"unknown unit {shown(code)} (see `baocao units list`)")
+        ancestors = ancestors_of(code, units)
+        chosen = [t for t in chosen if applies(t.applies_to, units[code], ancestors)]
+    windows = sorted((w for t in chosen for w in windows_due_between(
+        t, args.start, args.to, config.zone, config.reports.lock_days)),
+        key=lambda w: (w.due, w.template.id, w.period.id))
+    for w in windows:
+        opens, due, locks = w.period.start, w.due.astimezone(config.zone), w.lock.astimezone(
+            config.zone)
+        if args.json:
+            print(json.dumps({"template": w.template.id, "title": w.template.title,
+                              "period": w.period.id, "opens": opens.isoformat(),
+                              "due": due.isoformat(), "locks": locks.isoformat(),
+                              "basis": w.template.basis}, ensure_ascii=False))
+        else:
+            print(f"due {due:%Y-%m-%d %H:%M}  {w.template.id}  {w.period.id} "
+                  f"({w.period.label_vi()})  opens {opens}  locks {locks:%Y-%m-%d %H:%M}  "
+                  f"{w.template.basis}  {w.template.title}")
+    if not args.json:
+        print(f"{len(windows)} window(s) due from {args.start} to {args.to}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     """Messages each channel sent by month (Zalo against its monthly quota)."""
     config = load(args)
@@ -392,6 +440,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=_day, required=True, help="last day (inclusive), 2026-03-31")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(handler=cmd_reminders_preview)
+
+    p = sub.add_parser("calendar", help="every report window due in a range of days (to check "
+                       "templates before officers see them)")
+    p.add_argument("--from", dest="start", type=_day, required=True, help="first day, 2025-01-01")
+    p.add_argument("--to", type=_day, required=True, help="last day (inclusive), 2025-12-31")
+    p.add_argument("--unit", help="only the templates that apply to this unit (reads the "
+                   "database's unit tree)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=cmd_calendar)
 
     p = sub.add_parser("stats", help="messages sent by channel and month (Zalo: against its "
                        "monthly quota)")
