@@ -397,3 +397,113 @@ async def test_reminders_follow_every_schedule_within_the_lifetime(app: App) -> 
     assert sent == [[("2026-H1", "before:1")], [("2026-9M", "before:7")],
                     [("2026", "before:7")], []]
     assert any("9 tháng đầu năm 2026" in text for _, _, text, _ in sender.sent)
+
+
+# --- baocao calendar -----------------------------------------------------------------------------
+
+DISTRICT_ONLY = HEAD.replace('"hai_lich"', '"cap_huyen"').replace(
+    'levels = ["xa"]', 'levels = ["huyen"]').replace("nhiều lịch", "cấp huyện") + (
+    'period = "quarter"\ndeadline = "trước ngày 05 tháng cuối quý"\n') + QUESTIONS
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BAOCAO_CONFIG", raising=False)
+    monkeypatch.delenv("BAOCAO_TELEGRAM_TOKEN", raising=False)
+    return tmp_path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], str]:
+    from bot.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err
+
+
+def test_calendar_of_plan_000_over_2025_is_its_two_reports(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines, _ = cli(capsys, "calendar", "--from", "2025-01-01", "--to", "2025-12-31",
+                         "--json")
+    assert code == 0
+    rows = [json.loads(line) for line in lines]
+    plan_000 = [r for r in rows if r["template"] == "kinh_te_tap_the_thanh_nien"]
+    title = "Báo cáo 6 tháng và năm: thanh niên tham gia phát triển kinh tế tập thể"
+    assert plan_000 == [
+        {"template": "kinh_te_tap_the_thanh_nien", "title": title, "period": "2025-H1",
+         "opens": "2025-01-01", "due": "2025-06-05T00:00:00+07:00",
+         "locks": "2025-06-15T00:00:00+07:00", "basis": "plan"},
+        {"template": "kinh_te_tap_the_thanh_nien", "title": title, "period": "2025",
+         "opens": "2025-01-01", "due": "2025-11-15T00:00:00+07:00",
+         "locks": "2025-11-25T00:00:00+07:00", "basis": "plan"},
+    ]
+    assert [r["due"] for r in rows] == sorted(r["due"] for r in rows)
+    # The plan ended with 2025: nothing of it in 2026.
+    code, lines, _ = cli(capsys, "calendar", "--from", "2026-01-01", "--to", "2026-12-31",
+                         "--json")
+    assert code == 0 and lines
+    assert not [line for line in lines if "kinh_te_tap_the_thanh_nien" in line]
+
+
+def test_calendar_text_json_and_unit(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reports = workdir / "reports"
+    reports.mkdir()
+    (reports / "hai_lich.toml").write_text(TEMPLATE, encoding="utf-8")
+    (reports / "cap_huyen.toml").write_text(DISTRICT_ONLY, encoding="utf-8")
+    (workdir / "config.toml").write_text(
+        f'[storage]\npath = "{workdir / "db.sqlite"}"\n[reports]\ndir = "{reports}"\n',
+        encoding="utf-8")
+    # Selected by the due instant: 2026-06-05 00:00 is in a range ending on 5 June, not in
+    # one ending on the 4th (that is the H1 report's last on-time day).
+    code, lines, err = cli(capsys, "calendar", "--from", "2026-06-01", "--to", "2026-06-05")
+    assert code == 0
+    assert lines == [
+        "due 2026-06-05 00:00  cap_huyen  2026-Q2 (Quý II/2026)  opens 2026-04-01  "
+        "locks 2026-06-15 00:00  assumed  Báo cáo cấp huyện",
+        "due 2026-06-05 00:00  hai_lich  2026-H1 (6 tháng đầu năm 2026)  opens 2026-01-01  "
+        "locks 2026-06-15 00:00  plan  Báo cáo nhiều lịch",
+    ]
+    assert err.strip().endswith("2 window(s) due from 2026-06-01 to 2026-06-05")
+    code, lines, _ = cli(capsys, "calendar", "--from", "2026-06-01", "--to", "2026-06-04")
+    assert (code, lines) == (0, [])
+
+    code, lines, _ = cli(capsys, "calendar", "--from", "2026-01-01", "--to", "2027-12-31",
+                         "--json")
+    rows = [json.loads(line) for line in lines]
+    assert [(r["template"], r["period"]) for r in rows if r["template"] == "hai_lich"] == [
+        ("hai_lich", "2026-H1"), ("hai_lich", "2026-9M"), ("hai_lich", "2026")]
+    assert len([r for r in rows if r["template"] == "cap_huyen"]) == 8
+
+    code, _, err = cli(capsys, "units", "import", str(sample_units()))
+    assert code == 0, err
+    for unit, templates in (("LC-BX-01", {"hai_lich"}), ("LC-BX", {"cap_huyen"}),
+                            ("LC", set())):
+        code, lines, _ = cli(capsys, "calendar", "--from", "2026-01-01", "--to", "2026-12-31",
+                             "--json", "--unit", unit)
+        assert code == 0
+        assert {json.loads(line)["template"] for line in lines} == templates, unit
+    code, lines, err = cli(capsys, "calendar", "--from", "2026-01-01", "--to", "2026-12-31",
+                           "--unit", "XX-99")
+    assert code == 1 and lines == []
+    assert err.strip().endswith("error: unknown unit XX-99 (see `baocao units list`)")
+    code, _, err = cli(capsys, "calendar", "--from", "2026-02-01", "--to", "2026-01-01")
+    assert code == 1 and "error: --to is before --from" in err
+
+
+def test_calendar_refuses_broken_templates(workdir: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    reports = workdir / "reports"
+    reports.mkdir()
+    (reports / "hai_lich.toml").write_text(TEMPLATE.replace('["H1"]', '["H3"]'),
+                                           encoding="utf-8")
+    (workdir / "config.toml").write_text(f'[reports]\ndir = "{reports}"\n', encoding="utf-8")
+    code, lines, err = cli(capsys, "calendar", "--from", "2026-01-01", "--to", "2026-12-31")
+    assert code == 2 and lines == []
+    assert "hai_lich.toml: schedules[0].only[0]: 'H3' is not a half-year" in err
+
+
+def sample_units() -> Path:
+    from handlers.console import sample_units_path
+
+    return sample_units_path()
