@@ -87,7 +87,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"templates: {display_path(config.reports.folder)}")
     for t in sorted(templates.values(), key=lambda t: t.id):
         schedules = "; ".join(s.describe() for s in t.every_schedule)
-        print(f"  {t.id}: {len(t.questions)} questions, {schedules}")
+        life = ""
+        if t.valid_from or t.valid_until:
+            life = (f"; valid {t.valid_from or '…'} to {t.valid_until or '…'}")
+        print(f"  {t.id}: {len(t.questions)} questions, {schedules}{life}")
     if config.channels():
         print(f"channels: {', '.join(config.channels())}")
     else:
