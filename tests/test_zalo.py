@@ -62,6 +62,16 @@ def test_pictures_stickers_and_the_rest() -> None:
     assert unknown is not None and unknown.other == "other"
 
 
+def test_liberal_in_the_types_of_fields() -> None:
+    person = update(text=7)
+    person["message"]["from"]["is_bot"] = "false"  # a string: still a person
+    event = to_inbound(person)
+    assert event is not None and event.text == "7"
+    bot = update(text="1")
+    bot["message"]["from"]["is_bot"] = "true"
+    assert to_inbound(bot) is None
+
+
 def test_groups_and_bots_are_ignored() -> None:
     group = update(text="1")
     group["message"]["chat"] = {"id": "g1", "chat_type": "GROUP"}

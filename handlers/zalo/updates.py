@@ -43,7 +43,7 @@ def sender(update: dict[str, Any]) -> tuple[str, str] | None:
     who = _mapping(message.get("from"))
     chat = _mapping(message.get("chat"))
     user = who.get("id") or chat.get("id")
-    if user is None or str(user) == "" or who.get("is_bot"):
+    if user is None or str(user) == "" or str(who.get("is_bot")).lower() in ("true", "1"):
         return None
     kind = str(chat.get("chat_type") or chat.get("type") or "PRIVATE").upper()
     if kind not in ("PRIVATE", "USER"):
@@ -81,6 +81,8 @@ def to_inbound(update: dict[str, Any], photo: str | None = None) -> Inbound | No
             return Inbound(other=PHOTO_LOST, **base)
         return Inbound(photo=picture, **base)
     text = message.get("text")
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        text = str(text)  # liberal: a figure sent as a JSON number is still what was typed
     if kind == TEXT or (kind not in OTHER_KINDS and isinstance(text, str)):
         text = text if isinstance(text, str) else ""
         command = parse_command(text)
