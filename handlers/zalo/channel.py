@@ -37,6 +37,7 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_PAUSE = 30.0  # seconds between polls after repeated failures
 MIN_IDLE_POLL = 0.5  # an idle answer quicker than this is not a long poll: pause (no busy loop)
 STOP_PATIENCE = 5.0  # seconds to finish the updates being handled at a stop
+MAX_BODY = 1024 * 1024  # bytes of one webhook call
 COUNT_EVERY = 30.0  # seconds between adding the messages sent to the month's count
 
 
@@ -247,7 +248,8 @@ class ZaloChannel:
         path = "/" + (httpx.URL(settings.webhook_url).path.strip("/") or "zalo")
         application = tornado.web.Application(
             [(path, WebhookHandler, {"secret": secret, "receive": self._receive})])
-        self._server = tornado.httpserver.HTTPServer(application)
+        # An update is a few kilobytes: a larger body is refused before it is read whole.
+        self._server = tornado.httpserver.HTTPServer(application, max_body_size=MAX_BODY)
         try:
             self._server.listen(settings.port, settings.listen)
         except OSError as e:  # the port taken, the address not this machine's
