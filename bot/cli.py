@@ -16,6 +16,7 @@ from bot import logs
 from bot.config import (
     CONFIG_ENV,
     TOKEN_ENV,
+    ZALO_TOKEN_ENV,
     Config,
     ConfigError,
     database_problem,
@@ -74,7 +75,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     # What `run` would refuse is a problem here too (the same function decides), except a
     # missing token: the other commands do not need one.
     problems = [*run_problems(config), *problems]
-    if config.token():
+    if config.token() or config.zalo_token():
         problems += token_problems(config)
     if problems:
         for p in problems:
@@ -86,8 +87,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"templates: {display_path(config.reports.folder)}")
     for t in sorted(templates.values(), key=lambda t: t.id):
         print(f"  {t.id}: {len(t.questions)} questions, {t.period.value}, “{t.deadline}”")
-    if not config.token():
-        print(f"note: `baocao run` needs the bot token: set {TOKEN_ENV}")
+    if not config.token() and not config.zalo_token():
+        print(f"note: `baocao run` needs the bot token: set {TOKEN_ENV} (Telegram) or "
+              f"{ZALO_TOKEN_ENV} (Zalo)")
     return EXIT_OK
 
 
