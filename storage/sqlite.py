@@ -343,7 +343,8 @@ class SqliteStorage:
         """Did this person block the bot? (Kept in memory: asked on every inbound event.)"""
         if self._unreachable is None:
             rows = await self.db.fetchall("SELECT id FROM people WHERE reachable = 0")
-            self._unreachable = {r["id"] for r in rows}
+            if self._unreachable is None:  # a load that ended first may hold a mark since
+                self._unreachable = {r["id"] for r in rows}
         return person_id in self._unreachable
 
     async def set_reachable(self, person_id: int, reachable: bool) -> None:

@@ -26,16 +26,18 @@ class QuotaWatch:
         self._sent = sent  # messages accepted since start (the transport counts)
         self._counted = 0
 
-    async def count(self) -> int | None:
+    async def count(self, warn: bool = True) -> int | None:
         """Add what was sent since the last count to this month's; the month's total (None if
-        nothing new)."""
+        nothing new). Admins are warned when a threshold is crossed, unless `warn` is false
+        (at a stop, when nothing can be sent: the next count after the next start warns)."""
         delta = self._sent() - self._counted
         if delta <= 0:
             return None
         month = self.clock().astimezone(self.zone).strftime("%Y-%m")
         total = await self.storage.count_sent(self.channel, month, delta)
         self._counted += delta
-        await self._warn(month, total)
+        if warn:
+            await self._warn(month, total)
         return total
 
     async def _warn(self, month: str, total: int) -> None:
