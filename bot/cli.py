@@ -254,6 +254,16 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use 2026-03-05)") from None
 
 
+def _demo_day(text: str) -> date:
+    """`demo --date`: a day of the years periods exist in (1900–9998), so the demo's clock,
+    its invite's expiry and every window it lists stay inside the calendar."""
+    day = _day(text)
+    if not date(1900, 1, 1) <= day <= date(9998, 12, 31):
+        raise argparse.ArgumentTypeError(f"{day.isoformat()} is outside 1900-01-01 to "
+                                         "9998-12-31")
+    return day
+
+
 def cmd_reminders_preview(args: argparse.Namespace) -> int:
     """List the reminders that would go out in a window; sends nothing."""
     from bot.app import build_app
@@ -421,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="try the officer dialogue in the terminal (no token needed)")
     p.add_argument("--db", help="keep the demo database in this file (default: temporary); "
                    "a second run continues where the first stopped")
-    p.add_argument("--date", type=_day, default=None, help="play as if today were this day, "
+    p.add_argument("--date", type=_demo_day, default=None, help="play as if today were this day, "
                    "2025-10-01 (to try a template whose plan has ended)")
     p.set_defaults(handler=cmd_demo, quiet_logs=True)
 

@@ -124,7 +124,9 @@ def windows_between(t: Template, first: date, last: date, zone: ZoneInfo,
     out: list[Window] = []
     for s in t.every_schedule:
         try:
-            period = Period.latest(s.period, max(first - timedelta(days=1200), date(1900, 1, 1)))
+            # 1200 days back (a period may lock long after it starts), never before 1900
+            back = max(first.toordinal() - 1200, date(1900, 1, 1).toordinal())
+            period = Period.latest(s.period, date.fromordinal(back))
             while period.start <= last:
                 if t.valid_until is not None and period.start > t.valid_until:
                     break
