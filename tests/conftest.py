@@ -35,6 +35,15 @@ async def close_databases_left_open(monkeypatch: pytest.MonkeyPatch) -> AsyncIte
 
 
 @pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A command-line test's working folder, with no config or token from the environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("BAOCAO_CONFIG", "BAOCAO_TELEGRAM_TOKEN", "BAOCAO_ZALO_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "baocao.db"
 

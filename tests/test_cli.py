@@ -21,15 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BAOCAO_CONFIG", raising=False)
-    monkeypatch.delenv("BAOCAO_TELEGRAM_TOKEN", raising=False)
-    monkeypatch.delenv("BAOCAO_ZALO_TOKEN", raising=False)
-    return tmp_path
-
-
 def write_config(workdir: Path, extra: str = "") -> Path:
     cfg = workdir / "config.toml"
     cfg.write_text(f'[storage]\npath = "{workdir / "db.sqlite"}"\n{extra}', encoding="utf-8")

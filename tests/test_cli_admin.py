@@ -25,14 +25,6 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
 UNITS = "code,name,parent_code,level\nLC,Tỉnh đoàn Lào Cai,,tinh\nLC-01,Đoàn xã A,LC,xa\n"
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BAOCAO_CONFIG", raising=False)
-    monkeypatch.delenv("BAOCAO_TELEGRAM_TOKEN", raising=False)
-    return tmp_path
-
-
 def configure(workdir: Path, text: str = "", db: str | None = None) -> None:
     db = db if db is not None else str(workdir / "db.sqlite")
     (workdir / "config.toml").write_text(f'[storage]\npath = "{db}"\n{text}', encoding="utf-8")

@@ -19,15 +19,6 @@ from tests.fakebotapi import FakeBotAPI
 from tests.fakezalo import FakeZalo
 from tests.test_cli import write_config
 
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("BAOCAO_CONFIG", "BAOCAO_TELEGRAM_TOKEN", "BAOCAO_ZALO_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 HOOK = ('[zalo]\nmode = "webhook"\nwebhook_url = "https://baocao.example.vn/zalo"\n'
         'webhook_secret = "a-secret-of-some-length"\n')
 

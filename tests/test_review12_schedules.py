@@ -84,14 +84,6 @@ def test_valid_until_on_a_periods_last_day_and_valid_from_inside_one(tmp_path: P
 
 # --- baocao calendar and demo --date at the edges of the calendar -----------------------------
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BAOCAO_CONFIG", raising=False)
-    monkeypatch.delenv("BAOCAO_TELEGRAM_TOKEN", raising=False)
-    return tmp_path
-
-
 def test_calendar_from_the_first_years_ad_is_no_traceback(
         workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Was: OverflowError (the look-back of 1200 days went before year 1).

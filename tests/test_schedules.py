@@ -406,14 +406,6 @@ DISTRICT_ONLY = HEAD.replace('"hai_lich"', '"cap_huyen"').replace(
     'period = "quarter"\ndeadline = "trước ngày 05 tháng cuối quý"\n') + QUESTIONS
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("BAOCAO_CONFIG", raising=False)
-    monkeypatch.delenv("BAOCAO_TELEGRAM_TOKEN", raising=False)
-    return tmp_path
-
-
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str], str]:
     from bot.cli import main
 

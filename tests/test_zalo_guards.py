@@ -947,14 +947,6 @@ def test_a_zalo_token_alone_is_enough_and_is_checked(monkeypatch: pytest.MonkeyP
 # --- the CLI --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("BAOCAO_CONFIG", "BAOCAO_TELEGRAM_TOKEN", ZALO_ENV):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
 def configure(workdir: Path, extra: str = "") -> Path:
     db = workdir / "db.sqlite"
     (workdir / "config.toml").write_text(f'[storage]\npath = "{db}"\n{extra}', encoding="utf-8")
