@@ -156,7 +156,7 @@ def test_each_template_has_labelled_targets(template_id):
 
 def test_milestone_targets_of_the_farmers_plan():
     t = TEMPLATES["hoi_nong_dan_htx"]
-    by_key = {(tg.question, tg.year): tg.value for tg in t.targets}
+    by_key = {(tg.question, tg.year): tg.value or 0.0 for tg in t.targets}
     assert by_key[("htx_luy_ke", 2025)] > 3 and by_key[("tht_luy_ke", 2025)] > 10
     assert by_key[("htx_luy_ke", 2030)] >= 10 and by_key[("tht_luy_ke", 2030)] >= 40
 

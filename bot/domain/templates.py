@@ -23,11 +23,14 @@ from bot.domain.periods import Period, PeriodKind
 
 
 class Level(StrEnum):
-    """Unit levels: province, district, commune (xã, phường, thị trấn)."""
+    """Unit levels: province (tỉnh, thành phố trực thuộc trung ương), district (before July
+    2025), commune (xã, phường, đặc khu; thị trấn before 2025), and bodies directly under a
+    province organisation that are not territorial (Đoàn trực thuộc: schools, agencies)."""
 
     TINH = "tinh"
     HUYEN = "huyen"
     XA = "xa"
+    TRUC_THUOC = "truc_thuoc"
 
 
 class QuestionType(StrEnum):
@@ -52,6 +55,7 @@ class Aggregate(StrEnum):
     AVERAGE = "average"
     MIN = "min"
     MAX = "max"
+    RATIO = "ratio"  # Σ this question / Σ its `denominator` question, shown as a percentage
     COUNT_YES = "count_yes"  # units that answered yes
     COUNT = "count"  # units that answered at all
     DISTRIBUTION = "distribution"  # per choice option, how many units chose it
@@ -143,6 +147,19 @@ class Question(_Strict):
     # Dates only: inside the report's period, or from its first day to the day of reporting
     # (never past its last day).
     within: Literal["period", "period_to_today"] | None = None
+    # Rates asked as two counts: on the numerator, aggregate = "ratio" and denominator = the
+    # id of the count it is a part of (numerator ≤ denominator is checked as the officer types).
+    denominator: str | None = None
+    # A percentage averaged over units, weighted by another question's answer (e.g. the
+    # number of groups a unit has); without it an average must be asked for explicitly.
+    weight: str | None = None
+    # How a number adds up over time: "sum" for flows (new this period), "last" for stocks
+    # (lũy kế, as at the end of the period).
+    over_time: Literal["sum", "last"] | None = None
+    # "previous": show last period's answer and accept "giữ" / "như kỳ trước" to reuse it.
+    prefill: Literal["previous"] | None = None
+    # A longer explanation than the hint, shown when the officer asks ("?", "Giải thích").
+    definition: str | None = Field(default=None, min_length=1, max_length=1000)
 
     @property
     def aggregation(self) -> Aggregate:
@@ -167,17 +184,30 @@ class Rule(_Strict):
 
 
 class Target(_Strict):
-    """A chỉ tiêu: `question`'s total (or each unit's answer) should reach `value`."""
+    """A chỉ tiêu: `question`'s total (or each unit's answer) should reach `value`.
+
+    scope: "total" (the subtree's roll-up), "each_unit" (every unit's own answer), "level"
+    (every unit of `level`), "allocated" (each unit its own value, from
+    `targets/<template id>.csv` in the reports folder: columns code,value).
+    `baseline_year`: a cumulative target, counted from 1 January of that year.
+    `basis`: "plan" when the plan states the figure (quote it in `quote`), else "assumed"."""
 
     question: str
-    value: float
-    direction: Literal["at_least", "at_most"] = "at_least"
-    scope: Literal["total", "each_unit"] = "total"
+    value: float | None = None  # None only for allocated targets
+    direction: Literal["at_least", "at_most", "more_than", "less_than"] = "at_least"
+    scope: Literal["total", "each_unit", "level", "allocated"] = "total"
+    level: Level | None = None
     year: int | None = None  # a milestone year (e.g. 2025); None means every period
+    baseline_year: int | None = None
+    basis: Literal["plan", "assumed"] | None = None
+    quote: str | None = None
     label: str | None = None
 
 
 class AppliesTo(_Strict):
+    """Which units owe the report: every key given must match (a key left empty matches all)."""
+
+    orgs: list[Annotated[str, Field(pattern=_ID)]] = []  # doan, hoi_nong_dan, dang, ubnd…
     levels: list[Level] = []
     subtrees: list[str] = []  # unit codes; the unit and everything below it
 
@@ -254,7 +284,8 @@ Day = Annotated[date, BeforeValidator(_a_day)]
 
 # Question keys added after templates were in use: left out of the hash while unset, so that
 # an upgrade alone gives no template a new version; the same for the template's own keys.
-_LATER_KEYS = ("within",)
+_LATER_KEYS = ("within", "denominator", "weight", "over_time", "prefill", "definition")
+_LATER_TARGET_KEYS = ("level", "baseline_year", "basis", "quote")
 _LATER_TEMPLATE_KEYS = ("schedules", "valid_from", "valid_until", "deadline_basis")
 
 
@@ -339,6 +370,12 @@ class Template(_Strict):
             for key in _LATER_KEYS:
                 if q.get(key) is None:
                     q.pop(key, None)
+        for tg in content["targets"]:
+            for key in _LATER_TARGET_KEYS:
+                if tg.get(key) is None:
+                    tg.pop(key, None)
+        if not content["applies_to"]["orgs"]:
+            content["applies_to"].pop("orgs")
         body = json.dumps(content, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
@@ -502,6 +539,9 @@ def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> l
             bad(f"targets[{i}].question", f"unknown question {tg.question!r}")
         elif ref.type not in NUMERIC_TYPES and ref.type is not QuestionType.YES_NO:
             bad(f"targets[{i}].question", f"{tg.question!r} is not a number or yes/no question")
+        if tg.value is None and tg.scope != "allocated":
+            bad(f"targets[{i}].value", "required (only allocated targets take their values "
+                "from a file)")
 
     send_at = t.reminders.send_at if t.reminders else None
     late = send_at_problem(send_at, quiet) if send_at is not None and quiet else None

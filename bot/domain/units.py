@@ -16,7 +16,8 @@ LEVEL_WORDS = {
     "xa": Level.XA, "phuong": Level.XA, "thi tran": Level.XA, "commune": Level.XA,
     "ward": Level.XA,
 }
-LEVEL_VI = {Level.TINH: "tỉnh", Level.HUYEN: "huyện", Level.XA: "xã"}
+LEVEL_VI = {Level.TINH: "tỉnh", Level.HUYEN: "huyện", Level.XA: "xã",
+            Level.TRUC_THUOC: "trực thuộc"}
 
 
 @dataclass(frozen=True, slots=True)
