@@ -230,7 +230,9 @@ def test_templates_without_within_keep_their_version(tmp_path: Path) -> None:
     # (nor the template keys added since: schedules, valid_from, valid_until, deadline_basis)
     before = template.model_dump(mode="json", exclude={
         "schedules": True, "valid_from": True, "valid_until": True, "deadline_basis": True,
-        "questions": {"__all__": {"within"}}})
+        "applies_to": {"orgs"},
+        "questions": {"__all__": {"within", "denominator", "weight", "over_time", "prefill",
+                                  "definition"}}})
     body = json.dumps(before, sort_keys=True, ensure_ascii=False)
     assert template.content_hash() == hashlib.sha256(body.encode()).hexdigest()[:16]
     _load(tmp_path, extra_date='within = "period"')
