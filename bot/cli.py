@@ -28,7 +28,15 @@ from bot.config import (
 from bot.domain.deadlines import DeadlineError, parse_deadline
 from bot.domain.periods import Period, PeriodError
 from bot.domain.templates import Problem, Template
-from bot.domain.units import check_import, clean_code, render_tree
+from bot.domain.units import (
+    check_import,
+    check_merge,
+    check_retire,
+    clean_code,
+    not_in_file,
+    render_tree,
+    shown,
+)
 from bot.unit_files import UnitFileError, read_unit_rows
 from storage.database import StorageError
 
@@ -169,6 +177,19 @@ def cmd_units_import(args: argparse.Namespace) -> int:
             added, updated = await storage.upsert_units(units)
             print(f"OK: {len(rows)} rows, {added} added, {updated} updated, "
                   f"{len(rows) - added - updated} unchanged")
+            still_retired = [existing[u.code] for u in units
+                             if u.code in existing and existing[u.code].retired_on is not None]
+            for u in still_retired:
+                print(f"note: {shown(u.code)} is in the file but stays retired (since "
+                      f"{u.retired_on}); to make it report again: "
+                      f"baocao units retire --undo {u.code}", file=sys.stderr)
+            gone = not_in_file((u.code for u in units), existing)
+            if gone:
+                print(f"note: {len(gone)} unit(s) no longer in the file are kept and still "
+                      f"expected to report: {', '.join(shown(u.code) for u in gone)}",
+                      file=sys.stderr)
+                print("to retire them: baocao units retire "
+                      f"{' '.join(u.code for u in gone)} [--on YYYY-MM-DD]", file=sys.stderr)
             return EXIT_OK
         finally:
             await storage.close()
@@ -195,13 +216,90 @@ def cmd_units_list(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _today(config: Config) -> date:
+    from bot.app import system_clock
+
+    return system_clock().astimezone(config.zone).date()
+
+
+def _codes(raw: list[str]) -> list[str]:
+    return list(dict.fromkeys(clean_code(c) for c in raw))  # cleaned, once each, in order
+
+
+def cmd_units_retire(args: argparse.Namespace) -> int:
+    """Retire units (or undo a retirement): they owe no report of a period starting after
+    their last day; their history stays."""
+    config = load(args)
+    codes = _codes(args.codes)
+    on = args.on or _today(config)
+
+    async def run() -> int:
+        storage = await _open_storage(config)
+        try:
+            units = {u.code: u for u in await storage.list_units()}
+            if args.undo:
+                unknown = [c for c in codes if c not in units]
+                if unknown:
+                    raise CommandError(f"unknown unit {shown(unknown[0])} "
+                                       "(see `baocao units list`)")
+                active = [c for c in codes if units[c].retired_on is None]
+                if active:
+                    raise CommandError(f"unit {shown(active[0])} is not retired")
+                changed = await storage.unretire_units(codes)
+                print(f"OK: {changed} unit(s) report again: {' '.join(codes)}")
+                return EXIT_OK
+            errors = check_retire(codes, units)
+            if errors:
+                for err in errors:
+                    print(f"error: {err}", file=sys.stderr)
+                print("nothing retired", file=sys.stderr)
+                return EXIT_ERROR
+            changed = await storage.retire_units(codes, on)
+            print(f"OK: {changed} unit(s) retired on {on}: {' '.join(codes)} (they owe the "
+                  "reports of periods that started by then, none after)")
+            return EXIT_OK
+        finally:
+            await storage.close()
+
+    return asyncio.run(run())
+
+
+def cmd_units_merge(args: argparse.Namespace) -> int:
+    """Merge units into another: they retire, and their figures carry to NEW."""
+    config = load(args)
+    old, new = _codes(args.codes), clean_code(args.into)
+    on = args.on or _today(config)
+
+    async def run() -> int:
+        storage = await _open_storage(config)
+        try:
+            units = {u.code: u for u in await storage.list_units()}
+            errors = check_merge(old, new, units)
+            if errors:
+                for err in errors:
+                    print(f"error: {err}", file=sys.stderr)
+                print("nothing merged", file=sys.stderr)
+                return EXIT_ERROR
+            changed = await storage.retire_units(old, on, merged_into=new)
+            print(f"OK: {changed} unit(s) merged into {new} ({units[new].name}) on {on}: "
+                  f"{' '.join(old)}")
+            return EXIT_OK
+        finally:
+            await storage.close()
+
+    return asyncio.run(run())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the officer dialogue in the terminal on a throw-away database."""
-    from handlers.console import main_demo
+    from handlers.console import DEMO_UNIT, DemoError, main_demo
 
     config = load(args)
-    return main_demo(config, usable_database(Path(args.db), "--db") if args.db else None,
-                     args.date)
+    try:
+        return main_demo(config, usable_database(Path(args.db), "--db") if args.db else None,
+                         args.date, clean_code(args.unit) if args.unit else DEMO_UNIT)
+    except DemoError as e:
+        raise CommandError(str(e)) from e
 
 
 def cmd_invite_create(args: argparse.Namespace) -> int:
@@ -303,7 +401,7 @@ def cmd_reminders_preview(args: argparse.Namespace) -> int:
 def cmd_calendar(args: argparse.Namespace) -> int:
     """Every report window due in a range of days (of the templates that apply to a unit)."""
     from bot.domain.reports import windows_due_between
-    from bot.domain.units import ancestors_of, applies, shown
+    from bot.domain.units import applies_in, expected
 
     config = load(args)
     if args.to < args.start:
@@ -326,10 +424,11 @@ def cmd_calendar(args: argparse.Namespace) -> int:
         units = asyncio.run(read_units())
         if code not in units:
             raise CommandError(f"unknown unit {shown(code)} (see `baocao units list`)")
-        ancestors = ancestors_of(code, units)
-        chosen = [t for t in chosen if applies(t.applies_to, units[code], ancestors)]
+        chosen = [t for t in chosen if applies_in(t.applies_to, code, units)]
+        unit = units[code]
     windows = sorted((w for t in chosen for w in windows_due_between(
-        t, args.start, args.to, config.zone, config.reports.lock_days)),
+        t, args.start, args.to, config.zone, config.reports.lock_days)
+        if args.unit is None or expected(unit, w.period)),
         key=lambda w: (w.due, w.template.id, w.period.id))
     for w in windows:
         opens, due, locks = w.period.start, w.due.astimezone(config.zone), w.lock.astimezone(
@@ -422,17 +521,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     units = sub.add_parser("units", help="manage the unit tree")
     usub = units.add_subparsers(dest="units_command", metavar="ACTION", required=True)
-    p = usub.add_parser("import", help="import units from CSV/XLSX (code,name,parent_code,level)")
+    p = usub.add_parser("import", help="import units from CSV/XLSX (code,name,parent_code,"
+                        "level[,org]); never deletes a unit")
     p.add_argument("file", help="a .csv (UTF-8) or .xlsx file")
     p.set_defaults(handler=cmd_units_import)
-    p = usub.add_parser("list", help="print the unit tree")
+    p = usub.add_parser("list", help="print the unit tree (retired units marked)")
     p.set_defaults(handler=cmd_units_list)
+    p = usub.add_parser("retire", help="retire units: no report is expected of them for "
+                        "periods starting after --on; their history stays")
+    p.add_argument("codes", nargs="+", metavar="CODE", help="unit code(s)")
+    p.add_argument("--on", type=_day, default=None, help="their last day (default: today)")
+    p.add_argument("--undo", action="store_true", help="make retired units report again")
+    p.set_defaults(handler=cmd_units_retire)
+    p = usub.add_parser("merge", help="merge units into another: they retire and their "
+                        "figures carry to it")
+    p.add_argument("codes", nargs="+", metavar="OLD", help="code(s) of the units merged")
+    p.add_argument("--into", required=True, metavar="NEW", help="the unit that takes them over")
+    p.add_argument("--on", type=_day, default=None, help="their last day (default: today)")
+    p.set_defaults(handler=cmd_units_merge)
 
     p = sub.add_parser("demo", help="try the officer dialogue in the terminal (no token needed)")
     p.add_argument("--db", help="keep the demo database in this file (default: temporary); "
                    "a second run continues where the first stopped")
     p.add_argument("--date", type=_demo_day, default=None, help="play as if today were this day, "
                    "2025-10-01 (to try a template whose plan has ended)")
+    p.add_argument("--unit", default=None, help="play the officer of this unit of the sample "
+                   "tree (default LCH-TAMDUONG), e.g. LC-BATXAT")
     p.set_defaults(handler=cmd_demo, quiet_logs=True)
 
     invite = sub.add_parser("invite", help="manage invite codes")

@@ -1,4 +1,5 @@
-"""Reading unit lists from CSV or XLSX files with columns code,name,parent_code,level.
+"""Reading unit lists from CSV or XLSX files with columns code,name,parent_code,level and an
+optional org (files without it keep loading: every unit then inherits no org).
 
 A CSV may be separated by commas, semicolons (what Excel saves in the Vietnamese locale, where
 the comma is the decimal mark) or tabs (copied from a spreadsheet). The separator is decided
@@ -18,6 +19,7 @@ from pathlib import Path
 from bot.domain.units import UnitRow
 
 COLUMNS = ("code", "name", "parent_code", "level")
+OPTIONAL = ("org",)
 DELIMITERS = (",", ";", "\t")
 # Excel's separator line: `sep=;`, `sep=,`, `sep=` and a tab (or the two characters \t).
 SEP_LINE = re.compile(r"\"?sep=(,|;|\t|\\t)\"?[ \r\n]*", re.IGNORECASE)
@@ -49,17 +51,18 @@ def read_unit_rows(path: Path) -> list[UnitRow]:
     if missing:
         raise UnitFileError(f"{path}: line {header_line}: missing column(s) "
                             f"{', '.join(missing)} (need {','.join(COLUMNS)})")
-    idx = {c: header.index(c) for c in COLUMNS}
+    idx = {c: header.index(c) for c in (*COLUMNS, *OPTIONAL) if c in header}
     rows = []
     for line, cells in enumerate(table[1:], start=header_line + 1):
         if not any(c.strip() for c in cells):
             continue
 
         def cell(col: str, cells: list[str] = cells) -> str:
-            i = idx[col]
-            return cells[i] if i < len(cells) else ""
+            i = idx.get(col)
+            return cells[i] if i is not None and i < len(cells) else ""
 
-        rows.append(UnitRow(line, cell("code"), cell("name"), cell("parent_code"), cell("level")))
+        rows.append(UnitRow(line, cell("code"), cell("name"), cell("parent_code"), cell("level"),
+                            cell("org")))
     return rows
 
 
@@ -83,7 +86,7 @@ def detect_delimiter(header: str) -> str:
     when none does (the missing-column message then shows what was expected)."""
     def known(delimiter: str) -> int:
         cells = next(csv.reader([header], delimiter=delimiter), [])
-        return sum(1 for c in cells if c.strip().lower() in COLUMNS)
+        return sum(1 for c in cells if c.strip().lower() in (*COLUMNS, *OPTIONAL))
 
     return max(DELIMITERS, key=known)  # ties keep the first: a comma
 

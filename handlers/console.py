@@ -27,22 +27,26 @@ from bot.services.invites import create_invite
 from bot.unit_files import read_unit_rows
 from handlers.text_render import render_text
 
-DEMO_UNIT = "LC-BX-01"
+DEMO_UNIT = "LCH-TAMDUONG"  # plan 001 runs to 2030: the demo has a live report
 DEMO_USER = "demo-officer"
+
+
+class DemoError(Exception):
+    """The demo cannot start (a --unit the sample tree does not hold)."""
 
 
 def sample_units_path() -> Path:
     return Path(str(resources.files("bot") / "sample" / "units.csv"))
 
 
-def parse_line(line: str, event_id: str) -> Inbound:
+def parse_line(line: str, event_id: str, user: str = DEMO_USER) -> Inbound:
     """'/start ABC' → a command; anything else → typed text."""
     text = line.strip()
     command = parse_command(text)
     if command is not None:
-        return Inbound("console", DEMO_USER, M.DEMO_NAME, command=command.name,
+        return Inbound("console", user, M.DEMO_NAME, command=command.name,
                        argument=command.argument, event_id=event_id)
-    return Inbound("console", DEMO_USER, M.DEMO_NAME, text=text, event_id=event_id)
+    return Inbound("console", user, M.DEMO_NAME, text=text, event_id=event_id)
 
 
 def clock_on(day: date, zone: ZoneInfo,
@@ -56,8 +60,14 @@ def clock_on(day: date, zone: ZoneInfo,
 
 
 async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
-                   db_path: Path | None = None, today: date | None = None) -> int:
+                   db_path: Path | None = None, today: date | None = None,
+                   unit: str = DEMO_UNIT) -> int:
     clock = system_clock if today is None else clock_on(today, config.zone)
+    sample = {r.code: r for r in read_unit_rows(sample_units_path())}
+    if unit not in sample:
+        raise DemoError(f"unknown unit {unit!r} for the demo; the sample tree has: "
+                        f"{', '.join(sorted(sample))}")
+    user = DEMO_USER if unit == DEMO_UNIT else f"{DEMO_USER}-{unit}"
     with tempfile.TemporaryDirectory(prefix="baocao-demo-") as tmp:
         path = db_path or Path(tmp) / "demo.db"
         app = await build_app(config, clock=clock, db_path=path)
@@ -66,9 +76,10 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
             units, errors = check_import(read_unit_rows(sample_units_path()), existing)
             assert not errors, errors
             await app.storage.upsert_units(units)
-            person = await app.storage.find_person("console", DEMO_USER)
+            # Each unit is played by its own officer, so a kept database (--db) can hold both.
+            person = await app.storage.find_person("console", user)
             if person is None:
-                invite = await create_invite(app.storage, DEMO_UNIT, Role.OFFICER, 1, 7,
+                invite = await create_invite(app.storage, unit, Role.OFFICER, 1, 7,
                                              clock(), actor="demo")
                 first = [f"/start {invite.code}", "/baocao"]
             else:
@@ -79,7 +90,7 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
                 stdout.write(text + "\n")
                 stdout.flush()
 
-            say(M.demo_banner(db_path, today))
+            say(M.demo_banner(sample[unit].name, db_path, today))
             say(M.DEMO_HOW_TO + "\n")
             # Event ids are de-duplicated by the database, which may outlive this run
             # (--db): a prefix of its own keeps a second run's lines from being taken as
@@ -90,7 +101,8 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
             async def send(line: str) -> None:
                 nonlocal counter
                 counter += 1
-                for reply in await app.reporting.handle(parse_line(line, f"c{run}-{counter}")):
+                inbound = parse_line(line, f"c{run}-{counter}", user)
+                for reply in await app.reporting.handle(inbound):
                     say(render_text(reply))
                     say("")
 
@@ -115,5 +127,6 @@ async def run_demo(config: Config, stdin: TextIO, stdout: TextIO,
             await app.close()
 
 
-def main_demo(config: Config, db_path: Path | None = None, today: date | None = None) -> int:
-    return asyncio.run(run_demo(config, sys.stdin, sys.stdout, db_path, today))
+def main_demo(config: Config, db_path: Path | None = None, today: date | None = None,
+              unit: str = DEMO_UNIT) -> int:
+    return asyncio.run(run_demo(config, sys.stdin, sys.stdout, db_path, today, unit))

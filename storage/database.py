@@ -29,11 +29,22 @@ class StorageError(Exception):
     """The database cannot be opened or migrated."""
 
 
+# A migration that rebuilds a table other tables point at starts with this line: SQLite's own
+# procedure (https://sqlite.org/lang_altertable.html) turns foreign keys off around it (they
+# cannot be turned off inside a transaction, and dropping the old table would fail them),
+# then checks every reference before committing.
+REBUILD_MARK = "-- rebuild: foreign keys off"
+
+
 @dataclass(frozen=True)
 class Migration:
     number: int
     name: str
     sql: str
+
+    @property
+    def rebuilds(self) -> bool:
+        return self.sql.startswith(REBUILD_MARK)
 
 
 def load_migrations(folder: Path = MIGRATIONS) -> list[Migration]:
@@ -247,12 +258,24 @@ class Database:
             def run(conn: sqlite3.Connection, migration: Migration = migration) -> None:
                 for statement in split_statements(migration.sql):
                     conn.execute(statement)
+                if migration.rebuilds:
+                    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise sqlite3.IntegrityError(
+                            f"{len(broken)} reference(s) broken, first in {broken[0][0]}")
                 conn.execute(
                     "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?,?,?)",
                     (migration.number, migration.name, utcnow_iso()))
 
             try:
-                await self.write(run)
+                if migration.rebuilds:
+                    await self._on_writer_thread(self.writer.execute, "PRAGMA foreign_keys = OFF")
+                try:
+                    await self.write(run)
+                finally:
+                    if migration.rebuilds:
+                        await self._on_writer_thread(self.writer.execute,
+                                                     "PRAGMA foreign_keys = ON")
             except sqlite3.Error as e:
                 raise StorageError(
                     f"migration {migration.number:04d}_{migration.name} failed: {e}"

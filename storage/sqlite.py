@@ -7,7 +7,7 @@ import json
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,10 +76,19 @@ def _membership(row: Any, units: dict[str, Unit] | None = None) -> Membership:
     code = row["unit_code"]
     unit = units.get(code) if units is not None else None
     if unit is None:
-        unit = Unit(code, row["name"], row["parent_code"], Level(row["level"]))
+        unit = _unit(row, code)
         if units is not None:
             units[code] = unit
     return Membership(unit, Role(row["role"]))
+
+
+_UNIT_COLUMNS = "u.name, u.level, u.parent_code, u.org, u.retired_on, u.merged_into"
+
+
+def _unit(row: Any, code: str) -> Unit:
+    retired = row["retired_on"]
+    return Unit(code, row["name"], row["parent_code"], Level(row["level"]), row["org"],
+                date.fromisoformat(retired) if retired else None, row["merged_into"])
 
 
 def _submission(row: Any, answers: dict[str, Any]) -> Submission:
@@ -128,9 +137,9 @@ class SqliteStorage:
 
     async def list_units(self) -> list[Unit]:
         rows = await self.db.fetchall(
-            "SELECT code, name, parent_code, level FROM units ORDER BY code"
+            f"SELECT u.code, {_UNIT_COLUMNS} FROM units u ORDER BY u.code"
         )
-        return [Unit(r["code"], r["name"], r["parent_code"], Level(r["level"])) for r in rows]
+        return [_unit(r, r["code"]) for r in rows]
 
     async def units_created(self) -> dict[str, datetime]:
         """When each unit was first imported: it owes no report that was due before."""
@@ -138,7 +147,8 @@ class SqliteStorage:
         return {r["code"]: datetime.fromisoformat(r["created_at"]) for r in rows}
 
     async def upsert_units(self, units: Iterable[Unit], actor: str = "cli") -> tuple[int, int]:
-        """Insert new units and update changed ones in one transaction; return (added, updated)."""
+        """Insert new units and update changed ones in one transaction; return (added, updated).
+        Name, parent, level and org come from the file; retirement is left as stored."""
         now = utcnow_iso()
         pending = list(units)
 
@@ -147,29 +157,72 @@ class SqliteStorage:
             conn.execute("PRAGMA defer_foreign_keys = ON")  # parents may come later
             for u in pending:
                 old = conn.execute(
-                    "SELECT name, parent_code, level FROM units WHERE code = ?", (u.code,)
+                    "SELECT name, parent_code, level, org FROM units WHERE code = ?", (u.code,)
                 ).fetchone()
                 if old is None:
                     conn.execute(
-                        "INSERT INTO units (code, name, parent_code, level, created_at, updated_at)"
-                        " VALUES (?,?,?,?,?,?)",
-                        (u.code, u.name, u.parent_code, u.level.value, now, now),
+                        "INSERT INTO units (code, name, parent_code, level, org, created_at,"
+                        " updated_at) VALUES (?,?,?,?,?,?,?)",
+                        (u.code, u.name, u.parent_code, u.level.value, u.org, now, now),
                     )
                     added += 1
-                elif (old["name"], old["parent_code"], old["level"]) != (
-                    u.name, u.parent_code, u.level.value
+                elif (old["name"], old["parent_code"], old["level"], old["org"]) != (
+                    u.name, u.parent_code, u.level.value, u.org
                 ):
                     conn.execute(
-                        "UPDATE units SET name=?, parent_code=?, level=?, updated_at=? "
+                        "UPDATE units SET name=?, parent_code=?, level=?, org=?, updated_at=? "
                         "WHERE code=?",
-                        (u.name, u.parent_code, u.level.value, now, u.code),
+                        (u.name, u.parent_code, u.level.value, u.org, now, u.code),
                     )
                     updated += 1
                 else:
                     continue
                 _audit(conn, actor, "unit.upsert", f"unit:{u.code}",
-                       {"name": u.name, "parent": u.parent_code, "level": u.level.value})
+                       {"name": u.name, "parent": u.parent_code, "level": u.level.value,
+                        "org": u.org})
             return added, updated
+
+        return await self.db.write(work)
+
+    async def retire_units(self, codes: list[str], on: date, merged_into: str | None = None,
+                           actor: str = "cli") -> int:
+        """Mark units retired from `on` (their last day), merged into another when given; each
+        change audited. Units already retired are left as they are; return how many changed."""
+        now = utcnow_iso()
+
+        def work(conn: sqlite3.Connection) -> int:
+            changed = 0
+            for code in codes:
+                cur = conn.execute(
+                    "UPDATE units SET retired_on=?, merged_into=?, updated_at=? "
+                    "WHERE code=? AND retired_on IS NULL",
+                    (on.isoformat(), merged_into, now, code))
+                if cur.rowcount:
+                    changed += 1
+                    action = "unit.merge" if merged_into else "unit.retire"
+                    _audit(conn, actor, action, f"unit:{code}",
+                           {"retired_on": on.isoformat(), "merged_into": merged_into})
+            return changed
+
+        return await self.db.write(work)
+
+    async def unretire_units(self, codes: list[str], actor: str = "cli") -> int:
+        """Undo a retirement (or merge); return how many units changed."""
+        now = utcnow_iso()
+
+        def work(conn: sqlite3.Connection) -> int:
+            changed = 0
+            for code in codes:
+                old = conn.execute("SELECT retired_on, merged_into FROM units WHERE code=?",
+                                   (code,)).fetchone()
+                if old is None or old["retired_on"] is None:
+                    continue
+                conn.execute("UPDATE units SET retired_on=NULL, merged_into=NULL, updated_at=? "
+                             "WHERE code=?", (now, code))
+                _audit(conn, actor, "unit.unretire", f"unit:{code}",
+                       {"was_retired_on": old["retired_on"], "was_merged_into": old["merged_into"]})
+                changed += 1
+            return changed
 
         return await self.db.write(work)
 
@@ -239,7 +292,7 @@ class SqliteStorage:
 
     async def memberships(self, person_id: int) -> list[Membership]:
         rows = await self.db.fetchall(
-            "SELECT m.unit_code, m.role, u.name, u.level, u.parent_code FROM memberships m "
+            f"SELECT m.unit_code, m.role, {_UNIT_COLUMNS} FROM memberships m "
             "JOIN units u ON u.code = m.unit_code WHERE m.person_id=? ORDER BY m.created_at",
             (person_id,),
         )
@@ -302,7 +355,7 @@ class SqliteStorage:
     async def all_memberships(self) -> dict[int, list[Membership]]:
         """person id → memberships, each list in the order `memberships()` gives."""
         rows = await self.db.fetchall(
-            "SELECT m.person_id, m.unit_code, m.role, u.name, u.level, u.parent_code"
+            f"SELECT m.person_id, m.unit_code, m.role, {_UNIT_COLUMNS}"
             " FROM memberships m JOIN units u ON u.code = m.unit_code"
             " ORDER BY m.person_id, m.created_at")
         out: dict[int, list[Membership]] = {}

@@ -14,7 +14,6 @@ from bot.domain.units import check_import
 from bot.services.channels import Inbound
 from bot.services.invites import create_invite
 from bot.unit_files import read_unit_rows
-from handlers.console import sample_units_path
 
 TEST_TEMPLATE = '''
 id = "thu_nghiem"
@@ -101,6 +100,12 @@ value = 3
 '''
 
 
+def legacy_units_path() -> Path:
+    """The unit tree before the 2025 reform (LC → LC-BX → LC-BX-01…) that the tests were
+    written on; the shipped sample (bot/sample/units.csv) is the post-2025 tree."""
+    return Path(__file__).parent / "data" / "units_legacy.csv"
+
+
 @dataclass
 class Clock:
     now: datetime = field(default_factory=lambda: datetime(2026, 2, 20, 3, 0, tzinfo=UTC))
@@ -168,7 +173,7 @@ async def make_app(tmp: Path, clock: Clock, with_test_template: bool = True,
     config = Config(storage=StorageConfig(path=tmp / "baocao.db"),
                     reports=ReportsConfig(dir=folder, lock_days=10))
     app = await build_app(config, clock=clock)
-    units, errors = check_import(read_unit_rows(sample_units_path()),
+    units, errors = check_import(read_unit_rows(legacy_units_path()),
                                  {u.code: u for u in await app.storage.list_units()})
     assert not errors
     await app.storage.upsert_units(units)

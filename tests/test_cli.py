@@ -16,6 +16,7 @@ from openpyxl import Workbook
 
 from bot.cli import main
 from bot.config import SHIPPED_REPORTS
+from bot.domain.units import LEVELS_ACCEPTED
 
 REPO = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
@@ -273,7 +274,7 @@ def test_units_import_errors_in_line_order_without_follow_on_errors(
     err = [line for line in capsys.readouterr().err.splitlines() if not LOG_LINE.match(line)]
     assert err == [
         "u.csv: line 3: unknown parent 'ZZZ' of 'Y-01'",
-        "u.csv: line 4: unknown level 'huyện đoàn' (use tinh, huyen or xa)",
+        "u.csv: line 4: unknown level 'huyện đoàn' (use " + LEVELS_ACCEPTED + ")",
         "u.csv: line 6: duplicate code 'X-01' (first on line 2)",
         "nothing imported (3 problem(s))",
     ]

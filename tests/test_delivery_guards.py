@@ -37,7 +37,6 @@ from bot.services.delivery import (
 )
 from bot.services.reporting.notices import shown_with
 from bot.unit_files import read_unit_rows
-from handlers.console import sample_units_path
 from handlers.telegram.app import INBOX_KEY, build_application
 from handlers.telegram.delivery import EDIT, SEND, TelegramTransport
 from handlers.telegram.delivery import render as tg_render
@@ -45,7 +44,7 @@ from handlers.telegram.inbox import StoringQueue, StoringRequest, replay
 from handlers.telegram.runner import start_services, stop_services, stop_sweeps
 from storage.models import Changes, Notice, Outgoing, Person
 from storage.sqlite import SqliteStorage
-from tests.harness import Chat, Clock, join, make_app
+from tests.harness import Chat, Clock, join, legacy_units_path, make_app
 from tests.recording_request import RecordingRequest
 from tests.test_colleagues import ANSWERS, REPORT, officer
 from tests.test_delivery import (
@@ -558,7 +557,7 @@ async def test_stored_updates_are_replayed_in_the_order_received() -> None:
 async def test_a_start_resumes_what_the_last_run_left_and_a_stop_drains(tmp_path: Path) -> None:
     db = tmp_path / "baocao.db"
     storage = await SqliteStorage.open(db)
-    units, errors = check_import(read_unit_rows(sample_units_path()), {})
+    units, errors = check_import(read_unit_rows(legacy_units_path()), {})
     assert not errors
     await storage.upsert_units(units)
     await storage.apply(Changes(

@@ -498,6 +498,6 @@ def test_calendar_refuses_broken_templates(workdir: Path,
 
 
 def sample_units() -> Path:
-    from handlers.console import sample_units_path
+    from tests.harness import legacy_units_path
 
-    return sample_units_path()
+    return legacy_units_path()

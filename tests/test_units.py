@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.templates import Level
-from bot.domain.units import Unit, UnitRow, check_import, clean_code
+from bot.domain.units import LEVELS_ACCEPTED, Unit, UnitRow, check_import, clean_code
 from bot.unit_files import detect_delimiter, read_unit_rows
 
 
@@ -40,7 +40,7 @@ def test_children_of_a_refused_row_get_no_follow_on_error() -> None:
                                   ("B", "Xã", "", "bang"), ("B-1", "Xã", "B", "xa"),
                                   ("C-1", "Xã", "C", "xa")), {})
     assert errors == ["line 3: unit 'A' is its own parent", "line 4: unknown level 'bang' "
-                      "(use tinh, huyen or xa)", "line 6: unknown parent 'C' of 'C-1'"]
+                      f"(use {LEVELS_ACCEPTED})", "line 6: unknown parent 'C' of 'C-1'"]
 
 
 # Invisible characters a spreadsheet or a copy from a web page leaves in a cell: zero-width

@@ -165,6 +165,22 @@ def not_for_your_role(roles: list[Role]) -> str:
 # --- report list and status ------------------------------------------------------------------
 
 NO_REPORTS = "Hiện đơn vị bạn không có báo cáo nào cần làm."
+NO_TEMPLATE = ("Chưa có mẫu báo cáo nào áp dụng cho đơn vị của bạn, nên không có báo cáo nào "
+               "cần làm. Nếu thấy chưa đúng, bạn hãy báo cán bộ quản trị hệ thống.")
+
+
+def no_template_for(unit: str) -> str:
+    """For a person with several units: the one no template applies to."""
+    return f"{unit}: chưa có mẫu báo cáo nào áp dụng cho đơn vị này."
+
+
+def unit_stopped(unit: str, last_day: date, merged_into: str | None) -> str:
+    """A retired (or merged) unit's officer opening the list after its last period."""
+    text = f"{unit} đã thôi báo cáo từ sau ngày {vnformat.day(last_day)}"
+    if merged_into:
+        text += (f" do đã sáp nhập vào {merged_into}; các kỳ báo cáo tiếp theo do "
+                 f"{merged_into} thực hiện")
+    return text + ". Các báo cáo đã gửi vẫn xem được bằng /trangthai."
 LIST_HEADING = "Các báo cáo của đơn vị bạn (chọn một để làm):"
 STATUS_HEADING = "Tình hình báo cáo của đơn vị:"
 STATUS_EMPTY = "Chưa có báo cáo nào."
@@ -771,11 +787,12 @@ DEMO_HOW_TO = "Gõ câu trả lời rồi Enter; /giup để xem lệnh; Ctrl+D 
 DEMO_GOODBYE = "Tạm biệt!"
 
 
-def demo_banner(db_path: Path | None, today: date | None = None) -> str:
-    """`db_path`: where the data is kept (--db), or None for a throw-away database; `today`:
-    the day the demo plays (--date), or None for the real one."""
+def demo_banner(unit: str, db_path: Path | None, today: date | None = None) -> str:
+    """`unit`: the name of the unit played (--unit); `db_path`: where the data is kept (--db),
+    or None for a throw-away database; `today`: the day the demo plays (--date), or None for
+    the real one."""
     kept = f"dữ liệu lưu trong {db_path}" if db_path else "dữ liệu thử, xóa khi thoát"
-    banner = f"baocao demo — bạn là cán bộ Đoàn xã Bản Vược ({kept})."
+    banner = f"baocao demo — bạn là cán bộ {unit} ({kept})."
     if today is not None:
         banner += f"\nChạy thử như thể hôm nay là ngày {today:%d/%m/%Y}."
     return banner

@@ -24,7 +24,7 @@ from bot.domain.templates import Template
 from bot.domain.units import Unit
 from bot.services.channels import Channels
 from bot.services.turns import Turns
-from bot.services.units import UnitDirectory
+from bot.services.units import UnitDirectory, UnitTree
 from storage.interface import Storage
 from storage.models import Person
 
@@ -82,10 +82,9 @@ class ReminderService:
         # and releases the rest, so a clean shutdown leaves nothing stranded as 'sending'.
         self.stopping = False
 
-    async def _applicable(self, turns: Turns | None = None) -> dict[str, list[Unit]]:
-        """template → the units it applies to (the shared unit view, refreshed once a minute)."""
-        tree = await self.units.tree(turns)
-        return {t.id: tree.units_for(t.id) for t in self.templates.values()}
+    async def _tree(self, turns: Turns | None = None) -> UnitTree:
+        """The shared unit view (refreshed once a minute): which units owe which report."""
+        return await self.units.tree(turns)
 
     async def plan(self, now: datetime, officers: dict[str, list[Person]] | None = None,
                    ) -> tuple[list[Planned], list[Planned]]:
@@ -99,7 +98,7 @@ class ReminderService:
         sent. Most minutes nothing is, and reading every officer (30,000 objects at the
         largest size measured) each minute only churned memory."""
         turns = Turns()
-        applicable = await self._applicable(turns)
+        tree = await self._tree(turns)
         send: list[Planned] = []
         drop: list[Planned] = []
         for t in sorted(self.templates.values(), key=lambda t: t.id):
@@ -112,7 +111,7 @@ class ReminderService:
                 ledger = await self.storage.reminder_ledger(t.id, w.period.id)
                 # Units with the same kinds already handled get the same decision.
                 decided: dict[frozenset[str], tuple[Slot | None, list[Slot]]] = {}
-                for unit in applicable[t.id]:
+                for unit in tree.expected_for(t.id, w.period):
                     await turns.take()
                     if unit.code in submitted:
                         continue
@@ -234,7 +233,7 @@ class ReminderService:
         submissions and ledger, assuming the bot runs throughout. Sends nothing."""
         first = datetime.combine(start, time(0), tzinfo=self.zone)
         last = datetime.combine(end + timedelta(days=1), time(0), tzinfo=self.zone)
-        applicable = await self._applicable()
+        tree = await self._tree()
         officers = await self.storage.officers_by_unit()
         out: list[Planned] = []
         for t in sorted(self.templates.values(), key=lambda t: t.id):
@@ -245,7 +244,7 @@ class ReminderService:
                     continue
                 submitted = await self.storage.submitted_units(t.id, w.period.id)
                 ledger = await self.storage.reminder_ledger(t.id, w.period.id)
-                for unit in applicable[t.id]:
+                for unit in tree.expected_for(t.id, w.period):
                     if unit.code in submitted:
                         continue
                     people = [p for p in officers.get(unit.code, []) if p.reachable]

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.periods import Period
 from bot.domain.templates import Template
-from bot.domain.units import Unit, ancestors_of, applies
+from bot.domain.units import Unit, ancestors_of, applies, effective_org, expected
 from bot.services.turns import Turns
 from storage.interface import Storage
 
@@ -26,7 +27,18 @@ class UnitTree:
     ordered: dict[str, list[Unit]]  # template id → those units, by code
 
     def units_for(self, template_id: str) -> list[Unit]:
+        """Every unit the template applies to, retired ones included (their history)."""
         return self.ordered.get(template_id, [])
+
+    def expected_for(self, template_id: str, period: Period) -> list[Unit]:
+        """The units that owe this period's report: retired units drop out from the period
+        after their last day (`expected`)."""
+        return [u for u in self.ordered.get(template_id, []) if expected(u, period)]
+
+    def owes(self, code: str, template_id: str, period: Period) -> bool:
+        unit = self.units.get(code)
+        return (unit is not None and code in self.applicable.get(template_id, frozenset())
+                and expected(unit, period))
 
 
 class UnitDirectory:
@@ -56,8 +68,9 @@ class UnitDirectory:
         ordered: dict[str, list[Unit]] = {t.id: [] for t in self.templates.values()}
         for u in listed:  # listed by code
             ancestors = ancestors_of(u.code, units)
+            org = effective_org(u.code, units)
             for t in self.templates.values():
-                if applies(t.applies_to, u, ancestors):
+                if applies(t.applies_to, u, ancestors, org):
                     ordered[t.id].append(u)
             await turns.take()
         applicable = {tid: frozenset(u.code for u in found) for tid, found in ordered.items()}

@@ -28,7 +28,8 @@ def greet(deps: Deps, ctx: Ctx) -> list[Reply]:
 
 async def windows_for(deps: Deps, ctx: Ctx, include_locked: int = 0
                       ) -> list[tuple[int, Unit, Window]]:
-    """(slot, unit, window) of every report the person's units owe, template by template."""
+    """(slot, unit, window) of every report the person's units owe, template by template
+    (a retired unit owes none of the periods after its last day)."""
     tree = await deps.units.tree()
     out = []
     for slot, unit in enumerate(ctx.officer_units):
@@ -36,15 +37,37 @@ async def windows_for(deps: Deps, ctx: Ctx, include_locked: int = 0
             if unit.code not in tree.applicable.get(t.id, frozenset()):
                 continue
             for w in open_windows(t, ctx.now, deps.zone, deps.lock_days, include_locked):
-                out.append((slot, unit, w))
+                if tree.owes(unit.code, t.id, w.period):
+                    out.append((slot, unit, w))
     return out
+
+
+async def nothing_to_do(deps: Deps, ctx: Ctx) -> str:
+    """Why the list is empty: a unit that stopped reporting (merged into another), a unit no
+    template applies to, or simply nothing open right now."""
+    tree = await deps.units.tree()
+    many = len(ctx.officer_units) > 1
+    reasons, idle = [], False
+    for unit in ctx.officer_units:
+        known = tree.units.get(unit.code, unit)
+        if known.retired_on is not None:
+            into = tree.units.get(known.merged_into) if known.merged_into else None
+            reasons.append(M.unit_stopped(known.name, known.retired_on,
+                                          into.name if into else known.merged_into))
+        elif not any(unit.code in codes for codes in tree.applicable.values()):
+            reasons.append(M.no_template_for(known.name) if many else M.NO_TEMPLATE)
+        else:
+            idle = True
+    if idle:
+        reasons.append(M.NO_REPORTS)
+    return "\n".join(reasons) or M.NO_REPORTS
 
 
 async def report_list(deps: Deps, ctx: Ctx) -> list[Reply]:
     ctx.conversation.show(Mode.LIST)
     windows = await windows_for(deps, ctx)
     if not windows:
-        return [Reply(M.NO_REPORTS)]
+        return [Reply(await nothing_to_do(deps, ctx))]
     codes = [u.code for u in ctx.officer_units]
     submitted = {ReportKey(s.unit_code, s.template_id, s.period) for s in
                  await deps.storage.latest_submissions(codes, with_answers=False)}
@@ -133,8 +156,7 @@ async def watcher_status(deps: Deps, ctx: Ctx) -> Reply:
         lines.append(M.watch_heading(root.name))
         for t in sorted(deps.templates.values(), key=lambda t: t.id):
             applicable = tree.applicable.get(t.id, frozenset())
-            expected = [tree.units[c] for c in sorted(codes) if c in applicable]
-            if not expected:
+            if not codes & applicable:
                 continue
             for schedule in t.every_schedule:  # the current period of each schedule
                 current = schedule_windows(t, schedule, ctx.now, deps.zone, deps.lock_days,
@@ -142,6 +164,9 @@ async def watcher_status(deps: Deps, ctx: Ctx) -> Reply:
                 if not current:  # outside the plan's lifetime
                     continue
                 w = current[0]
+                expected = [u for u in tree.expected_for(t.id, w.period) if u.code in codes]
+                if not expected:
+                    continue
                 done = [u for u in expected if (u.code, t.id, w.period.id) in subs]
                 on_time = [u for u in done if subs[ReportKey(u.code, t.id, w.period.id)].on_time]
                 missing = [u.name for u in expected if u not in done]

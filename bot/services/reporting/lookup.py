@@ -38,6 +38,8 @@ async def resolve(deps: Deps, ctx: Ctx, slot: int, template_id: str, period_id: 
         raise Refused(M.STALE) from None
     if not template.asks_for(period):  # no schedule of it, or outside the plan's lifetime
         raise Refused(M.STALE)
+    if not tree.owes(unit.code, template.id, period):  # after the unit's last day
+        raise Refused(M.STALE)
     w = deps.window(template, period)
     if period.start > deps.today(ctx.now):
         raise Refused(M.NOT_STARTED_YET)
