@@ -413,6 +413,10 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     chosen = sorted(templates.values(), key=lambda t: t.id)
     if args.unit is not None:
         code = clean_code(args.unit)
+        if not config.storage.path.exists():  # a look at the calendar creates no database
+            raise CommandError(f"no database at {config.storage.path} (storage.path in "
+                               f"{config.source}) yet: import units first with "
+                               "`baocao units import FILE`")
 
         async def read_units() -> dict[str, Any]:
             storage = await _open_storage(config)

@@ -469,6 +469,11 @@ def test_calendar_text_json_and_unit(workdir: Path, capsys: pytest.CaptureFixtur
         ("hai_lich", "2026-H1"), ("hai_lich", "2026-9M"), ("hai_lich", "2026")]
     assert len([r for r in rows if r["template"] == "cap_huyen"]) == 8
 
+    # Before any import there is no database: calendar --unit says so and creates none.
+    code, _, err = cli(capsys, "calendar", "--from", "2026-01-01", "--to", "2026-12-31",
+                       "--unit", "LC-BX-01")
+    assert code != 0 and "import units first" in err and "Traceback" not in err
+    assert not (workdir / "db.sqlite").exists()
     code, _, err = cli(capsys, "units", "import", str(sample_units()))
     assert code == 0, err
     for unit, templates in (("LC-BX-01", {"hai_lich"}), ("LC-BX", {"cap_huyen"}),
