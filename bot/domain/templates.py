@@ -190,7 +190,8 @@ class Target(_Strict):
     (every unit of `level`), "allocated" (each unit its own value, from
     `targets/<template id>.csv` in the reports folder: columns code,value).
     `baseline_year`: a cumulative target, counted from 1 January of that year.
-    `basis`: "plan" when the plan states the figure (quote it in `quote`), else "assumed"."""
+    `basis`: "plan" when the plan states the figure (quote it in `quote`; a quote alone
+    implies the plan), else "assumed". Meaning and evaluation: `bot.domain.targets`."""
 
     question: str
     value: float | None = None  # None only for allocated targets
