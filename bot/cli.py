@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -27,6 +28,7 @@ from bot.config import (
 )
 from bot.domain.deadlines import DeadlineError, parse_deadline
 from bot.domain.periods import Period, PeriodError
+from bot.domain.targets import TARGETS_FOLDER, basis_of, unknown_codes
 from bot.domain.templates import Problem, Template
 from bot.domain.units import (
     check_import,
@@ -67,8 +69,9 @@ def load_everything(args: argparse.Namespace) -> tuple[Config, dict[str, Templat
     folder = config.reports.folder
     templates, problems = load_configured_templates(config)
     shown = display_path(folder)
-    for p in problems:  # show template files relative to where the admin is
-        p.file = str(shown / Path(p.file).name) if Path(p.file).parent == folder else p.file
+    for p in problems:  # show template (and targets/) files relative to where the admin is
+        if Path(p.file).is_relative_to(folder):
+            p.file = str(shown / Path(p.file).relative_to(folder))
     return config, templates, problems
 
 
@@ -99,12 +102,85 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         if t.valid_from or t.valid_until:
             life = (f"; valid {t.valid_from or '…'} to {t.valid_until or '…'}")
         print(f"  {t.id}: {len(t.questions)} questions, {schedules}{life}")
+    if args.details:
+        print_template_details(templates)
+    for line in allocation_warnings(config, templates):
+        print(line, file=sys.stderr)
     if config.channels():
         print(f"channels: {', '.join(config.channels())}")
     else:
         print(f"note: `baocao run` needs a bot token: set {TOKEN_ENV} (Telegram) or "
               f"{ZALO_TOKEN_ENV} (Zalo)")
     return EXIT_OK
+
+
+_DIRECTIONS = {"at_least": "at least", "at_most": "at most", "more_than": "more than",
+               "less_than": "less than"}
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def describe_target(t: Template, index: int) -> str:
+    """'targets[0] Số HTX mới (htx_moi): at least 100, total, year 2025, from 2021; plan:
+    "…"' (check-config --verbose)."""
+    tg = t.targets[index]
+    name = f"{tg.label} ({tg.question})" if tg.label else tg.question
+    if tg.scope == "allocated":
+        goal = f"{_DIRECTIONS[tg.direction]} each unit's allocation ({len(t.allocations)} " \
+               f"units in targets/{t.id}.csv)"
+    else:
+        goal = f"{_DIRECTIONS[tg.direction]} {_plain(tg.value or 0)}"
+    where = {"total": "total", "each_unit": "each unit", "allocated": "allocated",
+             "level": f"each unit of level {tg.level.value if tg.level else '?'}"}[tg.scope]
+    parts = [goal, where]
+    if tg.year is not None:
+        parts.append(f"year {tg.year}")
+    if tg.baseline_year is not None:
+        parts.append(f"cumulative from {tg.baseline_year}")
+    basis = basis_of(tg)
+    said = f'plan: "{tg.quote}"' if basis == "plan" and tg.quote else basis
+    return f"targets[{index}] {name}: {', '.join(parts)}; {said}"
+
+
+def print_template_details(templates: dict[str, Template]) -> None:
+    """check-config --verbose: where each template's figures come from (the plan's own words,
+    or assumed), so admins see which numbers the plan states."""
+    for t in sorted(templates.values(), key=lambda t: t.id):
+        print(f"{t.id}: {t.title}")
+        for s in t.every_schedule:
+            print(f"  schedule: {s.describe()}; deadline basis: {t.basis}")
+        print(f"  lifetime: {t.valid_from or 'always'} to {t.valid_until or 'no end'}")
+        scope = [f"{key} {', '.join(str(v) for v in values)}" for key, values in
+                 (("orgs", t.applies_to.orgs), ("levels", t.applies_to.levels),
+                  ("subtrees", t.applies_to.subtrees)) if values]
+        print(f"  applies to: {'; '.join(scope) or 'every unit'}")
+        if not t.targets:
+            print("  targets: none")
+        for i in range(len(t.targets)):
+            print(f"  {describe_target(t, i)}")
+
+
+def allocation_warnings(config: Config, templates: dict[str, Template]) -> list[str]:
+    """Allocated unit codes the database does not know (only when the database exists: a
+    check never creates it)."""
+    path = config.storage.path
+    if not any(t.allocations for t in templates.values()) or str(path) == ":memory:" or (
+            not path.is_file()):
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            known = {row[0] for row in conn.execute("SELECT code FROM units")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []  # no units table yet, or not a database (check-config says so above)
+    folder = display_path(config.reports.folder) / TARGETS_FOLDER
+    return [f"warning: {folder / (tid + '.csv')}: unit {code!r} is not in the database "
+            f"({path}): import it with `baocao units import`, or correct the code"
+            for tid, code in unknown_codes(templates, known)]
 
 
 def cmd_deadline(args: argparse.Namespace) -> int:
@@ -514,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("check-config", help="check the config file and all report templates")
+    p.add_argument("--verbose", dest="details", action="store_true",
+                   help="list each template's schedules, lifetime, scope and targets, and "
+                        "whether each figure is the plan's own (plan: \"quote\") or assumed")
     p.set_defaults(handler=cmd_check_config)
 
     p = sub.add_parser("deadline", help="print the due instant of a Vietnamese deadline phrase")

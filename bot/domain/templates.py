@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
 from bot.domain.deadlines import DeadlineError, DeadlineRule, check_rule_for, parse_deadline
 from bot.domain.periods import Period, PeriodKind
@@ -190,7 +190,8 @@ class Target(_Strict):
     (every unit of `level`), "allocated" (each unit its own value, from
     `targets/<template id>.csv` in the reports folder: columns code,value).
     `baseline_year`: a cumulative target, counted from 1 January of that year.
-    `basis`: "plan" when the plan states the figure (quote it in `quote`), else "assumed"."""
+    `basis`: "plan" when the plan states the figure (quote it in `quote`; a quote alone
+    implies the plan), else "assumed". Meaning and evaluation: `bot.domain.targets`."""
 
     question: str
     value: float | None = None  # None only for allocated targets
@@ -310,6 +311,16 @@ class Template(_Strict):
     questions: Annotated[list[Question], Field(min_length=1, max_length=200)]
     rules: list[Rule] = []
     targets: list[Target] = []
+    # Allocated targets' values, unit code → value, from `targets/<id>.csv` in the reports
+    # folder (read by `load_templates`; not part of the content hash).
+    _allocations: dict[str, float] = PrivateAttr(default_factory=dict)
+
+    @property
+    def allocations(self) -> dict[str, float]:
+        return dict(self._allocations)
+
+    def set_allocations(self, values: dict[str, float]) -> None:
+        self._allocations = dict(values)
 
     @property
     def every_schedule(self) -> tuple[Schedule, ...]:
@@ -542,12 +553,47 @@ def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> l
         if tg.value is None and tg.scope != "allocated":
             bad(f"targets[{i}].value", "required (only allocated targets take their values "
                 "from a file)")
+        _check_target(tg, f"targets[{i}]", ref, bad)
 
     send_at = t.reminders.send_at if t.reminders else None
     late = send_at_problem(send_at, quiet) if send_at is not None and quiet else None
     if late:
         bad("reminders.send_at", late)
     return out
+
+
+def _check_target(tg: Target, where: str, ref: Question | None, bad: Any) -> None:
+    """A target's scope, milestone and baseline years, basis and quote, against its question
+    (`ref`, None when unknown)."""
+    if tg.scope == "level" and tg.level is None:
+        bad(f"{where}.level", 'required with scope = "level" (e.g. level = "xa")')
+    if tg.level is not None and tg.scope != "level":
+        bad(f"{where}.level", f'only with scope = "level" (this target\'s scope is {tg.scope!r})')
+    if tg.scope == "allocated" and tg.value is not None:
+        bad(f"{where}.value", "an allocated target takes each unit's value from "
+            "targets/<template id>.csv: leave value out")
+    if tg.year is not None and tg.baseline_year is not None and tg.baseline_year > tg.year:
+        bad(f"{where}.baseline_year", f"{tg.baseline_year} is after the milestone year "
+            f"({tg.year})")
+    if tg.baseline_year is not None and ref is not None:
+        rule = ref.over_time or ("sum" if ref.type in (QuestionType.INTEGER,
+                                                       QuestionType.DECIMAL) else None)
+        if rule != "sum":
+            what = 'a stock (over_time = "last")' if rule == "last" else f"a {ref.type.value}"
+            bad(f"{where}.baseline_year", f"counts flows from a baseline, but {tg.question!r} is "
+                f'{what}: a cumulative target needs a question with over_time = "sum"')
+    if tg.basis == "plan" and not tg.quote:
+        bad(f"{where}.quote", 'required with basis = "plan": the plan\'s own words for the '
+            "figure")
+    if tg.basis == "assumed" and tg.quote:
+        bad(f"{where}.basis", '"assumed" with a quote: a quoted figure is the plan\'s (write '
+            'basis = "plan", or leave the quote out)')
+    if tg.quote is not None and not tg.quote.strip():
+        bad(f"{where}.quote", "empty: the plan's own words, or leave it out")
+    if tg.direction in ("more_than", "less_than") and ref is not None and (
+            ref.type not in NUMERIC_TYPES):
+        bad(f"{where}.direction", f"{tg.direction} needs a number question, not "
+            f"{ref.type.value}")
 
 
 def _check_schedules(t: Template, bad: Any) -> None:
@@ -639,7 +685,10 @@ def load_template(path: Path, display: str | None = None,
 def load_templates(folder: Path, display_root: Path | None = None,
                    quiet: QuietHours | None = None) -> tuple[dict[str, Template], list[Problem]]:
     """Load every `*.toml` in a folder; problems are collected, not raised."""
+    from bot.domain.targets import load_allocations  # that module imports this one
+
     templates: dict[str, Template] = {}
+    files: dict[str, str] = {}
     problems: list[Problem] = []
     if not folder.is_dir():
         return {}, [Problem(file=str(folder), path="", message="report folder not found")]
@@ -654,4 +703,6 @@ def load_templates(folder: Path, display_root: Path | None = None,
                                     message=f"template id {template.id!r} is used twice"))
             continue
         templates[template.id] = template
+        files[template.id] = display
+    problems.extend(load_allocations(folder, templates, files, display_root))
     return templates, problems

@@ -1,0 +1,300 @@
+"""How submitted answers add up: across units (by the question's aggregation), over time (by
+its `over_time`), and through merged units. Pure: plain values in, plain values out.
+
+Numbers are computed exactly (`fractions.Fraction`; a float answer is read as the decimal it
+was typed as, `0.1` → 1/10) and rounded only for display. A unit that has not reported, or left
+the question unanswered, is never counted as zero: it is left out.
+
+Over time (`time_rule`): "sum" adds the flows of the periods inside the span, "last" takes the
+answer of the latest period inside it. Unset, integer and decimal questions sum (the only
+behaviour before `over_time` existed); every other type takes the last answer (a percentage,
+a yes/no or a choice cannot be added up over months).
+
+A rate over time: its numerator and denominator are combined each by its own rule (they should
+share it), so flows give Σ numerators / Σ denominators over the periods and stocks the last
+pair.
+
+Merged units (`merged_into`: old code → new code, chains allowed, cycles refused), for one
+unit over a span:
+- "sum": the flows of every unit merged into it (directly or through a chain) count for it,
+  as its own do (so a cumulative count from a baseline year keeps the old communes' figures);
+- "last": its own latest answer in the span; if it has none there and has never reported the
+  question up to the span's end, the sum of what each unit merged into it gives by the same
+  rule (their stocks add up); once it has reported its own stock, the old units' no longer
+  count;
+- other answers (percentages, yes/no, choices, text) never carry: only the unit's own answer
+  counts (two communes' percentages do not add up; ask a rate as two counts instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+from itertools import pairwise
+from typing import Any, Literal
+
+from bot.domain.periods import Period
+from bot.domain.templates import Aggregate, Question, QuestionType
+
+Answers = Mapping[str, Any]  # one unit's latest submitted answers for one period
+Series = Sequence[tuple[Period, Answers]]  # one unit's reports, any order
+TimeRule = Literal["sum", "last"]
+HUNDRED = Fraction(100)
+
+
+class MergeError(ValueError):
+    """`merged_into` that cannot be followed: a unit merged into itself, or a cycle."""
+
+
+def exact(value: Any) -> Fraction | None:
+    """An answer as an exact number; None for anything that is not one (bools included)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, Fraction | int):
+        return Fraction(value)
+    if isinstance(value, float):
+        return Fraction(repr(value)) if value == value and abs(value) != float("inf") else None
+    return None
+
+
+def shown(value: Fraction | None, places: int = 1) -> str:
+    """A figure for display, rounded: '10', '45.6' (the chat formats it the Vietnamese way)."""
+    if value is None:
+        return "—"
+    rounded = round(value, places)
+    return str(int(rounded)) if rounded == int(rounded) else f"{float(rounded):.{places}f}"
+
+
+# --- across units ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A question's figure over several units.
+
+    `value`: the sum, average, percentage (ratio), min, max or count; None when no unit gave
+    what it needs (or Σ denominators / Σ weights is 0). `units`: the units counted.
+    `numerator`/`denominator`: a ratio's Σ parts, or a weighted average's Σ value×weight and
+    Σ weight. `distribution`: per option id, how many units chose it."""
+
+    aggregation: Aggregate
+    value: Fraction | None
+    units: tuple[str, ...]
+    numerator: Fraction | None = None
+    denominator: Fraction | None = None
+    distribution: Mapping[str, int] | None = field(default=None)
+
+    @property
+    def number(self) -> float | None:
+        return None if self.value is None else float(self.value)
+
+
+def roll_up(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
+    """`q`'s figure over the units that reported (`by_unit`: unit code → its answers)."""
+    agg = q.aggregation
+    if agg is Aggregate.RATIO:
+        return _ratio(q, by_unit)
+    if agg is Aggregate.AVERAGE and q.weight:
+        return _weighted(q, by_unit)
+    if agg in (Aggregate.COUNT_YES, Aggregate.COUNT, Aggregate.DISTRIBUTION, Aggregate.NONE):
+        return _counted(q, by_unit)
+    numbers = {code: n for code, a in by_unit.items() if (n := exact(a.get(q.id))) is not None}
+    units = tuple(sorted(numbers))
+    if not numbers:
+        return Rollup(agg, None, ())
+    values = list(numbers.values())
+    if agg is Aggregate.SUM:
+        return Rollup(agg, sum(values, Fraction(0)), units)
+    if agg is Aggregate.AVERAGE:
+        return Rollup(agg, sum(values, Fraction(0)) / len(values), units)
+    if agg is Aggregate.MIN:
+        return Rollup(agg, min(values), units)
+    return Rollup(agg, max(values), units)
+
+
+def _pairs(by_unit: Mapping[str, Answers], first: str,
+           second: str) -> dict[str, tuple[Fraction, Fraction]]:
+    """The units that answered both questions with numbers (the others are left out of both
+    sums, so a missing part never counts as zero)."""
+    out = {}
+    for code, a in by_unit.items():
+        x, y = exact(a.get(first)), exact(a.get(second))
+        if x is not None and y is not None:
+            out[code] = (x, y)
+    return out
+
+
+def _ratio(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
+    """Σ numerators / Σ denominators × 100: 9/10 and 1/90 give 10/100 = 10%."""
+    pairs = _pairs(by_unit, q.id, q.denominator or "")
+    top = sum((n for n, _ in pairs.values()), Fraction(0))
+    bottom = sum((d for _, d in pairs.values()), Fraction(0))
+    value = top / bottom * HUNDRED if bottom else None
+    return Rollup(Aggregate.RATIO, value, tuple(sorted(pairs)), top, bottom)
+
+
+def _weighted(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
+    """Σ value×weight / Σ weight over the units that gave both."""
+    pairs = _pairs(by_unit, q.id, q.weight or "")
+    top = sum((v * w for v, w in pairs.values()), Fraction(0))
+    bottom = sum((w for _, w in pairs.values()), Fraction(0))
+    value = top / bottom if bottom else None
+    return Rollup(Aggregate.AVERAGE, value, tuple(sorted(pairs)), top, bottom)
+
+
+def _answered(value: Any) -> bool:
+    return value is not None and value != [] and value != ""
+
+
+def _counted(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
+    agg = q.aggregation
+    answered = {code: a[q.id] for code, a in by_unit.items() if _answered(a.get(q.id))}
+    units = tuple(sorted(answered))
+    if agg is Aggregate.COUNT_YES:
+        return Rollup(agg, Fraction(sum(1 for v in answered.values() if v is True)), units)
+    if agg is Aggregate.COUNT:
+        return Rollup(agg, Fraction(len(answered)), units)
+    if agg is Aggregate.NONE:
+        return Rollup(agg, None, units)
+    counts = {o.id: 0 for o in q.options}
+    for v in answered.values():
+        for choice in (v if isinstance(v, list) else [v]):
+            counts[str(choice)] = counts.get(str(choice), 0) + 1
+    return Rollup(agg, Fraction(len(answered)), units, distribution=counts)
+
+
+# --- over time ------------------------------------------------------------------------------
+
+
+def time_rule(q: Question) -> TimeRule:
+    """How `q` adds up over time: its `over_time`, else "sum" for integer and decimal
+    questions and "last" for the others."""
+    if q.over_time is not None:
+        return q.over_time
+    return "sum" if q.type in (QuestionType.INTEGER, QuestionType.DECIMAL) else "last"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Days from `start` to `end` (inclusive): a period, or 1 January of a baseline year to
+    the end of a period."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def of(cls, period: Period, baseline_year: int | None = None) -> Span:
+        start = date(baseline_year, 1, 1) if baseline_year is not None else period.start
+        return cls(min(start, period.start), period.end)
+
+    def holds(self, period: Period) -> bool:
+        return self.start <= period.start and period.end <= self.end
+
+
+def _inside(series: Series, span: Span) -> list[tuple[Period, Answers]]:
+    """The reports of periods inside `span`, oldest first; ValueError when two overlap (a
+    monthly and a quarterly report of the same months would count twice)."""
+    kept = sorted(((p, a) for p, a in series if span.holds(p)), key=lambda pa: pa[0].start)
+    for (before, _), (after, _) in pairwise(kept):
+        if after.start <= before.end:
+            raise ValueError(f"reports of {before.id} and {after.id} overlap: combine one kind "
+                             "of period at a time")
+    return kept
+
+
+def over_time(q: Question, series: Series, span: Span) -> Any:
+    """One unit's answer to `q` over `span` from its reports (no merged units): the sum of
+    its flows or its latest answer; None when it answered in no period of the span."""
+    kept = [(p, a[q.id]) for p, a in _inside(series, span) if _answered(a.get(q.id))]
+    if not kept:
+        return None
+    if time_rule(q) == "last":
+        value = kept[-1][1]
+        number = exact(value)
+        return number if number is not None else value
+    numbers = [n for _, v in kept if (n := exact(v)) is not None]
+    return sum(numbers, Fraction(0)) if numbers else None
+
+
+def check_merges(merged_into: Mapping[str, str]) -> None:
+    """Refuse a unit merged into itself and cycles (A → B → A), naming them."""
+    for start in merged_into:
+        chain = [start]
+        code = start
+        while code in merged_into:
+            code = merged_into[code]
+            if code in chain:
+                loop = " → ".join([*chain[chain.index(code):], code])
+                raise MergeError(f"merge cycle: {loop}")
+            chain.append(code)
+
+
+def merged_sources(code: str, merged_into: Mapping[str, str]) -> list[str]:
+    """The units merged directly into `code`, sorted."""
+    return sorted(old for old, new in merged_into.items() if new == code)
+
+
+def successor(code: str, merged_into: Mapping[str, str]) -> str:
+    """The unit `code`'s figures belong to today: itself, or the end of its merge chain."""
+    check_merges(merged_into)
+    while code in merged_into:
+        code = merged_into[code]
+    return code
+
+
+def unit_value(q: Question, code: str, reports: Mapping[str, Series], span: Span,
+               merged_into: Mapping[str, str] | None = None) -> Any:
+    """`code`'s answer to `q` over `span`, with the figures of the units merged into it
+    (see the module's rules). `reports`: unit code → its reports."""
+    merges = merged_into or {}
+    check_merges(merges)
+    return _unit_value(q, code, reports, span, merges)
+
+
+def _unit_value(q: Question, code: str, reports: Mapping[str, Series], span: Span,
+                merges: Mapping[str, str]) -> Any:
+    own = over_time(q, reports.get(code, ()), span)
+    counts = q.type in (QuestionType.INTEGER, QuestionType.DECIMAL)
+    sources = merged_sources(code, merges) if counts else []
+    if not sources:
+        return own
+    if time_rule(q) == "last":
+        if own is not None or _ever_answered(q, reports.get(code, ()), span.end):
+            return own
+        own = None
+    carried = [_unit_value(q, old, reports, span, merges) for old in sources]
+    numbers = [n for v in (own, *carried) if (n := exact(v)) is not None]
+    return sum(numbers, Fraction(0)) if numbers else None
+
+
+def _ever_answered(q: Question, series: Series, until: date) -> bool:
+    return any(p.end <= until and _answered(a.get(q.id)) for p, a in series)
+
+
+def unit_answers(questions: Iterable[Question], code: str, reports: Mapping[str, Series],
+                 span: Span, merged_into: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`code`'s answers over `span`, every question combined (what `roll_up` takes); empty
+    when the unit (and the units merged into it) reported nothing in the span."""
+    merges = merged_into or {}
+    check_merges(merges)
+    out = {}
+    for q in questions:
+        value = _unit_value(q, code, reports, span, merges)
+        if value is not None:
+            out[q.id] = value
+    return out
+
+
+def answers_by_unit(questions: Sequence[Question], codes: Collection[str],
+                    reports: Mapping[str, Series], span: Span,
+                    merged_into: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """For each of `codes` (the units that exist now), its answers over `span`; units with
+    nothing to show are left out, so they are never counted as zero."""
+    out = {}
+    for code in sorted(codes):
+        answers = unit_answers(questions, code, reports, span, merged_into)
+        if answers:
+            out[code] = answers
+    return out
