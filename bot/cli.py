@@ -27,7 +27,7 @@ from bot.config import (
 )
 from bot.domain.deadlines import DeadlineError, parse_deadline
 from bot.domain.periods import Period, PeriodError
-from bot.domain.templates import Problem, Template
+from bot.domain.templates import Problem, Template, errors_only
 from bot.domain.units import check_import, clean_code, render_tree
 from bot.unit_files import UnitFileError, read_unit_rows
 from storage.database import StorageError
@@ -57,7 +57,7 @@ def load(args: argparse.Namespace) -> Config:
 def load_everything(args: argparse.Namespace) -> tuple[Config, dict[str, Template], list[Problem]]:
     config = load(args)
     folder = config.reports.folder
-    templates, problems = load_configured_templates(config)
+    templates, problems = load_configured_templates(config, warnings=True)
     shown = display_path(folder)
     for p in problems:  # show template files relative to where the admin is
         p.file = str(shown / Path(p.file).name) if Path(p.file).parent == folder else p.file
@@ -77,9 +77,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems = [*run_problems(config), *problems]
     if config.channels():
         problems += token_problems(config)
-    if problems:
-        for p in problems:
-            print(p, file=sys.stderr)
+    for p in problems:  # errors and warnings ("warning: …"); only errors fail
+        print(p, file=sys.stderr)
+    if errors_only(problems):
         return EXIT_CONFIG
     questions = sum(len(t.questions) for t in templates.values())
     print(f"OK: {len(templates)} templates, {questions} questions, timezone {config.timezone}, "
