@@ -282,12 +282,13 @@ async def test_a_stale_previous_button_changes_nothing(app: App, clock: Clock) -
 
 
 def test_a_stored_value_is_checked_like_a_typed_one() -> None:
-    q = Question(id="so_to", text="Số tổ", type="integer", max=50)  # type: ignore[arg-type]
+    q = Question.model_validate({"id": "so_to", "text": "Số tổ", "type": "integer", "max": 50})
     assert check_value(q, 60) == Rejected(M.out_of_range("60", "0", "50", None))
     assert check_value(q, 12) == Accepted(12)
     assert isinstance(check_value(q, "12"), Rejected)
-    choice = Question(id="ht", text="Hình thức", type="choice",  # type: ignore[arg-type]
-                      options=[{"id": "a", "label": "A"}, {"id": "b", "label": "B"}])
+    choice = Question.model_validate({"id": "ht", "text": "Hình thức", "type": "choice",
+                                      "options": [{"id": "a", "label": "A"},
+                                                  {"id": "b", "label": "B"}]})
     assert check_value(choice, "a") == Accepted("a")
     assert check_value(choice, "gone") == Rejected(M.PREVIOUS_DOES_NOT_FIT)
 
