@@ -77,9 +77,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems = [*run_problems(config), *problems]
     if config.channels():
         problems += token_problems(config)
-    for p in problems:  # errors and warnings ("warning: …"); only errors fail
+    # Errors alone first (a dozen warnings would bury them); warnings ("warning: …") once
+    # nothing else is wrong: they never fail the check.
+    errors = errors_only(problems)
+    for p in errors or problems:
         print(p, file=sys.stderr)
-    if errors_only(problems):
+    if errors:
         return EXIT_CONFIG
     questions = sum(len(t.questions) for t in templates.values())
     print(f"OK: {len(templates)} templates, {questions} questions, timezone {config.timezone}, "
