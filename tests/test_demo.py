@@ -9,7 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.old_reports import OLD_REPORTS
+
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def old_templates(tmp_path: Path) -> None:
+    """These tests play the demo's mechanics (piped input, --db, --date) on the templates of
+    before issue 12, which apply to the demo's commune of the old tree (Đoàn xã Bản Vược); the
+    shipped templates are scoped to one organisation and province each."""
+    (tmp_path / "config.toml").write_text(f'[reports]\ndir = "{OLD_REPORTS}"\n',
+                                          encoding="utf-8")
 
 
 def test_demo_runs_a_report_from_piped_input(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ import sysconfig
 import venv
 from pathlib import Path
 
+from tests.old_reports import OLD_REPORTS
+
 REPO = Path(__file__).resolve().parents[1]
 IGNORED = shutil.ignore_patterns(".venv", "build", "dist", "*.egg-info", "__pycache__",
                                  ".*_cache", ".hypothesis", "data", ".git")
@@ -56,5 +58,10 @@ def test_wheel_install_finds_templates_from_another_folder(tmp_path: Path) -> No
     checked = run(target / "bin" / "baocao", "check-config", cwd=elsewhere, env=env).stdout
     assert checked.startswith("OK: 5 templates"), checked
     assert f"templates: {site / 'bot' / 'reports'}" in checked  # the installed copy
-    demo = run(target / "bin" / "baocao", "demo", cwd=elsewhere, env=env, stdin="1\n3\n").stdout
+    # The demo's commune (the installed sample tree) on the templates of before issue 12: the
+    # shipped ones are scoped to one organisation and province each.
+    config = tmp_path / "old_reports.toml"
+    config.write_text(f'[reports]\ndir = "{OLD_REPORTS}"\n', encoding="utf-8")
+    demo = run(target / "bin" / "baocao", "demo", cwd=elsewhere,
+               env={**env, "BAOCAO_CONFIG": str(config)}, stdin="1\n3\n").stdout
     assert "Bạn đã tham gia Đoàn xã Bản Vược" in demo and "✓ Đã lưu: 3" in demo
