@@ -60,13 +60,12 @@ def phone_and_tokens(request: pytest.FixtureRequest) -> Iterator[tuple[Phone, To
             yield ZaloPhone(zalo), {"zalo": (zalo.base_url, zalo.token)}
 
 
-def with_template(site: Site) -> None:
-    reports = site.root / "reports"
+def with_template(root: Path) -> Path:
+    """A templates folder holding only this test's template."""
+    reports = root / "reports"
     reports.mkdir()
     (reports / "to_vay_von.toml").write_text(TEMPLATE, encoding="utf-8")
-    config = site.root / "config.toml"
-    config.write_text(config.read_text(encoding="utf-8") + f'[reports]\ndir = "{reports}"\n',
-                      encoding="utf-8")
+    return reports
 
 
 def send_last_month(site: Site, month: Period) -> None:
@@ -105,8 +104,7 @@ def press(phone: TelegramPhone, label: str, expect: str) -> str:
 def test_last_month_definition_and_rate_on_each_channel(
         tmp_path: Path, phone_and_tokens: tuple[Phone, Tokens]) -> None:
     phone, tokens = phone_and_tokens
-    site = site_for(tmp_path, tokens)
-    with_template(site)
+    site = site_for(tmp_path, tokens, reports=with_template(tmp_path))
     code = site.cli("invite", "create", "--unit", "NĐ-01", "--role", "officer").split()[0]
     today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
     month = Period.containing(PeriodKind.MONTH, today)
