@@ -94,6 +94,15 @@ def parse_allocations(text: str, file: str) -> tuple[dict[str, float], list[Prob
                     "must name the columns: code,value)")
                 return {}, problems
             continue
+        while len(row) > len(header) and not row[-1].strip():
+            row = row[:-1]  # empty cells a spreadsheet leaves after a deleted column
+        if len(row) > len(header):
+            # `LC-SAPA,1,5`: the cells after the header's columns would be dropped silently,
+            # allocating 1 instead of 1.5.
+            bad(line, f"{len(row)} cells but the header names {len(header)} columns (a "
+                "decimal comma in a comma-separated file? write 1.5, quote it as \"1,5\" or "
+                "separate the columns with ;)")
+            continue
         cells = {name: (row[i] if i < len(row) else "") for i, name in enumerate(header)}
         code = clean_code(cells["code"])
         if not code:
