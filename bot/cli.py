@@ -31,6 +31,7 @@ from bot.domain.periods import Period, PeriodError
 from bot.domain.targets import TARGETS_FOLDER, basis_of, unknown_codes
 from bot.domain.templates import Problem, Template
 from bot.domain.units import (
+    UnitConflict,
     check_import,
     check_merge,
     check_retire,
@@ -324,7 +325,7 @@ def cmd_units_retire(args: argparse.Namespace) -> int:
                 changed = await storage.unretire_units(codes)
                 print(f"OK: {changed} unit(s) report again: {' '.join(codes)}")
                 return EXIT_OK
-            errors = check_retire(codes, units)
+            errors = check_retire(codes, units, on)
             if errors:
                 for err in errors:
                     print(f"error: {err}", file=sys.stderr)
@@ -350,13 +351,17 @@ def cmd_units_merge(args: argparse.Namespace) -> int:
         storage = await _open_storage(config)
         try:
             units = {u.code: u for u in await storage.list_units()}
-            errors = check_merge(old, new, units)
+            errors = check_merge(old, new, units, on)
+            if not errors:
+                try:
+                    changed = await storage.retire_units(old, on, merged_into=new)
+                except UnitConflict as e:  # another admin retired NEW meanwhile
+                    errors = [str(e)]
             if errors:
                 for err in errors:
                     print(f"error: {err}", file=sys.stderr)
                 print("nothing merged", file=sys.stderr)
                 return EXIT_ERROR
-            changed = await storage.retire_units(old, on, merged_into=new)
             print(f"OK: {changed} unit(s) merged into {new} ({units[new].name}) on {on}: "
                   f"{' '.join(old)}")
             return EXIT_OK

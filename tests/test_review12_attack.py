@@ -106,7 +106,7 @@ def test_the_merge_command_says_what_another_admin_did_meanwhile(
                                        "a unit that still reports\nnothing merged\n")
 
 
-# --- stocks of a unit that absorbed another ---------------------------------------------------------
+# --- stocks of a unit that absorbed another -------------------------------------------------
 
 
 def q(qid: str, **keys: object) -> Question:
@@ -158,7 +158,7 @@ def test_a_ratio_of_stocks_across_a_merge_keeps_its_parts_together() -> None:
     assert roll_up(GOOD, got).value == 50
 
 
-# --- what an officer of a merged unit is told ------------------------------------------------------
+# --- what an officer of a merged unit is told ----------------------------------------------
 
 
 @pytest.fixture
