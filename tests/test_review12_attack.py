@@ -5,6 +5,7 @@ a unit that absorbed another, and what an officer of a merged unit is told."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.domain.rollup import Series, Span, answers_by_unit, roll_up, unit_value
 from bot.domain.targets import parse_allocations
 from bot.domain.templates import Level, Question
 from bot.domain.units import Unit, check_merge, check_retire
+from storage.database import Database
 from storage.sqlite import SqliteStorage
 from tests.harness import Clock, join, make_app
 
@@ -185,3 +187,26 @@ async def test_an_officer_of_a_unit_merged_twice_is_sent_to_the_unit_that_report
         "Đoàn xã Bản Vược đã thôi báo cáo từ sau ngày 31/01/2026 do đã sáp nhập vào Đoàn xã "
         "Mường Hum; các kỳ báo cáo tiếp theo do Đoàn thị trấn Bát Xát thực hiện. Các báo cáo "
         "đã gửi vẫn xem được bằng /trangthai.")
+
+
+# --- two processes upgrading an old database at once ----------------------------------------------
+
+
+async def test_two_processes_migrating_an_old_database_at_once_both_open_it(
+        tmp_path: Path) -> None:
+    """The bot restarting after an upgrade while an admin runs `baocao units list`: both saw
+    0009 pending; the second to write ran it again and failed on its record (the command or
+    the bot stopped with "migration 0009 failed")."""
+    path = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parent / "data" / "db_before_issue12.sqlite", path)
+    first = await Database.open(path, migrate=False)
+    second = await Database.open(path, migrate=False)
+    try:
+        done = await asyncio.gather(first.migrate(), second.migrate())
+        assert sorted(len(applied) for applied in done) == [0, 1]
+        assert [n for n, _ in await first.applied_migrations()] == list(range(1, 10))
+        rows = await first.fetchall("SELECT code FROM units ORDER BY code")
+        assert len(rows) > 0
+    finally:
+        await first.close()
+        await second.close()
