@@ -16,8 +16,8 @@ from bot.app import App
 from bot.cli import main
 from bot.domain.periods import Period, PeriodKind
 from bot.domain.rollup import Series, Span, answers_by_unit, roll_up, unit_value
-from bot.domain.targets import parse_allocations
-from bot.domain.templates import Level, Question
+from bot.domain.targets import evaluate, parse_allocations
+from bot.domain.templates import Level, Question, Template
 from bot.domain.units import Unit, check_merge, check_retire
 from storage.database import Database
 from storage.sqlite import SqliteStorage
@@ -189,7 +189,7 @@ async def test_an_officer_of_a_unit_merged_twice_is_sent_to_the_unit_that_report
         "đã gửi vẫn xem được bằng /trangthai.")
 
 
-# --- two processes upgrading an old database at once ----------------------------------------------
+# --- two processes upgrading an old database at once -----------------------------------------
 
 
 async def test_two_processes_migrating_an_old_database_at_once_both_open_it(
@@ -210,3 +210,27 @@ async def test_two_processes_migrating_an_old_database_at_once_both_open_it(
     finally:
         await first.close()
         await second.close()
+
+
+# --- allocated targets of a rate -----------------------------------------------------------
+
+
+def test_an_allocated_rate_has_no_summed_goal() -> None:
+    """Each commune its own rate (80%, 50%): the province's goal is not 130%. Overall, the
+    target is met when every allocated unit meets its own; the figure is the true rate."""
+    t = Template.model_validate({
+        "id": "mau", "title": "Mẫu", "period": "year", "deadline": "trước ngày 15 tháng 11",
+        "questions": [{"id": "to_kha", "text": "Tổ khá", "type": "integer",
+                       "aggregate": "ratio", "denominator": "so_to"},
+                      {"id": "so_to", "text": "Số tổ", "type": "integer"}],
+        "targets": [{"question": "to_kha", "scope": "allocated"}]})
+    year = Period(PeriodKind.YEAR, 2026)
+    reports: dict[str, Series] = {"A": [(year, {"to_kha": 9, "so_to": 10})],
+                                  "B": [(year, {"to_kha": 1, "so_to": 90})]}
+    r = evaluate(t, 0, year, {"A": "xa", "B": "xa"}, reports,
+                 allocations={"A": 80, "B": 50})
+    assert r is not None
+    assert [(u.code, u.goal, u.met) for u in r.units] == [("A", 80, True), ("B", 50, False)]
+    assert (r.figure, r.goal, r.met, r.progress) == (10, None, False, None)
+    both = evaluate(t, 0, year, {"A": "xa", "B": "xa"}, reports, allocations={"A": 80, "B": 1})
+    assert both is not None and (both.goal, both.met) == (None, True)
