@@ -234,3 +234,39 @@ def test_an_allocated_rate_has_no_summed_goal() -> None:
     assert (r.figure, r.goal, r.met, r.progress) == (10, None, False, None)
     both = evaluate(t, 0, year, {"A": "xa", "B": "xa"}, reports, allocations={"A": 80, "B": 1})
     assert both is not None and (both.goal, both.met) == (None, True)
+
+
+# --- check-config against the tree ---------------------------------------------------------
+
+
+def test_check_config_warns_of_a_scope_that_reaches_no_unit(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A subtree code with a typo, or units imported before they had an org (an upgraded
+    database, while the template names orgs): the template silently applied to nobody."""
+    from tests.test_check_config_verbose import setup
+
+    folder = setup(workdir, allocations=None)
+    toml = (folder / "mau.toml").read_text(encoding="utf-8")
+    toml = toml.replace('subtrees = ["LC"]', 'subtrees = ["LC", "LC-SAPPA"]')
+    toml = toml[:toml.index('\n[[targets]]\nquestion = "htx_moi"\nscope = "allocated"')]
+    (folder / "mau.toml").write_text(toml + "\n", encoding="utf-8")
+    (workdir / "units.csv").write_text("code,name,parent_code,level\nLC,Tỉnh đoàn Lào Cai,,tinh\n"
+                                       "LC-SAPA,Đoàn phường Sa Pa,LC,xa\n", encoding="utf-8")
+    assert main(["units", "import", "units.csv"]) == 0
+    capsys.readouterr()
+    assert main(["check-config"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: template mau: applies_to.subtrees: unit 'LC-SAPPA' is not in the database "
+        f"({workdir / 'db.sqlite'})",
+        "warning: template mau: applies to no unit of the database (orgs doan; subtrees LC, "
+        "LC-SAPPA): no officer will be asked for it (units without an org? add an org column "
+        "to the unit file and import it again)"]
+    (workdir / "units.csv").write_text("code,name,parent_code,level,org\n"
+                                       "LC,Tỉnh đoàn Lào Cai,,tinh,doan\n"
+                                       "LC-SAPA,Đoàn phường Sa Pa,LC,xa,\n", encoding="utf-8")
+    assert main(["units", "import", "units.csv"]) == 0
+    capsys.readouterr()
+    assert main(["check-config"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: template mau: applies_to.subtrees: unit 'LC-SAPPA' is not in the database "
+        f"({workdir / 'db.sqlite'})"]
