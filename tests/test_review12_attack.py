@@ -8,6 +8,7 @@ import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -230,8 +231,9 @@ def test_an_allocated_rate_has_no_summed_goal() -> None:
     r = evaluate(t, 0, year, {"A": "xa", "B": "xa"}, reports,
                  allocations={"A": 80, "B": 50})
     assert r is not None
-    assert [(u.code, u.goal, u.met) for u in r.units] == [("A", 80, True), ("B", 50, False)]
-    assert (r.figure, r.goal, r.met, r.progress) == (10, None, False, None)
+    assert [(u.code, u.goal, u.met) for u in r.units] == [("A", Fraction(80), True),
+                                                          ("B", Fraction(50), False)]
+    assert (r.figure, r.goal, r.met, r.progress) == (Fraction(10), None, False, None)
     both = evaluate(t, 0, year, {"A": "xa", "B": "xa"}, reports, allocations={"A": 80, "B": 1})
     assert both is not None and (both.goal, both.met) == (None, True)
 
