@@ -29,7 +29,7 @@ from bot.config import (
 from bot.domain.deadlines import DeadlineError, parse_deadline
 from bot.domain.periods import Period, PeriodError
 from bot.domain.targets import TARGETS_FOLDER, basis_of, unknown_codes
-from bot.domain.templates import Level, Problem, Template
+from bot.domain.templates import Level, Problem, Template, errors_only
 from bot.domain.units import (
     Unit,
     UnitConflict,
@@ -70,7 +70,7 @@ def load(args: argparse.Namespace) -> Config:
 def load_everything(args: argparse.Namespace) -> tuple[Config, dict[str, Template], list[Problem]]:
     config = load(args)
     folder = config.reports.folder
-    templates, problems = load_configured_templates(config)
+    templates, problems = load_configured_templates(config, warnings=True)
     shown = display_path(folder)
     for p in problems:  # show template (and targets/) files relative to where the admin is
         if Path(p.file).is_relative_to(folder):
@@ -91,9 +91,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems = [*run_problems(config), *problems]
     if config.channels():
         problems += token_problems(config)
-    if problems:
-        for p in problems:
-            print(p, file=sys.stderr)
+    # Errors alone first (a dozen warnings would bury them); warnings ("warning: …") once
+    # nothing else is wrong: they never fail the check.
+    errors = errors_only(problems)
+    for p in errors or problems:
+        print(p, file=sys.stderr)
+    if errors:
         return EXIT_CONFIG
     questions = sum(len(t.questions) for t in templates.values())
     print(f"OK: {len(templates)} templates, {questions} questions, timezone {config.timezone}, "

@@ -211,10 +211,13 @@ def load_config(path: Path | None = None) -> Config:
     return config
 
 
-def load_configured_templates(config: Config) -> tuple[dict[str, Template], list[Problem]]:
+def load_configured_templates(config: Config, *, warnings: bool = False
+                              ) -> tuple[dict[str, Template], list[Problem]]:
     """The report templates of `reports.dir` (or the shipped ones), checked against this
-    configuration too: a template's own reminder time must be outside the quiet hours."""
-    return load_templates(config.reports.folder, quiet=config.reminders.quiet)
+    configuration too: a template's own reminder time must be outside the quiet hours.
+    Warnings (which load anyway) are among the problems only if asked for."""
+    return load_templates(config.reports.folder, quiet=config.reminders.quiet,
+                          warnings=warnings)
 
 
 # --- what `baocao run` refuses --------------------------------------------------------------

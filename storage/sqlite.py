@@ -557,6 +557,14 @@ class SqliteStorage:
             return None
         return _submission(row, (await self._answers([row["id"]])).get(row["id"], {}))
 
+    async def submitted_periods(self, unit_code: str, template_id: str) -> list[str]:
+        """The periods this unit has sent this template's report for (prefill looks for the
+        one before the period on screen)."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT period FROM submissions WHERE unit_code=? AND template_id=?",
+            (unit_code, template_id))
+        return [r["period"] for r in rows]
+
     async def _answers(self, submission_ids: list[int]) -> dict[int, dict[str, Any]]:
         """The answers of these submissions, a few queries in all (not one per submission)."""
         out: dict[int, dict[str, Any]] = {}

@@ -21,6 +21,7 @@ from bot.domain.templates import Question, QuestionType, Template
 from tests.chaos import REPO, Site
 from tests.fakebotapi import FakeBotAPI
 from tests.fakezalo import FakeZalo
+from tests.old_reports import OLD_REPORTS
 
 QUIET = 0.4  # seconds without a new message: the bot has said all it will
 # A tiny valid JPEG (what a phone would send, much smaller).
@@ -133,15 +134,17 @@ class ZaloPhone(_Chat):
 
 
 def site_for(root: Path, tokens: dict[str, tuple[str, str]],
-             settings: dict[str, str] | None = None) -> Site:
-    """A bot folder with the shipped templates, two units, and a config naming each channel's
-    fake server; `tokens`: channel → (base_url, token); `settings`: channel → more TOML lines
-    for its section."""
+             settings: dict[str, str] | None = None, reports: Path = OLD_REPORTS) -> Site:
+    """A bot folder with the templates of before issue 12 (tests/data/old_reports: they apply
+    to any commune; the shipped ones are scoped to provinces), two units, and a config naming
+    each channel's fake server; `tokens`: channel → (base_url, token); `settings`: channel →
+    more TOML lines for its section; `reports`: another templates folder."""
     db = root / "data" / "baocao.db"
     config = root / "config.toml"
     sections = "".join(f'[{ch}]\nbase_url = "{url}"\n{(settings or {}).get(ch, "")}'
                        for ch, (url, _) in tokens.items())
-    config.write_text(f'{sections}[storage]\npath = "{db}"\n', encoding="utf-8")
+    config.write_text(f'{sections}[storage]\npath = "{db}"\n[reports]\ndir = "{reports}"\n',
+                      encoding="utf-8")
     env = {k: v for k, v in os.environ.items()
            if k not in ("BAOCAO_TELEGRAM_TOKEN", "BAOCAO_ZALO_TOKEN")}
     env.update({"BAOCAO_CONFIG": str(config), "PYTHONPATH": str(REPO)})

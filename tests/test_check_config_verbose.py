@@ -44,11 +44,13 @@ text = "Số tổ xếp loại khá"
 type = "integer"
 aggregate = "ratio"
 denominator = "so_to"
+over_time = "last"
 
 [[questions]]
 id = "so_to"
 text = "Số tổ"
 type = "integer"
+over_time = "last"
 
 [[targets]]
 label = "Thành lập mới 100 HTX"

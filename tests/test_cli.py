@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from bot.cli import main
 from bot.config import SHIPPED_REPORTS
 from bot.domain.units import LEVELS_ACCEPTED
+from tests.old_reports import OLD_REPORTS
 
 REPO = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
@@ -325,7 +326,8 @@ def test_every_subcommand_has_help() -> None:
 
 
 def test_reminders_preview(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_config(workdir)
+    # The templates of before issue 12: they apply to any commune of UNITS_CSV's old tree.
+    write_config(workdir, f'[reports]\ndir = "{OLD_REPORTS}"\n')
     (workdir / "units.csv").write_text(UNITS_CSV, encoding="utf-8")
     assert main(["units", "import", "units.csv"]) == 0
     assert main(["invite", "create", "--unit", "LC-BX-01", "--role", "officer"]) == 0

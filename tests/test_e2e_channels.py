@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SHIPPED_REPORTS
 from bot.domain.templates import QuestionType, load_template
 from tests.chaos import BotProcess
 from tests.fakebotapi import FakeBotAPI
 from tests.fakezalo import FakeZalo
+from tests.old_reports import OLD_REPORTS
 from tests.phones import (
     Phone,
     TelegramPhone,
@@ -51,7 +51,7 @@ def test_officer_reports_by_typing_and_survives_sigkill(
     phone, tokens = phone_and_tokens
     site = site_for(tmp_path, tokens)
     code = site.cli("invite", "create", "--unit", "NĐ-01", "--role", "officer").split()[0]
-    template, problems = load_template(SHIPPED_REPORTS / f"{TEMPLATE_ID}.toml")
+    template, problems = load_template(OLD_REPORTS / f"{TEMPLATE_ID}.toml")
     assert template is not None and not problems
 
     bot = BotProcess(site)

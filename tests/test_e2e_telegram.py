@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from bot.config import SHIPPED_REPORTS
 from bot.domain.templates import Question, QuestionType, Template, load_template
 from tests.fakebotapi import FakeBotAPI
+from tests.old_reports import OLD_REPORTS
 
 REPO = Path(__file__).resolve().parents[1]
 OFFICER = 424242
@@ -125,7 +125,8 @@ def test_whole_report_survives_sigkill(tmp_path: Path, fake: FakeBotAPI) -> None
     db = tmp_path / "data" / "baocao.db"
     config = tmp_path / "config.toml"
     config.write_text(f'[telegram]\nbase_url = "{fake.base_url}"\n'
-                      f'[storage]\npath = "{db}"\n', encoding="utf-8")
+                      f'[storage]\npath = "{db}"\n[reports]\ndir = "{OLD_REPORTS}"\n',
+                      encoding="utf-8")
     env = {**os.environ, "BAOCAO_CONFIG": str(config), "BAOCAO_TELEGRAM_TOKEN": fake.token,
            "PYTHONPATH": str(REPO)}
     units = tmp_path / "units.csv"
@@ -134,7 +135,7 @@ def test_whole_report_survives_sigkill(tmp_path: Path, fake: FakeBotAPI) -> None
     baocao("units", "import", str(units), env=env, cwd=tmp_path)
     code = baocao("invite", "create", "--unit", "NĐ-01", "--role", "officer",
                   env=env, cwd=tmp_path).stdout.splitlines()[0]
-    template, problems = load_template(SHIPPED_REPORTS / f"{TEMPLATE_ID}.toml")
+    template, problems = load_template(OLD_REPORTS / f"{TEMPLATE_ID}.toml")
     assert template is not None and not problems
     officer = Officer(fake, template)
 

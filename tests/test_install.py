@@ -56,5 +56,7 @@ def test_wheel_install_finds_templates_from_another_folder(tmp_path: Path) -> No
     checked = run(target / "bin" / "baocao", "check-config", cwd=elsewhere, env=env).stdout
     assert checked.startswith("OK: 5 templates"), checked
     assert f"templates: {site / 'bot' / 'reports'}" in checked  # the installed copy
-    demo = run(target / "bin" / "baocao", "demo", cwd=elsewhere, env=env, stdin="1\n").stdout
-    assert "Bạn đã tham gia Hội Nông dân xã Tam Đường" in demo and "Câu 1/" in demo
+    # The demo's unit in the installed sample tree, on the installed templates.
+    demo = run(target / "bin" / "baocao", "demo", cwd=elsewhere, env=env,
+               stdin="1\n3\n").stdout
+    assert "Bạn đã tham gia Hội Nông dân xã Tam Đường" in demo and "✓ Đã lưu: 3" in demo

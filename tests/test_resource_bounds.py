@@ -14,7 +14,7 @@ import pytest
 
 from bench.live import seed
 from bot.app import build_app
-from bot.config import Config, StorageConfig
+from bot.config import Config, ReportsConfig, StorageConfig
 from bot.domain.dialogue import Reply
 from bot.services import reminders
 from bot.services.channels import Channels, Outcome
@@ -22,6 +22,11 @@ from bot.services.turns import Turns
 from storage.database import Database
 from storage.models import Person
 from storage.sqlite import _insert_rows
+from tests.old_reports import OLD_REPORTS
+
+# The templates of before issue 12 apply to any commune, as bench.live.seed's units are; the
+# shipped ones are scoped to one organisation and province each.
+OLD = ReportsConfig(dir=OLD_REPORTS)
 
 
 async def test_wal_stays_bounded_while_reads_and_writes_never_stop(
@@ -96,7 +101,7 @@ async def test_a_sweep_hands_the_event_loop_back_while_deciding(
     two turns of the event loop: a handful, not all of them."""
     monkeypatch.setattr(Turns, "SLICE", 0.0)  # yield at every chance: counts, not times
     now = datetime(2026, 12, 14, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "sweep.db")),
+    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "sweep.db"), reports=OLD),
                           clock=lambda: now)
     try:
         await seed(app, 400)
@@ -131,7 +136,7 @@ async def test_a_sweep_hands_the_event_loop_back_while_deciding(
 async def test_memberships_loaded_together_share_their_units(tmp_path: Path) -> None:
     """The warm-up keeps every membership for good: one Unit object per unit, not one per
     membership (~10 MB of duplicates at 30,000 officers)."""
-    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "m.db")))
+    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "m.db"), reports=OLD))
     try:
         await seed(app, 3, officers_per_commune=3)
         memberships = await app.storage.all_memberships()
@@ -151,7 +156,7 @@ async def test_stale_reminders_after_downtime_are_recorded_a_chunk_at_a_time(
     the process kept)."""
     monkeypatch.setattr(reminders, "CHUNK", 25)
     now = datetime(2026, 12, 14, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
-    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "s.db")),
+    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "s.db"), reports=OLD),
                           clock=lambda: now)
     sizes: list[int] = []
     real = app.storage.claim_reminders
@@ -180,7 +185,7 @@ async def test_a_sweep_with_nothing_to_send_reads_no_officers(
     """Most minutes nothing is due; reading every officer anyway (30,000 objects at the
     largest size measured) only churned memory and held the event loop."""
     clock = [datetime(2026, 12, 14, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))]
-    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "n.db")),
+    app = await build_app(Config(storage=StorageConfig(path=tmp_path / "n.db"), reports=OLD),
                           clock=lambda: clock[0])
     reads: list[int] = []
     real = app.storage.officers_by_unit

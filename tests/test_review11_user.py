@@ -80,14 +80,11 @@ def fake() -> Iterator[FakeZalo]:
 
 def mini_site(root: Path, fake: FakeZalo, settings: str = FAST) -> Site:
     """A bot folder whose only report is MINI (one question of each kind that matters)."""
-    site = site_for(root, {"zalo": (fake.base_url, fake.token)}, settings={"zalo": settings})
     reports = root / "reports"
     reports.mkdir()
     (reports / "mini.toml").write_text(MINI, encoding="utf-8")
-    config = root / "config.toml"
-    config.write_text(config.read_text(encoding="utf-8") + f'[reports]\ndir = "{reports}"\n',
-                      encoding="utf-8")
-    return site
+    return site_for(root, {"zalo": (fake.base_url, fake.token)}, settings={"zalo": settings},
+                    reports=reports)
 
 
 def invite(site: Site) -> str:
@@ -466,14 +463,11 @@ def test_sigkills_while_an_officer_answers(tmp_path: Path, fake: FakeZalo) -> No
     so a misfiled answer shows): every answer is stored once, under its question; the
     officer, who types what the last message asks and types again after 3 s of silence,
     always gets on."""
-    site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)},
-                    settings={"zalo": "poll_timeout = 1\n"})
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "dem.toml").write_text(ROUND, encoding="utf-8")
-    config = tmp_path / "config.toml"
-    config.write_text(config.read_text(encoding="utf-8") + f'[reports]\ndir = "{reports}"\n',
-                      encoding="utf-8")
+    site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)},
+                    settings={"zalo": "poll_timeout = 1\n"}, reports=reports)
     code = invite(site)
     phone = ZaloPhone(fake)
     rng = random.Random(11)

@@ -52,6 +52,20 @@ def _parse_numeric(q: Question, text: str) -> Parsed:
     if isinstance(read, str):
         return Rejected(read)
     value, note = read.value, read.note
+    outside = _out_of_bounds(q, value, note)
+    if outside is not None:
+        return outside
+    if q.type is QuestionType.INTEGER:
+        if value != value.to_integral_value():
+            if note:  # a converted amount: say what it came to, never round it
+                assert q.unit is not None  # only money questions convert, and name their unit
+                return Rejected(M.converted_not_whole(note, q.unit))
+            return Rejected(M.WHOLE_NUMBER_NEEDED)
+        return Accepted(int(value), note)
+    return Accepted(float(value), note)
+
+
+def _out_of_bounds(q: Question, value: Any, note: str | None = None) -> Rejected | None:
     low, high = q.bounds
     if (low is not None and value < low) or (high is not None and value > high):
         percent = q.type is QuestionType.PERCENT or (q.unit or "").strip() == "%"
@@ -61,14 +75,7 @@ def _parse_numeric(q: Question, text: str) -> Parsed:
         return Rejected(M.out_of_range(shown, None if low is None else fmt(low),
                                        None if high is None else fmt(high),
                                        None if percent else q.unit))
-    if q.type is QuestionType.INTEGER:
-        if value != value.to_integral_value():
-            if note:  # a converted amount: say what it came to, never round it
-                assert q.unit is not None  # only money questions convert, and name their unit
-                return Rejected(M.converted_not_whole(note, q.unit))
-            return Rejected(M.WHOLE_NUMBER_NEEDED)
-        return Accepted(int(value), note)
-    return Accepted(float(value), note)
+    return None
 
 
 # --- yes / no --------------------------------------------------------------------------------
@@ -365,6 +372,32 @@ def parse_answer(q: Question, text: str, today: date | None = None,
     if len(text) > q.max_length:
         return Rejected(M.too_long(len(text), q.max_length))
     return Accepted(text)
+
+
+def check_value(q: Question, value: Any) -> Parsed:
+    """A stored answer (last period's, for prefill) checked against the question as it is now,
+    as strictly as a typed one: its type, bounds, whole numbers, options, length."""
+    t = q.type
+    if t in (QuestionType.INTEGER, QuestionType.DECIMAL, QuestionType.PERCENT):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return Rejected(M.NOT_A_NUMBER_STORED)
+        outside = _out_of_bounds(q, value)
+        if outside is not None:
+            return outside
+        if t is QuestionType.INTEGER:
+            if value != int(value):
+                return Rejected(M.WHOLE_NUMBER_NEEDED)
+            return Accepted(int(value))
+        return Accepted(float(value))
+    ids = {o.id for o in q.options}
+    fits = {QuestionType.YES_NO: isinstance(value, bool),
+            QuestionType.CHOICE: isinstance(value, str) and value in ids,
+            QuestionType.MULTI_CHOICE: isinstance(value, list) and bool(value)
+            and all(v in ids for v in value),
+            QuestionType.TEXT: isinstance(value, str) and 0 < len(value) <= q.max_length}
+    if not fits.get(t, False):
+        return Rejected(M.PREVIOUS_DOES_NOT_FIT)
+    return Accepted(list(value) if isinstance(value, list) else value)
 
 
 def accept_photo(q: Question, file_id: str) -> Parsed:

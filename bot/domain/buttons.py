@@ -191,6 +191,16 @@ class SaveRepeat(QuestionButton, prefix="rp"):
 
 
 @dataclass(frozen=True)
+class UsePrevious(QuestionButton, prefix="pv"):
+    """Answer with the unit's answer of the previous period (prefill = "previous")."""
+
+
+@dataclass(frozen=True)
+class Explain(QuestionButton, prefix="def"):
+    """Show the question's definition, then the question again."""
+
+
+@dataclass(frozen=True)
 class EditQuestion(QuestionButton, prefix="e"):
     """Change this question's answer (from the picker)."""
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from bot.domain import messages_vi as M
 from bot.domain.answers import format_answer
@@ -23,12 +23,14 @@ from bot.domain.buttons import (
     ClearAnswer,
     DoneChoosing,
     EditQuestion,
+    Explain,
     Keep,
     Skip,
     Toggle,
     ToSummary,
+    UsePrevious,
 )
-from bot.domain.templates import Question, QuestionType, Template, rule_holds
+from bot.domain.templates import Aggregate, Question, QuestionType, Template, rule_holds
 
 SKIP_WORDS = {"bo qua", "boqua", "skip", "/boqua"}
 BACK_WORDS = {"quay lai", "quaylai", "back", "/quaylai", "tro lai"}
@@ -57,6 +59,29 @@ def navigation(folded: str) -> str | None:
             phrase = phrase[:-len(tail) - 1]
             break
     return NAVIGATION.get(phrase)
+
+
+# Reuse last period's answer (prefill = "previous"): "giữ" alone only while unanswered (once
+# answered, it keeps the answer given, as everywhere else).
+PREVIOUS_WORDS = {"nhu ky truoc", "giu nhu ky truoc", "nhu cu", "giu nhu cu", "giong ky truoc",
+                  "nhu truoc", "lay ky truoc", "lay nhu ky truoc", "dung lai ky truoc"}
+EXPLAIN_WORDS = {"giai thich", "/giaithich", "giaithich", "giai thich cau nay",
+                 "giai thich giup", "cau nay la gi", "nghia la gi"}
+
+
+def help_request(folded: str, answered: bool) -> str | None:
+    """'previous' when typed text asks to reuse last period's answer, 'explain' when it asks
+    what the question means ("?", "giải thích"); None otherwise."""
+    if folded and not folded.strip("? "):
+        return "explain"  # "?", "??"
+    words = " ".join(re.sub(r"[^\w\s/]", " ", folded).split())
+    while words.rsplit(" ", 1)[-1] in _POLITE and " " in words:
+        words = words.rsplit(" ", 1)[0]
+    if words in EXPLAIN_WORDS:
+        return "explain"
+    if words in PREVIOUS_WORDS or (words == "giu" and not answered):
+        return "previous"
+    return None
 
 
 @dataclass(frozen=True)
@@ -156,17 +181,76 @@ def missing_required(t: Template, answers: dict[str, Any]) -> list[Question]:
 
 
 def rule_violations(t: Template, answers: dict[str, Any]) -> list[str]:
+    """The template's rules that fail, then every rate whose part exceeds its total (an
+    implicit rule of `aggregate = "ratio"`): the summary shows them and nothing is sent."""
     current = effective_answers(t, answers)
-    return [r.message for r in t.rules if rule_holds(r.check, current) is False]
+    out = [r.message for r in t.rules if rule_holds(r.check, current) is False]
+    for part, whole in rate_pairs(t):  # few questions each: no need to cache
+        a, b = current.get(part.id), current.get(whole.id)
+        if _number(a) and _number(b) and a > b:
+            out.append(M.part_exceeds_whole_rule(_named(part), format_answer(part, a),
+                                                 _named(whole), format_answer(whole, b)))
+    return out
+
+
+def rate_pairs(t: Template) -> list[tuple[Question, Question]]:
+    """(numerator, denominator) of every rate of the template (`aggregate = "ratio"`)."""
+    ids = set(t.question_ids)
+    return [(q, t.question(q.denominator)) for q in t.questions
+            if q.aggregation is Aggregate.RATIO and q.denominator in ids]
+
+
+def rate_conflict(t: Template, answers: dict[str, Any], qid: str, value: Any) -> str | None:
+    """Why `value` cannot be the answer to `qid`: a part larger than its total already
+    answered, or a total smaller than a part already answered (either may come first, or be
+    changed later from the summary); None when it fits. 0 of 0 fits."""
+    pairs = [(p, w) for p, w in rate_pairs(t) if qid in (p.id, w.id)]
+    if not pairs or not _number(value):
+        return None
+    current = effective_answers(t, answers)
+    shown = [q.id for q in expected_questions(t, answers)]
+    for part, whole in pairs:
+        if part.id == qid and _number(other := current.get(whole.id)) and value > other:
+            return M.part_exceeds_whole(_named(part), format_answer(part, value), _named(whole),
+                                        format_answer(whole, other), _number_of(shown, whole.id))
+        if whole.id == qid and _number(other := current.get(part.id)) and value < other:
+            return M.whole_below_part(_named(whole), format_answer(whole, value), _named(part),
+                                      format_answer(part, other), _number_of(shown, part.id))
+    return None
+
+
+def _number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _named(q: Question) -> str:
+    return q.text.rstrip(" ?:")
+
+
+def _number_of(shown: list[str], qid: str) -> int | None:
+    return shown.index(qid) + 1 if qid in shown else None
 
 
 # --- rendering ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Previous:
+    """The unit's answers in its report of the period before (for `prefill = "previous"`)."""
+
+    period_words: str  # "quý 4/2025"
+    answers: dict[str, Any] = field(compare=False)
+
+    def answer(self, q: Question) -> Any:
+        """Last period's answer to `q` if it offers one (None: none to offer)."""
+        return self.answers.get(q.id) if q.prefill == "previous" else None
+
+
 def question_reply(t: Template, answers: dict[str, Any], q: Question, *,
                    selected: list[str] | None = None, note: str | None = None,
-                   replace: bool = False) -> Reply:
-    """Show one question: progress, text, unit and hint, current answer, and its buttons."""
+                   replace: bool = False, previous: Previous | None = None) -> Reply:
+    """Show one question: progress, text, unit and hint, current answer, last period's answer
+    (prefill), and its buttons."""
     shown = expected_questions(t, answers)
     ids = [x.id for x in shown]
     number = ids.index(q.id) + 1 if q.id in ids else len(ids)
@@ -181,6 +265,9 @@ def question_reply(t: Template, answers: dict[str, Any], q: Question, *,
     answered = q.id in answers
     if answered:
         lines.append(M.already_answered(format_answer(q, answers[q.id])))
+    before = previous.answer(q) if previous is not None else None
+    if previous is not None and before is not None:
+        lines.append(M.previous_line(previous.period_words, format_answer(q, before), answered))
 
     rows: list[list[Button]] = []
     numbered = False
@@ -197,6 +284,14 @@ def question_reply(t: Template, answers: dict[str, Any], q: Question, *,
                     for i, o in enumerate(q.options))
         rows.append([Button.of(M.BUTTON_DONE, DoneChoosing(q.id), M.KW_DONE)])
         numbered = True
+    helpers = []
+    if before is not None:
+        helpers.append(Button.of(M.BUTTON_PREVIOUS, UsePrevious(q.id),
+                                 M.FROM_PREVIOUS if answered else M.KW_PREVIOUS))
+    if q.definition:
+        helpers.append(Button.of(M.BUTTON_EXPLAIN, Explain(q.id), M.KW_EXPLAIN))
+    if helpers:
+        rows.append(helpers)
     nav = []
     if answered:
         nav.append(Button.of(M.BUTTON_KEEP, Keep(q.id), M.KW_KEEP))

@@ -280,6 +280,8 @@ KW_YES, KW_NO, KW_DONE = "có", "không", "xong"
 KW_KEEP, KW_CLEAR, KW_SKIP, KW_BACK = "giữ nguyên", "xóa", "bỏ qua", "quay lại"
 KW_SEND, KW_EDIT, KW_CANCEL, KW_SUMMARY = "gửi", "sửa", "hủy", "tóm tắt"
 KW_SAVE = "lưu"  # confirms a figure that repeats the previous answer (same_as_earlier)
+KW_PREVIOUS = "giữ"  # reuse last period's answer (prefill = "previous"); "như kỳ trước" too
+KW_EXPLAIN = "giải thích"  # a question's definition; "?" too
 KW_REPORT = "/baocao"  # a command: typed on Zalo under a reminder, whatever the dialogue's state
 
 TYPE_HINT = {
@@ -326,6 +328,63 @@ def question_details(unit: str | None, required: bool) -> str | None:
 
 def already_answered(value: str) -> str:
     return f"Đã trả lời: {value}. Gửi câu trả lời mới để thay, hoặc bấm “Giữ nguyên”."
+
+
+# --- rates, last period's answer, definitions ------------------------------------------------
+
+BUTTON_PREVIOUS = "↩️ Giữ như kỳ trước"
+BUTTON_EXPLAIN = "❓ Giải thích"
+FROM_PREVIOUS = "như kỳ trước"
+NO_PREVIOUS = ("Chưa có câu trả lời của kỳ trước cho câu này (đơn vị chưa gửi báo cáo kỳ trước, "
+               "hoặc kỳ trước bỏ trống câu này). Vui lòng nhập câu trả lời:")
+NOT_A_NUMBER_STORED = "câu trả lời kỳ trước không phải là một số."
+PREVIOUS_DOES_NOT_FIT = "câu hỏi đã thay đổi so với kỳ trước."
+NO_DEFINITION = "Câu này không có giải thích thêm."
+
+
+def previous_line(period: str, value: str, answered: bool) -> str:
+    """Under a question with prefill: last period's answer and how to reuse it."""
+    how = f"bấm “{BUTTON_PREVIOUS}” hoặc gõ “như kỳ trước”" if answered else (
+        f"bấm “{BUTTON_PREVIOUS}” hoặc gõ “{KW_PREVIOUS}”")
+    return f"↩️ Kỳ trước ({period}): {value}. Để dùng lại, {how}."
+
+
+def previous_refused(value: str, why: str) -> str:
+    """Last period's answer no longer fits the question (its bounds or options changed)."""
+    return f"⚠ Câu trả lời kỳ trước ({value}) không dùng được cho câu này: {why}"
+
+
+def definition(text: str) -> str:
+    return f"📖 Giải thích: {text}"
+
+
+def part_exceeds_whole(part_q: str, part: str, whole_q: str, whole: str,
+                       number: int | None) -> str:
+    """A count typed larger than the total it is a part of, answered at question `number`."""
+    where = f" đã trả lời ở câu {number}" if number else " đã trả lời"
+    return (f"⚠ {part_q} ({part}) không thể lớn hơn {_lower_first(whole_q)} ({whole}){where}. "
+            "Nhập lại:")
+
+
+def whole_below_part(whole_q: str, whole: str, part_q: str, part: str,
+                     number: int | None) -> str:
+    """A total typed smaller than a part of it, answered at question `number`."""
+    where = f" đã trả lời ở câu {number}" if number else " đã trả lời"
+    return (f"⚠ {whole_q} ({whole}) không thể nhỏ hơn {_lower_first(part_q)} ({part}){where}. "
+            "Nhập lại:")
+
+
+def part_exceeds_whole_rule(part_q: str, part: str, whole_q: str, whole: str) -> str:
+    """On the summary: a part and its total that do not fit together."""
+    return f"{part_q} ({part}) không thể lớn hơn {_lower_first(whole_q)} ({whole})."
+
+
+def _lower_first(text: str) -> str:
+    """'Tổng số tổ' → 'tổng số tổ' inside a sentence (an acronym such as 'HTX …' stays)."""
+    first = text.split(" ", 1)[0]
+    if len(first) > 1 and first[1:].isupper():
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def saved(value: str, note: str | None = None) -> str:

@@ -437,15 +437,24 @@ def rule_holds(check: str, answers: dict[str, Any]) -> bool | None:
 
 
 class Problem(BaseModel):
-    """One configuration problem, pinpointed: `reports/ocop.toml: questions[3].max: ...`."""
+    """One configuration problem, pinpointed: `reports/ocop.toml: questions[3].max: ...`.
+
+    A warning does not stop a template from loading (templates written before a key existed
+    keep working); `baocao check-config` shows it, prefixed "warning:"."""
 
     file: str
     path: str
     message: str
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
-        return where + self.message
+        mark = "warning: " if self.severity == "warning" else ""
+        return mark + where + self.message
+
+
+def errors_only(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
@@ -494,6 +503,9 @@ def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> l
     def bad(path: str, message: str) -> None:
         out.append(Problem(file=file, path=path, message=message))
 
+    def warn(path: str, message: str) -> None:
+        out.append(Problem(file=file, path=path, message=message, severity="warning"))
+
     _check_schedules(t, bad)
 
     seen: dict[str, Question] = {}
@@ -527,7 +539,13 @@ def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> l
             bad(f"{where}.aggregate", f"{agg.value} needs a number question, not {q.type.value}")
         if agg is Aggregate.COUNT_YES and q.type is not QuestionType.YES_NO:
             bad(f"{where}.aggregate", "count_yes needs a yes_no question")
+        _check_over_time(q, where, bad, warn)
+        if q.prefill is not None and q.type in (QuestionType.PHOTO, QuestionType.DATE):
+            bad(f"{where}.prefill", f"a {q.type.value} answer belongs to its own period: "
+                "prefill is for numbers, yes/no, choices and text")
         seen.setdefault(q.id, q)
+    for i, q in enumerate(t.questions):  # references that may point forward
+        _check_rate(q, f"questions[{i}]", seen, bad, warn)
 
     for i, r in enumerate(t.rules):
         try:
@@ -594,6 +612,71 @@ def _check_target(tg: Target, where: str, ref: Question | None, bad: Any) -> Non
             ref.type not in NUMERIC_TYPES):
         bad(f"{where}.direction", f"{tg.direction} needs a number question, not "
             f"{ref.type.value}")
+
+
+_COUNTS = (QuestionType.INTEGER, QuestionType.DECIMAL)
+
+
+def _check_over_time(q: Question, where: str, bad: Any, warn: Any) -> None:
+    """over_time: only numbers add up over time (a yes/no can only be the last answer)."""
+    if q.over_time is None:
+        if q.type in NUMERIC_TYPES:
+            warn(f"{where}.over_time", 'say how it adds up over time: over_time = "sum" for a '
+                 'flow (what is new in the period), "last" for a stock (lũy kế, the figure at '
+                 "the end of the period)")
+        return
+    if q.type is QuestionType.YES_NO and q.over_time == "last":
+        return
+    if q.type is QuestionType.PERCENT and q.over_time == "sum":
+        bad(f"{where}.over_time", 'a percentage does not add up over time: use "last"')
+    elif q.type not in NUMERIC_TYPES:
+        allowed = ' (a yes_no question may take "last")' if q.type is QuestionType.YES_NO else ""
+        bad(f"{where}.over_time",
+            f"only numbers add up over time, not {q.type.value}{allowed}")
+
+
+def _check_rate(q: Question, where: str, by_id: dict[str, Question], bad: Any,
+                warn: Any) -> None:
+    """ratio + denominator, weight, and a percentage averaged with nothing to weight it."""
+    ratio = q.aggregation is Aggregate.RATIO
+    if ratio and q.type not in _COUNTS:
+        bad(f"{where}.aggregate", "ratio needs an integer or decimal question (the count of "
+            f"the part), not {q.type.value}")
+    if ratio and q.denominator is None:
+        bad(f"{where}.denominator", 'required with aggregate = "ratio": the id of the count '
+            "this one is a part of")
+    if q.denominator is not None:
+        if not ratio:
+            bad(f"{where}.denominator", 'only with aggregate = "ratio"')
+        else:
+            _check_reference(q, "denominator", q.denominator, where, by_id, bad)
+    if q.weight is not None:
+        if q.aggregation is not Aggregate.AVERAGE:
+            bad(f"{where}.weight", "only for a question aggregated by average, not "
+                f"{q.aggregation.value}")
+        else:
+            _check_reference(q, "weight", q.weight, where, by_id, bad)
+    if (q.type is QuestionType.PERCENT and q.aggregate is None and q.weight is None):
+        warn(f"{where}.weight", "a percentage averaged over units: name what weights it "
+             '(weight = "<question id>", e.g. the number of groups), or write aggregate = '
+             '"average" for a plain average; better, ask the two counts (aggregate = "ratio" '
+             "and denominator)")
+
+
+def _check_reference(q: Question, key: str, ref_id: str, where: str,
+                     by_id: dict[str, Question], bad: Any) -> None:
+    """A denominator or weight: another integer/decimal question of the template."""
+    ref = by_id.get(ref_id)
+    if ref is None:
+        bad(f"{where}.{key}", f"{ref_id!r} is not a question of this template")
+    elif ref.id == q.id:
+        bad(f"{where}.{key}", f"a question cannot be its own {key}")
+    elif ref.type not in _COUNTS:
+        bad(f"{where}.{key}", f"{ref_id!r} is a {ref.type.value} question: the {key} must be "
+            "an integer or decimal count")
+    elif key == "denominator" and ref.aggregation is Aggregate.RATIO:
+        bad(f"{where}.{key}", f"{ref_id!r} is itself a rate (aggregate = \"ratio\"): name the "
+            "count it is divided by")
 
 
 def _check_schedules(t: Template, bad: Any) -> None:
@@ -663,8 +746,10 @@ def _check_only(s: Schedule, where: str, bad: Any) -> list[str]:
 
 
 def load_template(path: Path, display: str | None = None,
-                  quiet: QuietHours | None = None) -> tuple[Template | None, list[Problem]]:
-    """Read and check one template file; never raises for bad content."""
+                  quiet: QuietHours | None = None, *, warnings: bool = False
+                  ) -> tuple[Template | None, list[Problem]]:
+    """Read and check one template file; never raises for bad content. The template is
+    returned when there are no errors; warnings are among the problems only if asked for."""
     name = display or str(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -679,12 +764,15 @@ def load_template(path: Path, display: str | None = None,
     except ValidationError as e:
         return None, problems_from_validation(name, e)
     problems = check_template(template, name, quiet)
-    return (None if problems else template), problems
+    errors = errors_only(problems)
+    return (None if errors else template), (problems if warnings else errors)
 
 
 def load_templates(folder: Path, display_root: Path | None = None,
-                   quiet: QuietHours | None = None) -> tuple[dict[str, Template], list[Problem]]:
-    """Load every `*.toml` in a folder; problems are collected, not raised."""
+                   quiet: QuietHours | None = None, *, warnings: bool = False
+                   ) -> tuple[dict[str, Template], list[Problem]]:
+    """Load every `*.toml` in a folder; problems are collected, not raised (warnings only if
+    asked for: they never keep a template from loading)."""
     from bot.domain.targets import load_allocations  # that module imports this one
 
     templates: dict[str, Template] = {}
@@ -694,7 +782,7 @@ def load_templates(folder: Path, display_root: Path | None = None,
         return {}, [Problem(file=str(folder), path="", message="report folder not found")]
     for path in sorted(folder.glob("*.toml")):
         display = str(path.relative_to(display_root)) if display_root else str(path)
-        template, found = load_template(path, display, quiet)
+        template, found = load_template(path, display, quiet, warnings=warnings)
         problems.extend(found)
         if template is None:
             continue

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.buttons import ButtonData, ReportButton
 from bot.domain.conversation import Conversation
+from bot.domain.dialogue import Previous
 from bot.domain.guesses import GuessLimit
 from bot.domain.periods import Period
 from bot.domain.reports import ReportKey, Window, window
@@ -112,6 +113,7 @@ class Report:
     unit: Unit
     template: Template
     window: Window
+    previous: Previous | None = None  # the answers sent for the period before (prefill)
 
     @property
     def key(self) -> ReportKey:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain import messages_vi as M
+from bot.domain.dialogue import Previous
 from bot.domain.periods import Period, PeriodError
 from bot.domain.templates import Template
 from bot.services.reporting.context import Ctx, Deps, Report
@@ -45,7 +46,32 @@ async def resolve(deps: Deps, ctx: Ctx, slot: int, template_id: str, period_id: 
         raise Refused(M.NOT_STARTED_YET)
     if ctx.now >= w.lock:
         raise Refused(M.locked_since(period.label_vi(), deps.local(w.lock)))
-    return Report(slot, unit, template, w)
+    return Report(slot, unit, template, w, await previous_answers(deps, unit.code, template,
+                                                                  period))
+
+
+async def previous_answers(deps: Deps, unit_code: str, template: Template, period: Period
+                           ) -> Previous | None:
+    """For a template with `prefill = "previous"` questions: the unit's answers in its latest
+    report sent for the most recent period that ended before this one starts (of any of the
+    template's schedules; at equal ends, one of the same kind, then the shortest)."""
+    if not any(q.prefill for q in template.questions):
+        return None
+    earlier = []
+    for pid in await deps.storage.submitted_periods(unit_code, template.id):
+        try:
+            p = Period.parse(pid)
+        except PeriodError:
+            continue
+        if p.end < period.start:
+            earlier.append(p)
+    if not earlier:
+        return None
+    best = max(earlier, key=lambda p: (p.end, p.kind is period.kind, p.start))
+    sent = await deps.storage.get_submission(unit_code, template.id, best.id)
+    if sent is None:
+        return None
+    return Previous(best.label_vi(), dict(sent.answers))
 
 
 async def current(deps: Deps, ctx: Ctx) -> Report | None:

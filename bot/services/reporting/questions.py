@@ -7,24 +7,35 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain import messages_vi as M
-from bot.domain.answers import Accepted, Rejected, accept_photo, format_answer, parse_answer
+from bot.domain.answers import (
+    Accepted,
+    Rejected,
+    accept_photo,
+    check_value,
+    format_answer,
+    parse_answer,
+)
 from bot.domain.buttons import (
     Back,
     Choose,
     ClearAnswer,
     DoneChoosing,
     EditQuestion,
+    Explain,
     Keep,
     SaveRepeat,
     Skip,
     Toggle,
+    UsePrevious,
 )
 from bot.domain.conversation import Mode
 from bot.domain.dialogue import (
     Button,
     Reply,
+    help_request,
     navigation,
     question_before,
+    rate_conflict,
     visible_questions,
 )
 from bot.domain.templates import Question, QuestionType
@@ -42,6 +53,12 @@ async def on_text(deps: Deps, ctx: Ctx, text: str, key: str) -> list[Reply]:
         return await _no_draft(deps, ctx)
     if qid not in found.template.question_ids:  # a state from an older template: start over
         return await screens.carry_on(ctx, deps, found.report, found.draft)
+    q = found.template.question(qid)
+    wants = help_request(key, qid in found.draft.answers)
+    if wants == "explain":
+        return await explain(deps, ctx, Explain(qid), found)
+    if wants == "previous" and q.prefill:
+        return await use_previous(deps, ctx, UsePrevious(qid), found)
     move = navigation(key)
     if move == "done" and ctx.conversation.selected is not None:
         return await done(deps, ctx, DoneChoosing(qid), found)
@@ -91,6 +108,9 @@ async def _answer(deps: Deps, ctx: Ctx, found: OnScreen, *, text: str | None = N
     if isinstance(parsed, Rejected):
         return _again(ctx, found, f"⚠ {parsed.message}")
     assert isinstance(parsed, Accepted)
+    conflict = rate_conflict(found.template, found.draft.answers, q.id, parsed.value)
+    if conflict is not None:
+        return _again(ctx, found, conflict)
     earlier = _repeats_earlier(ctx, found, parsed.value) if text is not None else None
     if earlier is not None:
         shown = format_answer(q, parsed.value)
@@ -142,6 +162,9 @@ def _save(ctx: Ctx, found: OnScreen, value: Any, note: str | None = None) -> lis
     triệu đồng"), so a conversion is never silent."""
     qid = ctx.conversation.question or ""
     q = found.template.question(qid)
+    conflict = rate_conflict(found.template, found.draft.answers, qid, value)
+    if conflict is not None:  # every way in: typed, confirmed, last period's
+        return _again(ctx, found, conflict)
     ctx.changes.ops.append(SaveAnswer(found.draft.id, qid, value))
     colleagues.replaced(ctx, found, qid, value)
     answers = {**found.draft.answers, qid: value}
@@ -150,6 +173,29 @@ def _save(ctx: Ctx, found: OnScreen, value: Any, note: str | None = None) -> lis
 
 
 # --- buttons of the question on screen (the router checked it is this question) ------------
+
+
+async def use_previous(deps: Deps, ctx: Ctx, data: UsePrevious, found: OnScreen
+                       ) -> list[Reply]:
+    """Answer with last period's answer, checked as if typed (bounds, options, a rate's
+    part ≤ its total)."""
+    q = found.template.question(data.question)
+    previous = found.report.previous
+    value = previous.answer(q) if previous is not None else None
+    if value is None:
+        return _again(ctx, found, M.NO_PREVIOUS)
+    checked = check_value(q, value)
+    if isinstance(checked, Rejected):
+        return _again(ctx, found, M.previous_refused(format_answer(q, value), checked.message))
+    assert isinstance(checked, Accepted)
+    return _save(ctx, found, checked.value, M.FROM_PREVIOUS)
+
+
+async def explain(deps: Deps, ctx: Ctx, data: Explain, found: OnScreen) -> list[Reply]:
+    """The question's definition (or, without one, a word that there is none: its hint is
+    under the question), then the same question; nothing is saved."""
+    q = found.template.question(data.question)
+    return _again(ctx, found, M.definition(q.definition) if q.definition else M.NO_DEFINITION)
 
 
 async def choose(deps: Deps, ctx: Ctx, data: Choose, found: OnScreen) -> list[Reply]:

@@ -20,6 +20,7 @@ from bot.domain.buttons import (
     CorrectReport,
     DoneChoosing,
     EditQuestion,
+    Explain,
     Keep,
     KeepDraft,
     OpenReport,
@@ -32,6 +33,7 @@ from bot.domain.buttons import (
     Skip,
     Toggle,
     ToSummary,
+    UsePrevious,
     unpack,
 )
 from bot.domain.conversation import Conversation, Mode
@@ -90,6 +92,8 @@ QUESTION_BUTTONS: dict[type[QuestionButton], tuple[QuestionAction, tuple[Mode, .
     Keep: (questions.keep, (Mode.QUESTION,)),
     SaveRepeat: (questions.save_repeat, (Mode.QUESTION,)),
     ClearAnswer: (questions.clear, (Mode.QUESTION,)),
+    UsePrevious: (questions.use_previous, (Mode.QUESTION,)),
+    Explain: (questions.explain, (Mode.QUESTION,)),
     EditQuestion: (questions.edit_question, (Mode.EDIT, Mode.SUMMARY)),
 }
 

@@ -33,7 +33,8 @@ def ask(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any], q
         selected = list(current)  # ticked as answered: one more tick adds, not replaces
     ctx.conversation.show(Mode.QUESTION, report.key, question=qid, to_summary=to_summary,
                           selected=selected)
-    return [question_reply(template, answers, q, selected=selected, note=note, replace=replace)]
+    return [question_reply(template, answers, q, selected=selected, note=note, replace=replace,
+                           previous=report.previous)]
 
 
 def summary(ctx: Ctx, report: Report, template: Template, answers: dict[str, Any], *,
