@@ -29,8 +29,11 @@ from bot.config import (
 from bot.domain.deadlines import DeadlineError, parse_deadline
 from bot.domain.periods import Period, PeriodError
 from bot.domain.targets import TARGETS_FOLDER, basis_of, unknown_codes
-from bot.domain.templates import Problem, Template, errors_only
+from bot.domain.templates import Level, Problem, Template, errors_only
 from bot.domain.units import (
+    Unit,
+    UnitConflict,
+    applies_in,
     check_import,
     check_merge,
     check_retire,
@@ -155,35 +158,55 @@ def print_template_details(templates: dict[str, Template]) -> None:
         for s in t.every_schedule:
             print(f"  schedule: {s.describe()}; deadline basis: {t.basis}")
         print(f"  lifetime: {t.valid_from or 'always'} to {t.valid_until or 'no end'}")
-        scope = [f"{key} {', '.join(str(v) for v in values)}" for key, values in
-                 (("orgs", t.applies_to.orgs), ("levels", t.applies_to.levels),
-                  ("subtrees", t.applies_to.subtrees)) if values]
-        print(f"  applies to: {'; '.join(scope) or 'every unit'}")
+        print(f"  applies to: {describe_scope(t)}")
         if not t.targets:
             print("  targets: none")
         for i in range(len(t.targets)):
             print(f"  {describe_target(t, i)}")
 
 
+def describe_scope(t: Template) -> str:
+    scope = [f"{key} {', '.join(str(v) for v in values)}" for key, values in
+             (("orgs", t.applies_to.orgs), ("levels", t.applies_to.levels),
+              ("subtrees", t.applies_to.subtrees)) if values]
+    return "; ".join(scope) or "every unit"
+
+
 def allocation_warnings(config: Config, templates: dict[str, Template]) -> list[str]:
-    """Allocated unit codes the database does not know (only when the database exists: a
-    check never creates it)."""
+    """What the templates name that the unit tree does not have: allocated unit codes and
+    subtrees it does not know, and templates that apply to none of its units (a typo, or
+    units imported without an org while the template names orgs). Only when the database
+    exists: a check never creates it."""
     path = config.storage.path
-    if not any(t.allocations for t in templates.values()) or str(path) == ":memory:" or (
-            not path.is_file()):
+    if str(path) == ":memory:" or not path.is_file():
         return []
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             known = {row[0] for row in conn.execute("SELECT code FROM units")}
+            try:
+                units = {u.code: u for u in (
+                    Unit(r[0], r[1], r[2], Level(r[3]), r[4]) for r in conn.execute(
+                        "SELECT code, name, parent_code, level, org FROM units"))}
+            except sqlite3.Error:  # not migrated yet (no org column): codes only
+                units = {}
         finally:
             conn.close()
     except sqlite3.Error:
         return []  # no units table yet, or not a database (check-config says so above)
     folder = display_path(config.reports.folder) / TARGETS_FOLDER
-    return [f"warning: {folder / (tid + '.csv')}: unit {code!r} is not in the database "
-            f"({path}): import it with `baocao units import`, or correct the code"
-            for tid, code in unknown_codes(templates, known)]
+    out = [f"warning: {folder / (tid + '.csv')}: unit {code!r} is not in the database "
+           f"({path}): import it with `baocao units import`, or correct the code"
+           for tid, code in unknown_codes(templates, known)]
+    for t in sorted(templates.values(), key=lambda t: t.id):
+        out += [f"warning: template {t.id}: applies_to.subtrees: unit {code!r} is not in the "
+                f"database ({path})" for code in t.applies_to.subtrees if code not in known]
+        if units and not any(applies_in(t.applies_to, code, units) for code in units):
+            out.append(f"warning: template {t.id}: applies to no unit of the database "
+                       f"({describe_scope(t)}): no officer will be asked for it (units "
+                       "without an org? add an org column to the unit file and import it "
+                       "again)")
+    return out
 
 
 def cmd_deadline(args: argparse.Namespace) -> int:
@@ -327,7 +350,7 @@ def cmd_units_retire(args: argparse.Namespace) -> int:
                 changed = await storage.unretire_units(codes)
                 print(f"OK: {changed} unit(s) report again: {' '.join(codes)}")
                 return EXIT_OK
-            errors = check_retire(codes, units)
+            errors = check_retire(codes, units, on)
             if errors:
                 for err in errors:
                     print(f"error: {err}", file=sys.stderr)
@@ -353,13 +376,17 @@ def cmd_units_merge(args: argparse.Namespace) -> int:
         storage = await _open_storage(config)
         try:
             units = {u.code: u for u in await storage.list_units()}
-            errors = check_merge(old, new, units)
+            errors = check_merge(old, new, units, on)
+            if not errors:
+                try:
+                    changed = await storage.retire_units(old, on, merged_into=new)
+                except UnitConflict as e:  # another admin retired NEW meanwhile
+                    errors = [str(e)]
             if errors:
                 for err in errors:
                     print(f"error: {err}", file=sys.stderr)
                 print("nothing merged", file=sys.stderr)
                 return EXIT_ERROR
-            changed = await storage.retire_units(old, on, merged_into=new)
             print(f"OK: {changed} unit(s) merged into {new} ({units[new].name}) on {on}: "
                   f"{' '.join(old)}")
             return EXIT_OK

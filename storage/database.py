@@ -255,7 +255,12 @@ class Database:
         for migration in pending_all:
             if migration.number in done:
                 continue
-            def run(conn: sqlite3.Connection, migration: Migration = migration) -> None:
+            def run(conn: sqlite3.Connection, migration: Migration = migration) -> bool:
+                # Another process (the bot restarting while an admin runs a command) may have
+                # applied it since `done` was read: asked again inside the write, not run twice.
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE number=?",
+                                (migration.number,)).fetchone():
+                    return False
                 for statement in split_statements(migration.sql):
                     conn.execute(statement)
                 if migration.rebuilds:
@@ -266,12 +271,13 @@ class Database:
                 conn.execute(
                     "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?,?,?)",
                     (migration.number, migration.name, utcnow_iso()))
+                return True
 
             try:
                 if migration.rebuilds:
                     await self._on_writer_thread(self.writer.execute, "PRAGMA foreign_keys = OFF")
                 try:
-                    await self.write(run)
+                    ran = await self.write(run)
                 finally:
                     if migration.rebuilds:
                         await self._on_writer_thread(self.writer.execute,
@@ -280,6 +286,8 @@ class Database:
                 raise StorageError(
                     f"migration {migration.number:04d}_{migration.name} failed: {e}"
                 ) from e
+            if not ran:
+                continue
             log.info("applied migration %04d_%s", migration.number, migration.name)
             applied.append(migration)
         return applied

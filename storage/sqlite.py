@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from bot.domain.invites import InviteRefusal, InviteRefused
 from bot.domain.roles import Role
 from bot.domain.templates import Level, Template
-from bot.domain.units import Unit
+from bot.domain.units import Unit, UnitConflict, retired_target
 from storage.database import Database, GroupCommit, utcnow_iso
 from storage.interface import DraftChanged
 from storage.models import (
@@ -187,10 +187,20 @@ class SqliteStorage:
     async def retire_units(self, codes: list[str], on: date, merged_into: str | None = None,
                            actor: str = "cli") -> int:
         """Mark units retired from `on` (their last day), merged into another when given; each
-        change audited. Units already retired are left as they are; return how many changed."""
+        change audited. Units already retired are left as they are; return how many changed.
+        UnitConflict when `merged_into` is unknown or retired as the transaction sees it (two
+        admins each merging into the other's unit would otherwise make a cycle)."""
         now = utcnow_iso()
 
         def work(conn: sqlite3.Connection) -> int:
+            if merged_into is not None:
+                target = conn.execute("SELECT retired_on FROM units WHERE code=?",
+                                      (merged_into,)).fetchone()
+                if target is None:
+                    raise UnitConflict(f"unknown unit {merged_into!r} given to --into")
+                if target["retired_on"] is not None:
+                    raise UnitConflict(retired_target(
+                        merged_into, date.fromisoformat(target["retired_on"])))
             changed = 0
             for code in codes:
                 cur = conn.execute(

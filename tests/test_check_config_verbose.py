@@ -118,8 +118,9 @@ def test_without_verbose_no_details(workdir: Path, capsys: pytest.CaptureFixture
 def test_allocated_codes_unknown_to_the_database_are_warned(
         workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     setup(workdir)
-    (workdir / "units.csv").write_text("code,name,parent_code,level\nLC,Tỉnh đoàn Lào Cai,,tinh\n"
-                                       "LC-SAPA,Đoàn phường Sa Pa,LC,xa\n", encoding="utf-8")
+    (workdir / "units.csv").write_text("code,name,parent_code,level,org\n"
+                                       "LC,Tỉnh đoàn Lào Cai,,tinh,doan\n"
+                                       "LC-SAPA,Đoàn phường Sa Pa,LC,xa,\n", encoding="utf-8")
     assert main(["units", "import", "units.csv"]) == 0
     capsys.readouterr()
     assert main(["check-config"]) == 0

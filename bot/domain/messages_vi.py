@@ -174,12 +174,14 @@ def no_template_for(unit: str) -> str:
     return f"{unit}: chưa có mẫu báo cáo nào áp dụng cho đơn vị này."
 
 
-def unit_stopped(unit: str, last_day: date, merged_into: str | None) -> str:
-    """A retired (or merged) unit's officer opening the list after its last period."""
+def unit_stopped(unit: str, last_day: date, merged_into: str | None,
+                 reporter: str | None = None) -> str:
+    """A retired (or merged) unit's officer opening the list after its last period;
+    `reporter`: the unit that reports now, when `merged_into` was itself merged since."""
     text = f"{unit} đã thôi báo cáo từ sau ngày {vnformat.day(last_day)}"
     if merged_into:
         text += (f" do đã sáp nhập vào {merged_into}; các kỳ báo cáo tiếp theo do "
-                 f"{merged_into} thực hiện")
+                 f"{reporter or merged_into} thực hiện")
     return text + ". Các báo cáo đã gửi vẫn xem được bằng /trangthai."
 LIST_HEADING = "Các báo cáo của đơn vị bạn (chọn một để làm):"
 STATUS_HEADING = "Tình hình báo cáo của đơn vị:"

@@ -18,10 +18,11 @@ Merged units (`merged_into`: old code → new code, chains allowed, cycles refus
 unit over a span:
 - "sum": the flows of every unit merged into it (directly or through a chain) count for it,
   as its own do (so a cumulative count from a baseline year keeps the old communes' figures);
-- "last": its own latest answer in the span; if it has none there and has never reported the
-  question up to the span's end, the sum of what each unit merged into it gives by the same
-  rule (their stocks add up); once it has reported its own stock, the old units' no longer
-  count;
+- "last": its own latest answer in the span, plus the stock of each unit merged into it
+  that still reported for that period or a later one (the two were separate then: a span
+  before the merge); if it has none there and has never reported the question up to the
+  span's end, the sum of what each unit merged into it gives by the same rule (their stocks
+  add up); once it reports its own stock after the merge, the old units' no longer count;
 - other answers (percentages, yes/no, choices, text) never carry: only the unit's own answer
   counts (two communes' percentages do not add up; ask a rate as two counts instead).
 """
@@ -255,18 +256,36 @@ def unit_value(q: Question, code: str, reports: Mapping[str, Series], span: Span
 
 def _unit_value(q: Question, code: str, reports: Mapping[str, Series], span: Span,
                 merges: Mapping[str, str]) -> Any:
-    own = over_time(q, reports.get(code, ()), span)
     counts = q.type in (QuestionType.INTEGER, QuestionType.DECIMAL)
     sources = merged_sources(code, merges) if counts else []
     if not sources:
-        return own
+        return over_time(q, reports.get(code, ()), span)
     if time_rule(q) == "last":
-        if own is not None or _ever_answered(q, reports.get(code, ()), span.end):
-            return own
-        own = None
+        found = _stock(q, code, reports, span, merges)
+        return None if found is None else found[1]
+    own = over_time(q, reports.get(code, ()), span)
     carried = [_unit_value(q, old, reports, span, merges) for old in sources]
     numbers = [n for v in (own, *carried) if (n := exact(v)) is not None]
     return sum(numbers, Fraction(0)) if numbers else None
+
+
+def _stock(q: Question, code: str, reports: Mapping[str, Series], span: Span,
+           merges: Mapping[str, str]) -> tuple[date, Fraction] | None:
+    """A count taken as the last value over `span`, with the units merged into `code`, and
+    the start of the period it is as of. The unit's own latest answer holds the stocks of
+    units merged into it before that period; a merged unit that still reported for that period
+    (or later) was separate then, so its stock adds. With no answer of its own in the span
+    and none ever before, the merged units' stocks add up."""
+    kept = [(p, n) for p, a in _inside(reports.get(code, ()), span)
+            if (n := exact(a.get(q.id))) is not None]
+    carried = [found for old in merged_sources(code, merges)
+               if (found := _stock(q, old, reports, span, merges)) is not None]
+    if kept:
+        since, own = kept[-1][0].start, kept[-1][1]
+        return since, own + sum((v for start, v in carried if start >= since), Fraction(0))
+    if _ever_answered(q, reports.get(code, ()), span.end) or not carried:
+        return None
+    return max(start for start, _ in carried), sum((v for _, v in carried), Fraction(0))
 
 
 def _ever_answered(q: Question, series: Series, until: date) -> bool:

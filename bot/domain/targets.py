@@ -4,7 +4,7 @@ whether a target is met for a period.
 Scopes: "total" compares the roll-up of every unit in view with `value`; "each_unit" and
 "level" (the units of `level` only) check each unit's own figure against `value`;
 "allocated" checks each unit against its own value from the file, and their roll-up against
-the sum of their allocations.
+the sum of their allocations (a summed question; a rate's units must each meet their own).
 
 Milestones: a target with `year` is shown for the periods of years up to that year (the
 progress toward it) and not after; `final` says the period is in the milestone year itself.
@@ -39,7 +39,7 @@ from bot.domain.rollup import (
     roll_up,
     successor,
 )
-from bot.domain.templates import Problem, Target, Template
+from bot.domain.templates import Aggregate, Problem, Target, Template
 from bot.domain.units import clean_code
 
 TARGETS_FOLDER = "targets"
@@ -93,6 +93,15 @@ def parse_allocations(text: str, file: str) -> tuple[dict[str, float], list[Prob
                 bad(line, f"missing column {', '.join(repr(c) for c in missing)} (the first line "
                     "must name the columns: code,value)")
                 return {}, problems
+            continue
+        while len(row) > len(header) and not row[-1].strip():
+            row = row[:-1]  # empty cells a spreadsheet leaves after a deleted column
+        if len(row) > len(header):
+            # `LC-SAPA,1,5`: the cells after the header's columns would be dropped silently,
+            # allocating 1 instead of 1.5.
+            bad(line, f"{len(row)} cells but the header names {len(header)} columns (a "
+                "decimal comma in a comma-separated file? write 1.5, quote it as \"1,5\" or "
+                "separate the columns with ;)")
             continue
         cells = {name: (row[i] if i < len(row) else "") for i, name in enumerate(header)}
         code = clean_code(cells["code"])
@@ -206,7 +215,8 @@ class TargetResult:
     """A target for a period.
 
     total: `figure` is the roll-up, `goal` the value. allocated: `figure` is the roll-up of the
-    allocated units, `goal` the sum of their allocations; `units` each against its own.
+    allocated units, `goal` the sum of their allocations (None for a question that is not
+    summed, a rate say: `met` is then as for each_unit); `units` each against its own.
     each_unit / level: `units` each against the value; `figure` is how many meet it, `goal`
     how many units there are, `progress` the share meeting it.
     `met`: for total and allocated, the figure against the goal (None: no figure); for
@@ -311,6 +321,11 @@ def evaluate(t: Template, index: int, period: Period, units: Mapping[str, str],
         results.append(UnitResult(code, one, goals[code], met))
     if target.scope == "allocated":
         figure = roll_up(q, {c: a for c, a in answers.items() if c in goals}).value
+        if q.aggregation is not Aggregate.SUM:
+            # Rates, averages, min/max: the units' own goals do not add up to the whole's
+            # (80% and 50% is not a goal of 130%); met when every allocated unit meets its own.
+            return TargetResult(index, target, period, span, figure, None,
+                                _overall(results), None, tuple(results), final)
         goal = sum(goals.values(), Fraction(0))
         met = None if figure is None else meets(target.direction, figure, goal)
         return TargetResult(index, target, period, span, figure, goal, met,

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from bot.domain.periods import Period
 from bot.domain.templates import AppliesTo, Level
@@ -285,8 +285,21 @@ def not_in_file(codes: Iterable[str], existing: Mapping[str, Unit]) -> list[Unit
                   key=lambda u: u.code)
 
 
-def check_retire(codes: list[str], units: Mapping[str, Unit]) -> list[str]:
-    """Why these units cannot be retired (unknown or already retired), one line each."""
+class UnitConflict(ValueError):
+    """A retirement or merge that the tree, as it is when it is written, refuses (another
+    admin changed it since it was checked)."""
+
+
+def retired_target(code: str, retired_on: date) -> str:
+    return (f"unit {shown(code)} is retired (since {retired_on.isoformat()}): merge into a unit "
+            "that still reports")
+
+
+def check_retire(codes: list[str], units: Mapping[str, Unit],
+                 on: date | None = None) -> list[str]:
+    """Why these units cannot be retired on `on` (unknown, already retired, or taking over a
+    unit merged into it later than that: the merged unit would report into a unit that no
+    longer exists), one line each."""
     errors = []
     for code in codes:
         unit = units.get(code)
@@ -295,18 +308,27 @@ def check_retire(codes: list[str], units: Mapping[str, Unit]) -> list[str]:
         elif unit.retired_on is not None:
             errors.append(f"unit {shown(code)} is already retired "
                           f"(since {unit.retired_on.isoformat()})")
+        elif on is not None:
+            for merged in sorted(units.values(), key=lambda u: u.code):
+                if merged.merged_into == code and merged.retired_on is not None \
+                        and merged.retired_on > on:
+                    errors.append(
+                        f"unit {shown(code)} takes over {shown(merged.code)} from "
+                        f"{(merged.retired_on + timedelta(days=1)).isoformat()}: its last day "
+                        f"cannot be before {merged.retired_on.isoformat()}")
     return errors
 
 
-def check_merge(old: list[str], new: str, units: Mapping[str, Unit]) -> list[str]:
-    """Why OLD… cannot be merged into NEW: NEW unknown or retired, an OLD unknown, retired,
-    NEW itself, or above or below NEW in the tree (its reports would count twice)."""
+def check_merge(old: list[str], new: str, units: Mapping[str, Unit],
+                on: date | None = None) -> list[str]:
+    """Why OLD… cannot be merged into NEW on `on`: NEW unknown or retired, an OLD unknown,
+    retired, NEW itself, or above or below NEW in the tree (its reports would count twice),
+    or an OLD that units merged into it still need after `on` (`check_retire`)."""
     target = units.get(new)
     if target is None:
         return [f"unknown unit {shown(new)} given to --into (see `baocao units list`)"]
     if target.retired_on is not None:
-        return [f"unit {shown(new)} is retired (since {target.retired_on.isoformat()}): "
-                "merge into a unit that still reports"]
+        return [retired_target(new, target.retired_on)]
     errors = []
     above = ancestors_of(new, units)
     for code in old:
@@ -318,5 +340,5 @@ def check_merge(old: list[str], new: str, units: Mapping[str, Unit]) -> list[str
         elif code in units and new in ancestors_of(code, units):
             errors.append(f"unit {shown(code)} is below {shown(new)} in the tree: "
                           "merge units of the same level")
-    errors.extend(e for e in check_retire([c for c in old if c != new], units))
+    errors.extend(e for e in check_retire([c for c in old if c != new], units, on))
     return errors

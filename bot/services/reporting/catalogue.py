@@ -53,7 +53,8 @@ async def nothing_to_do(deps: Deps, ctx: Ctx) -> str:
         if known.retired_on is not None:
             into = tree.units.get(known.merged_into) if known.merged_into else None
             reasons.append(M.unit_stopped(known.name, known.retired_on,
-                                          into.name if into else known.merged_into))
+                                          into.name if into else known.merged_into,
+                                          _reporter(tree.units, into)))
         elif not any(unit.code in codes for codes in tree.applicable.values()):
             reasons.append(M.no_template_for(known.name) if many else M.NO_TEMPLATE)
         else:
@@ -175,6 +176,16 @@ async def watcher_status(deps: Deps, ctx: Ctx) -> Reply:
                 if missing:
                     lines.append(M.not_sent(missing))
     return Reply("\n".join(lines) if lines else M.NOTHING_TO_WATCH)
+
+
+def _reporter(units: dict[str, Unit], into: Unit | None) -> str | None:
+    """The unit that reports for a merged one now: the end of its merge chain (A → B → C:
+    C), when that is not the unit it merged into."""
+    seen, current = set(), into
+    while current is not None and current.merged_into and current.code not in seen:
+        seen.add(current.code)
+        current = units.get(current.merged_into)
+    return None if current is None or current is into else current.name
 
 
 def _short(text: str, limit: int) -> str:
