@@ -59,6 +59,7 @@ def test_level_words(word: str, has_parent: bool, level: Level | None) -> None:
     ("doan", "doan"), ("hoi_nong_dan", "hoi_nong_dan"), ("ubnd", "ubnd"),
     ("Đoàn", "doan"), ("Hội Nông dân", "hoi_nong_dan"), ("hội nông dân", "hoi_nong_dan"),
     ("Hội Phụ nữ", "hoi_phu_nu"), ("MTTQ", "mttq"), ("UBND", "ubnd"), ("Đảng", "dang"),
+    ("HOI_CCB", "hoi_ccb"), (" Hoi_Nong_Dan ", "hoi_nong_dan"),  # ids in any case
     ("", ""), ("  ", ""),  # empty: the parent's
     ("Hội Người cao tuổi", None), ("doan-tn", None), ("1doan", None),
 ])

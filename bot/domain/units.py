@@ -86,8 +86,8 @@ def parse_org(text: str) -> str | None:
     cell = clean_code(text)
     if not cell:
         return ""
-    if ORG_ID.fullmatch(cell):
-        return cell
+    if ORG_ID.fullmatch(cell.lower()):  # ids are lower case; `HOI_CCB` is the same id
+        return cell.lower()
     return ORG_WORDS.get(fold(cell).replace("_", " "))
 
 
