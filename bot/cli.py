@@ -9,7 +9,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         life = ""
         if t.valid_from or t.valid_until:
             life = (f"; valid {t.valid_from or '…'} to {t.valid_until or '…'}")
+            if t.valid_until and t.valid_until < datetime.now(config.zone).date():
+                life += " (ended: no period opens any more)"
         print(f"  {t.id}: {len(t.questions)} questions, {schedules}{life}")
     if args.details:
         print_template_details(templates)

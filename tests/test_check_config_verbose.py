@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 import tomllib
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -168,3 +170,17 @@ def test_database_without_units_table_is_not_an_error(
     sqlite3.connect(workdir / "db.sqlite").close()  # an empty database file
     assert main(["check-config"]) == 0
     assert capsys.readouterr().err == ""
+
+def test_check_config_says_which_plans_have_ended(
+        workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Plans 000, 003 and 004 ended (2025, 2020, 2025); 001 and 002 run on. The listing says
+    so, since an ended template opens no period and would otherwise look merely quiet."""
+    assert main(["check-config"]) == 0
+    lines = {ln.split(":")[0].strip(): ln for ln in capsys.readouterr().out.splitlines()
+             if ln.startswith("  ")}
+    ended = {tid for tid, ln in lines.items() if ln.endswith("(ended: no period opens any more)")}
+    assert {"kinh_te_tap_the_thanh_nien", "thanh_nien_giam_ngheo", "ocop_thanh_nien"} <= ended
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    for path in SHIPPED_REPORTS.glob("*.toml"):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        assert (data["id"] in ended) == (data["valid_until"] < today), data["id"]
