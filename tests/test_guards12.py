@@ -1,0 +1,167 @@
+"""Guards found by mutating the issue 12 code (units with orgs, retire/merge, migration 0009,
+roll-ups and targets): each test here fails on a small change that the other tests let
+through."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.domain.templates import Level, Template
+from bot.domain.units import Unit, not_in_file, parse_org
+from bot.services.units import UnitDirectory
+from storage.database import Database, Migration, StorageError
+from storage.sqlite import SqliteStorage
+
+# --- organisations and the unit tree ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["cong_doan", "hoi_sinh_vien", "doan_khoi_cq"])
+def test_any_org_id_is_accepted_not_only_the_known_words(cell: str) -> None:
+    assert parse_org(cell) == cell
+
+
+def test_units_no_longer_in_a_file_leave_out_those_already_retired() -> None:
+    existing = {
+        "A": Unit("A", "Đoàn xã A", None, Level.XA),
+        "B": Unit("B", "Đoàn xã B", None, Level.XA, retired_on=date(2026, 6, 30)),
+        "C": Unit("C", "Đoàn xã C", None, Level.XA),
+    }
+    # B is not "still expected to report": it was retired on purpose
+    assert [u.code for u in not_in_file(["A"], existing)] == ["C"]
+
+
+def template(**applies_to: list[str]) -> Template:
+    return Template.model_validate({
+        "id": "mau", "title": "Mẫu", "period": "month", "deadline": "trước ngày 05 tháng sau",
+        "applies_to": applies_to,
+        "questions": [{"id": "so", "text": "Số", "type": "integer"}]})
+
+
+async def test_the_services_tree_applies_a_template_through_the_inherited_org(
+        tmp_path: Path) -> None:
+    """The sample tree names the org on the province only: its communes get the province's
+    templates (an org read from the unit alone would give them none)."""
+    storage = await SqliteStorage.open(tmp_path / "db.sqlite")
+    try:
+        await storage.upsert_units([
+            Unit("LC", "Tỉnh đoàn Lào Cai", None, Level.TINH, "doan"),
+            Unit("LC-A", "Đoàn xã A", "LC", Level.XA),
+            Unit("LCH", "Hội Nông dân tỉnh Lai Châu", None, Level.TINH, "hoi_nong_dan"),
+            Unit("LCH-A", "Hội Nông dân xã A", "LCH", Level.XA),
+        ])
+        tree = await UnitDirectory(storage, {"mau": template(orgs=["doan"], levels=["xa"])}).tree()
+        assert [u.code for u in tree.units_for("mau")] == ["LC-A"]
+        assert tree.applicable["mau"] == frozenset({"LC-A"})
+    finally:
+        await storage.close()
+
+
+# --- storage: retire, unretire, import ----------------------------------------------------------
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> SqliteStorage:
+    s = await SqliteStorage.open(tmp_path / "db.sqlite")
+    await s.upsert_units([Unit("LC", "Tỉnh đoàn Lào Cai", None, Level.TINH, "doan"),
+                          Unit("LC-A", "Đoàn xã A", "LC", Level.XA),
+                          Unit("LC-B", "Đoàn xã B", "LC", Level.XA)])
+    yield s  # type: ignore[misc]
+    await s.close()
+
+
+async def units(storage: SqliteStorage) -> dict[str, Unit]:
+    return {u.code: u for u in await storage.list_units()}
+
+
+async def test_retiring_a_retired_unit_again_keeps_its_first_day_and_merge(
+        storage: SqliteStorage) -> None:
+    assert await storage.retire_units(["LC-A"], date(2026, 6, 30), merged_into="LC-B") == 1
+    assert await storage.retire_units(["LC-A", "LC-B"], date(2026, 9, 30)) == 1
+    stored = await units(storage)
+    assert (stored["LC-A"].retired_on, stored["LC-A"].merged_into) == (date(2026, 6, 30), "LC-B")
+    assert stored["LC-B"].retired_on == date(2026, 9, 30)
+
+
+async def test_undoing_a_merge_forgets_where_the_unit_went(storage: SqliteStorage) -> None:
+    """Else its figures would still carry to the other unit while it reports itself."""
+    await storage.retire_units(["LC-A"], date(2026, 6, 30), merged_into="LC-B")
+    assert await storage.unretire_units(["LC-A"]) == 1
+    stored = (await units(storage))["LC-A"]
+    assert (stored.retired_on, stored.merged_into) == (None, None)
+
+
+async def test_an_import_that_changes_only_the_org_updates_it(storage: SqliteStorage) -> None:
+    added, updated = await storage.upsert_units([Unit("LC-A", "Đoàn xã A", "LC", Level.XA,
+                                                      "hoi_nong_dan")])
+    assert (added, updated) == (0, 1)
+    assert (await units(storage))["LC-A"].org == "hoi_nong_dan"
+    # and back to inheriting
+    assert await storage.upsert_units([Unit("LC-A", "Đoàn xã A", "LC", Level.XA)]) == (0, 1)
+    assert (await units(storage))["LC-A"].org is None
+
+
+# --- the migration runner -----------------------------------------------------------------------
+
+PARENTS = Migration(1, "parents", "CREATE TABLE p (id TEXT PRIMARY KEY);\n"
+                    "CREATE TABLE c (id TEXT PRIMARY KEY, p TEXT REFERENCES p(id));\n"
+                    "INSERT INTO p VALUES ('x'), ('y');\n"
+                    "INSERT INTO c VALUES ('1', 'x');")
+
+
+def rebuild(keep: str) -> Migration:
+    """Rebuild table p keeping only the rows `keep` selects."""
+    return Migration(2, "rebuild", "-- rebuild: foreign keys off\n"
+                     "CREATE TABLE p_new (id TEXT PRIMARY KEY, extra TEXT);\n"
+                     f"INSERT INTO p_new (id) SELECT id FROM p WHERE {keep};\n"
+                     "DROP TABLE p;\n"
+                     "ALTER TABLE p_new RENAME TO p;")
+
+
+async def test_a_rebuild_that_keeps_every_reference_is_applied(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite", migrate=False)
+    try:
+        await db.migrate([PARENTS, rebuild("1")])
+        assert [r["id"] for r in await db.fetchall("SELECT id FROM p ORDER BY id")] == ["x", "y"]
+        # foreign keys are on again afterwards
+        with pytest.raises(sqlite3.IntegrityError):
+            await db.write(lambda conn: conn.execute("INSERT INTO c VALUES ('2', 'nope')"))
+    finally:
+        await db.close()
+
+
+async def test_a_rebuild_that_breaks_a_reference_is_refused_and_rolled_back(
+        tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "db.sqlite", migrate=False)
+    try:
+        await db.migrate([PARENTS])
+        with pytest.raises(StorageError, match=r"0002_rebuild failed: 1 reference\(s\) broken, "
+                                               "first in c"):
+            await db.migrate([PARENTS, rebuild("id = 'y'")])
+        assert [r["id"] for r in await db.fetchall("SELECT id FROM p ORDER BY id")] == ["x", "y"]
+        assert await db.applied_migrations() == [(1, "parents")]
+    finally:
+        await db.close()
+
+
+async def test_a_database_whose_migration_fails_is_closed_not_left_open(tmp_path: Path) -> None:
+    """Database.open raising must not leave its connection threads behind: they are not
+    daemons, so a `baocao` command that printed "migration … failed" would never exit."""
+    path = tmp_path / "db.sqlite"
+    await (await Database.open(path)).close()
+    with sqlite3.connect(path) as conn:  # a hand edit with foreign keys off: a lost parent
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("INSERT INTO units (code, name, parent_code, level, created_at, updated_at)"
+                     " VALUES ('X', 'x', 'NOPE', 'xa', 't', 't')")
+        conn.execute("DELETE FROM schema_migrations WHERE number = 9")  # 0009 runs again
+    conn.close()
+    before = set(threading.enumerate())
+    with pytest.raises(StorageError, match="0009_unit_orgs_and_retirement failed: 1 "
+                                           r"reference\(s\) broken"):
+        await Database.open(path)
+    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert left == []
