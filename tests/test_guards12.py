@@ -7,11 +7,16 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import date
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.domain.templates import Level, Template
+from bot.domain.periods import Period
+from bot.domain.rollup import Series, Span, over_time, unit_value
+from bot.domain.targets import evaluate, progress
+from bot.domain.templates import Level, Question, Template
 from bot.domain.units import Unit, not_in_file, parse_org
 from bot.services.units import UnitDirectory
 from storage.database import Database, Migration, StorageError
@@ -163,5 +168,98 @@ async def test_a_database_whose_migration_fails_is_closed_not_left_open(tmp_path
     with pytest.raises(StorageError, match="0009_unit_orgs_and_retirement failed: 1 "
                                            r"reference\(s\) broken"):
         await Database.open(path)
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert left == []
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=10)  # a closed connection's thread ends on its own, soon
+        assert not thread.is_alive(), thread.name
+
+
+# --- roll-ups over time ---------------------------------------------------------------------------
+
+FLOW = Question.model_validate({"id": "moi", "text": "Mới", "type": "integer", "over_time": "sum"})
+STOCK = Question.model_validate({"id": "tong", "text": "Tổng", "type": "integer",
+                                 "over_time": "last"})
+
+
+def test_a_span_holds_only_the_periods_wholly_inside_it() -> None:
+    q1 = Span.of(Period.parse("2026-Q1"))
+    assert q1.holds(Period.parse("2026-03")) and q1.holds(Period.parse("2026-Q1"))
+    for straddling in ("2026-H1", "2026", "2026-9M", "2026-W14"):  # W14: 30 March – 5 April
+        assert not q1.holds(Period.parse(straddling)), straddling
+    # a yearly report does not count toward the first quarter
+    series: Series = [(Period.parse("2026"), {"moi": 40}), (Period.parse("2026-02"), {"moi": 3})]
+    assert over_time(FLOW, series, q1) == 3
+
+
+def test_periods_sharing_one_day_overlap() -> None:
+    """August and the week starting on 31 August share a day: adding both would count it
+    twice."""
+    series: Series = [(Period.parse("2026-08"), {"moi": 1}), (Period.parse("2026-W36"), {"moi": 1})]
+    with pytest.raises(ValueError, match="reports of 2026-08 and 2026-W36 overlap"):
+        over_time(FLOW, series, Span.of(Period.parse("2026-Q3")))
+
+
+def test_a_new_unit_that_reported_its_stock_before_gets_no_stock_from_merged_units() -> None:
+    """Once NEW has reported its own stock, a span where it is silent shows nothing: not the
+    stock of a unit merged into it (that would be a part passed off as the whole)."""
+    reports: dict[str, Series] = {
+        "NEW": [(Period.parse("2026-01"), {"tong": 50})],
+        "OLD": [(Period.parse(f"2026-0{m}"), {"tong": 10}) for m in (1, 2, 3)],
+    }
+    merged = {"OLD": "NEW"}
+    assert unit_value(STOCK, "NEW", reports, Span.of(Period.parse("2026-02")), merged) is None
+    assert unit_value(STOCK, "NEW", reports, Span.of(Period.parse("2026-01")), merged) == 50
+    # a unit that has never reported its own stock takes its merged units'
+    assert unit_value(STOCK, "NEW", {"OLD": reports["OLD"]}, Span.of(Period.parse("2026-02")),
+                      merged) == 10
+
+
+# --- targets ----------------------------------------------------------------------------------
+
+
+def target_template(**target: Any) -> Template:
+    return Template.model_validate({
+        "id": "mau", "title": "Mẫu", "period": "quarter",
+        "deadline": "trước ngày 05 tháng cuối quý",
+        "questions": [{"id": "moi", "text": "Mới", "type": "integer", "over_time": "sum"}],
+        "targets": [{"question": "moi", **target}]})
+
+
+@pytest.mark.parametrize("direction", ["at_most", "less_than"])
+def test_a_ceiling_has_no_progress(direction: str) -> None:
+    assert progress(direction, Fraction(5), Fraction(10)) is None
+    t = target_template(value=10, direction=direction)
+    r = evaluate(t, 0, Period.parse("2026-Q1"), {"A": "xa"},
+                 {"A": [(Period.parse("2026-Q1"), {"moi": 5})]})
+    assert r is not None and (r.met, r.progress) == (True, None)
+
+
+def test_a_cumulative_target_is_shown_from_its_baseline_year_on() -> None:
+    t = target_template(value=10, baseline_year=2026, year=2030)
+    reports: dict[str, Series] = {"A": [(Period.parse("2026-Q1"), {"moi": 4})]}
+    first = evaluate(t, 0, Period.parse("2026-Q1"), {"A": "xa"}, reports)
+    assert first is not None and first.figure == 4
+    assert evaluate(t, 0, Period.parse("2025-Q4"), {"A": "xa"}, reports) is None
+
+
+@pytest.mark.parametrize("direction", ["at_least", "at_most", "less_than"])
+def test_a_total_nobody_reported_is_unknown_not_zero(direction: str) -> None:
+    t = target_template(value=10, direction=direction)
+    r = evaluate(t, 0, Period.parse("2026-Q1"), {"A": "xa", "B": "xa"}, {})
+    assert r is not None and (r.figure, r.met, r.progress) == (None, None, None)
+
+
+@pytest.mark.parametrize("scope", [{"scope": "each_unit"}, {"scope": "level", "level": "xa"}])
+def test_a_per_unit_target_with_no_unit_in_view_is_unknown(scope: dict[str, str]) -> None:
+    t = target_template(value=1, **scope)
+    r = evaluate(t, 0, Period.parse("2026-Q1"), {"P": "tinh"} if "level" in scope else {}, {})
+    assert r is not None and r.units == () and (r.met, r.progress) == (None, None)
+
+
+def test_an_allocated_ceiling_is_met_by_the_sum_under_it() -> None:
+    t = target_template(scope="allocated", direction="at_most")
+    reports: dict[str, Series] = {"A": [(Period.parse("2026-Q1"), {"moi": 2})],
+                                  "B": [(Period.parse("2026-Q1"), {"moi": 3})]}
+    r = evaluate(t, 0, Period.parse("2026-Q1"), {"A": "xa", "B": "xa"}, reports,
+                 allocations={"A": 4, "B": 4})
+    assert r is not None and (r.figure, r.goal, r.met) == (5, 8, True)
+    assert [(u.code, u.met) for u in r.units] == [("A", True), ("B", True)]
