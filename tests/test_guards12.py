@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import date
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ import pytest
 from bot.domain.periods import Period
 from bot.domain.rollup import Series, Span, over_time, unit_value
 from bot.domain.targets import evaluate, progress
-from bot.domain.templates import Level, Question, Template
-from bot.domain.units import Unit, not_in_file, parse_org
+from bot.domain.templates import AppliesTo, Level, Question, Template
+from bot.domain.units import Unit, applies_in, not_in_file, parse_org
 from bot.services.units import UnitDirectory
 from storage.database import Database, Migration, StorageError
 from storage.sqlite import SqliteStorage
+from tests.harness import Clock, join, make_app
 
 # --- organisations and the unit tree ------------------------------------------------------------
 
@@ -38,6 +40,16 @@ def test_units_no_longer_in_a_file_leave_out_those_already_retired() -> None:
     }
     # B is not "still expected to report": it was retired on purpose
     assert [u.code for u in not_in_file(["A"], existing)] == ["C"]
+
+
+def test_a_subtree_may_name_the_unit_itself() -> None:
+    """Plan 002's template lists the wards themselves (subtrees = ["LD-BL1", …])."""
+    tree = {"LD": Unit("LD", "Đảng bộ tỉnh Lâm Đồng", None, Level.TINH, "dang"),
+            "LD-BL1": Unit("LD-BL1", "Đảng ủy phường 1 Bảo Lộc", "LD", Level.XA),
+            "LD-BL2": Unit("LD-BL2", "Đảng ủy phường 2 Bảo Lộc", "LD", Level.XA)}
+    scope = AppliesTo(orgs=["dang"], subtrees=["LD-BL1"])
+    assert applies_in(scope, "LD-BL1", tree) and not applies_in(scope, "LD-BL2", tree)
+    assert not applies_in(scope, "LD", tree)
 
 
 def template(**applies_to: list[str]) -> Template:
@@ -62,6 +74,9 @@ async def test_the_services_tree_applies_a_template_through_the_inherited_org(
         tree = await UnitDirectory(storage, {"mau": template(orgs=["doan"], levels=["xa"])}).tree()
         assert [u.code for u in tree.units_for("mau")] == ["LC-A"]
         assert tree.applicable["mau"] == frozenset({"LC-A"})
+        q1 = Period.parse("2026-Q1")
+        assert tree.owes("LC-A", "mau", q1) and not tree.owes("LCH-A", "mau", q1)
+        assert not tree.owes("NOPE", "mau", q1)
     finally:
         await storage.close()
 
@@ -70,12 +85,12 @@ async def test_the_services_tree_applies_a_template_through_the_inherited_org(
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> SqliteStorage:
+async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
     s = await SqliteStorage.open(tmp_path / "db.sqlite")
     await s.upsert_units([Unit("LC", "Tỉnh đoàn Lào Cai", None, Level.TINH, "doan"),
                           Unit("LC-A", "Đoàn xã A", "LC", Level.XA),
                           Unit("LC-B", "Đoàn xã B", "LC", Level.XA)])
-    yield s  # type: ignore[misc]
+    yield s
     await s.close()
 
 
@@ -261,5 +276,73 @@ def test_an_allocated_ceiling_is_met_by_the_sum_under_it() -> None:
                                   "B": [(Period.parse("2026-Q1"), {"moi": 3})]}
     r = evaluate(t, 0, Period.parse("2026-Q1"), {"A": "xa", "B": "xa"}, reports,
                  allocations={"A": 4, "B": 4})
-    assert r is not None and (r.figure, r.goal, r.met) == (5, 8, True)
+    assert r is not None and (r.figure, r.goal, r.met) == (Fraction(5), Fraction(8), True)
     assert [(u.code, u.met) for u in r.units] == [("A", True), ("B", True)]
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+
+async def test_a_sweep_reminds_no_officer_of_a_unit_retired_before_the_period(
+        tmp_path: Path) -> None:
+    from tests.test_reminders import FakeSender, local, reminders_of
+
+    clock = Clock(now=local(2026, 1, 1).astimezone(UTC))
+    app = await make_app(tmp_path, clock)
+    try:
+        for code in ("LC-BX-01", "LC-BX-02"):
+            await join(app, f"u-{code}", unit=code)
+        await app.storage.retire_units(["LC-BX-01"], date(2026, 3, 31))
+        clock.now = local(2026, 5, 29, 9).astimezone(UTC)  # quarter 2: a week before it is due
+        sender = FakeSender(clock)
+        await reminders_of(app, clock).sweep(sender.channels)
+        assert [who for _, who, _, _ in sender.sent] == ["u-LC-BX-02"]
+        assert all("Quý II/2026" in text for _, _, text, _ in sender.sent)
+    finally:
+        await app.close()
+
+
+async def test_a_supervisor_whose_units_are_all_retired_sees_no_empty_line(tmp_path: Path) -> None:
+    from bot.domain.roles import Role
+
+    clock = Clock()  # 20/02/2026: quarter 1 is open
+    app = await make_app(tmp_path, clock)
+    try:
+        supervisor = await join(app, "9", "LC-BX", Role.SUPERVISOR)
+        await app.storage.retire_units(["LC-BX-01", "LC-BX-02", "LC-BX-03"], date(2026, 3, 31))
+        app.reporting.deps.units.forget()
+        await supervisor.cmd("trangthai")
+        assert "Quý I/2026" in supervisor.text and "đã gửi 0/3" in supervisor.text
+        clock.now = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
+        await supervisor.cmd("trangthai")
+        assert "Quý II/2026" not in supervisor.text and "0/0" not in supervisor.text
+        assert supervisor.text.splitlines() == ["Tình hình báo cáo — Huyện đoàn Bát Xát:"]
+    finally:
+        await app.close()
+
+
+async def test_an_old_button_opens_no_period_after_the_units_last_day(tmp_path: Path) -> None:
+    from bot.domain import messages_vi as M
+    from bot.domain.buttons import OpenReport
+
+    clock = Clock()
+    app = await make_app(tmp_path, clock)
+    try:
+        chat = await join(app, "1", "LC-BX-01")
+        await app.storage.retire_units(["LC-BX-01"], date(2026, 3, 31))
+        app.reporting.deps.units.forget()
+        clock.now = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
+        await chat.press(OpenReport(0, "thu_nghiem", "2026-Q2").pack())
+        assert chat.text == M.STALE
+    finally:
+        await app.close()
+
+
+def test_a_cumulative_target_may_start_in_its_milestone_year() -> None:
+    from bot.domain.templates import check_template
+
+    same = target_template(value=10, baseline_year=2026, year=2026)
+    assert check_template(same, "reports/mau.toml") == []
+    after = target_template(value=10, baseline_year=2027, year=2026)
+    assert [p.path for p in check_template(after, "reports/mau.toml")] == [
+        "targets[0].baseline_year"]
