@@ -146,7 +146,13 @@ class Database:
             await reader.execute("PRAGMA foreign_keys = ON")
         db = cls(writer, target, reader)
         if migrate:
-            await db.migrate()
+            try:
+                await db.migrate()
+            except BaseException:
+                # The reader's thread is not a daemon: left open, it would keep the process
+                # (a `baocao` command that has printed the failure) from ever exiting.
+                await db.close()
+                raise
         if reader is not None:
             # Connected here, not inside the task: a close() right after open() (a short CLI
             # command) would cancel the task mid-connect and leave aiosqlite's thread to fail
