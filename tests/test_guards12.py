@@ -222,7 +222,8 @@ def test_a_new_unit_that_reported_its_stock_before_gets_no_stock_from_merged_uni
     }
     merged = {"OLD": "NEW"}
     assert unit_value(STOCK, "NEW", reports, Span.of(Period.parse("2026-02")), merged) is None
-    assert unit_value(STOCK, "NEW", reports, Span.of(Period.parse("2026-01")), merged) == 50
+    # in January OLD still reported on its own (it was separate then): its stock adds
+    assert unit_value(STOCK, "NEW", reports, Span.of(Period.parse("2026-01")), merged) == 60
     # a unit that has never reported its own stock takes its merged units'
     assert unit_value(STOCK, "NEW", {"OLD": reports["OLD"]}, Span.of(Period.parse("2026-02")),
                       merged) == 10
@@ -302,7 +303,8 @@ async def test_a_sweep_reminds_no_officer_of_a_unit_retired_before_the_period(
         await app.close()
 
 
-async def test_a_supervisor_whose_units_are_all_retired_sees_no_empty_line(tmp_path: Path) -> None:
+async def test_a_supervisor_whose_units_are_all_retired_is_told_nothing_is_open(
+        tmp_path: Path) -> None:
     from bot.domain.roles import Role
 
     clock = Clock()  # 20/02/2026: quarter 1 is open
@@ -316,7 +318,9 @@ async def test_a_supervisor_whose_units_are_all_retired_sees_no_empty_line(tmp_p
         clock.now = datetime(2026, 5, 20, 3, 0, tzinfo=UTC)
         await supervisor.cmd("trangthai")
         assert "Quý II/2026" not in supervisor.text and "0/0" not in supervisor.text
-        assert supervisor.text.splitlines() == ["Tình hình báo cáo — Huyện đoàn Bát Xát:"]
+        assert supervisor.text.splitlines() == [
+            "Tình hình báo cáo — Huyện đoàn Bát Xát:",
+            "Hiện không có kỳ báo cáo nào đang mở mà các đơn vị bạn theo dõi phải gửi."]
     finally:
         await app.close()
 

@@ -187,6 +187,8 @@ LIST_HEADING = "Các báo cáo của đơn vị bạn (chọn một để làm):
 STATUS_HEADING = "Tình hình báo cáo của đơn vị:"
 STATUS_EMPTY = "Chưa có báo cáo nào."
 NOTHING_TO_WATCH = "Chưa có đơn vị nào để theo dõi."
+NOTHING_OPEN_TO_WATCH = ("Hiện không có kỳ báo cáo nào đang mở mà các đơn vị bạn "
+                         "theo dõi phải gửi.")
 LOCKED = "(đã khóa sổ)"
 
 

@@ -155,6 +155,7 @@ async def watcher_status(deps: Deps, ctx: Ctx) -> Reply:
         subs = {ReportKey(s.unit_code, s.template_id, s.period): s for s in
                 await deps.storage.latest_submissions(sorted(codes), with_answers=False)}
         lines.append(M.watch_heading(root.name))
+        shown_before = len(lines)
         for t in sorted(deps.templates.values(), key=lambda t: t.id):
             applicable = tree.applicable.get(t.id, frozenset())
             if not codes & applicable:
@@ -175,6 +176,8 @@ async def watcher_status(deps: Deps, ctx: Ctx) -> Reply:
                                           len(done), len(expected), len(on_time)))
                 if missing:
                     lines.append(M.not_sent(missing))
+        if len(lines) == shown_before:  # every unit retired, or every plan ended
+            lines.append(M.NOTHING_OPEN_TO_WATCH)
     return Reply("\n".join(lines) if lines else M.NOTHING_TO_WATCH)
 
 
