@@ -315,3 +315,22 @@ async def _draft(storage: SqliteStorage, person: int, unit: str, template_id: st
     draft = await storage.find_draft(unit, template_id, "2026-Q1")
     assert draft is not None
     return draft.id
+
+
+async def test_officer_who_also_supervises_gets_one_numbering(app: App) -> None:
+    from bot.services.invites import create_invite
+
+    officer = await join(app, "o1")
+    await send_report(officer, "5")
+    invite = await create_invite(app.storage, "LC-BX", Role.SUPERVISOR, 1, 7,
+                                 app.reporting.clock())
+    await officer.cmd("start", invite.code)
+    await officer.cmd("trangthai")
+    status = [r for r in officer.last if r.buttons]
+    assert len(status) == 1  # own reports and the watched units in one message
+    labels = [b.label for b in status[0].flat_buttons()]
+    assert labels[0].startswith("Sửa:") and labels[1].startswith("Xem: Đoàn xã Bản Vược")
+    await officer.say("2")
+    assert "⏳ Trạng thái: chờ duyệt" in officer.text
+    await officer.say("duyet")
+    assert "Đã duyệt" in officer.text

@@ -135,6 +135,11 @@ async def status(deps: Deps, ctx: Ctx) -> list[Reply]:
         replies.append(await officer_status(deps, ctx))
     if ctx.roles & {Role.SUPERVISOR, Role.ADMIN}:
         replies.append(await watcher_status(deps, ctx))
+    if len(replies) == 2 and all(r.buttons for r in replies):
+        # one numbering for both (typing "2" on Zalo means one button, not one per message)
+        own, watched = replies
+        return [Reply(own.text + "\n\n" + watched.text, own.buttons + watched.buttons,
+                      numbered=True)]
     return replies
 
 
