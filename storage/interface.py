@@ -20,6 +20,7 @@ from storage.models import (
     Membership,
     Notice,
     Person,
+    ReviewState,
     Stored,
     Submission,
 )
@@ -31,6 +32,11 @@ ReminderKey = tuple[str, str, str, str]  # unit, template, period, kind
 
 class DraftChanged(Exception):
     """A draft was sent, cancelled or changed by someone else between reading and writing."""
+
+
+class ReviewRefused(DraftChanged):
+    """A review of a version that is no longer the latest, or that was already reviewed;
+    `args[0]` is 'resubmitted' or the existing review's action."""
 
 
 class Storage(Protocol):
@@ -71,6 +77,10 @@ class Storage(Protocol):
                                  with_answers: bool = True) -> list[Submission]: ...
     async def get_submission(self, unit_code: str, template_id: str, period: str,
                              version: int | None = None) -> Submission | None: ...
+    async def review_states(self, template_id: str, period: str,
+                            unit_codes: list[str] | None = None) -> dict[str, str]: ...
+    async def report_reviews(self, unit_codes: list[str]
+                             ) -> dict[tuple[str, str, str], ReviewState]: ...
     async def submitted_periods(self, unit_code: str, template_id: str) -> list[str]: ...
     async def apply(self, changes: Changes) -> bool:
         """Commit one event's changes; False if the event was already handled. Raises

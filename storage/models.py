@@ -128,7 +128,34 @@ class DropNotices:
     keys: tuple[str, ...]
 
 
-Op = StartDraft | SaveAnswer | DeleteDraft | Submit | AddNotice | DropNotices
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A supervisor approves or returns `version` of a unit's report: written only while that
+    version is the latest and has no review yet (storage checks, in the transaction)."""
+
+    unit_code: str
+    template_id: str
+    period: str
+    version: int
+    action: str  # 'approve' | 'return'
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewState:
+    """The review of a report's latest version."""
+
+    action: str  # 'approve' | 'return'
+    reason: str | None
+    person_id: int
+    at: datetime
+
+    @property
+    def status(self) -> str:
+        return "approved" if self.action == "approve" else "returned"
+
+
+Op = StartDraft | SaveAnswer | DeleteDraft | Submit | AddNotice | DropNotices | Review
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from bot.domain.roles import Role
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit, UnitConflict, retired_target
 from storage.database import Database, GroupCommit, utcnow_iso
-from storage.interface import DraftChanged
+from storage.interface import DraftChanged, ReviewRefused
 from storage.models import (
     AddNotice,
     Changes,
@@ -29,6 +29,8 @@ from storage.models import (
     Op,
     Outgoing,
     Person,
+    Review,
+    ReviewState,
     SaveAnswer,
     StartDraft,
     Stored,
@@ -557,6 +559,45 @@ class SqliteStorage:
             return None
         return _submission(row, (await self._answers([row["id"]])).get(row["id"], {}))
 
+    # A review counts only while it is of the report's latest version (the submissions'
+    # unique index answers the MAX for each review row).
+    _LATEST_REVIEW = (" r.version = (SELECT MAX(s.version) FROM submissions s WHERE"
+                      " s.unit_code=r.unit_code AND s.template_id=r.template_id"
+                      " AND s.period=r.period)")
+
+    async def review_states(self, template_id: str, period: str,
+                            unit_codes: list[str] | None = None) -> dict[str, str]:
+        """Unit code → 'approved' | 'returned' for the reports of one template and period
+        whose latest version was reviewed (units absent: not reviewed, or not sent); one query.
+        `unit_codes` limits the answer to those units."""
+        sql = ("SELECT r.unit_code, r.action FROM reviews r WHERE r.template_id=?"
+               " AND r.period=? AND" + self._LATEST_REVIEW)
+        rows = await self.db.fetchall(sql, (template_id, period))
+        wanted = None if unit_codes is None else set(unit_codes)
+        return {r["unit_code"]: "approved" if r["action"] == "approve" else "returned"
+                for r in rows if wanted is None or r["unit_code"] in wanted}
+
+    async def report_reviews(self, unit_codes: list[str]
+                             ) -> dict[tuple[str, str, str], ReviewState]:
+        """(unit, template, period) → the review of that report's latest version, for every
+        report of these units that has one."""
+        out: dict[tuple[str, str, str], ReviewState] = {}
+        for i in range(0, len(unit_codes), 900):
+            chunk = unit_codes[i:i + 900]
+            rows = await self.db.fetchall(
+                "SELECT r.unit_code, r.template_id, r.period, r.action, r.reason, r.person_id,"
+                f" r.at FROM reviews r WHERE r.unit_code IN ({','.join('?' * len(chunk))})"
+                " AND" + self._LATEST_REVIEW, chunk)
+            for r in rows:
+                out[(r["unit_code"], r["template_id"], r["period"])] = ReviewState(
+                    r["action"], r["reason"], r["person_id"], datetime.fromisoformat(r["at"]))
+        return out
+
+    async def record_review(self, person_id: int, review: Review) -> None:
+        """Record one review with its audit row, in one transaction; ReviewRefused when the
+        version is no longer the latest or was already reviewed."""
+        await self.apply(Changes(actor=person_id, ops=[review]))
+
     async def submitted_periods(self, unit_code: str, template_id: str) -> list[str]:
         """The periods this unit has sent this template's report for (prefill looks for the
         one before the period on screen)."""
@@ -971,5 +1012,27 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
                f"report:{op.unit_code}/{op.template_id}/{op.period}",
                {"version": version, "on_time": op.on_time, "changed": op.changed or {},
                 "answered_by": answered_by})
+    elif isinstance(op, Review):
+        _review(conn, op, actor, now)
     else:  # pragma: no cover - exhaustive
         raise TypeError(f"unknown op {op!r}")
+
+
+def _review(conn: sqlite3.Connection, op: Review, actor: int, now: str) -> None:
+    """Checked here, in the transaction: two supervisors pressing at once, or a unit sending
+    a new version meanwhile, cannot both pass."""
+    key = (op.unit_code, op.template_id, op.period)
+    latest = conn.execute("SELECT MAX(version) AS v FROM submissions WHERE unit_code=?"
+                          " AND template_id=? AND period=?", key).fetchone()["v"]
+    if latest != op.version:
+        raise ReviewRefused("resubmitted")
+    done = conn.execute("SELECT action FROM reviews WHERE unit_code=? AND template_id=?"
+                        " AND period=? AND version=?", (*key, op.version)).fetchone()
+    if done is not None:
+        raise ReviewRefused(done["action"])
+    conn.execute("INSERT INTO reviews (unit_code, template_id, period, version, action, reason,"
+                 " person_id, at) VALUES (?,?,?,?,?,?,?,?)",
+                 (*key, op.version, op.action, op.reason, actor, now))
+    _audit(conn, f"person:{actor}", f"review.{op.action}",
+           f"report:{op.unit_code}/{op.template_id}/{op.period}",
+           {"version": op.version, "reason": op.reason})

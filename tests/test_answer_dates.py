@@ -227,9 +227,11 @@ def test_templates_without_within_keep_their_version(tmp_path: Path) -> None:
     _load(tmp_path)
     template, _ = load_template(tmp_path / "thu.toml")
     assert isinstance(template, Template)
-    # (nor the template keys added since: schedules, valid_from, valid_until, deadline_basis)
+    # (nor the template keys added since: schedules, valid_from, valid_until, deadline_basis,
+    # review)
     before = template.model_dump(mode="json", exclude={
         "schedules": True, "valid_from": True, "valid_until": True, "deadline_basis": True,
+        "review": True,
         "applies_to": {"orgs"},
         "questions": {"__all__": {"within", "denominator", "weight", "over_time", "prefill",
                                   "definition"}}})

@@ -208,3 +208,36 @@ class EditQuestion(QuestionButton, prefix="e"):
 @dataclass(frozen=True)
 class ToSummary(ButtonData, prefix="sum"):
     """Back to the summary."""
+
+
+# --- supervisors: a unit's submitted report, by unit code (not a slot: not their own unit) ---
+
+
+@dataclass(frozen=True)
+class ViewSubmission(ButtonData, prefix="vw"):
+    """Open the latest submitted version of a unit's report (its answers, who sent it, when)."""
+
+    unit: str
+    template: str
+    period: str
+
+
+@dataclass(frozen=True)
+class ReviewButton(ButtonData):
+    """Approve or return `version` of a unit's report: only that version (a stale button
+    from before a resubmission is refused)."""
+
+    unit: str
+    template: str
+    period: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Approve(ReviewButton, prefix="ap"):
+    """Duyệt."""
+
+
+@dataclass(frozen=True)
+class ReturnReport(ReviewButton, prefix="rt"):
+    """Trả lại: the reason is asked next."""

@@ -24,6 +24,7 @@ class Mode(StrEnum):
     EDIT = "edit"  # the "which question to change" picker
     CONFIRM_CANCEL = "confirm_cancel"  # "abandon this draft?"
     CONFIRM_SEND = "confirm_send"  # "send this correction?"
+    RETURN_REASON = "return_reason"  # a supervisor types why `report` (`version`) is returned
 
 
 @dataclass
@@ -42,14 +43,17 @@ class Conversation:
     # [question, value]: the value typed here that repeats an answer just given to an earlier
     # question; typed again, it is stored (see questions._repeats_earlier)
     doubted: list[Any] | None = None
+    version: int | None = None  # RETURN_REASON: the submission version being returned
 
     def show(self, mode: Mode, report: ReportKey | None = None, *,
              question: str | None = None, to_summary: bool = False,
-             selected: list[str] | None = None, back: Conversation | None = None) -> None:
+             selected: list[str] | None = None, back: Conversation | None = None,
+             version: int | None = None) -> None:
         """Move to a new screen; nothing of the previous one is kept."""
         self.mode, self.report, self.question = mode, report, question
         self.to_summary, self.selected, self.back = to_summary, selected, back
         self.numbered, self.keywords, self.shown, self.doubted = [], {}, None, None
+        self.version = version
 
     def clear(self) -> None:
         self.show(Mode.IDLE)
@@ -61,7 +65,8 @@ class Conversation:
                             None if self.selected is None else list(self.selected), self.back,
                             list(self.numbered), dict(self.keywords),
                             None if self.shown is None else dict(self.shown),
-                            None if self.doubted is None else list(self.doubted))
+                            None if self.doubted is None else list(self.doubted),
+                            self.version)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -85,6 +90,8 @@ class Conversation:
             out["seen"] = dict(self.shown)
         if self.doubted is not None:
             out["dbt"] = list(self.doubted)
+        if self.version is not None:
+            out["v"] = self.version
         return out
 
     @classmethod
@@ -112,5 +119,7 @@ class Conversation:
         shown = ({k: v for k, v in seen.items() if isinstance(k, str)}
                  if isinstance(seen, dict) else None)
         doubted = raw.get("dbt") if isinstance(raw.get("dbt"), list) else None
+        v = raw.get("v")
+        version = v if isinstance(v, int) and not isinstance(v, bool) else None
         return cls(mode, report, question, bool(raw.get("sum")), selected, back, numbered,
-                   keywords, shown, doubted)
+                   keywords, shown, doubted, version)

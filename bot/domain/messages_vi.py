@@ -859,3 +859,87 @@ def demo_banner(unit: str, db_path: Path | None, today: date | None = None) -> s
     if today is not None:
         banner += f"\nChạy thử như thể hôm nay là ngày {today:%d/%m/%Y}."
     return banner
+
+
+# --- review (Duyệt / Trả lại): templates with review = true ----------------------------------
+
+KW_APPROVE, KW_RETURN = "duyệt", "trả lại"
+BUTTON_APPROVE = "✅ Duyệt"
+BUTTON_RETURN = "↩️ Trả lại"
+REVIEW_VI = {"approved": "đã duyệt", "returned": "bị trả lại"}
+REVIEW_ICON = {"approved": "☑️", "returned": "↩️"}
+WAITING_REVIEW = "chờ duyệt"
+MAX_REASON = 500  # characters of a return reason
+REVIEW_NOT_YOURS = "Bạn không theo dõi đơn vị này nên không thể xem hay duyệt báo cáo của đơn vị."
+REVIEW_NOT_SENT = "Đơn vị này chưa gửi báo cáo kỳ này."
+REVIEW_RESUBMITTED = ("Đơn vị đã gửi lại báo cáo sau khi bạn mở nó: nút này đã cũ. Gõ "
+                      "/trangthai để xem bản mới nhất.")
+REASON_EMPTY = "Lý do trả lại không được để trống."
+RETURN_CANCELLED = "Đã thôi trả lại báo cáo. Báo cáo vẫn chờ duyệt."
+REVIEW_CHANGED = ("Báo cáo này vừa được người khác duyệt hoặc trả lại, hoặc đơn vị vừa gửi lại. "
+                  "Gõ /trangthai để xem lại.")
+
+
+def already_reviewed(status: str) -> str:
+    return f"Báo cáo này đã {'được duyệt' if status == 'approved' else 'bị trả lại'} rồi."
+
+
+def reason_too_long(length: int) -> str:
+    return (f"Lý do dài {length} ký tự, quá {MAX_REASON} ký tự cho phép. "
+            "Hãy viết ngắn gọn hơn.")
+
+
+def ask_reason(title: str, unit_name: str, period: str, version: int) -> str:
+    return (f"Trả lại báo cáo «{title}» kỳ {period} của {unit_name} (lần gửi {version}).\n"
+            "Gõ lý do trả lại (cán bộ của đơn vị sẽ được báo lý do này), hoặc /huy để thôi.")
+
+
+def submission_heading(title: str, unit_name: str, period: str, version: int, at: datetime,
+                       by: str, late: str) -> str:
+    return (f"📄 {title}\n{unit_name} — {period}\nLần gửi {version}, lúc {vnformat.moment(at)} "
+            f"({late}), người gửi: {by}")
+
+
+def review_line(status: str | None, reason: str | None, by: str | None = None,
+                at: datetime | None = None) -> str:
+    if status is None:
+        return f"⏳ Trạng thái: {WAITING_REVIEW}."
+    who = f" bởi {by}" if by else ""
+    when = f" lúc {vnformat.moment(at)}" if at else ""
+    line = f"{REVIEW_ICON[status]} Trạng thái: {REVIEW_VI[status]}{who}{when}"
+    return line + (f". Lý do: {reason}" if status == "returned" and reason else ".")
+
+
+def reviewed(status: str, title: str, unit_name: str, period: str) -> str:
+    if status == "approved":
+        return f"☑️ Đã duyệt báo cáo «{title}» kỳ {period} của {unit_name}."
+    return (f"↩️ Đã trả lại báo cáo «{title}» kỳ {period} của {unit_name}. Cán bộ của đơn vị "
+            "sẽ được báo lý do trong lần nhắn tin tới.")
+
+
+def told_approved(title: str, period: str) -> str:
+    return f"☑️ Báo cáo «{title}» kỳ {period} của đơn vị bạn đã được duyệt."
+
+
+def told_returned(title: str, period: str, reason: str) -> str:
+    return (f"↩️ Báo cáo «{title}» kỳ {period} của đơn vị bạn bị trả lại: {reason}. "
+            "Gõ /baocao để sửa và gửi lại.")
+
+
+def review_counts(approved: int, returned: int, waiting: int) -> str:
+    return (f"   Duyệt: {approved} {REVIEW_VI['approved']}, {returned} {REVIEW_VI['returned']}, "
+            f"{waiting} {WAITING_REVIEW}")
+
+
+def view_button(unit_name: str, title: str) -> str:
+    return f"Xem: {unit_name} · {title}"
+
+
+def more_waiting(count: int) -> str:
+    return f"   … và {count} báo cáo khác chờ duyệt."
+
+
+def review_suffix(status: str, reason: str | None) -> str:
+    """After "đã gửi lúc …" on the officer's status line: " · bị trả lại (lý do: …)"."""
+    words = f" · {REVIEW_VI[status]}"
+    return words + (f" (lý do: {reason})" if status == "returned" and reason else "")

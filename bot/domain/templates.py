@@ -287,7 +287,7 @@ Day = Annotated[date, BeforeValidator(_a_day)]
 # an upgrade alone gives no template a new version; the same for the template's own keys.
 _LATER_KEYS = ("within", "denominator", "weight", "over_time", "prefill", "definition")
 _LATER_TARGET_KEYS = ("level", "baseline_year", "basis", "quote")
-_LATER_TEMPLATE_KEYS = ("schedules", "valid_from", "valid_until", "deadline_basis")
+_LATER_TEMPLATE_KEYS = ("schedules", "valid_from", "valid_until", "deadline_basis", "review")
 
 
 class Template(_Strict):
@@ -306,6 +306,8 @@ class Template(_Strict):
     # Whether the deadlines are the plan's own words ("plan") or chosen for it ("assumed").
     deadline_basis: Literal["plan", "assumed"] | None = None
     lock_days: int | None = Field(default=None, ge=0, le=366)  # corrections allowed until
+    # Supervisors approve (Duyệt) or return (Trả lại) each unit's submission.
+    review: bool = False
     applies_to: AppliesTo = AppliesTo()
     reminders: ReminderOverride | None = None
     questions: Annotated[list[Question], Field(min_length=1, max_length=200)]
@@ -375,7 +377,7 @@ class Template(_Strict):
         """A stable hash of the template's content: a new hash means a new version."""
         content = self.model_dump(mode="json")
         for key in _LATER_TEMPLATE_KEYS:
-            if content.get(key) in (None, []):
+            if content.get(key) in (None, [], False):
                 content.pop(key, None)
         for q in content["questions"]:
             for key in _LATER_KEYS:

@@ -44,10 +44,18 @@ async def resolve(deps: Deps, ctx: Ctx, slot: int, template_id: str, period_id: 
     w = deps.window(template, period)
     if period.start > deps.today(ctx.now):
         raise Refused(M.NOT_STARTED_YET)
-    if ctx.now >= w.lock:
+    if ctx.now >= w.lock and not await returned(deps, unit.code, template.id, period.id):
         raise Refused(M.locked_since(period.label_vi(), deps.local(w.lock)))
     return Report(slot, unit, template, w, await previous_answers(deps, unit.code, template,
                                                                   period))
+
+
+async def returned(deps: Deps, unit_code: str, template_id: str, period_id: str) -> bool:
+    """A report returned by its supervisor reopens for correction, even after the lock, until
+    it is sent again (asked only past the lock: no cost on the way to an answer)."""
+    state = (await deps.storage.report_reviews([unit_code])).get(
+        (unit_code, template_id, period_id))
+    return state is not None and state.action == "return"
 
 
 async def previous_answers(deps: Deps, unit_code: str, template: Template, period: Period

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.domain import messages_vi as M
 from bot.domain.buttons import (
+    Approve,
     AskCancel,
     Back,
     Choose,
@@ -28,12 +29,14 @@ from bot.domain.buttons import (
     QuestionButton,
     ReportButton,
     ReportNow,
+    ReturnReport,
     SaveRepeat,
     SendReport,
     Skip,
     Toggle,
     ToSummary,
     UsePrevious,
+    ViewSubmission,
     unpack,
 )
 from bot.domain.conversation import Conversation, Mode
@@ -42,7 +45,15 @@ from bot.domain.roles import Role
 from bot.domain.text import fold
 from bot.services.channels import Inbound
 from bot.services.commands import BY_NAME, allowed
-from bot.services.reporting import catalogue, joining, lifecycle, notices, questions, screens
+from bot.services.reporting import (
+    catalogue,
+    joining,
+    lifecycle,
+    notices,
+    questions,
+    review,
+    screens,
+)
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import OnScreen, Refused, on_screen, resolve
 from storage.models import DropNotices
@@ -124,6 +135,10 @@ async def _route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
 
 
 async def command(deps: Deps, ctx: Ctx, name: str) -> list[Reply]:
+    if ctx.conversation.mode is Mode.RETURN_REASON:  # any command leaves the reason unasked
+        if name == "huy":
+            return review.cancel_return(ctx)
+        ctx.conversation.clear()
     known = BY_NAME.get(name)
     action = COMMANDS.get(name)
     if known is None or action is None:
@@ -137,9 +152,11 @@ async def command(deps: Deps, ctx: Ctx, name: str) -> list[Reply]:
 
 
 async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
+    data = unpack(raw)
+    if isinstance(data, ViewSubmission | Approve | ReturnReport):
+        return await _review_button(deps, ctx, data)
     if Role.OFFICER not in ctx.roles:
         return [_refused(ctx)]
-    data = unpack(raw)
     ctx.pressed = data
     if isinstance(data, ReportNow):
         return await lifecycle.report_now(deps, ctx, data)
@@ -150,6 +167,21 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
     if isinstance(data, ToSummary):
         return await lifecycle.to_summary(deps, ctx)
     return [Reply(M.STALE)]
+
+
+async def _review_button(deps: Deps, ctx: Ctx,
+                         data: ViewSubmission | Approve | ReturnReport) -> list[Reply]:
+    """Supervisors' and admins' buttons on a unit's submitted report (officers never)."""
+    if not review.watches(ctx):
+        return [_refused(ctx)]
+    ctx.pressed = data
+    if ctx.conversation.mode is Mode.RETURN_REASON:  # another report opened: reason unasked
+        ctx.conversation.clear()
+    if isinstance(data, ViewSubmission):
+        return await review.view(deps, ctx, data)
+    if isinstance(data, Approve):
+        return await review.approve(deps, ctx, data)
+    return await review.ask_reason(deps, ctx, data)
 
 
 async def _report_button(deps: Deps, ctx: Ctx, data: ReportButton) -> list[Reply]:
@@ -180,6 +212,10 @@ async def _question_button(deps: Deps, ctx: Ctx, data: QuestionButton) -> list[R
 
 async def text(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
     key = fold(typed).strip(" .!")
+    if ctx.conversation.mode is Mode.RETURN_REASON:
+        if key in ("huy", "/huy"):
+            return review.cancel_return(ctx)
+        return await review.reason_typed(deps, ctx, typed)
     pressed = typed_button(ctx.conversation, key)
     if pressed is not None:
         ctx.typed = True

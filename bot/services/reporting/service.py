@@ -31,7 +31,7 @@ from bot.services.delivery import REPLY, Courier, Parcel
 from bot.services.reporting import joining, lifecycle, routes, screens
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.units import UnitDirectory
-from storage.interface import DraftChanged, Storage
+from storage.interface import DraftChanged, ReviewRefused, Storage
 from storage.models import Changes, Membership, Outgoing, Person
 
 log = logging.getLogger(__name__)
@@ -153,8 +153,8 @@ class ReportingService:
             # Nothing of this event was written: the cached conversation is still the stored
             # one, and only the drafts must be read again.
             self.deps.drafts.forget_all()
-            return await self._reply_only(event, person.id, [Reply(M.CHANGED_BY_COLLEAGUE)],
-                                          courier)
+            told = M.REVIEW_CHANGED if isinstance(e, ReviewRefused) else M.CHANGED_BY_COLLEAGUE
+            return await self._reply_only(event, person.id, [Reply(told)], courier)
         if not applied:
             self._repeat(event)
             return []

@@ -1,0 +1,167 @@
+"""Review (Duyệt / Trả lại) of a unit's submitted report by a supervisor or admin of that unit
+or one of its ancestors, for templates with `review = true`.
+
+A review is of one submission version: a button names it, and storage records it only while
+it is still the latest version and has no review yet. A return asks for the reason in chat
+(the conversation holds the report and version meanwhile). The unit's officers are told by a
+notice (shown on their next message, written in the review's transaction), and a returned
+report can be corrected even after the lock until it is sent again.
+"""
+
+from __future__ import annotations
+
+from bot.domain import messages_vi as M
+from bot.domain.buttons import Approve, ReturnReport, ReviewButton, ViewSubmission
+from bot.domain.conversation import Mode
+from bot.domain.dialogue import Button, Reply, summary_text
+from bot.domain.periods import Period, PeriodError
+from bot.domain.reports import ReportKey, days_late
+from bot.domain.roles import Role
+from bot.domain.templates import Template
+from bot.domain.units import Unit, ancestors_of
+from bot.services.reporting.context import Ctx, Deps
+from bot.services.reporting.notices import notice
+from storage.models import Review, Submission
+
+WATCHING = (Role.SUPERVISOR, Role.ADMIN)
+
+
+class NotAllowed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def watches(ctx: Ctx) -> bool:
+    return any(m.role in WATCHING for m in ctx.memberships)
+
+
+async def _target(deps: Deps, ctx: Ctx, unit_code: str, template_id: str, period_id: str
+                  ) -> tuple[Unit, Template, Period]:
+    """The unit (in a subtree the person supervises), the template and the period a button
+    or the conversation names; NotAllowed otherwise."""
+    tree = await deps.units.tree()
+    unit = tree.units.get(unit_code)
+    template = deps.templates.get(template_id)
+    if unit is None or template is None:
+        raise NotAllowed(M.STALE)
+    roots = {m.unit.code for m in ctx.memberships if m.role in WATCHING}
+    if not roots & ancestors_of(unit.code, tree.units):
+        raise NotAllowed(M.REVIEW_NOT_YOURS)
+    try:
+        period = Period.parse(period_id)
+    except PeriodError:
+        raise NotAllowed(M.STALE) from None
+    return unit, template, period
+
+
+async def _latest(deps: Deps, key: ReportKey) -> Submission | None:
+    return await deps.storage.get_submission(*key)
+
+
+async def view(deps: Deps, ctx: Ctx, data: ViewSubmission) -> list[Reply]:
+    """A unit's latest submitted report: answers, who sent it and when, its review, and the
+    review buttons while it waits for one."""
+    try:
+        unit, template, period = await _target(deps, ctx, data.unit, data.template, data.period)
+    except NotAllowed as e:
+        return [Reply(e.message)]
+    key = ReportKey(unit.code, template.id, period.id)
+    sub = await _latest(deps, key)
+    if sub is None:
+        return [Reply(M.REVIEW_NOT_SENT)]
+    sent_with = await deps.template(sub.template_id, sub.template_version)
+    heading = M.submission_heading(
+        template.title, unit.name, period.label_vi(), sub.version,
+        deps.local(sub.submitted_at), M.colleague(await deps.name(sub.submitted_by)),
+        M.lateness(days_late(sub.first_submitted_at, sub.due_at)))
+    text, _ = summary_text(sent_with, sub.answers, heading)
+    if not template.review:
+        return [Reply(text)]
+    state = (await deps.storage.report_reviews([unit.code])).get(key)
+    if state is not None:
+        by = M.colleague(await deps.name(state.person_id))
+        return [Reply(text + "\n\n" + M.review_line(state.status, state.reason, by,
+                                                      deps.local(state.at)))]
+    rows = [[Button.of(M.BUTTON_APPROVE, Approve(*key, sub.version), M.KW_APPROVE),
+             Button.of(M.BUTTON_RETURN, ReturnReport(*key, sub.version), M.KW_RETURN)]]
+    return [Reply(text + "\n\n" + M.review_line(None, None), rows, numbered=True)]
+
+
+async def _reviewable(deps: Deps, ctx: Ctx, ref: ReportKey, version: int
+                      ) -> tuple[Unit, Template, Period, ReportKey]:
+    """The report may be reviewed now, at `version`; NotAllowed (with why) otherwise."""
+    unit, template, period = await _target(deps, ctx, *ref)
+    if not template.review:
+        raise NotAllowed(M.STALE)
+    key = ReportKey(unit.code, template.id, period.id)
+    sub = await _latest(deps, key)
+    if sub is None:
+        raise NotAllowed(M.REVIEW_NOT_SENT)
+    if sub.version != version:
+        raise NotAllowed(M.REVIEW_RESUBMITTED)
+    state = (await deps.storage.report_reviews([unit.code])).get(key)
+    if state is not None:
+        raise NotAllowed(M.already_reviewed(state.status))
+    return unit, template, period, key
+
+
+def _ref(data: ReviewButton) -> ReportKey:
+    return ReportKey(data.unit, data.template, data.period)
+
+
+async def approve(deps: Deps, ctx: Ctx, data: Approve) -> list[Reply]:
+    try:
+        unit, template, period, key = await _reviewable(deps, ctx, _ref(data), data.version)
+    except NotAllowed as e:
+        return [Reply(e.message)]
+    ctx.changes.ops.append(Review(*key, data.version, "approve"))
+    await _tell_officers(deps, ctx, unit, M.told_approved(template.title, period.label_vi()))
+    return [Reply(M.reviewed("approved", template.title, unit.name, period.label_vi()))]
+
+
+async def ask_reason(deps: Deps, ctx: Ctx, data: ReturnReport) -> list[Reply]:
+    try:
+        unit, template, period, key = await _reviewable(deps, ctx, _ref(data), data.version)
+    except NotAllowed as e:
+        return [Reply(e.message)]
+    ctx.conversation.show(Mode.RETURN_REASON, key, version=data.version)
+    return [Reply(M.ask_reason(template.title, unit.name, period.label_vi(), data.version))]
+
+
+async def reason_typed(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
+    """The reason for the return on screen: checked, then the return is recorded (if the
+    report is still at the version the button named and not reviewed meanwhile)."""
+    key, version = ctx.conversation.report, ctx.conversation.version
+    if key is None or version is None:
+        ctx.conversation.clear()
+        return [Reply(M.STALE)]
+    try:
+        unit, template, period, key = await _reviewable(deps, ctx, key, version)
+    except NotAllowed as e:
+        ctx.conversation.clear()
+        return [Reply(e.message)]
+    reason = " ".join(typed.split())
+    ask = M.ask_reason(template.title, unit.name, period.label_vi(), version)
+    if not reason:
+        return [Reply(M.REASON_EMPTY + "\n" + ask)]
+    if len(reason) > M.MAX_REASON:
+        return [Reply(M.reason_too_long(len(reason)) + "\n" + ask)]
+    ctx.changes.ops.append(Review(*key, version, "return", reason))
+    await _tell_officers(deps, ctx, unit, M.told_returned(template.title, period.label_vi(),
+                                                          reason))
+    ctx.conversation.clear()
+    return [Reply(M.reviewed("returned", template.title, unit.name, period.label_vi()))]
+
+
+def cancel_return(ctx: Ctx) -> list[Reply]:
+    ctx.conversation.clear()
+    return [Reply(M.RETURN_CANCELLED)]
+
+
+async def _tell_officers(deps: Deps, ctx: Ctx, unit: Unit, text: str) -> None:
+    """Every officer of the unit gets a notice on their next message (written with the
+    review, in its transaction: told exactly once)."""
+    for person in await deps.storage.unit_people(unit.code, Role.OFFICER):
+        if person.id != ctx.person.id:
+            ctx.changes.ops.append(notice(person.id, text))
