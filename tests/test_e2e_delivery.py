@@ -55,7 +55,8 @@ KILLS = 12  # drawn; at least MIN_KILLS must happen while officers answer
 MIN_KILLS = 10
 SETUP_SECONDS = 60.0  # to join and open the report (limits on, no faults, no kills)
 BURST_SECONDS = 90.0  # to answer everything under faults and kills
-CALM_SECONDS = 20.0  # then, faults off, for what is still in flight
+CALM_SECONDS = 120.0  # then, faults off, for what is still in flight (a loaded machine
+# needs longer; a run that finishes sooner does not wait: these bound liveness, not speed)
 SETTLE_SECONDS = 15.0  # until every delivered update is handled (or still unconfirmed)
 # Faults per method family. slow_seconds is above python-telegram-bot's default read timeout
 # (5 s): the bot sees a timeout; "delivered" means Telegram did show the message anyway.
@@ -100,7 +101,7 @@ def write_counts(path: Path, counts: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(420)
 def test_burst_of_50_officers_with_limits_faults_and_kills(tmp_path: Path,
                                                            fake: FakeBotAPI) -> None:
     started = time.monotonic()
