@@ -163,6 +163,9 @@ async def test_return_with_reason_reopens_after_lock_until_resubmitted(
         " · bị trả lại (lý do: Số HTX chưa khớp với sổ theo dõi)" in officer.text
     assert "Sửa: Báo cáo quý có duyệt" in officer.last[0].flat_buttons()[0].label
     await correct_report(officer, "6")
+    # the sent message does not offer corrections until a lock time that has passed
+    assert "Đã gửi bản sửa" in officer.text and "Có thể sửa đến" not in officer.text
+    assert "Báo cáo kỳ này đã khóa từ 00:00 ngày 15/03/2026" in officer.text
     # sent again: waiting for review again, and locked again for the officer
     assert await app.storage.review_states(T, P) == {}
     await officer.cmd("trangthai")

@@ -419,15 +419,25 @@ def submitted_heading(title: str, unit_name: str, period: str, version: int,
             f"{vnformat.moment(at)}")
 
 
-def can_correct_until(lock: datetime) -> str:
+def can_correct_until(lock: datetime, now: datetime | None = None) -> str:
+    if now is not None and lock <= now:
+        return correction_closed(lock)
     return f"Có thể sửa đến {vnformat.moment(lock)}."
+
+
+def correction_closed(lock: datetime) -> str:
+    """A report whose correction time has passed (e.g. a returned report sent again)."""
+    return (f"Báo cáo kỳ này đã khóa từ {vnformat.moment(lock)}; nếu cần sửa nữa, bạn hãy "
+            "liên hệ cấp trên.")
 
 
 def sent(first: bool, changed: int, lateness: str, title: str, unit_name: str, period: str,
          at: datetime, lock: datetime) -> str:
     what = f"Đã gửi báo cáo ({lateness})" if first else f"Đã gửi bản sửa ({changed} câu thay đổi)"
+    after = (correction_closed(lock) if lock <= at
+             else f"Có thể sửa đến {vnformat.moment(lock)}: gõ /trangthai.")
     return (f"✅ {what}\n{title}\n{unit_name} — {period}\nLúc {vnformat.moment(at)}.\n"
-            f"Có thể sửa đến {vnformat.moment(lock)}: gõ /trangthai.\nCảm ơn bạn!")
+            f"{after}\nCảm ơn bạn!")
 
 
 def correction_unchanged(version: int) -> str:

@@ -82,7 +82,8 @@ def view_submitted(deps: Deps, ctx: Ctx, report: Report, sub: Submission,
     heading = M.submitted_heading(template.title, report.unit.name, report.period_words,
                                   sub.version, deps.local(sub.submitted_at))
     text, _ = summary_text(template, sub.answers, heading)
-    text += "\n\n" + M.can_correct_until(deps.local(report.window.lock))
+    text += "\n\n" + M.can_correct_until(deps.local(report.window.lock),
+                                             deps.local(ctx.now))
     ctx.conversation.show(Mode.VIEW, report.key)
     return [Reply(text, [[Button.of(M.BUTTON_CORRECT, report.button(CorrectReport), M.KW_EDIT)]],
                   numbered=True)]
