@@ -42,6 +42,9 @@ class Conversation:
     # [question, value]: the value typed here that repeats an answer just given to an earlier
     # question; typed again, it is stored (see questions._repeats_earlier)
     doubted: list[Any] | None = None
+    # A supervisor entering a report for this unit ("nhập hộ"): they act as its officer until
+    # the report is sent or cancelled (kept across screens, dropped by `clear`).
+    for_unit: str | None = None
 
     def show(self, mode: Mode, report: ReportKey | None = None, *,
              question: str | None = None, to_summary: bool = False,
@@ -53,6 +56,7 @@ class Conversation:
 
     def clear(self) -> None:
         self.show(Mode.IDLE)
+        self.for_unit = None
 
     def copy(self) -> Conversation:
         """A copy to change while the stored one stays as it was (`back` is never changed in
@@ -61,7 +65,7 @@ class Conversation:
                             None if self.selected is None else list(self.selected), self.back,
                             list(self.numbered), dict(self.keywords),
                             None if self.shown is None else dict(self.shown),
-                            None if self.doubted is None else list(self.doubted))
+                            None if self.doubted is None else list(self.doubted), self.for_unit)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -85,6 +89,8 @@ class Conversation:
             out["seen"] = dict(self.shown)
         if self.doubted is not None:
             out["dbt"] = list(self.doubted)
+        if self.for_unit is not None:
+            out["for"] = self.for_unit
         return out
 
     @classmethod
@@ -112,5 +118,6 @@ class Conversation:
         shown = ({k: v for k, v in seen.items() if isinstance(k, str)}
                  if isinstance(seen, dict) else None)
         doubted = raw.get("dbt") if isinstance(raw.get("dbt"), list) else None
+        for_unit = raw.get("for") if isinstance(raw.get("for"), str) else None
         return cls(mode, report, question, bool(raw.get("sum")), selected, back, numbered,
-                   keywords, shown, doubted)
+                   keywords, shown, doubted, for_unit)

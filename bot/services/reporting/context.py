@@ -92,6 +92,7 @@ class Ctx:
     now: datetime
     typed: bool = False  # the action came from typed text (a number or keyword), not a press
     pressed: ButtonData | None = None  # the button pressed (or typed), as unpacked
+    on_behalf: str | None = None  # the unit a supervisor enters a report for (nhập hộ)
 
     @property
     def roles(self) -> set[Role]:

@@ -23,6 +23,7 @@ from bot.domain.buttons import (
     Explain,
     Keep,
     KeepDraft,
+    OnBehalf,
     OpenReport,
     PickQuestion,
     QuestionButton,
@@ -42,7 +43,15 @@ from bot.domain.roles import Role
 from bot.domain.text import fold
 from bot.services.channels import Inbound
 from bot.services.commands import BY_NAME, allowed
-from bot.services.reporting import catalogue, joining, lifecycle, notices, questions, screens
+from bot.services.reporting import (
+    catalogue,
+    joining,
+    lifecycle,
+    notices,
+    on_behalf,
+    questions,
+    screens,
+)
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import OnScreen, Refused, on_screen, resolve
 from storage.models import DropNotices
@@ -66,6 +75,7 @@ COMMANDS: dict[str, CommandAction] = {
     "trangthai": catalogue.status,
     "huy": lifecycle.huy,
     "lienket": joining.link_code,
+    "nhapho": on_behalf.picker,
 }
 
 # Commands that leave the question on screen behind their answer: it is asked again after it,
@@ -137,9 +147,12 @@ async def command(deps: Deps, ctx: Ctx, name: str) -> list[Reply]:
 
 
 async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
+    data = unpack(raw)
+    if isinstance(data, OnBehalf):  # a supervisor's, before they act as the unit's officer
+        ctx.pressed = data
+        return await on_behalf.start(deps, ctx, data)
     if Role.OFFICER not in ctx.roles:
         return [_refused(ctx)]
-    data = unpack(raw)
     ctx.pressed = data
     if isinstance(data, ReportNow):
         return await lifecycle.report_now(deps, ctx, data)

@@ -1,0 +1,2 @@
+-- Placeholder: number 10 is taken by the review work of issue 13 (developed on another branch).
+-- Merging: replace this file with that branch's 0010 migration.
