@@ -19,6 +19,7 @@ from bot.domain.roles import Role
 from bot.domain.units import Unit, subtree_codes
 from bot.services.commands import help_text
 from bot.services.reporting.context import Ctx, Deps
+from bot.services.reporting.on_behalf import source_note
 
 
 def greet(deps: Deps, ctx: Ctx) -> list[Reply]:
@@ -131,6 +132,9 @@ async def officer_status(deps: Deps, ctx: Ctx) -> Reply:
             late = days_late(sub.first_submitted_at, sub.due_at)
             line += M.sent_at(deps.local(sub.first_submitted_at), M.lateness(late),
                               sub.version - 1)
+            source = await source_note(deps, sub)
+            if source:
+                line += " " + source
             if ctx.now < w.lock:
                 rows.append([Button.of(
                     M.correct_button(_short(w.template.title, 30), w.period.label_vi()),

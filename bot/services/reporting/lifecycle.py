@@ -65,7 +65,7 @@ async def open_report(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
     sub = await deps.submission(report.key)
     if sub is not None:
         return view_submitted(deps, ctx, report, sub, await deps.template(
-            sub.template_id, sub.template_version), await source_note(deps, sub))
+            sub.template_id, sub.template_version), await on_behalf.source_note(deps, sub))
     version = deps.versions[report.template.id]
     ctx.changes.ops.append(StartDraft(report.unit.code, report.template.id, version,
                                       report.window.period.id))
@@ -83,12 +83,6 @@ async def report_now(deps: Deps, ctx: Ctx, data: ReportNow) -> list[Reply]:
     except Refused as e:
         return [Reply(e.message)]
     return await open_report(deps, ctx, report)
-
-
-async def source_note(deps: Deps, sub: Submission) -> str | None:
-    """"(nhập hộ bởi Lan)" / "(nhập từ tệp)" for a report an officer of the unit did not send."""
-    who = await deps.name(sub.entered_by) if sub.entered_by is not None else None
-    return M.source_line(sub.source, who)
 
 
 def view_submitted(deps: Deps, ctx: Ctx, report: Report, sub: Submission,

@@ -21,9 +21,9 @@ from bot.domain.roles import Role
 from bot.domain.units import Unit, subtree_codes
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.notices import notice
-from storage.models import Membership
+from storage.models import Membership, Submission
 
-MAX_BUTTONS = 40  # one message; a supervisor with more missing units pages by period later
+MAX_BUTTONS = 40  # one message; past that the first 40 are listed (and the count said)
 WATCHING = (Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -72,10 +72,14 @@ async def picker(deps: Deps, ctx: Ctx) -> list[Reply]:
                     missing.append((u, t.id, t.title, w.period.id))
     if not missing:
         return [Reply(M.ON_BEHALF_NONE)]
-    rows = [[Button.of(M.on_behalf_button(u.name, title, Period.parse(pid).label_vi()),
-                       OnBehalf(u.code, tid, pid))]
-            for u, tid, title, pid in missing[:MAX_BUTTONS]]
-    return [Reply(M.on_behalf_pick(len(missing), len(rows)), rows, numbered=True)]
+    shown = missing[:MAX_BUTTONS]
+    labels = [M.on_behalf_button(u.name, title, Period.parse(pid).label_vi())
+              for u, _, title, pid in shown]
+    rows = [[Button.of(label, OnBehalf(u.code, tid, pid))]
+            for label, (u, tid, _, pid) in zip(labels, shown, strict=True)]
+    lines = [M.on_behalf_pick(len(missing), len(rows))]
+    lines += [f"{i}. {label}" for i, label in enumerate(labels, 1)]
+    return [Reply("\n".join(lines), rows, numbered=True, listed=True)]
 
 
 async def start(deps: Deps, ctx: Ctx, data: OnBehalf) -> list[Reply]:
@@ -106,6 +110,12 @@ async def start(deps: Deps, ctx: Ctx, data: OnBehalf) -> list[Reply]:
         first = replies[0]
         replies[0] = replace(first, text=M.on_behalf_intro(report.unit.name) + "\n" + first.text)
     return replies
+
+
+async def source_note(deps: Deps, sub: Submission) -> str | None:
+    """"(nhập hộ bởi Lan)" / "(nhập từ tệp)" for a report an officer of the unit did not send."""
+    who = await deps.name(sub.entered_by) if sub.entered_by is not None else None
+    return M.source_line(sub.source, who)
 
 
 async def tell_officers(deps: Deps, ctx: Ctx, report: Report) -> int:
