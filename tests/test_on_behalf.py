@@ -13,6 +13,7 @@ import pytest
 from bot.app import App
 from bot.domain.buttons import OnBehalf, OpenReport
 from bot.domain.roles import Role
+from bot.services.invites import create_invite
 from tests.harness import Chat, Clock, join, make_app
 
 
@@ -97,3 +98,18 @@ async def test_cancelling_ends_the_entry_on_behalf(app: App) -> None:
     await boss.cmd("baocao")  # an officer's command: no longer theirs
     assert "Lệnh này không dành cho vai trò của bạn" in boss.text
     assert await app.storage.find_draft("LC-BX-03", "thu_nghiem", "2026-Q1") is None
+
+
+async def test_a_supervisor_who_is_also_an_officer_keeps_their_own_buttons(app: App) -> None:
+    """The unit entered for comes after the person's own units: an older button of their
+    own report list still opens their own unit's report, never the commune's."""
+    boss = await join(app, "boss", "LC-BX", Role.SUPERVISOR)
+    invite = await create_invite(app.storage, "LC-BX-03", Role.OFFICER, 1, 7,
+                                 app.reporting.clock())
+    await boss.cmd("start", invite.code)
+    own = OpenReport(0, "thu_nghiem", "2026-Q1").pack()  # LC-BX-03, their own
+    await boss.press(OnBehalf("LC-BX-01", "thu_nghiem", "2026-Q1").pack())  # sorts first
+    assert "📝 Bạn đang nhập hộ cho Đoàn xã Bản Vược." in boss.text
+    await boss.press(own)
+    assert "Đoàn thị trấn Bát Xát" in boss.text and "Bản Vược" not in boss.text
+    assert await app.storage.find_draft("LC-BX-03", "thu_nghiem", "2026-Q1") is not None

@@ -90,7 +90,9 @@ async def start(deps: Deps, ctx: Ctx, data: OnBehalf) -> list[Reply]:
 
     if not any(m.role in WATCHING for m in ctx.memberships):
         return [Reply(M.not_for_your_role(sorted(ctx.roles)))]
-    memberships, code = await acting(deps, ctx.memberships, data.unit)
+    own = [m for m in ctx.memberships  # without the unit entered for until now, if any
+           if not (m.role is Role.OFFICER and m.unit.code == ctx.on_behalf)]
+    memberships, code = await acting(deps, own, data.unit)
     if code is None and not any(m.role is Role.OFFICER and m.unit.code == data.unit
                                 for m in memberships):
         return [Reply(M.STALE)]
