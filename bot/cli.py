@@ -398,6 +398,102 @@ def cmd_units_merge(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_submissions_import(args: argparse.Namespace) -> int:
+    """Import reports from a CSV/XLSX file (one row per unit): all or nothing."""
+    from bot.app import build_app, system_clock
+    from bot.domain.imports import check_header, check_rows
+    from bot.report_files import read_report_table
+    from bot.table_files import TableFileError
+    from storage.interface import SubmissionExists
+    from storage.models import ImportedReport
+
+    config = load(args)
+    path = Path(args.file)
+    name = path.name
+    configured_database(config)
+    try:
+        period = Period.parse(args.period)
+    except PeriodError as e:
+        raise CommandError(f"--period {args.period}: {e}") from e
+
+    def refuse(errors: list[str]) -> int:
+        for err in errors:
+            print(err, file=sys.stderr)
+        print(f"nothing imported ({len(errors)} problem(s))", file=sys.stderr)
+        return EXIT_ERROR
+
+    async def run() -> int:
+        app = await build_app(config)
+        try:
+            deps = app.reporting.deps
+            template = deps.templates.get(args.template)
+            if template is None:
+                raise CommandError(f"unknown template {args.template!r} (known: "
+                                   f"{', '.join(sorted(deps.templates)) or 'none'})")
+            if not template.asks_for(period):
+                raise CommandError(f"template {template.id} asks for no report on {period.id} "
+                                   "(its schedules and lifetime: baocao check-config --verbose)")
+            now = system_clock()
+            if period.start > deps.today(now):
+                raise CommandError(f"period {period.id} has not started yet")
+            try:
+                table = read_report_table(path, template)
+            except TableFileError as e:
+                return refuse([str(e)])
+            errors = check_header(table.header, template, name)
+            if errors:
+                return refuse(errors)
+            tree = await deps.units.tree()
+            read, errors = check_rows(table.header, table.rows, template, period, tree.units,
+                                      tree.applicable.get(template.id, frozenset()), name,
+                                      deps.today(now))
+            sent = {s.unit_code: s for s in await app.storage.latest_submissions(
+                [r.unit_code for r in read], with_answers=False)
+                if s.template_id == template.id and s.period == period.id}
+            if not args.replace:
+                errors += [f"{name}: row {r.line}, column unit: unit {r.unit_code} already "
+                           f"has a report for {period.id} (version {sent[r.unit_code].version});"
+                           " to correct it with this file's values, add --replace"
+                           for r in read if r.unit_code in sent]
+            if errors:
+                return refuse(sorted(errors, key=_row_order))
+            if not read:
+                return refuse([f"{name}: no rows to import"])
+            corrections = sum(1 for r in read if r.unit_code in sent)
+            if args.dry_run:
+                for r in read:
+                    what = "correction" if r.unit_code in sent else "new report"
+                    print(f"row {r.line}: {r.unit_code} {what}, {len(r.answers)} answer(s)")
+                print(f"dry run: would import {len(read) - corrections} report(s) and "
+                      f"{corrections} correction(s) for {template.id} {period.id}; nothing "
+                      "written")
+                return EXIT_OK
+            due = deps.window(template, period).due
+            version = deps.versions[template.id]
+            try:
+                new, corrected = await app.storage.import_submissions(
+                    [ImportedReport(r.unit_code, template.id, version, period.id, r.answers,
+                                    due, r.line) for r in read],
+                    now, replace=args.replace, file=name)
+            except SubmissionExists as e:  # an officer sent one meanwhile
+                return refuse([f"{name}: row {e.line}, column unit: unit {e.unit_code} already"
+                               f" has a report for {period.id}; to correct it, add --replace"])
+            print(f"OK: {new} report(s) imported, {corrected} correction(s) for {template.id} "
+                  f"{period.id} from {name}")
+            return EXIT_OK
+        finally:
+            await app.close()
+
+    return asyncio.run(run())
+
+
+def _row_order(error: str) -> tuple[int, str]:
+    """Errors in file line order (those naming no row first)."""
+    _, found, rest = error.partition(": row ")
+    digits = rest.split(",", 1)[0].split(":", 1)[0]
+    return (int(digits) if found and digits.isdigit() else 0, error)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the officer dialogue in the terminal on a throw-away database."""
     from handlers.console import DEMO_UNIT, DemoError, main_demo
@@ -654,6 +750,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--into", required=True, metavar="NEW", help="the unit that takes them over")
     p.add_argument("--on", type=_day, default=None, help="their last day (default: today)")
     p.set_defaults(handler=cmd_units_merge)
+
+    submissions = sub.add_parser("submissions", help="reports entered for units")
+    ssub = submissions.add_subparsers(dest="submissions_command", metavar="ACTION",
+                                      required=True)
+    p = ssub.add_parser("import", help="import reports from CSV/XLSX: a 'unit' column, then one "
+                        "column per question id, one row per unit (all or nothing)")
+    p.add_argument("file", help="a .csv (UTF-8) or .xlsx file")
+    p.add_argument("--template", required=True, help="template id")
+    p.add_argument("--period", required=True, help="period id: 2026-03, 2026-Q1, 2026-H1, 2026")
+    p.add_argument("--replace", action="store_true", help="units that already sent a report "
+                   "for the period get a correction (a new version) instead of an error")
+    p.add_argument("--dry-run", action="store_true", help="check the file and print what "
+                   "would be imported; write nothing")
+    p.set_defaults(handler=cmd_submissions_import)
 
     p = sub.add_parser("demo", help="try the officer dialogue in the terminal (no token needed)")
     p.add_argument("--db", help="keep the demo database in this file (default: temporary); "

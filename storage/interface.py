@@ -39,6 +39,15 @@ class ReviewRefused(DraftChanged):
     `args[0]` is 'resubmitted' or the existing review's action."""
 
 
+class SubmissionExists(Exception):
+    """An import would correct a unit's report without being asked to (`--replace`)."""
+
+    def __init__(self, unit_code: str, line: int) -> None:
+        super().__init__(f"unit {unit_code} already has a report for this period")
+        self.unit_code = unit_code
+        self.line = line
+
+
 class Storage(Protocol):
     # --- units and templates ------------------------------------------------------------------
     async def list_units(self) -> list[Unit]: ...

@@ -49,6 +49,12 @@ class Draft:
     answered_by: dict[str, int] = field(default_factory=dict)  # question id → person id
 
 
+# Where a submission came from (the `source` column, migration 0011).
+SOURCE_CHAT = "chat"  # an officer of the unit, in chat
+SOURCE_ON_BEHALF = "on_behalf"  # a supervisor, in chat, for the unit ("nhập hộ")
+SOURCE_IMPORT = "import"  # `baocao submissions import`
+
+
 @dataclass(frozen=True, slots=True)
 class Submission:
     id: int
@@ -57,12 +63,14 @@ class Submission:
     template_version: int
     period: str
     version: int
-    submitted_by: int
+    submitted_by: int | None  # None: imported from a file
     submitted_at: datetime
     due_at: datetime
     on_time: bool  # of the first version: a correction does not make a report late
     first_submitted_at: datetime
     answers: dict[str, Any]
+    source: str = SOURCE_CHAT  # SOURCE_CHAT, SOURCE_ON_BEHALF or SOURCE_IMPORT
+    entered_by: int | None = None  # who entered it (None: the command line)
 
 
 # --- changes ---------------------------------------------------------------------------------
@@ -103,6 +111,20 @@ class Submit:
     on_time: bool
     changed: dict[str, Any] | None = None  # for corrections: question → [old, new]
     seen: dict[str, Any] | None = None  # the draft's answers the officer reviewed
+    source: str = SOURCE_CHAT  # SOURCE_ON_BEHALF when a supervisor entered it for the unit
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedReport:
+    """One unit's report read from a file by `baocao submissions import`."""
+
+    unit_code: str
+    template_id: str
+    template_version: int
+    period: str
+    answers: dict[str, Any]
+    due_at: datetime
+    line: int  # the file line it came from (named in the audit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,16 @@ from bot.domain.roles import Role
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit, UnitConflict, retired_target
 from storage.database import Database, GroupCommit, utcnow_iso
-from storage.interface import DraftChanged, ReviewRefused
+from storage.interface import DraftChanged, ReviewRefused, SubmissionExists
 from storage.models import (
+    SOURCE_CHAT,
+    SOURCE_IMPORT,
     AddNotice,
     Changes,
     DeleteDraft,
     Draft,
     DropNotices,
+    ImportedReport,
     Invite,
     Membership,
     Notice,
@@ -101,7 +104,7 @@ def _submission(row: Any, answers: dict[str, Any]) -> Submission:
         submitted_at=datetime.fromisoformat(row["submitted_at"]),
         due_at=datetime.fromisoformat(row["due_at"]), on_time=bool(row["first_on_time"]),
         first_submitted_at=datetime.fromisoformat(row["first_at"]),
-        answers=answers,
+        answers=answers, source=row["source"], entered_by=row["entered_by"],
     )
 
 
@@ -617,6 +620,47 @@ class SqliteStorage:
                 out.setdefault(a["submission_id"], {})[a["question_id"]] = _load(a["value"])
         return out
 
+    async def import_submissions(self, reports: list[ImportedReport], now: datetime, *,
+                                 replace: bool, actor: str = "cli", file: str = ""
+                                 ) -> tuple[int, int]:
+        """Store reports read from a file, all or none (one transaction): each a new version
+        with source 'import', no sender and no person who entered it (the audit names
+        `actor`). Return (new reports, corrections). A unit that already has a report for the
+        period gets a new version only with `replace`; otherwise SubmissionExists is raised
+        and nothing is stored (checked here again: an officer may have sent one meanwhile)."""
+
+        def work(conn: sqlite3.Connection) -> tuple[int, int]:
+            new = corrected = 0
+            for r in reports:
+                version = conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM submissions WHERE"
+                    " unit_code=? AND template_id=? AND period=?",
+                    (r.unit_code, r.template_id, r.period)).fetchone()["v"]
+                if version > 1 and not replace:
+                    raise SubmissionExists(r.unit_code, r.line)
+                on_time = now < r.due_at
+                cur = conn.execute(
+                    "INSERT INTO submissions (unit_code, template_id, template_version, period,"
+                    " version, submitted_by, submitted_at, due_at, on_time, source, entered_by)"
+                    " VALUES (?,?,?,?,?,NULL,?,?,?,?,NULL)",
+                    (r.unit_code, r.template_id, r.template_version, r.period, version,
+                     now.isoformat(), r.due_at.isoformat(), int(on_time), SOURCE_IMPORT))
+                conn.executemany(
+                    "INSERT INTO submission_answers (submission_id, question_id, value)"
+                    " VALUES (?,?,?)",
+                    [(cur.lastrowid, q, _dump(v)) for q, v in r.answers.items()])
+                _audit(conn, actor, "report.submit" if version == 1 else "report.correct",
+                       f"report:{r.unit_code}/{r.template_id}/{r.period}",
+                       {"version": version, "on_time": on_time, "source": SOURCE_IMPORT,
+                        "file": file, "line": r.line})
+                if version == 1:
+                    new += 1
+                else:
+                    corrected += 1
+            return new, corrected
+
+        return await self.db.write(work)
+
     async def apply(self, changes: Changes) -> bool:
         """Apply one inbound event's changes atomically; return once they are committed.
 
@@ -998,9 +1042,11 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         version = cur.fetchone()["v"]
         cur = conn.execute(
             "INSERT INTO submissions (unit_code, template_id, template_version, period,"
-            " version, submitted_by, submitted_at, due_at, on_time) VALUES (?,?,?,?,?,?,?,?,?)",
+            " version, submitted_by, submitted_at, due_at, on_time, source, entered_by)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (op.unit_code, op.template_id, op.template_version, op.period, version, actor,
-             op.submitted_at.isoformat(), op.due_at.isoformat(), int(op.on_time)))
+             op.submitted_at.isoformat(), op.due_at.isoformat(), int(op.on_time), op.source,
+             actor))
         submission_id = cur.lastrowid
         conn.executemany(
             "INSERT INTO submission_answers (submission_id, question_id, value)"
@@ -1011,7 +1057,8 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         _audit(conn, who, "report.submit" if version == 1 else "report.correct",
                f"report:{op.unit_code}/{op.template_id}/{op.period}",
                {"version": version, "on_time": op.on_time, "changed": op.changed or {},
-                "answered_by": answered_by})
+                "answered_by": answered_by, **({"source": op.source}
+                                               if op.source != SOURCE_CHAT else {})})
     elif isinstance(op, Review):
         _review(conn, op, actor, now)
     else:  # pragma: no cover - exhaustive

@@ -25,7 +25,7 @@ from bot.domain.buttons import (
 from bot.domain.reports import ReportKey
 from bot.domain.roles import Role
 from bot.services.channels import Inbound
-from bot.services.commands import COMMANDS
+from bot.services.commands import COMMANDS, allowed
 from tests.harness import Chat, Clock, join, make_app
 
 REPORT = OpenReport(0, "thu_nghiem", "2026-Q1").pack()
@@ -335,10 +335,11 @@ async def test_help_lists_every_command_for_the_role(app: App) -> None:
     officer = await join(app, "1")
     await officer.cmd("giup")
     for c in COMMANDS:
-        assert f"/{c.name} —" in officer.text
+        assert (f"/{c.name} —" in officer.text) == allowed(c, {Role.OFFICER})
     supervisor = await join(app, "2", unit="LC", role=Role.SUPERVISOR)
     await supervisor.cmd("giup")
     assert "/trangthai" in supervisor.text and "/baocao" not in supervisor.text
+    assert "/nhapho —" in supervisor.text
     await officer.cmd("khongcolenhnay")
     assert "Không có lệnh /khongcolenhnay" in officer.text
 

@@ -138,6 +138,15 @@ class ReportNow(ButtonData, prefix="n"):
     period: str
 
 
+@dataclass(frozen=True)
+class OnBehalf(ButtonData, prefix="nh"):
+    """A supervisor enters this unit's report for it ("Nhập hộ"): the unit by code."""
+
+    unit: str
+    template: str
+    period: str
+
+
 # --- the question on screen ----------------------------------------------------------------
 
 

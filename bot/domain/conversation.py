@@ -44,6 +44,9 @@ class Conversation:
     # question; typed again, it is stored (see questions._repeats_earlier)
     doubted: list[Any] | None = None
     version: int | None = None  # RETURN_REASON: the submission version being returned
+    # A supervisor entering a report for this unit ("nhập hộ"): they act as its officer until
+    # the report is sent or cancelled (kept across screens, dropped by `clear`).
+    for_unit: str | None = None
 
     def show(self, mode: Mode, report: ReportKey | None = None, *,
              question: str | None = None, to_summary: bool = False,
@@ -57,6 +60,7 @@ class Conversation:
 
     def clear(self) -> None:
         self.show(Mode.IDLE)
+        self.for_unit = None
 
     def copy(self) -> Conversation:
         """A copy to change while the stored one stays as it was (`back` is never changed in
@@ -66,7 +70,7 @@ class Conversation:
                             list(self.numbered), dict(self.keywords),
                             None if self.shown is None else dict(self.shown),
                             None if self.doubted is None else list(self.doubted),
-                            self.version)
+                            self.version, self.for_unit)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -92,6 +96,8 @@ class Conversation:
             out["dbt"] = list(self.doubted)
         if self.version is not None:
             out["v"] = self.version
+        if self.for_unit is not None:
+            out["for"] = self.for_unit
         return out
 
     @classmethod
@@ -121,5 +127,6 @@ class Conversation:
         doubted = raw.get("dbt") if isinstance(raw.get("dbt"), list) else None
         v = raw.get("v")
         version = v if isinstance(v, int) and not isinstance(v, bool) else None
+        for_unit = raw.get("for") if isinstance(raw.get("for"), str) else None
         return cls(mode, report, question, bool(raw.get("sum")), selected, back, numbered,
-                   keywords, shown, doubted, version)
+                   keywords, shown, doubted, version, for_unit)

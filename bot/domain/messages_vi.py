@@ -93,6 +93,7 @@ COMMAND_HELP = {
     "huy": "hủy bản nháp báo cáo đang làm",
     "giup": "hướng dẫn và danh sách lệnh",
     "lienket": "dùng baocao trên cả Telegram và Zalo (lấy mã liên kết)",
+    "nhapho": "nhập hộ báo cáo cho một đơn vị chưa gửi",
 }
 HELP_HEADING = "Các lệnh bạn có thể dùng:"
 HELP_ANSWERING = ("Khi trả lời: gõ số hoặc chữ (có dấu hay không dấu đều được), ví dụ “12”, "
@@ -953,3 +954,43 @@ def review_suffix(status: str, reason: str | None) -> str:
     """After "đã gửi lúc …" on the officer's status line: " · bị trả lại (lý do: …)"."""
     words = f" · {REVIEW_VI[status]}"
     return words + (f" (lý do: {reason})" if status == "returned" and reason else "")
+
+
+# --- entry on behalf of a unit (nhập hộ) ------------------------------------------------------
+
+ON_BEHALF_NONE = ("Không có đơn vị nào trong phạm vi của bạn đang thiếu báo cáo kỳ này, nên "
+                  "không có gì cần nhập hộ.")
+
+
+def on_behalf_pick(count: int, shown: int) -> str:
+    more = f"\n(Hiện {shown} đơn vị đầu tiên trong {count}.)" if shown < count else ""
+    return (f"📝 Nhập hộ báo cáo: {count} đơn vị chưa gửi. Chọn đơn vị để nhập thay "
+            f"(bạn sẽ trả lời các câu hỏi như cán bộ của đơn vị):{more}")
+
+
+def on_behalf_button(unit_name: str, title: str, period: str) -> str:
+    return f"{unit_name} · {title} · {period}"
+
+
+def on_behalf_intro(unit_name: str) -> str:
+    return f"📝 Bạn đang nhập hộ cho {unit_name}."
+
+
+def on_behalf_sent(unit_name: str, officers: int) -> str:
+    told = (f"Đã báo cho {officers} cán bộ của đơn vị." if officers
+            else "Đơn vị chưa có cán bộ nào tham gia baocao để báo tin.")
+    return f"📝 Báo cáo đã được ghi là nhập hộ cho {unit_name}. {told}"
+
+
+def entered_on_behalf(title: str, period: str, unit_name: str, who: str) -> str:
+    return (f"📝 Báo cáo {title} ({period}) của đơn vị bạn ({unit_name}) đã được {who} nhập "
+            "hộ. Gõ /trangthai để xem; nếu có chỗ chưa đúng, bạn có thể sửa.")
+
+
+def source_line(source: str, who: str | None) -> str | None:
+    """Under a sent report: who entered it, when not an officer of the unit."""
+    if source == "on_behalf":
+        return f"(nhập hộ bởi {who})" if who else "(nhập hộ)"
+    if source == "import":
+        return "(nhập từ tệp)"
+    return None

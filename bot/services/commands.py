@@ -21,6 +21,7 @@ class Command:
 ALL = None
 OFFICER = frozenset({Role.OFFICER})
 WATCHERS = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN})
+SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 COMMANDS: list[Command] = [
     Command("start", ALL),
@@ -29,6 +30,7 @@ COMMANDS: list[Command] = [
     Command("trangthai", WATCHERS),
     Command("huy", OFFICER),
     Command("lienket", WATCHERS),
+    Command("nhapho", SUPERVISORS),
     Command("giup", ALL),
 ]
 BY_NAME = {c.name: c for c in COMMANDS}

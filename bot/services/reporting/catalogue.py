@@ -20,6 +20,7 @@ from bot.domain.roles import Role
 from bot.domain.units import Unit, subtree_codes
 from bot.services.commands import help_text
 from bot.services.reporting.context import Ctx, Deps
+from bot.services.reporting.on_behalf import source_note
 from storage.models import ReviewState
 
 MAX_REVIEW_BUTTONS = 20  # units waiting for review offered as buttons on /trangthai
@@ -174,6 +175,9 @@ async def officer_status(deps: Deps, ctx: Ctx) -> Reply:
             late = days_late(sub.first_submitted_at, sub.due_at)
             line += M.sent_at(deps.local(sub.first_submitted_at), M.lateness(late),
                               sub.version - 1)
+            source = await source_note(deps, sub)
+            if source:
+                line += " " + source
             returned = state is not None and state.action == "return"
             if state is not None:
                 line += M.review_suffix(state.status, state.reason)

@@ -92,6 +92,7 @@ class Ctx:
     now: datetime
     typed: bool = False  # the action came from typed text (a number or keyword), not a press
     pressed: ButtonData | None = None  # the button pressed (or typed), as unpacked
+    on_behalf: str | None = None  # the unit a supervisor enters a report for (nhập hộ)
 
     @property
     def roles(self) -> set[Role]:
@@ -99,9 +100,13 @@ class Ctx:
 
     @cached_property
     def officer_units(self) -> list[Unit]:
-        """The units this person reports for, sorted by code: a report button's `slot`."""
+        """The units this person reports for, sorted by code: a report button's `slot`. A unit
+        a supervisor enters a report for comes last, so the slots of their own units are the
+        same whether or not they are entering one (an older button never opens another)."""
         units = {m.unit.code: m.unit for m in self.memberships if m.role is Role.OFFICER}
-        return [units[c] for c in sorted(units)]
+        acting = units.pop(self.on_behalf, None) if self.on_behalf else None
+        own = [units[c] for c in sorted(units)]
+        return [*own, acting] if acting is not None else own
 
 
 @dataclass(frozen=True)

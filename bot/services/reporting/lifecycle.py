@@ -25,10 +25,18 @@ from bot.domain.dialogue import (
 )
 from bot.domain.reports import days_late
 from bot.domain.templates import Template
-from bot.services.reporting import catalogue, colleagues, screens
+from bot.services.reporting import catalogue, colleagues, on_behalf, screens
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import Refused, current, on_screen, resolve
-from storage.models import DeleteDraft, Draft, StartDraft, Submission, Submit
+from storage.models import (
+    SOURCE_CHAT,
+    SOURCE_ON_BEHALF,
+    DeleteDraft,
+    Draft,
+    StartDraft,
+    Submission,
+    Submit,
+)
 
 
 async def baocao(deps: Deps, ctx: Ctx) -> list[Reply]:
@@ -57,7 +65,7 @@ async def open_report(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
     sub = await deps.submission(report.key)
     if sub is not None:
         return view_submitted(deps, ctx, report, sub, await deps.template(
-            sub.template_id, sub.template_version))
+            sub.template_id, sub.template_version), await on_behalf.source_note(deps, sub))
     version = deps.versions[report.template.id]
     ctx.changes.ops.append(StartDraft(report.unit.code, report.template.id, version,
                                       report.window.period.id))
@@ -78,9 +86,11 @@ async def report_now(deps: Deps, ctx: Ctx, data: ReportNow) -> list[Reply]:
 
 
 def view_submitted(deps: Deps, ctx: Ctx, report: Report, sub: Submission,
-                   template: Template) -> list[Reply]:
+                   template: Template, source: str | None = None) -> list[Reply]:
     heading = M.submitted_heading(template.title, report.unit.name, report.period_words,
                                   sub.version, deps.local(sub.submitted_at))
+    if source:
+        heading += " " + source
     text, _ = summary_text(template, sub.answers, heading)
     text += "\n\n" + M.can_correct_until(deps.local(report.window.lock),
                                              deps.local(ctx.now))
@@ -181,15 +191,20 @@ async def _submit(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
             ctx.conversation.clear()
             return [Reply(M.correction_unchanged(old.version))]
     due = report.window.due
+    for_unit = ctx.on_behalf == report.unit.code
     ctx.changes.ops.append(Submit(
         draft.id, report.unit.code, template.id, draft.template_version,
         report.window.period.id, answers, ctx.now, due, ctx.now < due, changed,
-        seen=colleagues.seen_answers(ctx, draft)))
+        seen=colleagues.seen_answers(ctx, draft),
+        source=SOURCE_ON_BEHALF if for_unit else SOURCE_CHAT))
     ctx.conversation.clear()
-    return [Reply(M.sent(draft.reopened_from is None, len(changed or {}),
-                         M.lateness(days_late(ctx.now, due)), template.title, report.unit.name,
-                         report.period_words, deps.local(ctx.now),
-                         deps.local(report.window.lock)))]
+    text = M.sent(draft.reopened_from is None, len(changed or {}),
+                  M.lateness(days_late(ctx.now, due)), template.title, report.unit.name,
+                  report.period_words, deps.local(ctx.now), deps.local(report.window.lock))
+    if for_unit:
+        told = await on_behalf.tell_officers(deps, ctx, report)
+        text += "\n" + M.on_behalf_sent(report.unit.name, told)
+    return [Reply(text)]
 
 
 async def pick_question(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:

@@ -21,6 +21,7 @@ from bot.domain.templates import Template
 from bot.domain.units import Unit, ancestors_of
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.notices import notice
+from bot.services.reporting.on_behalf import source_note
 from storage.models import Review, Submission
 
 WATCHING = (Role.SUPERVISOR, Role.ADMIN)
@@ -73,7 +74,7 @@ async def view(deps: Deps, ctx: Ctx, data: ViewSubmission) -> list[Reply]:
     sent_with = await deps.template(sub.template_id, sub.template_version)
     heading = M.submission_heading(
         template.title, unit.name, period.label_vi(), sub.version,
-        deps.local(sub.submitted_at), M.colleague(await deps.name(sub.submitted_by)),
+        deps.local(sub.submitted_at), await _sender(deps, sub),
         M.lateness(days_late(sub.first_submitted_at, sub.due_at)))
     text, _ = summary_text(sent_with, sub.answers, heading)
     if not template.review:
@@ -165,3 +166,10 @@ async def _tell_officers(deps: Deps, ctx: Ctx, unit: Unit, text: str) -> None:
     for person in await deps.storage.unit_people(unit.code, Role.OFFICER):
         if person.id != ctx.person.id:
             ctx.changes.ops.append(notice(person.id, text))
+
+
+async def _sender(deps: Deps, sub: Submission) -> str:
+    """Who sent the report, and who entered it when an officer of the unit did not."""
+    by = M.colleague(await deps.name(sub.submitted_by)) if sub.submitted_by is not None else ""
+    note = await source_note(deps, sub)
+    return " ".join(part for part in (by, note) if part)

@@ -24,6 +24,7 @@ from bot.domain.buttons import (
     Explain,
     Keep,
     KeepDraft,
+    OnBehalf,
     OpenReport,
     PickQuestion,
     QuestionButton,
@@ -50,6 +51,7 @@ from bot.services.reporting import (
     joining,
     lifecycle,
     notices,
+    on_behalf,
     questions,
     review,
     screens,
@@ -77,6 +79,7 @@ COMMANDS: dict[str, CommandAction] = {
     "trangthai": catalogue.status,
     "huy": lifecycle.huy,
     "lienket": joining.link_code,
+    "nhapho": on_behalf.picker,
 }
 
 # Commands that leave the question on screen behind their answer: it is asked again after it,
@@ -155,6 +158,9 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
     data = unpack(raw)
     if isinstance(data, ViewSubmission | Approve | ReturnReport):
         return await _review_button(deps, ctx, data)
+    if isinstance(data, OnBehalf):  # a supervisor's, before they act as the unit's officer
+        ctx.pressed = data
+        return await on_behalf.start(deps, ctx, data)
     if Role.OFFICER not in ctx.roles:
         return [_refused(ctx)]
     ctx.pressed = data

@@ -28,7 +28,7 @@ from bot.domain.dialogue import Reply
 from bot.domain.templates import Template
 from bot.services.channels import Channels, Inbound
 from bot.services.delivery import REPLY, Courier, Parcel
-from bot.services.reporting import joining, lifecycle, routes, screens
+from bot.services.reporting import joining, lifecycle, on_behalf, routes, screens
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.units import UnitDirectory
 from storage.interface import DraftChanged, ReviewRefused, Storage
@@ -131,8 +131,12 @@ class ReportingService:
         if await self.storage.is_unreachable(person.id):  # they blocked the bot, now write
             await self.storage.set_reachable(person.id, True)
         stored = await self._state(person.id)
-        ctx = Ctx(person, await self._memberships_of(person.id), stored.copy(),
-                  Changes(actor=person.id), now)
+        memberships, acting_for = await on_behalf.acting(
+            self.deps, await self._memberships_of(person.id), stored.for_unit)
+        ctx = Ctx(person, memberships, stored.copy(), Changes(actor=person.id), now,
+                  on_behalf=acting_for)
+        if stored.for_unit is not None and acting_for is None:  # no longer theirs to enter
+            ctx.conversation.for_unit = None
         if event.event_id is not None:
             ctx.changes.event = (event.channel, event.event_id)
         if courier is not None and _typed(event) and stored.mode in BOUND_MODES and (
