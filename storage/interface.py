@@ -72,6 +72,11 @@ class Storage(Protocol):
     async def get_submission(self, unit_code: str, template_id: str, period: str,
                              version: int | None = None) -> Submission | None: ...
     async def submitted_periods(self, unit_code: str, template_id: str) -> list[str]: ...
+    async def subtree_submissions(self, template_id: str, root: str,
+                                  periods: list[str]) -> list[Submission]:
+        """The latest version of each report of the template for these periods from the
+        units of `root`'s subtree, with its answers (the digest's one read)."""
+        ...
     async def apply(self, changes: Changes) -> bool:
         """Commit one event's changes; False if the event was already handled. Raises
         DraftChanged when a draft it writes to changed meanwhile."""

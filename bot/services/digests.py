@@ -1,0 +1,98 @@
+"""The digest of one template × period × subtree, read from storage (see bot.domain.digest).
+
+Four reads whatever the subtree's size: the unit tree, the latest version of every report in
+the subtree with its answers (one query), the drafts of the period, the officers. The chat
+digest, the scheduled digests and the chart build on `digest` (or on `gather` + `build` to
+add inputs, e.g. the review's returned reports: `counted=False`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.dialogue import progress
+from bot.domain.digest import (
+    Digest,
+    DigestError,
+    DigestInput,
+    InProgress,
+    Officer,
+    Sent,
+    build,
+    fetch_span,
+    report_periods,
+)
+from bot.domain.periods import Period, PeriodError
+from bot.domain.reports import window
+from bot.domain.templates import Template
+from bot.domain.units import Unit
+from storage.interface import Storage
+from storage.models import Submission
+
+# False for a submission returned for correction (its latest version): the review feature
+# supplies it; until then everything counts.
+Counted = Callable[[Submission], bool]
+
+
+def wanted_periods(t: Template, period: Period) -> list[str]:
+    """The ids of the report periods the digest reads: the kind it combines, from the start
+    of `fetch_span` to the period's end."""
+    periods = report_periods(t, period)
+    kind = periods[0].kind
+    span = fetch_span(t, period)
+    try:
+        p = Period.latest(kind, span.start)
+    except PeriodError:
+        p = periods[0]
+    out = []
+    for _ in range(2000):
+        if p.start > span.end:
+            break
+        if p.end >= span.start:
+            out.append(p.id)
+        try:
+            p = p.next()
+        except PeriodError:
+            break
+    return out
+
+
+async def gather(storage: Storage, t: Template, period: Period, root: str, now: datetime,
+                 zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
+                 counted: Counted | None = None) -> DigestInput:
+    """The engine's inputs from storage. `units`: the tree when the caller has it (the bot's
+    UnitDirectory); `counted`: which submissions count (default: all)."""
+    periods = report_periods(t, period)
+    tree = units if units is not None else {u.code: u for u in await storage.list_units()}
+    if root not in tree:
+        raise DigestError(f"unknown unit {root}")
+    subs = await storage.subtree_submissions(t.id, root, wanted_periods(t, period))
+    sent = [Sent(s.unit_code, s.period, s.answers, s.submitted_at, s.due_at,
+                 s.first_submitted_at, s.on_time, s.submitted_by, s.version,
+                 True if counted is None else counted(s)) for s in subs]
+    drafts = []
+    for p in periods:
+        for code, d in (await storage.draft_progress(t.id, p.id)).items():
+            answered, total = progress(t, d.answers)
+            drafts.append(InProgress(code, p.id, answered, total))
+    officers = {code: [Officer(o.id, o.display_name, o.reachable) for o in people]
+                for code, people in (await storage.officers_by_unit()).items()}
+    due = {p.id: window(t, p, zone, lock_days).due for p in periods}
+    return DigestInput(t, period, root, tree, now, sent, due, drafts, officers)
+
+
+async def digest(storage: Storage, t: Template, period: Period, root: str, now: datetime,
+                 zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
+                 counted: Counted | None = None) -> Digest:
+    """The digest of `t` × `period` over `root`'s subtree (DigestError: a period the template
+    does not ask for, an unknown unit)."""
+    inp = await gather(storage, t, period, root, now, zone, lock_days, units, counted)
+    return build(inp)
+
+
+def with_now(inp: DigestInput, now: datetime) -> DigestInput:
+    """The same inputs at another instant (overdue days move; nothing is read again)."""
+    return replace(inp, now=now)
