@@ -613,9 +613,11 @@ def cmd_digest(args: argparse.Namespace) -> int:
         storage = await _open_storage(config)
         try:
             units = {u.code: u for u in await storage.list_units()}
-            if code not in units:
+            same = [c for c in units if c.casefold() == code.casefold()]
+            root = code if code in units else same[0] if len(same) == 1 else None
+            if root is None:
                 raise CommandError(f"unknown unit {shown(code)} (see `baocao units list`)")
-            return await digest(storage, t, period, code, datetime.now(config.zone),
+            return await digest(storage, t, period, root, datetime.now(config.zone),
                                 config.zone, config.reports.lock_days, units)
         finally:
             await storage.close()
