@@ -249,3 +249,34 @@ def test_periods_the_template_does_not_ask_for() -> None:
     assert previous_period(yearly, Period.parse("2026")) == Period.parse("2025")
     with pytest.raises(DigestError):
         build(DigestInput(quarterly, MARCH, "P", UNITS, datetime(2026, 4, 6, tzinfo=VN)))
+
+
+def test_combining_the_childrens_roll_ups_equals_rolling_up_every_unit() -> None:
+    from bot.domain.digest import _combine
+    from bot.domain.rollup import roll_up
+
+    t = Template.model_validate({
+        "id": "t", "title": "x", "period": "month", "deadline": "trước ngày 05 tháng sau",
+        "questions": [
+            {"id": "n", "text": "n", "type": "integer"},
+            {"id": "d", "text": "d", "type": "decimal", "aggregate": "average"},
+            {"id": "w", "text": "w", "type": "percent", "weight": "n"},
+            {"id": "r", "text": "r", "type": "integer", "aggregate": "ratio",
+             "denominator": "n"},
+            {"id": "lo", "text": "lo", "type": "decimal", "aggregate": "min"},
+            {"id": "hi", "text": "hi", "type": "integer", "aggregate": "max"},
+            {"id": "y", "text": "y", "type": "yes_no"},
+            {"id": "c", "text": "c", "type": "photo"},
+            {"id": "k", "text": "k", "type": "multi_choice",
+             "options": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]}]})
+    answers = {f"u{i}": {"n": i, "d": i / 10, "w": 12.5 * (i % 4), "r": i // 2, "lo": 1.1 * i,
+                         "hi": 7 - i, "y": i % 2 == 0, "c": "x" if i % 3 else None,
+                         "k": ["a", "b"][: i % 3]} for i in range(9)}
+    answers["u3"] = {"d": 0.3}  # a unit that answered one question only
+    groups = [["u0", "u1", "u2"], ["u3"], ["u4", "u5", "u6", "u7", "u8"], []]
+    for q in t.questions:
+        whole = roll_up(q, answers)
+        joined = _combine([roll_up(q, {u: answers[u] for u in g}) for g in groups])
+        assert (joined.value, sorted(joined.units), joined.distribution) == (
+            whole.value, list(whole.units), whole.distribution), q.id
+        assert (joined.numerator, joined.denominator) == (whole.numerator, whole.denominator)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -127,9 +128,10 @@ async def test_the_digest_from_a_real_database(tmp_path: Path) -> None:
     assert [(p.unit, p.answered, p.total) for p in c.in_progress] == [("C", 1, 3)]
     assert c.no_officer == ("B", "C")
     fig = {f.question: f for f in d.figures}
-    assert (fig["htx_moi"].value, fig["htx_moi"].previous) == (7, 2)  # the corrected 3 + 4
+    # the corrected 3 + B's 4; February's 2 beside it
+    assert (fig["htx_moi"].value, fig["htx_moi"].previous) == (Fraction(7), Fraction(2))
     assert fig["to_kha"].value == 10  # (9 + 1) / (10 + 90)
-    assert [(tl.value, tl.met) for tl in d.targets] == [(7, False)]
+    assert [(tl.value, tl.met) for tl in d.targets] == [(Fraction(7), False)]
     assert [k.unit for k in d.children] == ["D1", "D2"]
 
 

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
+from itertools import chain
 from typing import Any
 
 from bot.domain.periods import LENGTH_ORDER, Period, PeriodError, PeriodKind
@@ -40,7 +41,7 @@ from bot.domain.rollup import (
     roll_up,
     unit_answers,
 )
-from bot.domain.targets import TargetResult, basis_of, evaluate, shows
+from bot.domain.targets import TargetResult, basis_of, evaluate, meets, progress, shows
 from bot.domain.templates import Aggregate, Target, Template
 from bot.domain.units import Unit, applies, children_map
 from bot.domain.units import expected as active_in
@@ -358,23 +359,23 @@ def applicable_units(t: Template, codes: Iterable[str], units: Mapping[str, Unit
     """The units of `codes` the template applies to (`applies_in`, ancestors and inherited
     org read once per unit of the tree rather than once per question)."""
     a = t.applies_to
-    if not (a.levels or a.orgs or a.subtrees):
-        return set(codes)
+    if not (a.orgs or a.subtrees):  # levels alone (or nothing): no walk up the tree
+        return {c for c in codes if not a.levels or units[c].level in a.levels}
     chains: dict[str, tuple[set[str], str | None]] = {}
 
-    def chain(code: str) -> tuple[set[str], str | None]:
+    def walk(code: str) -> tuple[set[str], str | None]:
         found = chains.get(code)
         if found is None:
             u = units[code]
             parent = u.parent_code if u.parent_code in units and u.parent_code != code else None
-            above, org = chain(parent) if parent else (set(), None)
+            above, org = walk(parent) if parent else (set(), None)
             found = ({*above, code}, u.org or org)
             chains[code] = found
         return found
 
     out = set()
     for code in codes:
-        ancestors, org = chain(code)
+        ancestors, org = walk(code)
         if applies(a, units[code], ancestors, org):
             out.add(code)
     return out
@@ -412,38 +413,51 @@ def build(inp: DigestInput) -> Digest:
     figure_units = {c for c in subtree if not units[c].merged_into}
     span = Span.of(inp.period)
     now_answers = _answers(t, figure_units, reports, span, merges, periods)
-    before_answers: dict[str, dict[str, Any]] = {}
+    before_answers: dict[str, Answers] = {}
     if previous is not None:
         before = report_periods(t, previous)
         before_answers = _answers(t, figure_units, reports, Span.of(previous), merges, before)
 
-    def part(codes: set[str], top: bool) -> tuple[Completeness, tuple[Figure, ...],
-                                                  tuple[TargetLine, ...]]:
-        c = _completeness(inp, codes & applicable, periods, current)
-        view = codes & figure_units
-        figs = _figures(t, _only(now_answers, view), _only(before_answers, view))
+    def owing(view: set[str]) -> set[str]:
         # a target looks at the units that owe the report (not the districts above them)
-        owing = {c for c in view if c in applicable
-                 and any(active_in(units[c], p) for p in periods)}
-        tls = _targets(t, inp, owing, top, reports, merges, span, now_answers)
-        return c, figs, tls
+        return {c for c in view if c in applicable
+                and any(active_in(units[c], p) for p in periods)}
 
-    top = units[inp.root].parent_code is None or inp.root in t.applies_to.subtrees
-    completeness, figures, targets = part(subtree, top)
-    children = []
+    def rolled(view: set[str]) -> list[tuple[Rollup, Rollup]]:
+        return _rollups(t, _only(now_answers, view), _only(before_answers, view))
+
+    # each child's figures, then the whole subtree's from them (one pass over the answers)
+    children, parts = [], []
+    child_targets: list[dict[int, TargetResult]] = []
     for kid in sorted(kids.get(inp.root, []), key=lambda u: u.code):
         below = _subtree(kid.code, kids)
         if not below & (applicable | figure_units):
             continue
-        c, figs, tls = part(below, False)
+        view = below & figure_units
+        rolls = rolled(view)
+        parts.append(rolls)
+        c = _completeness(inp, below & applicable, periods, current)
+        figs = _figures(t, rolls)
+        results = _targets(t, inp, owing(view), False, reports, merges, now_answers)
+        child_targets.append(results)
         if c.expected or any(f.units for f in figs):
-            children.append(ChildDigest(kid.code, kid.name, c, figs, tls))
+            children.append(ChildDigest(kid.code, kid.name, c, figs, _lines(t, results)))
+    parts.append(rolled({inp.root} & figure_units))
+    whole = [(_combine([p[i][0] for p in parts]), _combine([p[i][1] for p in parts]))
+             for i in range(len(parts[0]))]
+    top = units[inp.root].parent_code is None or inp.root in t.applies_to.subtrees
+    completeness = _completeness(inp, subtree & applicable, periods, current)
+    figures = _figures(t, whole)
+    everyone = owing(subtree & figure_units)
+    joinable = inp.root not in everyone  # every unit checked is in some child's subtree
+    targets = _lines(t, _targets(t, inp, everyone, top, reports, merges, now_answers,
+                                 child_targets if joinable else None))
     return Digest(t.id, t.title, inp.period, tuple(periods), previous, inp.root,
                   units[inp.root].name, inp.now, completeness, figures, targets,
                   tuple(children))
 
 
-def _only(answers: Mapping[str, dict[str, Any]], codes: set[str]) -> dict[str, dict[str, Any]]:
+def _only(answers: Mapping[str, Answers], codes: set[str]) -> dict[str, Answers]:
     """The answers of `codes` (walking the smaller of the two)."""
     if len(codes) < len(answers):
         return {c: answers[c] for c in codes if c in answers}
@@ -460,17 +474,17 @@ def _subtree(root: str, kids: Mapping[str | None, list[Unit]]) -> set[str]:
 
 
 def _answers(t: Template, codes: set[str], reports: Mapping[str, Series], span: Span,
-             merges: Mapping[str, str], periods: Sequence[Period]) -> dict[str, dict[str, Any]]:
+             merges: Mapping[str, str], periods: Sequence[Period]) -> dict[str, Answers]:
     """Each unit's answers over `span` (what `roll_up` takes). One report period and no unit
     merged into it: the report's own answers (what `unit_answers` gives then, without
     walking every question of every unit); otherwise `unit_answers` combines them."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Answers] = {}
     single = periods[0] if len(periods) == 1 else None
     for code in codes:
         if single is not None and not merged_sources(code, merges):
-            found = next((a for p, a in reports.get(code, ()) if p == single), None)
-            if found:
-                out[code] = dict(found)
+            for p, found in reports.get(code, ()):
+                if p == single and found:
+                    out[code] = found
             continue
         answers = unit_answers(t.questions, code, reports, span, merges)
         if answers:
@@ -514,34 +528,109 @@ def _completeness(inp: DigestInput, codes: set[str], periods: Sequence[Period],
                         no_officer, unreachable)
 
 
-def _figures(t: Template, now: Mapping[str, Answers],
-             before: Mapping[str, Answers]) -> tuple[Figure, ...]:
-    out = []
-    for q in t.questions:
-        if q.aggregation is Aggregate.NONE:
-            continue
-        r: Rollup = roll_up(q, now)
-        b: Rollup = roll_up(q, before)
-        out.append(Figure(q.id, q.text, q.unit, r.aggregation, r.value, len(r.units),
-                          r.distribution, b.value, b.distribution))
-    return tuple(out)
+def _rollups(t: Template, now: Mapping[str, Answers],
+             before: Mapping[str, Answers]) -> list[tuple[Rollup, Rollup]]:
+    """Each totalled question's roll-up over `now` and over `before`, in template order."""
+    return [(roll_up(q, now), roll_up(q, before)) for q in t.questions
+            if q.aggregation is not Aggregate.NONE]
+
+
+def _combine(parts: Sequence[Rollup]) -> Rollup:
+    """The roll-up over the units of several disjoint roll-ups of one question, exactly as
+    `roll_up` over all of them would give (Σ parts of a ratio, Σ value × units of a plain
+    average, …); `units` in the parts' order."""
+    first = parts[0]
+    agg = first.aggregation
+    units = tuple(chain.from_iterable(p.units for p in parts))
+    values = [p.value for p in parts if p.value is not None]
+    if first.numerator is not None or agg is Aggregate.RATIO:  # a ratio, a weighted average
+        top = sum((p.numerator or Fraction(0) for p in parts), Fraction(0))
+        bottom = sum((p.denominator or Fraction(0) for p in parts), Fraction(0))
+        value = (top / bottom * (100 if agg is Aggregate.RATIO else 1)) if bottom else None
+        return Rollup(agg, value, units, top, bottom)
+    if agg is Aggregate.AVERAGE:
+        count = sum(len(p.units) for p in parts if p.value is not None)
+        total = sum((p.value * len(p.units) for p in parts if p.value is not None), Fraction(0))
+        return Rollup(agg, total / count if count else None, units)
+    if agg in (Aggregate.MIN, Aggregate.MAX):
+        pick = min if agg is Aggregate.MIN else max
+        return Rollup(agg, pick(values) if values else None, units)
+    if agg is Aggregate.NONE:
+        return Rollup(agg, None, units)
+    value = sum(values, Fraction(0)) if values else None  # sum, count, count of yes
+    if agg is Aggregate.DISTRIBUTION:
+        counts: dict[str, int] = {}
+        for p in parts:
+            for option, n in (p.distribution or {}).items():
+                counts[option] = counts.get(option, 0) + n
+        return Rollup(agg, value or Fraction(0), units, distribution=counts)
+    if agg in (Aggregate.COUNT, Aggregate.COUNT_YES):
+        return Rollup(agg, value or Fraction(0), units)
+    return Rollup(agg, value, units)
+
+
+def _figures(t: Template, rolls: Sequence[tuple[Rollup, Rollup]]) -> tuple[Figure, ...]:
+    questions = [q for q in t.questions if q.aggregation is not Aggregate.NONE]
+    return tuple(Figure(q.id, q.text, q.unit, r.aggregation, r.value, len(r.units),
+                        r.distribution, b.value, b.distribution)
+                 for q, (r, b) in zip(questions, rolls, strict=True))
 
 
 def _targets(t: Template, inp: DigestInput, view: set[str], top: bool,
-             reports: Mapping[str, Series], merges: Mapping[str, str], span: Span,
-             answers: Mapping[str, dict[str, Any]]) -> tuple[TargetLine, ...]:
+             reports: Mapping[str, Series], merges: Mapping[str, str],
+             answers: Mapping[str, Answers],
+             below: Sequence[Mapping[int, TargetResult]] | None = None) -> dict[int, TargetResult]:
+    """Target index → its result over the units of `view`. `below`: the children's results
+    when they hold every unit of `view` between them: a target checked unit by unit is then
+    joined from them instead of checking 10,000 communes again."""
     levels = {c: inp.units[c].level.value for c in view}
-    out = []
+    out = {}
     for i, target in enumerate(t.targets):
         if target.scope == "total" and not top:
             continue
+        if below is not None and target.scope != "total":
+            joined = _joined(t, i, inp.period, [b[i] for b in below if i in b])
+            if joined is not None:
+                out[i] = joined
+                continue
         # the answers over the period are already combined; a cumulative target needs its own
         given = _only(answers, view)
         r = evaluate(t, i, inp.period, levels, reports, merges, inp.allocations,
                      answers=None if target.baseline_year is not None else given)
         if r is not None:
-            out.append(_line(t, target, r))
-    return tuple(out)
+            out[i] = r
+    return out
+
+
+def _joined(t: Template, index: int, period: Period,
+            parts: Sequence[TargetResult]) -> TargetResult | None:
+    """A unit-by-unit target over the units of `parts` together, as `evaluate` gives it; None
+    when it must be evaluated afresh (an allocated rate: its figure is not a sum)."""
+    target = t.targets[index]
+    if not parts or not shows(target, period):
+        return None
+    units = tuple(sorted((u for p in parts for u in p.units), key=lambda u: u.code))
+    first = parts[0]
+    if target.scope == "allocated":
+        if t.question(target.question).aggregation is not Aggregate.SUM:
+            return None
+        figures = [u.figure for u in units if u.figure is not None]
+        figure = sum(figures, Fraction(0)) if figures else None
+        goal = sum((u.goal for u in units), Fraction(0))
+        met = None if figure is None else meets(target.direction, figure, goal)
+        return TargetResult(index, target, period, first.span, figure, goal, met,
+                            progress(target.direction, figure, goal), units, first.final)
+    count = Fraction(sum(1 for u in units if u.met))
+    total = Fraction(len(units))
+    share = count / total * 100 if total else None
+    met_all: bool | None = False if any(u.met is False for u in units) else (
+        None if not units or any(u.met is None for u in units) else True)
+    return TargetResult(index, target, period, first.span, count, total, met_all, share,
+                        units, first.final)
+
+
+def _lines(t: Template, results: Mapping[int, TargetResult]) -> tuple[TargetLine, ...]:
+    return tuple(_line(t, t.targets[i], r) for i, r in sorted(results.items()))
 
 
 def _line(t: Template, target: Target, r: TargetResult) -> TargetLine:

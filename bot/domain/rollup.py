@@ -88,6 +88,8 @@ def _total(values: Iterable[Number]) -> Fraction:
             decimal = _EXACT.add(decimal, v)
         else:
             other += v
+    if not decimal and not other:
+        return Fraction(whole)
     return Fraction(whole) + Fraction(decimal) + other
 
 
