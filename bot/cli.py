@@ -637,6 +637,10 @@ def _rate(value: Any) -> str:
     return "—" if value is None else f"{float(value):.0%}"
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def _figure(value: Any) -> str:
     from bot.domain.rollup import shown as shown_figure
 
@@ -657,11 +661,11 @@ def digest_lines(d: Any) -> list[str]:
         out.append(f"missing ({len(c.missing_units)}): " + ", ".join(
             m.unit + (f" {m.period}" if len(d.periods) > 1 else "")
             + (" returned" if m.returned else "")
-            + (f" ({m.overdue_days} days overdue)" if m.overdue_days else "")
+            + (f" ({_days(m.overdue_days)} overdue)" if m.overdue_days else "")
             for m in c.missing))
     if c.late:
         out.append(f"late ({len(c.late_units)}): " + ", ".join(
-            f"{x.unit} ({x.days_late} days)" for x in c.late))
+            f"{x.unit} ({_days(x.days_late)} late)" for x in c.late))
     if c.in_progress:
         out.append("in progress: " + ", ".join(f"{p.unit} {p.answered}/{p.total}"
                                                 for p in c.in_progress))
@@ -673,10 +677,11 @@ def digest_lines(d: Any) -> list[str]:
     out.append(f"figures{before}:")
     for f in d.figures:
         unit = f" {f.unit}" if f.unit and f.distribution is None else ""
-        pct = "%" if f.aggregation.value == "ratio" and f.value is not None else ""
-        out.append(f"  {f.question}: {_figure(f.shown_value())}{pct}{unit} "
-                   f"[{f.aggregation.value}, {f.units} units]"
-                   + (f" previous {_figure(f.shown_previous())}" if d.previous else ""))
+        pct = "%" if f.aggregation.value == "ratio" else ""
+        out.append(f"  {f.question}: {_figure(f.shown_value())}{pct * (f.value is not None)}"
+                   f"{unit} [{f.aggregation.value}, {f.units} units]"
+                   + (f" previous {_figure(f.shown_previous())}{pct * (f.previous is not None)}"
+                      if d.previous else ""))
     if d.targets:
         out.append("targets:")
     for tl in d.targets:

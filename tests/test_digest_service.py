@@ -178,7 +178,7 @@ def test_cli_text(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Báo cáo tháng (tong_hop) — 2026-03 (Tháng 3/2026) — Huyện 1 (D1)"
     assert out[1] == "sent 2/2 (100%), on time 1 (50%)"
-    assert "late (1): B (1 days)" in out
+    assert "late (1): B (1 day late)" in out
     assert "  htx_moi: 7 HTX [sum, 2 units] previous 2" in out
     assert out[-2:] == ["  A Xã A: sent 1/1 (100%), on time 1, missing 0",
                         "  B Xã B: sent 1/1 (100%), on time 0, missing 0"]
