@@ -77,6 +77,8 @@ class Storage(Protocol):
         """The latest version of each report of the template for these periods from the
         units of `root`'s subtree, with its answers (the digest's one read)."""
         ...
+    async def submissions_stamp(self, template_id: str, periods: list[str]
+                                ) -> tuple[int, int]: ...
     async def apply(self, changes: Changes) -> bool:
         """Commit one event's changes; False if the event was already handled. Raises
         DraftChanged when a draft it writes to changed meanwhile."""

@@ -588,6 +588,18 @@ class SqliteStorage:
             " FROM ranked r WHERE r.rank = 1", [root, template_id, *periods])
         return [_submission(r, json.loads(r["answers"]) if r["answers"] else {}) for r in rows]
 
+    async def submissions_stamp(self, template_id: str, periods: list[str]) -> tuple[int, int]:
+        """(how many versions, the highest id) of the template's reports for these periods:
+        changes whenever a report or a correction is sent (rows are never deleted), and is
+        read from the index alone (a cached digest read checks it)."""
+        if not periods:
+            return 0, 0
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS top FROM submissions"
+            f" WHERE template_id = ? AND period IN ({','.join('?' * len(periods))})",
+            [template_id, *periods])
+        return (row["n"], row["top"]) if row is not None else (0, 0)
+
     async def _answers(self, submission_ids: list[int]) -> dict[int, dict[str, Any]]:
         """The answers of these submissions, a few queries in all (not one per submission)."""
         out: dict[int, dict[str, Any]] = {}

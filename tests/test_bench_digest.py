@@ -13,6 +13,6 @@ async def test_digest_bench_runs_and_prints_its_anchors(
     figures = await digest.measure(communes=50, runs=1)
     out = capsys.readouterr().out
     # measure() itself checks that the command and the in-process digest counted all 50
-    assert set(figures) == {"cold", "help", "digest", "read", "build"}
+    assert set(figures) == {"cold", "help", "digest", "fresh", "read", "build"}
     assert all(v > 0 for v in figures.values())
     assert "anchor `baocao --help` cold" in out and "the SQL read alone" in out

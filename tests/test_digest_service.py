@@ -205,3 +205,28 @@ def test_cli_never_creates_a_database(workdir: Path, capsys: pytest.CaptureFixtu
     assert main(digest_args(config)) == 1
     assert capsys.readouterr().err.startswith(f"error: no database at {workdir / 'none.db'}")
     assert not (workdir / "none.db").exists()
+
+
+async def test_reads_are_kept_until_a_report_is_sent(tmp_path: Path) -> None:
+    from bot.services.digests import Reads
+
+    t = load(tmp_path)
+    due = await seed(tmp_path / "baocao.db", t)
+    storage = await SqliteStorage.open(tmp_path / "baocao.db")
+    try:
+        reads = Reads(size=1)
+        periods = wanted_periods(t, MARCH)
+        first = await reads.read(storage, t.id, "P", periods)
+        assert await reads.read(storage, t.id, "P", periods) is first  # nothing sent since
+        person = (await storage.unit_people("A", Role.OFFICER))[0]
+        await send(storage, t, person.id, "C", MARCH, due + timedelta(days=3), htx_moi=5,
+                   to_kha=0, so_to=3)
+        again = await reads.read(storage, t.id, "P", periods)
+        assert again is not first and {s.unit_code for s in again} == {"A", "B", "C"}
+        d = await digest(storage, t, MARCH, "P", due + timedelta(days=4), VN, 10,
+                         cache=reads)
+        assert d.completeness.actual == 3 and d.completeness.late_units == ("B", "C")
+        await reads.read(storage, t.id, "D1", periods)  # another subtree: the first goes
+        assert await reads.read(storage, t.id, "P", periods) is not again
+    finally:
+        await storage.close()

@@ -8,6 +8,7 @@ add inputs, e.g. the review's returned reports: `counted=False`).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -60,16 +61,49 @@ def wanted_periods(t: Template, period: Period) -> list[str]:
     return out
 
 
+class Reads:
+    """The latest submissions of the last few (template, subtree, periods) read, kept while
+    no report or correction of those periods is sent: checking costs one index-only count
+    (`submissions_stamp`), a fresh read of 10,000 communes' answers much more. What counts
+    (a returned report) is decided after the read, so a review needs no new read."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, str, tuple[str, ...]],
+                                tuple[tuple[int, int], list[Submission]]] = OrderedDict()
+
+    async def read(self, storage: Storage, template_id: str, root: str,
+                   periods: list[str]) -> list[Submission]:
+        key = (template_id, root, tuple(periods))
+        stamp = await storage.submissions_stamp(template_id, periods)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == stamp:
+            self._kept.move_to_end(key)
+            return kept[1]
+        subs = await storage.subtree_submissions(template_id, root, periods)
+        # read after the stamp: a report sent in between makes the next check read again
+        self._kept[key] = (stamp, subs)
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        return subs
+
+
 async def gather(storage: Storage, t: Template, period: Period, root: str, now: datetime,
                  zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
-                 counted: Counted | None = None) -> DigestInput:
+                 counted: Counted | None = None, cache: Reads | None = None) -> DigestInput:
     """The engine's inputs from storage. `units`: the tree when the caller has it (the bot's
-    UnitDirectory); `counted`: which submissions count (default: all)."""
+    UnitDirectory); `counted`: which submissions count (default: all); `cache`: keeps the
+    submissions read while none is sent (the bot holds one for all its digests)."""
     periods = report_periods(t, period)
     tree = units if units is not None else {u.code: u for u in await storage.list_units()}
     if root not in tree:
         raise DigestError(f"unknown unit {root}")
-    subs = await storage.subtree_submissions(t.id, root, wanted_periods(t, period))
+    wanted = wanted_periods(t, period)
+    if cache is None:
+        subs = await storage.subtree_submissions(t.id, root, wanted)
+    else:
+        subs = await cache.read(storage, t.id, root, wanted)
     sent = [Sent(s.unit_code, s.period, s.answers, s.submitted_at, s.due_at,
                  s.first_submitted_at, s.on_time, s.submitted_by, s.version,
                  True if counted is None else counted(s)) for s in subs]
@@ -86,10 +120,10 @@ async def gather(storage: Storage, t: Template, period: Period, root: str, now: 
 
 async def digest(storage: Storage, t: Template, period: Period, root: str, now: datetime,
                  zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
-                 counted: Counted | None = None) -> Digest:
+                 counted: Counted | None = None, cache: Reads | None = None) -> Digest:
     """The digest of `t` × `period` over `root`'s subtree (DigestError: a period the template
     does not ask for, an unknown unit)."""
-    inp = await gather(storage, t, period, root, now, zone, lock_days, units, counted)
+    inp = await gather(storage, t, period, root, now, zone, lock_days, units, counted, cache)
     return build(inp)
 
 
