@@ -15,4 +15,4 @@ async def test_digest_bench_runs_and_prints_its_anchors(
     # measure() itself checks that the command and the in-process digest counted all 50
     assert set(figures) == {"cold", "help", "digest", "fresh", "read", "build"}
     assert all(v > 0 for v in figures.values())
-    assert "anchor `baocao --help` cold" in out and "the SQL read alone" in out
+    assert "anchor `baocao --help` cold" in out and "of which the SQL read" in out
