@@ -427,11 +427,12 @@ def build(inp: DigestInput) -> Digest:
         return _rollups(t, _only(now_answers, view), _only(before_answers, view))
 
     # each child's figures, then the whole subtree's from them (one pass over the answers)
+    relevant = applicable | figure_units
     children, parts = [], []
     child_targets: list[dict[int, TargetResult]] = []
     for kid in sorted(kids.get(inp.root, []), key=lambda u: u.code):
         below = _subtree(kid.code, kids)
-        if not below & (applicable | figure_units):
+        if below.isdisjoint(relevant):
             continue
         view = below & figure_units
         rolls = rolled(view)
