@@ -683,6 +683,119 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    """The supervisor's digest of one template × period × subtree (text or one JSON object)."""
+    from bot.domain.digest import DigestError
+    from bot.services.digests import digest
+
+    config = load(args)
+    templates, problems = load_configured_templates(config)
+    if problems:
+        raise ConfigError(problems)
+    t = templates.get(args.template)
+    if t is None:
+        raise CommandError(f"unknown template {args.template!r} (known: "
+                           f"{', '.join(sorted(templates)) or 'none'})")
+    try:
+        period = Period.parse(args.period)
+    except PeriodError as e:
+        raise CommandError(str(e)) from e
+    code = clean_code(args.unit)
+    if not config.storage.path.exists():  # a digest creates no database
+        raise CommandError(f"no database at {config.storage.path} (storage.path in "
+                           f"{config.source})")
+
+    async def run() -> Any:
+        storage = await _open_storage(config)
+        try:
+            units = {u.code: u for u in await storage.list_units()}
+            same = [c for c in units if c.casefold() == code.casefold()]
+            root = code if code in units else same[0] if len(same) == 1 else None
+            if root is None:
+                raise CommandError(f"unknown unit {shown(code)} (see `baocao units list`)")
+            return await digest(storage, t, period, root, datetime.now(config.zone),
+                                config.zone, config.reports.lock_days, units)
+        finally:
+            await storage.close()
+
+    try:
+        d = asyncio.run(run())
+    except DigestError as e:
+        raise CommandError(str(e)) from e
+    if args.json:
+        print(json.dumps(d.to_json(), ensure_ascii=False))
+    else:
+        print("\n".join(digest_lines(d)))
+    return EXIT_OK
+
+
+def _rate(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.0%}"
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _figure(value: Any) -> str:
+    from bot.domain.rollup import shown as shown_figure
+
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "—"
+    return shown_figure(value)
+
+
+def digest_lines(d: Any) -> list[str]:
+    """`baocao digest` as text: the completeness, every missing and late unit, the figures
+    beside the previous period's, the targets, one line per child unit."""
+    c = d.completeness
+    out = [f"{d.title} ({d.template}) — {d.period.id} ({d.period.label_vi()}) — "
+           f"{d.name} ({d.unit})",
+           f"sent {c.actual}/{c.expected} ({_rate(c.completeness)}), on time {c.on_time} "
+           f"({_rate(c.timeliness)})"]
+    if c.missing:
+        out.append(f"missing ({len(c.missing_units)}): " + ", ".join(
+            m.unit + (f" {m.period}" if len(d.periods) > 1 else "")
+            + (" returned" if m.returned else "")
+            + (f" ({_days(m.overdue_days)} overdue)" if m.overdue_days else "")
+            for m in c.missing))
+    if c.late:
+        out.append(f"late ({len(c.late_units)}): " + ", ".join(
+            f"{x.unit} ({_days(x.days_late)} late)" for x in c.late))
+    if c.in_progress:
+        out.append("in progress: " + ", ".join(f"{p.unit} {p.answered}/{p.total}"
+                                                for p in c.in_progress))
+    if c.no_officer:
+        out.append("no officer: " + ", ".join(c.no_officer))
+    if c.unreachable:
+        out.append("officers unreachable: " + ", ".join(c.unreachable))
+    before = f" (previous: {d.previous.id})" if d.previous else ""
+    out.append(f"figures{before}:")
+    for f in d.figures:
+        unit = f" {f.unit}" if f.unit and f.distribution is None else ""
+        pct = "%" if f.aggregation.value == "ratio" else ""
+        out.append(f"  {f.question}: {_figure(f.shown_value())}{pct * (f.value is not None)}"
+                   f"{unit} [{f.aggregation.value}, {f.units} units]"
+                   + (f" previous {_figure(f.shown_previous())}{pct * (f.previous is not None)}"
+                      if d.previous else ""))
+    if d.targets:
+        out.append("targets:")
+    for tl in d.targets:
+        mark = {True: "met", False: "NOT met", None: "not known yet"}[tl.met]
+        progress = f", {_rate(tl.progress / 100)}" if tl.progress is not None else ""
+        failing = f"; not met by {', '.join(tl.failing)}" if tl.failing else ""
+        out.append(f"  {tl.label}: {_figure(tl.value)} / {_figure(tl.goal)} ({tl.scope}) "
+                   f"{mark}{progress}{failing}")
+    if d.children:
+        out.append("children:")
+    for child in d.children:
+        cc = child.completeness
+        out.append(f"  {child.unit} {child.name}: sent {cc.actual}/{cc.expected} "
+                   f"({_rate(cc.completeness)}), on time {cc.on_time}, missing "
+                   f"{len(cc.missing_units)}")
+    return out
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the bot on every channel that has a token (Telegram, Zalo or both)."""
     config = load(args)
@@ -807,6 +920,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--months", type=int, default=3, help="how many recent months (default 3)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(handler=cmd_stats)
+
+    p = sub.add_parser("digest", help="a supervisor's digest: completeness, figures rolled up "
+                       "and targets of one report, period and subtree")
+    p.add_argument("--template", required=True, help="template id (see `baocao check-config`)")
+    p.add_argument("--period", required=True, help="period id, e.g. 2026-03, 2026-Q1 (a "
+                   "quarter of a monthly report combines its months) or 2026")
+    p.add_argument("--unit", required=True, help="the subtree's root unit code")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_digest)
 
     p = sub.add_parser("run", help="run the bot on every configured channel (Telegram, Zalo; "
                        "long polling or webhook, per config)")

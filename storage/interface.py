@@ -91,6 +91,13 @@ class Storage(Protocol):
     async def report_reviews(self, unit_codes: list[str]
                              ) -> dict[tuple[str, str, str], ReviewState]: ...
     async def submitted_periods(self, unit_code: str, template_id: str) -> list[str]: ...
+    async def subtree_submissions(self, template_id: str, root: str,
+                                  periods: list[str]) -> list[Submission]:
+        """The latest version of each report of the template for these periods from the
+        units of `root`'s subtree, with its answers (the digest's one read)."""
+        ...
+    async def submissions_stamp(self, template_id: str, periods: list[str]
+                                ) -> tuple[int, int]: ...
     async def apply(self, changes: Changes) -> bool:
         """Commit one event's changes; False if the event was already handled. Raises
         DraftChanged when a draft it writes to changed meanwhile."""

@@ -609,6 +609,41 @@ class SqliteStorage:
             (unit_code, template_id))
         return [r["period"] for r in rows]
 
+    async def subtree_submissions(self, template_id: str, root: str,
+                                  periods: list[str]) -> list[Submission]:
+        """The latest version of each report of `template_id` for `periods` from the units of
+        `root`'s subtree, with their answers: one query (the subtree walked by a recursive
+        CTE, the latest version picked by a window, each report's answers gathered into one
+        JSON object by SQLite), for the digest of 10,000 communes at once."""
+        if not periods:
+            return []
+        marks = ",".join("?" * len(periods))
+        rows = await self.db.fetchall(
+            "WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT u.code FROM units u"
+            " JOIN sub ON u.parent_code = sub.code),"
+            " ranked AS (SELECT s.*, MIN(s.submitted_at) OVER w AS first_at,"
+            " MAX(CASE WHEN s.version = 1 THEN s.on_time END) OVER w AS first_on_time,"
+            " ROW_NUMBER() OVER (PARTITION BY s.unit_code, s.period ORDER BY s.version DESC)"
+            " AS rank FROM submissions s JOIN sub ON s.unit_code = sub.code"
+            f" WHERE s.template_id = ? AND s.period IN ({marks})"
+            " WINDOW w AS (PARTITION BY s.unit_code, s.period))"
+            " SELECT r.*, (SELECT json_group_object(a.question_id, json(a.value))"
+            " FROM submission_answers a WHERE a.submission_id = r.id) AS answers"
+            " FROM ranked r WHERE r.rank = 1", [root, template_id, *periods])
+        return [_submission(r, json.loads(r["answers"]) if r["answers"] else {}) for r in rows]
+
+    async def submissions_stamp(self, template_id: str, periods: list[str]) -> tuple[int, int]:
+        """(how many versions, the highest id) of the template's reports for these periods:
+        changes whenever a report or a correction is sent (rows are never deleted), and is
+        read from the index alone (a cached digest read checks it)."""
+        if not periods:
+            return 0, 0
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS top FROM submissions"
+            f" WHERE template_id = ? AND period IN ({','.join('?' * len(periods))})",
+            [template_id, *periods])
+        return (row["n"], row["top"]) if row is not None else (0, 0)
+
     async def _answers(self, submission_ids: list[int]) -> dict[int, dict[str, Any]]:
         """The answers of these submissions, a few queries in all (not one per submission)."""
         out: dict[int, dict[str, Any]] = {}

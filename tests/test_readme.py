@@ -45,6 +45,8 @@ SKIPPED = {
     ".venv/bin/python -m bench.soak": "takes 10 minutes (tests/test_bench.py runs a small one)",
     ".venv/bin/python -m bench.memory": "takes minutes at full size (tests/test_bench.py runs "
                                         "a small one)",
+    ".venv/bin/python -m bench.digest": "takes a minute at full size "
+                                        "(tests/test_bench_digest.py runs a small one)",
 }
 
 

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from bot.domain.periods import Period
 from bot.domain.rollup import (
@@ -279,20 +280,24 @@ def _overall(units: Sequence[UnitResult]) -> bool | None:
 
 def evaluate(t: Template, index: int, period: Period, units: Mapping[str, str],
              reports: Mapping[str, Series], merged_into: Mapping[str, str] | None = None,
-             allocations: Mapping[str, float] | None = None) -> TargetResult | None:
+             allocations: Mapping[str, float] | None = None,
+             answers: Mapping[str, Mapping[str, Any]] | None = None) -> TargetResult | None:
     """`t.targets[index]` for `period`; None when it is not shown then (`shows`).
 
     `units`: code → level of the units in view that exist now (merged-away units are not
     among them: their figures reach their successor through `merged_into`). `reports`: unit
     code → its submitted reports. `allocations`: code → value (default: the template's file);
-    an allocation of a unit merged away counts for its successor."""
+    an allocation of a unit merged away counts for its successor. `answers`: the units'
+    answers over the target's span when the caller has combined them already (a digest of
+    10,000 communes does it once for every target)."""
     target = t.targets[index]
     if not shows(target, period):
         return None
     q = t.question(target.question)
     span = Span.of(period, target.baseline_year)
     merges = merged_into or {}
-    answers = answers_by_unit(t.questions, units, reports, span, merges)
+    if answers is None:
+        answers = answers_by_unit(t.questions, units, reports, span, merges)
     final = target.year is None or period.year == target.year
 
     goals: dict[str, Fraction]

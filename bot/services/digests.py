@@ -1,0 +1,140 @@
+"""The digest of one template × period × subtree, read from storage (see bot.domain.digest).
+
+Four reads whatever the subtree's size: the unit tree, the latest version of every report in
+the subtree with its answers (one query), the drafts of the period, the officers. The chat
+digest, the scheduled digests and the chart build on `digest` (or on `gather` + `build` to
+add inputs, e.g. the review's returned reports: `counted=False`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.dialogue import progress
+from bot.domain.digest import (
+    Digest,
+    DigestError,
+    DigestInput,
+    InProgress,
+    Officer,
+    Sent,
+    build,
+    fetch_span,
+    report_periods,
+)
+from bot.domain.periods import Period, PeriodError
+from bot.domain.reports import window
+from bot.domain.templates import Template
+from bot.domain.units import Unit
+from storage.interface import Storage
+from storage.models import Submission
+
+# False for a submission returned for correction (its latest version): the review feature
+# supplies it; until then everything counts.
+Counted = Callable[[Submission], bool]
+
+
+def wanted_periods(t: Template, period: Period) -> list[str]:
+    """The ids of the report periods the digest reads: the kind it combines, from the start
+    of `fetch_span` to the period's end."""
+    periods = report_periods(t, period)
+    kind = periods[0].kind
+    span = fetch_span(t, period)
+    try:
+        p = Period.latest(kind, span.start)
+    except PeriodError:
+        p = periods[0]
+    out = []
+    for _ in range(2000):
+        if p.start > span.end:
+            break
+        if p.end >= span.start:
+            out.append(p.id)
+        try:
+            p = p.next()
+        except PeriodError:
+            break
+    return out
+
+
+class Reads:
+    """The latest submissions of the last few (template, subtree, periods) read, kept while
+    no report or correction of those periods is sent: checking costs one index-only count
+    (`submissions_stamp`), a fresh read of 10,000 communes' answers much more. What counts
+    (a returned report) is decided after the read, so a review needs no new read."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, str, tuple[str, ...]],
+                                tuple[tuple[int, int], list[Submission]]] = OrderedDict()
+
+    async def read(self, storage: Storage, template_id: str, root: str,
+                   periods: list[str]) -> list[Submission]:
+        key = (template_id, root, tuple(periods))
+        stamp = await storage.submissions_stamp(template_id, periods)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == stamp:
+            self._kept.move_to_end(key)
+            return kept[1]
+        subs = await storage.subtree_submissions(template_id, root, periods)
+        # read after the stamp: a report sent in between makes the next check read again
+        self._kept[key] = (stamp, subs)
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+        return subs
+
+
+async def gather(storage: Storage, t: Template, period: Period, root: str, now: datetime,
+                 zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
+                 counted: Counted | None = None, cache: Reads | None = None) -> DigestInput:
+    """The engine's inputs from storage. `units`: the tree when the caller has it (the bot's
+    UnitDirectory); `counted`: which submissions count (default: all); `cache`: keeps the
+    submissions read while none is sent (the bot holds one for all its digests)."""
+    periods = report_periods(t, period)
+    tree = units if units is not None else {u.code: u for u in await storage.list_units()}
+    if root not in tree:
+        raise DigestError(f"unknown unit {root}")
+    wanted = wanted_periods(t, period)
+    if cache is None:
+        subs = await storage.subtree_submissions(t.id, root, wanted)
+    else:
+        subs = await cache.read(storage, t.id, root, wanted)
+    if counted is None and t.review:  # a report returned for correction counts as not sent
+        returned = {(code, p.id) for p in periods  # this digest's periods (not earlier ones)
+                    for code, state in (await storage.review_states(t.id, p.id)).items()
+                    if state == "returned"}
+
+        def counted(s: Submission) -> bool:
+            return (s.unit_code, s.period) not in returned
+
+    sent = [Sent(s.unit_code, s.period, s.answers, s.submitted_at, s.due_at,
+                 s.first_submitted_at, s.on_time, s.submitted_by, s.version,
+                 True if counted is None else counted(s)) for s in subs]
+    drafts = []
+    for p in periods:
+        for code, d in (await storage.draft_progress(t.id, p.id)).items():
+            answered, total = progress(t, d.answers)
+            drafts.append(InProgress(code, p.id, answered, total))
+    officers = {code: [Officer(o.id, o.display_name, o.reachable) for o in people]
+                for code, people in (await storage.officers_by_unit()).items()}
+    due = {p.id: window(t, p, zone, lock_days).due for p in periods}
+    return DigestInput(t, period, root, tree, now, sent, due, drafts, officers)
+
+
+async def digest(storage: Storage, t: Template, period: Period, root: str, now: datetime,
+                 zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
+                 counted: Counted | None = None, cache: Reads | None = None) -> Digest:
+    """The digest of `t` × `period` over `root`'s subtree (DigestError: a period the template
+    does not ask for, an unknown unit)."""
+    inp = await gather(storage, t, period, root, now, zone, lock_days, units, counted, cache)
+    return build(inp)
+
+
+def with_now(inp: DigestInput, now: datetime) -> DigestInput:
+    """The same inputs at another instant (overdue days move; nothing is read again)."""
+    return replace(inp, now=now)
