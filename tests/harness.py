@@ -1,7 +1,10 @@
-"""A real app (real SQLite file, real templates) driven as one chat user, with a settable clock."""
+"""A real app (real SQLite file, real templates) driven as one chat user, with a settable clock;
+optionally delivering through the outbox to a fake messenger (`deliver_through`), so that what
+reaches a chat without its user writing (pushes) can be read."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,8 +15,10 @@ from bot.domain.dialogue import Reply
 from bot.domain.roles import Role
 from bot.domain.units import check_import
 from bot.services.channels import Inbound
+from bot.services.delivery import Courier, Limits, Payload, Refused
 from bot.services.invites import create_invite
 from bot.unit_files import read_unit_rows
+from storage.models import Changes
 
 TEST_TEMPLATE = '''
 id = "thu_nghiem"
@@ -161,6 +166,14 @@ class Chat:
     def text(self) -> str:
         return "\n".join(r.text for r in self.last)
 
+    async def received(self) -> list[str]:
+        """Everything the messenger has delivered to this chat so far, replies and pushes,
+        once nothing is left to deliver there (needs `deliver_through`)."""
+        courier = self.app.channels.courier(self.channel)
+        assert courier is not None and isinstance(courier.transport, Messenger)
+        await courier.delivered_all(self.user_id)
+        return courier.transport.texts(self.user_id)
+
 
 async def make_app(tmp: Path, clock: Clock, with_test_template: bool = True,
                    reports: Path | None = None) -> App:
@@ -187,3 +200,47 @@ async def join(app: App, user_id: str, unit: str = "LC-BX-01",
     await chat.cmd("start", invite.code)
     assert "Bạn đã tham gia" in chat.text, chat.text
     return chat
+
+
+class Messenger:
+    """The fake messenger of the "test" channel: what it accepted, per chat. Chats in
+    `blocked` refuse (the person blocked the bot); an unset `gate` holds every call in flight
+    (the messenger is unreachable)."""
+
+    def __init__(self) -> None:
+        self.got: dict[str, list[str]] = {}
+        self.blocked: set[str] = set()
+        self.gate: asyncio.Event | None = None
+
+    async def deliver(self, chat_id: str, payload: Payload) -> int | None:
+        if self.gate is not None:
+            await self.gate.wait()
+        if chat_id in self.blocked:
+            raise Refused(chat_id)
+        self.got.setdefault(chat_id, []).append(payload["text"])
+        return None
+
+    def texts(self, chat_id: str) -> list[str]:
+        return list(self.got.get(chat_id, []))
+
+
+def _render(event: object, chat: str, replies: list[Reply]) -> list[Payload]:
+    return [{"text": r.text} for r in replies]
+
+
+async def deliver_through(app: App, messenger: Messenger) -> Courier:
+    """Deliver the "test" channel through the outbox to `messenger`, as `baocao run` does for
+    Telegram: the courier is registered and started, then what the outbox still holds (a stop
+    or a crash left it undelivered) is queued first."""
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        await app.storage.apply(Changes(actor=0, settled=settled))
+
+    async def unreachable(person_id: int) -> None:
+        await app.storage.set_reachable(person_id, False)
+
+    courier = Courier("test", messenger, _render, record=record, unreachable=unreachable,
+                      limits=Limits(0, 0))
+    app.channels.register_courier(courier)
+    courier.start()
+    courier.enqueue(courier.stored(await app.storage.pending_outbox("test")))
+    return courier

@@ -12,7 +12,7 @@ from bot.domain.templates import load_template
 from tests.chaos import BotProcess
 from tests.fakebotapi import FakeBotAPI
 from tests.old_reports import OLD_REPORTS
-from tests.phones import TelegramPhone, answer, current_question, site_for
+from tests.phones import TelegramPhone, _settled, answer, current_question, site_for
 
 TEMPLATE_ID = "ocop_thanh_nien"
 
@@ -44,11 +44,15 @@ def test_a_supervisor_enters_a_communes_report_on_telegram(tmp_path: Path) -> No
                     break
                 text = answer(boss, q)
             assert "📋 Tóm tắt" in text
+            quiet = officer.count()
             receipt = boss.type("gửi", expect="✅ Đã gửi báo cáo")
             assert "📝 Báo cáo đã được ghi là nhập hộ cho Đoàn xã Hải Bắc" in receipt
-            told = officer.type("/trangthai", expect="nhập hộ")
-            assert (f"📝 Báo cáo {template.title}" in told
+            # the officer is told at once, without writing anything
+            told = _settled(officer.texts, quiet, "nhập hộ", 20)
+            assert (f"📝 Báo cáo «{template.title}»" in told
                     and "của đơn vị bạn (Đoàn xã Hải Bắc) đã được" in told)
+            status = officer.type("/trangthai", expect="nhập hộ bởi")
+            assert "của đơn vị bạn (Đoàn xã Hải Bắc) đã được" not in status  # told once
         finally:
             bot.stop()
         assert bot.tracebacks() == 0

@@ -14,7 +14,7 @@ from bot.app import App
 from bot.domain.buttons import OnBehalf, OpenReport
 from bot.domain.roles import Role
 from bot.services.invites import create_invite
-from tests.harness import Chat, Clock, join, make_app
+from tests.harness import Chat, Clock, Messenger, deliver_through, join, make_app
 
 
 @pytest.fixture
@@ -67,9 +67,10 @@ async def test_a_supervisor_enters_a_report_for_a_commune(app: App, tmp_path: Pa
     assert "Lệnh này không dành cho vai trò của bạn" in boss.text
     await boss.cmd("nhapho")
     assert "2 đơn vị chưa gửi" in boss.text and "Mường Hum" not in boss.text
-    # the officer is told on their next message, and sees who entered it
+    # no delivery running here: the officer is told on their next message instead, and sees
+    # who entered it
     await officer.cmd("trangthai")
-    assert ("📝 Báo cáo Báo cáo quý thử nghiệm (Quý I/2026) của đơn vị bạn (Đoàn xã Mường "
+    assert ("📝 Báo cáo «Báo cáo quý thử nghiệm» kỳ Quý I/2026 của đơn vị bạn (Đoàn xã Mường "
             "Hum) đã được Cán bộ nhập hộ.") in officer.text
     assert "(nhập hộ bởi Cán bộ)" in officer.text  # on the status line
     await officer.press(OpenReport(0, "thu_nghiem", "2026-Q1").pack())
@@ -113,3 +114,25 @@ async def test_a_supervisor_who_is_also_an_officer_keeps_their_own_buttons(app: 
     await boss.press(own)
     assert "Đoàn thị trấn Bát Xát" in boss.text and "Bản Vược" not in boss.text
     assert await app.storage.find_draft("LC-BX-03", "thu_nghiem", "2026-Q1") is not None
+
+
+async def test_the_units_officers_are_told_at_once(tmp_path: Path) -> None:
+    """With delivery running, the officer of the commune receives the news in their chat
+    without writing anything, exactly once (a push stored with the send)."""
+    app = await make_app(tmp_path, Clock())
+    try:
+        courier = await deliver_through(app, Messenger())
+        officer = await join(app, "officer", "LC-BX-02")
+        boss = await join(app, "boss", "LC-BX", Role.SUPERVISOR)
+        await boss.press(OnBehalf("LC-BX-02", "thu_nghiem", "2026-Q1").pack())
+        await fill_in(boss)
+        await boss.press_label("Gửi báo cáo")
+        told = [t for t in await officer.received() if "nhập hộ" in t]
+        assert told == ["📝 Báo cáo «Báo cáo quý thử nghiệm» kỳ Quý I/2026 của đơn vị bạn (Đoàn "
+                        "xã Mường Hum) đã được Cán bộ nhập hộ. Gõ /trangthai để xem; nếu có "
+                        "chỗ chưa đúng, bạn có thể sửa."]
+        await officer.cmd("trangthai")  # not told again on their next message
+        assert "nhập hộ. Gõ /trangthai" not in officer.text
+        await courier.stop()
+    finally:
+        await app.close()

@@ -983,8 +983,8 @@ def on_behalf_sent(unit_name: str, officers: int) -> str:
 
 
 def entered_on_behalf(title: str, period: str, unit_name: str, who: str) -> str:
-    return (f"📝 Báo cáo {title} ({period}) của đơn vị bạn ({unit_name}) đã được {who} nhập "
-            "hộ. Gõ /trangthai để xem; nếu có chỗ chưa đúng, bạn có thể sửa.")
+    return (f"📝 Báo cáo «{title}» kỳ {period} của đơn vị bạn ({unit_name}) đã được {who} "
+            "nhập hộ. Gõ /trangthai để xem; nếu có chỗ chưa đúng, bạn có thể sửa.")
 
 
 def source_line(source: str, who: str | None) -> str | None:

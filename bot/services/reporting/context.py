@@ -3,7 +3,7 @@ handled (`Ctx`), and a report resolved from a button or the conversation (`Repor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from bot.domain.templates import Template
 from bot.domain.units import Unit
 from bot.services.reporting.drafts import DraftCache
 from bot.services.reporting.notices import NoticeBoard
+from bot.services.reporting.pushes import Push
 from bot.services.units import UnitDirectory
 from storage.interface import Storage
 from storage.models import Changes, Draft, Membership, Person, Submission
@@ -93,6 +94,7 @@ class Ctx:
     typed: bool = False  # the action came from typed text (a number or keyword), not a press
     pressed: ButtonData | None = None  # the button pressed (or typed), as unpacked
     on_behalf: str | None = None  # the unit a supervisor enters a report for (nhập hộ)
+    pushes: list[Push] = field(default_factory=list)  # messages to others, sent on commit
 
     @property
     def roles(self) -> set[Role]:

@@ -20,7 +20,7 @@ from bot.domain.reports import open_windows
 from bot.domain.roles import Role
 from bot.domain.units import Unit, subtree_codes
 from bot.services.reporting.context import Ctx, Deps, Report
-from bot.services.reporting.notices import notice
+from bot.services.reporting.pushes import Push
 from storage.models import Membership, Submission
 
 MAX_BUTTONS = 40  # one message; past that the first 40 are listed (and the count said)
@@ -122,10 +122,11 @@ async def source_note(deps: Deps, sub: Submission) -> str | None:
 
 async def tell_officers(deps: Deps, ctx: Ctx, report: Report) -> int:
     """The report entered on behalf of the unit is being sent: each of its officers is told
-    on their next message (written in the send's transaction). How many were told."""
+    at once (a push stored with the send; a notice on their next message for one who cannot
+    be reached). How many were told."""
     officers = await deps.storage.unit_people(report.unit.code, Role.OFFICER)
     for person in officers:
-        ctx.changes.ops.append(notice(person.id, M.entered_on_behalf(
+        ctx.pushes.append(Push(person, Reply(M.entered_on_behalf(
             report.template.title, report.period_words, report.unit.name,
-            ctx.person.display_name)))
+            ctx.person.display_name))))
     return len(officers)

@@ -3,9 +3,10 @@ or one of its ancestors, for templates with `review = true`.
 
 A review is of one submission version: a button names it, and storage records it only while
 it is still the latest version and has no review yet. A return asks for the reason in chat
-(the conversation holds the report and version meanwhile). The unit's officers are told by a
-notice (shown on their next message, written in the review's transaction), and a returned
-report can be corrected even after the lock until it is sent again.
+(the conversation holds the report and version meanwhile). The unit's officers are told at
+once (a push written in the review's transaction; a notice on their next message for those no
+message can reach now), and a returned report can be corrected even after the lock until it is
+sent again.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.domain.units import Unit, ancestors_of
 from bot.services.reporting.context import Ctx, Deps
-from bot.services.reporting.notices import notice
 from bot.services.reporting.on_behalf import source_note
+from bot.services.reporting.pushes import Push
 from storage.models import Review, Submission
 
 WATCHING = (Role.SUPERVISOR, Role.ADMIN)
@@ -161,11 +162,12 @@ def cancel_return(ctx: Ctx) -> list[Reply]:
 
 
 async def _tell_officers(deps: Deps, ctx: Ctx, unit: Unit, text: str) -> None:
-    """Every officer of the unit gets a notice on their next message (written with the
-    review, in its transaction: told exactly once)."""
+    """Every officer of the unit but the reviewer is told at once, exactly once: a push
+    written with the review, in its transaction (the service leaves a notice instead for
+    those it cannot reach now)."""
     for person in await deps.storage.unit_people(unit.code, Role.OFFICER):
         if person.id != ctx.person.id:
-            ctx.changes.ops.append(notice(person.id, text))
+            ctx.pushes.append(Push(person, Reply(text)))
 
 
 async def _sender(deps: Deps, sub: Submission) -> str:

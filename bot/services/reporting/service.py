@@ -7,7 +7,8 @@ conversation, the event id for de-duplication) is committed in one transaction b
 replies are returned. On a channel with a courier (Telegram), the replies are written in that
 same transaction (the outbox) and handed to the courier after the commit: a crash, a 429 or a
 timeout delays a reply but never loses it, and the same event delivered again gets its stored
-replies again.
+replies again. Messages the event causes for other people (`Ctx.pushes`) go into the outbox of
+the same transaction, on the recipients' own channels.
 
 An answer is taken for the question the person was last shown: while a reply to them is still
 undelivered, what they type is not stored; they are told so and shown the question again.
@@ -27,9 +28,10 @@ from bot.domain.conversation import Conversation, Mode
 from bot.domain.dialogue import Reply
 from bot.domain.templates import Template
 from bot.services.channels import Channels, Inbound
-from bot.services.delivery import REPLY, Courier, Parcel
+from bot.services.delivery import REMINDER, REPLY, Courier, Parcel
 from bot.services.reporting import joining, lifecycle, on_behalf, routes, screens
 from bot.services.reporting.context import Ctx, Deps
+from bot.services.reporting.notices import notice
 from bot.services.units import UnitDirectory
 from storage.interface import DraftChanged, ReviewRefused, Storage
 from storage.models import Changes, Membership, Outgoing, Person
@@ -149,6 +151,7 @@ class ReportingService:
         if ctx.conversation != stored:
             ctx.changes.conversation = (person.id, ctx.conversation.to_json())
         parcels = self._outbox(courier, event, person.id, replies, ctx.changes)
+        parcels += await self._pushes(ctx)
         try:
             applied = await self.storage.apply(ctx.changes)
         except DraftChanged as e:
@@ -168,7 +171,7 @@ class ReportingService:
             self._states.pop(person.id, None)
         self.deps.drafts.after_commit(ctx.changes, ctx.now)
         self.deps.notices.after_commit(ctx.changes)
-        self._hand_over(courier, parcels, ctx.changes)
+        self._hand_over(parcels, ctx.changes)
         return replies
 
     async def _not_shown_yet(self, ctx: Ctx, event: Inbound) -> list[Reply]:
@@ -181,7 +184,7 @@ class ReportingService:
         return [Reply(note), *again] if again else [Reply(note)]
 
     def _outbox(self, courier: Courier | None, event: Inbound, person_id: int | None,
-                replies: list[Reply], changes: Changes) -> list[Parcel]:
+                replies: list[Reply], changes: Changes) -> list[tuple[Courier, Parcel]]:
         """The replies as the channel's calls, added to the event's changes for the outbox."""
         if courier is None or not replies:
             return []
@@ -189,17 +192,45 @@ class ReportingService:
         parcels = [Parcel(Outgoing(event.channel, chat, json.dumps(p, ensure_ascii=False),
                                    person_id, event.event_id, REPLY), p)
                    for p in courier.render(event, chat, replies)]
-        changes.outbox = [p.message for p in parcels]
-        return parcels
+        changes.outbox.extend(p.message for p in parcels)
+        return [(courier, p) for p in parcels]
+
+    async def _pushes(self, ctx: Ctx) -> list[tuple[Courier, Parcel]]:
+        """The event's messages to other people, added to its changes for the outbox (after
+        its replies), each rendered by the courier of the recipient's own channel. Someone
+        no message can reach now (blocked the bot, or their channel has no courier here) gets
+        a notice on their next message instead."""
+        out: list[tuple[Courier, Parcel]] = []
+        for push in ctx.pushes:
+            person = push.person
+            courier = self.channels.courier(person.channel)
+            if (courier is None or not person.reachable
+                    or await self.storage.is_unreachable(person.id)):
+                log.debug("person %s cannot be reached on %s now: told by a notice",
+                          person.id, person.channel)
+                ctx.changes.ops.append(notice(person.id, push.reply.text))
+                continue
+            chat = person.external_id
+            for payload in courier.render(None, chat, [push.reply]):
+                message = Outgoing(person.channel, chat,
+                                   json.dumps(payload, ensure_ascii=False), person.id, None,
+                                   REMINDER)
+                out.append((courier, Parcel(message, payload)))
+        ctx.changes.outbox.extend(p.message for _, p in out)
+        return out
 
     @staticmethod
-    def _hand_over(courier: Courier | None, parcels: list[Parcel], changes: Changes) -> None:
-        """After the commit: the stored replies go to the courier."""
-        if courier is None or not parcels:
+    def _hand_over(parcels: list[tuple[Courier, Parcel]], changes: Changes) -> None:
+        """After the commit: the stored messages go to their channels' couriers (rows in the
+        order they were added to `changes.outbox`)."""
+        if not parcels:
             return
-        for parcel, row in zip(parcels, changes.outbox_ids, strict=True):
+        by_courier: dict[str, tuple[Courier, list[Parcel]]] = {}
+        for (courier, parcel), row in zip(parcels, changes.outbox_ids, strict=True):
             parcel.row = row
-        courier.enqueue(parcels)
+            by_courier.setdefault(courier.channel, (courier, []))[1].append(parcel)
+        for courier, queued in by_courier.values():
+            courier.enqueue(queued)
 
     async def _reply_only(self, event: Inbound, person_id: int | None, replies: list[Reply],
                           courier: Courier | None) -> list[Reply]:
@@ -214,7 +245,7 @@ class ReportingService:
         if not await self.storage.apply(changes):
             self._repeat(event)
             return []
-        self._hand_over(courier, parcels, changes)
+        self._hand_over(parcels, changes)
         return replies
 
     @staticmethod
