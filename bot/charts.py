@@ -9,6 +9,7 @@ matplotlib ships, has every Vietnamese letter and ✔ ✘. The same data gives t
 from __future__ import annotations
 
 import io
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
@@ -60,8 +61,10 @@ class ChartData:
 def ordered(rows: list[UnitBar]) -> tuple[list[UnitBar], int]:
     """Worst first (least sent, then least on time, then by name), units with nothing
     expected last; at most MAX_ROWS, and how many were left out."""
-    def key(r: UnitBar) -> tuple[bool, float, float, str]:
-        return (r.completeness is None, r.completeness or 0.0, r.on_time or 0.0, r.name)
+    def key(r: UnitBar) -> tuple[bool, float, float, list[tuple[int, str]]]:
+        # "Phường 2" before "Phường 10"
+        name = [(int(p), "") if p.isdigit() else (0, p) for p in re.split(r"(\d+)", r.name)]
+        return (r.completeness is None, r.completeness or 0.0, r.on_time or 0.0, name)
     ranked = sorted(rows, key=key)
     return ranked[:MAX_ROWS], max(0, len(ranked) - MAX_ROWS)
 
@@ -111,8 +114,10 @@ def _png(rgba: bytes, size: tuple[int, int]) -> bytes:
 
     image = Image.frombytes("RGBA", size, rgba).convert("RGB")
     out = io.BytesIO()
-    image.quantize(colors=PALETTE, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-                   ).save(out, format="PNG", optimize=True)
+    # The fast octree and no second compression pass: 40 ms where the median cut with
+    # `optimize` took 250 ms, for a file 10% larger.
+    image.quantize(colors=PALETTE, method=Image.Quantize.FASTOCTREE,
+                   dither=Image.Dither.NONE).save(out, format="PNG")
     return out.getvalue()
 
 

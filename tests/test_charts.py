@@ -109,6 +109,8 @@ def test_worst_first_with_units_expected_nothing_last():
     rows = [UnitBar("C", 1.0, 1.0), UnitBar("A", None, None), UnitBar("B", 0.5, 0.5),
             UnitBar("D", 0.5, 0.0)]
     assert [r.name for r in ordered(rows)[0]] == ["D", "B", "C", "A"]
+    wards = [UnitBar(f"Phường {n}", 0.5, 0.5) for n in (10, 2, 1)]
+    assert [r.name for r in ordered(wards)[0]] == ["Phường 1", "Phường 2", "Phường 10"]
 
 
 def test_nothing_expected_and_no_targets_still_draws(caplog):
