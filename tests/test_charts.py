@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.charts import MAX_ROWS, WIDTH_PX, ChartData, TargetBar, UnitBar, ordered
+from bot.charts import MAX_ROWS, MAX_TARGETS, WIDTH_PX, ChartData, TargetBar, UnitBar, ordered
 from bot.charts import render_digest_chart as render
 from bot.domain import messages_vi as M
 
@@ -103,6 +103,14 @@ def test_many_units_show_the_worst_25_then_a_line_for_the_rest(caplog):
                for n in (MAX_ROWS, MAX_ROWS + 1, 100, 500)}
     assert heights[MAX_ROWS] < heights[MAX_ROWS + 1] == heights[100] == heights[500]
     assert M.chart_more_units(75) == "… và 75 đơn vị khác (tỷ lệ cao hơn)"
+
+
+def test_at_most_12_targets_then_a_line(caplog):
+    many = [TargetBar(f"Chỉ tiêu {i}", i / 20, i % 2 == 0) for i in range(20)]
+    heights = {n: size_of(drawn(ChartData("T", "S", units(2), many[:n]), caplog))[1]
+               for n in (MAX_TARGETS, MAX_TARGETS + 1, 20)}
+    assert heights[MAX_TARGETS] < heights[MAX_TARGETS + 1] == heights[20]
+    assert M.chart_more_targets(8) == "… và 8 chỉ tiêu khác"
 
 
 def test_worst_first_with_units_expected_nothing_last():

@@ -141,8 +141,8 @@ async def test_a_pushed_picture_is_sent_and_a_broken_one_refused_alone() -> None
 
 
 async def test_zalo_sends_the_text_only_and_says_it_cannot_show_pictures() -> None:
-    assert zalo.render(None, "z1", [Reply(TEXT, photo=PNG)]) == [
-        {"m": zalo.SEND, "p": {"chat_id": "z1", "text": TEXT}}]
+    assert zalo.render(None, "z1", [Reply(TEXT, photo=PNG), Reply("", photo=PNG)]) == [
+        {"m": zalo.SEND, "p": {"chat_id": "z1", "text": TEXT}}]  # a picture alone: nothing
     with FakeZalo(max_poll=0.2) as fake:
         client = ZaloClient(fake.token, fake.base_url)
         courier = Courier("zalo", zalo.ZaloTransport(client), zalo.render, record=nothing,

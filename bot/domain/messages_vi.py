@@ -815,6 +815,10 @@ def chart_more_units(count: int) -> str:
     return f"… và {vnformat.number(count)} đơn vị khác (tỷ lệ cao hơn)"
 
 
+def chart_more_targets(count: int) -> str:
+    return f"… và {vnformat.number(count)} chỉ tiêu khác"
+
+
 def chart_share(fraction: float) -> str:
     """0.875 → '87,5%'."""
     return vnformat.percent(fraction * 100)

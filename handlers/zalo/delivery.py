@@ -32,7 +32,10 @@ def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Pa
     """One sendMessage per piece of each reply, in order (a reply's picture is left out)."""
     calls: list[Payload] = []
     for reply in replies:
-        for part in split_message(render_text(reply) or "…", TEXT_LIMIT, utf16_units):
+        text = render_text(reply)
+        if not text and reply.photo is not None:
+            continue  # a picture alone: nothing to say without it
+        for part in split_message(text or "…", TEXT_LIMIT, utf16_units):
             calls.append({"m": SEND, "p": {"chat_id": chat_id, "text": part}})
     return calls
 
