@@ -377,6 +377,16 @@ def _parse_multipart(
     return fields, files
 
 
+def _image_size(data: bytes) -> tuple[int, int]:
+    """Width and height of an uploaded PNG (JPEG and others: a typical size); what is no
+    picture at all is refused as Telegram refuses it."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:3] == b"\xff\xd8\xff" or data[:4] in (b"GIF8", b"RIFF"):
+        return 1280, 960
+    raise FakeBotAPIError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+
+
 def _html_visible_length(text: str) -> int:
     return _utf16_len(html.unescape(_HTML_TAG_RE.sub("", text)))
 
@@ -525,6 +535,7 @@ class FakeBotAPI:
         self._users: dict[int, JsonDict] = {}
         self._deleted: list[tuple[int, int]] = []
         self._documents: list[tuple[int, str, bytes]] = []
+        self._photos: list[tuple[int, bytes, str | None]] = []
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self._file_counter = itertools.count(1)
         self._callback_counter = itertools.count(1)
@@ -752,6 +763,12 @@ class FakeBotAPI:
         """Every uploaded document as ``(chat_id, filename, content)``."""
         with self._cond:
             return list(self._documents)
+
+    @property
+    def photos(self) -> list[tuple[int, bytes, str | None]]:
+        """Every uploaded photo as ``(chat_id, content, caption)``, in order."""
+        with self._cond:
+            return list(self._photos)
 
     @property
     def deleted_messages(self) -> list[tuple[int, int]]:
@@ -1430,11 +1447,16 @@ class FakeBotAPI:
         chat_id = self._chat_id(params)
         photo = self._require(params, "photo")
         content = self._media_caption(params)
+        self._inline_markup(params)  # validate before recording the upload
+        width, height = 1280, 960
         if isinstance(photo, dict):
-            file_id, unique_id = self._new_file_id("PHOTO")
             data = cast(bytes, photo["content"])
+            width, height = _image_size(data)
+            file_id, unique_id = self._new_file_id("PHOTO")
+            caption = params.get("caption")
             with self._cond:
                 self._files[file_id] = (f"photos/{file_id}.jpg", data)
+                self._photos.append((chat_id, data, caption if isinstance(caption, str) else None))
             size = len(data)
         else:
             file_id, unique_id, size = str(photo), f"U{photo}", 0
@@ -1442,8 +1464,8 @@ class FakeBotAPI:
             {
                 "file_id": file_id,
                 "file_unique_id": unique_id,
-                "width": 1280,
-                "height": 960,
+                "width": width,
+                "height": height,
                 "file_size": size,
             }
         ]

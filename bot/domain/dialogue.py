@@ -1,8 +1,9 @@
 """The report dialogue, channel-agnostic: which question comes next and what to say.
 
-A step is a `Reply` (text + buttons). Telegram shows buttons as inline keyboards; Zalo and the
-terminal show them as numbered lines (`numbered=True`: typing the number presses the button)
-or, for free-text questions, as keywords to type ("bỏ qua", "quay lại").
+A step is a `Reply` (text + buttons, perhaps a picture). Telegram shows buttons as inline
+keyboards; Zalo and the terminal show them as numbered lines (`numbered=True`: typing the
+number presses the button) or, for free-text questions, as keywords to type ("bỏ qua",
+"quay lại").
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class Reply:
     numbered: bool = False  # text channels: typing N presses the N-th button
     listed: bool = False  # the text already numbers the buttons' items (no need to repeat)
     replace: bool = False  # Telegram: edit the message whose button was pressed
+    # A picture (PNG) shown with the text, on channels that can send pictures
+    # (`Courier.pictures`); the others show the text alone. Always a new message.
+    photo: bytes | None = None
 
     def flat_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]

@@ -811,6 +811,30 @@ def date_outside_period(shown: str, period: str, low: date, high: date) -> str:
     return f"Ngày {shown} nằm ngoài kỳ báo cáo {period}. {_dates_allowed(low, high)}."
 
 
+# --- the digest chart (bot/charts.py) ---------------------------------------------------------
+
+CHART_COMPLETENESS = "Tình hình gửi báo cáo của các đơn vị"
+CHART_ON_TIME, CHART_LATE, CHART_MISSING = "Đúng hạn", "Trễ hạn", "Chưa gửi"
+CHART_NONE_EXPECTED = "Không có đơn vị nào phải báo cáo kỳ này."
+CHART_NOT_EXPECTED = "không phải báo cáo"
+CHART_TARGETS = "Tiến độ so với chỉ tiêu"
+CHART_NO_FIGURE = "chưa có số liệu"
+
+
+def chart_more_units(count: int) -> str:
+    """Below the bars when more units than fit a phone screen: the best are left out."""
+    return f"… và {vnformat.number(count)} đơn vị khác (tỷ lệ cao hơn)"
+
+
+def chart_more_targets(count: int) -> str:
+    return f"… và {vnformat.number(count)} chỉ tiêu khác"
+
+
+def chart_share(fraction: float) -> str:
+    """0.875 → '87,5%'."""
+    return vnformat.percent(fraction * 100)
+
+
 # --- reminders -------------------------------------------------------------------------------
 
 

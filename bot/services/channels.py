@@ -82,6 +82,11 @@ class Channels:
     def couriers(self) -> list[Courier]:
         return list(self._couriers.values())
 
+    def sends_pictures(self, person: Person) -> bool:
+        """Does the person's channel show a Reply's picture (else only its text)?"""
+        courier = self._couriers.get(person.channel)
+        return courier is not None and courier.pictures
+
     def reaches(self, person: Person) -> bool:
         """Can a message go out to this person now (their channel runs, they did not block)?"""
         return person.reachable and person.channel in self._senders

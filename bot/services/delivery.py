@@ -103,8 +103,11 @@ class Courier:
                  record: Callable[[list[tuple[int, str]], dict[str, int]], Awaitable[object]],
                  unreachable: Callable[[int], Awaitable[object]],
                  limits: Limits = Limits(), workers: int = 16, push_attempts: int = 4,
-                 ) -> None:
+                 pictures: bool = False) -> None:
         self.channel = channel
+        # Can the channel show a Reply's picture? Where not, the renderer drops it and the
+        # text goes alone; callers ask first so as not to draw a picture for nothing.
+        self.pictures = pictures
         self.transport = transport
         self.render = render
         self._record = record  # settles outbox rows (id, state), in batches

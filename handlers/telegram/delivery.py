@@ -3,19 +3,26 @@ that makes one call and sorts its failures for the courier (bot/services/deliver
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
-from telegram import Bot
+from telegram import Bot, InputFile
+from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.domain.dialogue import Reply
 from bot.services.channels import Inbound
 from bot.services.delivery import Payload, Refused, Rejected, RetryLater
 from handlers.telegram.render import Markup, chunks, fit, keyboard
+from handlers.text_render import utf16_units
 
 log = logging.getLogger(__name__)
-SEND, EDIT = "send_message", "edit_message_text"
+SEND, EDIT, PHOTO = "send_message", "edit_message_text", "send_photo"
+CAPTION_LIMIT = MessageLimit.CAPTION_LENGTH  # 1024
+PHOTO_NAME = "baocao.png"
+PICTURES = True  # sendPhoto uploads a picture (multipart)
+UPLOAD_TIMEOUT = 20.0  # seconds to write a picture (python-telegram-bot's own for media)
 # A chat that is gone for good: nothing later will reach it either.
 GONE = ("chat not found", "user is deactivated", "bot was blocked", "peer_id_invalid")
 
@@ -23,17 +30,28 @@ GONE = ("chat not found", "user is deactivated", "bot was blocked", "peer_id_inv
 def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Payload]:
     """The calls that show `replies` in the chat. A button press first marks its message with
     the choice and drops its keyboard (so the same button cannot be pressed twice), or is
-    replaced by the first reply when that reply says so."""
+    replaced by the first reply when that reply says so.
+
+    A reply's picture is a new message (a text message cannot become one), with the text as
+    its caption when the text fits one and has no buttons. Buttons never go on a picture:
+    pressing them would edit its text, which a picture has not (Telegram refuses the edit),
+    so a picture with buttons is followed by its text with the buttons."""
     calls: list[Payload] = []
     pressed = event.pressed if event is not None else None
     for i, reply in enumerate(replies):
         if i == 0 and pressed is not None:
-            if reply.replace:
+            if reply.replace and reply.photo is None:
                 calls.append(_edit(chat_id, pressed.message_id, reply.text, keyboard(reply)))
                 continue
             marked = (f"{pressed.text}\n\n→ {pressed.label}" if pressed.label and pressed.text
                       else pressed.text)
             calls.append(_edit(chat_id, pressed.message_id, marked or "…", None))
+        if reply.photo is not None:
+            captioned = (bool(reply.text) and not reply.flat_buttons()
+                         and utf16_units(reply.text) <= CAPTION_LIMIT)
+            calls.append(_photo(chat_id, reply.photo, reply.text if captioned else ""))
+            if captioned or not (reply.text or reply.buttons):
+                continue
         parts = chunks(reply)
         for j, part in enumerate(parts):
             calls.append(_send(chat_id, part, keyboard(reply) if j == len(parts) - 1 else None))
@@ -45,6 +63,15 @@ def _send(chat_id: str, text: str, markup: Markup | None) -> Payload:
     if markup is not None:
         params["reply_markup"] = markup
     return {"m": SEND, "p": params}
+
+
+def _photo(chat_id: str, png: bytes, caption: str) -> Payload:
+    """sendPhoto with the picture itself in the payload (base64: payloads are JSON), so the
+    outbox row holds all that is sent and a restart sends the same picture."""
+    params: dict[str, Any] = {"chat_id": int(chat_id)}
+    if caption:
+        params["caption"] = caption
+    return {"m": PHOTO, "p": params, "file": base64.b64encode(png).decode("ascii")}
 
 
 def _edit(chat_id: str, message_id: str, text: str, markup: Markup | None) -> Payload:
@@ -66,8 +93,13 @@ class TelegramTransport:
     async def deliver(self, chat_id: str, payload: Payload) -> int | None:
         """Make the call; the new message's id for a message sent (None for an edit)."""
         method = payload["m"]
+        params = dict(payload["p"])
+        upload: dict[str, Any] = {}
+        if "file" in payload:  # a picture: a multipart upload
+            params["photo"] = InputFile(base64.b64decode(payload["file"]), filename=PHOTO_NAME)
+            upload["write_timeout"] = UPLOAD_TIMEOUT
         try:
-            result = await self.bot.do_api_request(method, api_kwargs=dict(payload["p"]))
+            result = await self.bot.do_api_request(method, api_kwargs=params, **upload)
         except Forbidden as e:
             raise Refused(str(e)) from e
         except RetryAfter as e:
@@ -81,7 +113,7 @@ class TelegramTransport:
             if any(g in e.message.lower() for g in GONE):
                 raise Refused(e.message) from e
             raise Rejected(e.message) from e
-        if method == SEND and isinstance(result, dict):
+        if method in (SEND, PHOTO) and isinstance(result, dict):
             message_id = result.get("message_id")
             return message_id if isinstance(message_id, int) else None
         return None

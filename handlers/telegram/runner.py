@@ -33,7 +33,7 @@ from handlers.telegram.app import (
     announce,
     build_application,
 )
-from handlers.telegram.delivery import TelegramTransport, render
+from handlers.telegram.delivery import PICTURES, TelegramTransport, render
 from handlers.telegram.inbox import (
     StoringQueue,
     StoringRequest,
@@ -111,7 +111,7 @@ def start_delivery(application: AnyApplication, app: App, config: Config) -> Cou
     courier = Courier(CHANNEL, TelegramTransport(application.bot), render, record=record,
                       unreachable=unreachable,
                       limits=Limits(tg.max_per_second, tg.max_per_chat_per_second,
-                                    tg.chat_burst))
+                                    tg.chat_burst), pictures=PICTURES)
     app.channels.register_courier(courier)
     request = application.bot_data.get(INBOX_KEY)
     if isinstance(request, StoringRequest):

@@ -26,7 +26,7 @@ from bot.domain.dialogue import Reply
 from bot.domain.messages_vi import APOLOGY
 from bot.services.delivery import Courier, Limits, Parcel
 from handlers.zalo.client import POLL_GRACE, ZaloClient, ZaloError, unwrap_updates
-from handlers.zalo.delivery import ZaloTransport, render
+from handlers.zalo.delivery import PICTURES, ZaloTransport, render
 from handlers.zalo.media import MediaStore
 from handlers.zalo.quota import QuotaWatch
 from handlers.zalo.updates import CHANNEL, IMAGE, event_id, photo_url, to_inbound
@@ -58,7 +58,8 @@ class ZaloChannel:
                                unreachable=self._unreachable,
                                limits=Limits(self.settings.max_per_second,
                                              self.settings.max_per_chat_per_second,
-                                             self.settings.chat_burst))
+                                             self.settings.chat_burst),
+                               pictures=PICTURES)
         self.quota = QuotaWatch(app.storage, app.channels, channel=CHANNEL,
                                 quota=self.settings.monthly_quota, zone=config.zone,
                                 clock=app.reporting.clock, sent=lambda: self.transport.sent)

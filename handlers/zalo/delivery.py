@@ -23,13 +23,19 @@ SEND = "sendMessage"
 # an emoji is two: never more than Zalo's own count, whichever it uses.
 TEXT_LIMIT = 2000
 RETRY_AFTER = 1.0  # seconds, when a 429 names no wait
+# Zalo's sendPhoto takes only a URL of a picture on the web, no upload: baocao's pictures (a
+# digest's chart) stay private, so a Reply's picture is left out and its text goes alone.
+PICTURES = False
 
 
 def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Payload]:
-    """One sendMessage per piece of each reply, in order."""
+    """One sendMessage per piece of each reply, in order (a reply's picture is left out)."""
     calls: list[Payload] = []
     for reply in replies:
-        for part in split_message(render_text(reply) or "…", TEXT_LIMIT, utf16_units):
+        text = render_text(reply)
+        if not text and reply.photo is not None:
+            continue  # a picture alone: nothing to say without it
+        for part in split_message(text or "…", TEXT_LIMIT, utf16_units):
             calls.append({"m": SEND, "p": {"chat_id": chat_id, "text": part}})
     return calls
 
