@@ -250,3 +250,15 @@ class Approve(ReviewButton, prefix="ap"):
 @dataclass(frozen=True)
 class ReturnReport(ReviewButton, prefix="rt"):
     """Trả lại: the reason is asked next."""
+
+
+@dataclass(frozen=True)
+class OpenDigest(ButtonData, prefix="dg"):
+    """/tonghop: the digest of `template` × `period` over `unit`'s subtree (a unit without
+    children: its submitted report), at `page` of its unit lists. By unit code, checked
+    against the presser's subtrees when pressed."""
+
+    unit: str
+    template: str
+    period: str
+    page: int = 0

@@ -94,6 +94,7 @@ COMMAND_HELP = {
     "giup": "hướng dẫn và danh sách lệnh",
     "lienket": "dùng baocao trên cả Telegram và Zalo (lấy mã liên kết)",
     "nhapho": "nhập hộ báo cáo cho một đơn vị chưa gửi",
+    "tonghop": "tổng hợp một báo cáo: đơn vị đã gửi, chưa gửi, số liệu và chỉ tiêu",
 }
 HELP_HEADING = "Các lệnh bạn có thể dùng:"
 HELP_ANSWERING = ("Khi trả lời: gõ số hoặc chữ (có dấu hay không dấu đều được), ví dụ “12”, "
@@ -1018,3 +1019,71 @@ def source_line(source: str, who: str | None) -> str | None:
     if source == "import":
         return "(nhập từ tệp)"
     return None
+
+
+# --- /tonghop: a supervisor's digest in chat ---------------------------------------------------
+
+DIGEST_PICK = "Chọn báo cáo để xem tổng hợp:"
+DIGEST_NOTHING = ("Hiện không có kỳ báo cáo nào mà các đơn vị bạn theo dõi phải gửi, nên "
+                  "chưa có gì để tổng hợp.")
+DIGEST_NOT_YOURS = "Đơn vị này không thuộc các đơn vị bạn theo dõi."
+DIGEST_NOT_SENT = "Đơn vị này chưa gửi báo cáo kỳ này."
+DIGEST_PREVIOUS = "⏪ Kỳ trước"
+DIGEST_PAGE_BACK = "◀ Trước"
+DIGEST_PAGE_NEXT = "Sau ▶"
+DIGEST_FIGURES = "Số liệu chính:"
+DIGEST_TARGETS = "Chỉ tiêu:"
+
+
+def _share(part: int, whole: int) -> str:
+    return vnformat.percent(100 * part / whole) if whole else "—"
+
+
+def digest_heading(title: str, unit: str, period: str, now: datetime) -> str:
+    return f"📊 {title} — {unit}\n{period} · đến {vnformat.moment(now)}"
+
+
+def digest_completeness(actual: int, expected: int, on_time: int) -> str:
+    """'Đã gửi 45/50 (90%), đúng hạn 40 (80%)': both shares of the expected units."""
+    return (f"Đã gửi {actual}/{expected} ({_share(actual, expected)}), "
+            f"đúng hạn {on_time} ({_share(on_time, expected)})")
+
+
+def digest_missing_heading(missing: int, late: int, page: int, pages: int) -> str:
+    parts = [f"chưa gửi {missing}"] * bool(missing) + [f"gửi muộn {late}"] * bool(late)
+    where = f" — trang {page}/{pages}" if pages > 1 else ""
+    return "Đơn vị " + ", ".join(parts) + where + ":"
+
+
+def digest_missing(name: str, overdue_days: int, returned: bool) -> str:
+    why = "bị trả lại, chưa gửi lại" if returned else "chưa gửi"
+    late = f", quá hạn {overdue_days} ngày" if overdue_days else ""
+    return f"• {name}: {why}{late}"
+
+
+def digest_late(name: str, days: int) -> str:
+    return f"• {name}: gửi muộn {days} ngày"
+
+
+def digest_figure(text: str, value: str, previous: str | None) -> str:
+    before = f" (kỳ trước: {previous})" if previous is not None else ""
+    return f"• {text}: {value}{before}"
+
+
+def digest_target(met: bool | None, label: str, value: str, goal: str,
+                  progress: float | None) -> str:
+    mark = {True: "✔", False: "✘", None: "…"}[met]
+    reached = f" — đạt {vnformat.percent(progress)} chỉ tiêu" if progress is not None else ""
+    return f"{mark} {label}: {value}/{goal}{reached}"
+
+
+def digest_child_button(name: str, actual: int, expected: int) -> str:
+    return f"🔎 {name} · {actual}/{expected}"
+
+
+def digest_pick_button(title: str, period: str, unit: str) -> str:
+    return f"📊 {title} · {period} · {unit}"
+
+
+def digest_up_button(name: str) -> str:
+    return f"⬆ Về {name}"

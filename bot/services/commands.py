@@ -31,6 +31,7 @@ COMMANDS: list[Command] = [
     Command("huy", OFFICER),
     Command("lienket", WATCHERS),
     Command("nhapho", SUPERVISORS),
+    Command("tonghop", SUPERVISORS),
     Command("giup", ALL),
 ]
 BY_NAME = {c.name: c for c in COMMANDS}

@@ -3,6 +3,7 @@ handled (`Ctx`), and a report resolved from a button or the conversation (`Repor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -17,6 +18,7 @@ from bot.domain.reports import ReportKey, Window, window
 from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.domain.units import Unit
+from bot.services.digests import Reads
 from bot.services.reporting.drafts import DraftCache
 from bot.services.reporting.notices import NoticeBoard
 from bot.services.reporting.pushes import Push
@@ -44,6 +46,9 @@ class Deps:
         self._versions: dict[tuple[str, int], Template] = {
             (t.id, versions[t.id]): t for t in templates.values()}
         self._windows: dict[tuple[str, str], Window] = {}
+        self.digests = Reads()  # /tonghop's submissions, kept while none is sent
+        # does the person's channel show pictures (set by the service from its channels)
+        self.pictures: Callable[[Person], bool] = lambda person: False
 
     async def template(self, template_id: str, version: int) -> Template:
         """A template as it was at `version` (a draft keeps the questions it started with)."""

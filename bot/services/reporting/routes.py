@@ -25,6 +25,7 @@ from bot.domain.buttons import (
     Keep,
     KeepDraft,
     OnBehalf,
+    OpenDigest,
     OpenReport,
     PickQuestion,
     QuestionButton,
@@ -55,6 +56,7 @@ from bot.services.reporting import (
     questions,
     review,
     screens,
+    tonghop,
 )
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import OnScreen, Refused, on_screen, resolve
@@ -80,6 +82,7 @@ COMMANDS: dict[str, CommandAction] = {
     "huy": lifecycle.huy,
     "lienket": joining.link_code,
     "nhapho": on_behalf.picker,
+    "tonghop": tonghop.start,
 }
 
 # Commands that leave the question on screen behind their answer: it is asked again after it,
@@ -158,6 +161,11 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
     data = unpack(raw)
     if isinstance(data, ViewSubmission | Approve | ReturnReport):
         return await _review_button(deps, ctx, data)
+    if isinstance(data, OpenDigest):  # a supervisor's or admin's digest
+        if not review.watches(ctx):
+            return [_refused(ctx)]
+        ctx.pressed = data
+        return await tonghop.show(deps, ctx, data)
     if isinstance(data, OnBehalf):  # a supervisor's, before they act as the unit's officer
         ctx.pressed = data
         return await on_behalf.start(deps, ctx, data)

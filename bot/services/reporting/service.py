@@ -81,6 +81,7 @@ class ReportingService:
         self.channels = channels or Channels()
         self.deps = Deps(storage, templates, versions, zone=zone, lock_days=lock_days,
                          units=units or UnitDirectory(storage, templates))
+        self.deps.pictures = self.channels.sends_pictures
         self._queue = PersonQueue()
         # This process is the only writer of people, memberships and conversations, so what is
         # cached here stays true.
