@@ -20,6 +20,7 @@ from bot.domain.digest import (
     DigestError,
     DigestInput,
     InProgress,
+    Memo,
     Officer,
     Sent,
     build,
@@ -69,6 +70,7 @@ class Reads:
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
+        self.memo = Memo()  # each child's figures, reused while its reports are the same
         self._kept: OrderedDict[tuple[str, str, tuple[str, ...]],
                                 tuple[tuple[int, int], list[Submission]]] = OrderedDict()
 
@@ -123,7 +125,8 @@ async def gather(storage: Storage, t: Template, period: Period, root: str, now: 
     officers = {code: [Officer(o.id, o.display_name, o.reachable) for o in people]
                 for code, people in (await storage.officers_by_unit()).items()}
     due = {p.id: window(t, p, zone, lock_days).due for p in periods}
-    return DigestInput(t, period, root, tree, now, sent, due, drafts, officers)
+    return DigestInput(t, period, root, tree, now, sent, due, drafts, officers,
+                       memo=cache.memo if cache is not None else None)
 
 
 async def digest(storage: Storage, t: Template, period: Period, root: str, now: datetime,

@@ -1,0 +1,109 @@
+"""The digest built with a `Memo` (each child's figures and targets kept between builds) equals
+the digest built from scratch, on a random tree, while reports are sent, corrected, returned
+and units merged or retired (bot/domain/digest.py)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Any
+
+from bot.domain.digest import DigestInput, Memo, Sent, build
+from bot.domain.templates import Level, Template
+from bot.domain.units import Unit
+from tests.test_digest import MARCH, due
+
+T = Template.model_validate({
+    "id": "t", "title": "Báo cáo", "period": "month", "deadline": "trước ngày 05 tháng sau",
+    "applies_to": {"levels": ["xa"]},
+    "questions": [
+        {"id": "n", "text": "n", "type": "integer"},
+        {"id": "kho", "text": "kho", "type": "integer", "over_time": "last"},
+        {"id": "r", "text": "r", "type": "integer", "aggregate": "ratio", "denominator": "n"},
+        {"id": "gia", "text": "gia", "type": "decimal", "aggregate": "average", "weight": "n"},
+        {"id": "lo", "text": "lo", "type": "decimal", "aggregate": "min"},
+        {"id": "y", "text": "y", "type": "yes_no"},
+        {"id": "k", "text": "k", "type": "choice",
+         "options": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]},
+    ],
+    "targets": [{"question": "n", "scope": "allocated"},
+                {"question": "kho", "scope": "each_unit", "value": 5},
+                {"question": "r", "value": 40}],
+})
+
+
+def tree(rng: random.Random) -> dict[str, Unit]:
+    units = [Unit("P", "Tỉnh", None, Level.TINH)]
+    for d in range(6):
+        units.append(Unit(f"D{d}", f"Huyện {d}", "P", Level.HUYEN))
+        units += [Unit(f"X{d}{i}", f"Xã {d}{i}", f"D{d}", Level.XA)
+                  for i in range(rng.randint(0, 7))]
+    units.append(Unit("XP", "Xã trực thuộc", "P", Level.XA))  # a commune right under the top
+    return {u.code: u for u in units}
+
+
+def answers(rng: random.Random) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": rng.randint(0, 20), "kho": rng.randint(0, 9),
+                           "r": rng.randint(0, 10), "gia": rng.choice([1.5, 2.25, 0.1]),
+                           "lo": rng.choice([0.3, 1.7]), "y": rng.random() < 0.5,
+                           "k": rng.choice("ab")}
+    for q in rng.sample(sorted(out), rng.randint(0, 2)):
+        del out[q]  # some questions left unanswered
+    return out
+
+
+def reports(rng: random.Random, units: dict[str, Unit]) -> list[Sent]:
+    out = []
+    for code in sorted(units):
+        for period in ("2026-02", "2026-03"):
+            if units[code].level is Level.XA and rng.random() < 0.8:
+                d = due(T, MARCH)
+                out.append(Sent(code, period, answers(rng), d - timedelta(days=1), d,
+                                version=rng.randint(1, 3), counted=rng.random() < 0.9))
+    return out
+
+
+def check(inp: DigestInput, memo: Memo) -> None:
+    assert build(replace(inp, memo=memo)) == build(inp)
+
+
+def test_a_memo_gives_exactly_the_digest_built_from_scratch() -> None:
+    for seed in range(12):
+        rng = random.Random(seed)
+        units = tree(rng)
+        subs = reports(rng, units)
+        codes = sorted(units)
+        T.set_allocations({c: rng.randint(0, 30) for c in codes if c.startswith("X")})
+        inp = DigestInput(T, MARCH, "P", units, due(T, MARCH) + timedelta(days=3), subs)
+        memo = Memo()
+        check(inp, memo)
+        misses = memo.misses
+        check(inp, memo)  # nothing changed: every child (and the whole) reused
+        assert memo.misses == misses and memo.hits >= 1
+
+        # a correction in one commune: a new version with other answers
+        i = rng.randrange(len(subs))
+        subs[i] = replace(subs[i], answers=answers(rng), version=subs[i].version + 1)
+        inp = replace(inp, submissions=list(subs))
+        hits = memo.hits
+        check(inp, memo)
+        assert memo.hits > hits or len([u for u in units if u.startswith("D")]) <= 1
+
+        # returned for correction, then the district view of the same memo
+        subs[0] = replace(subs[0], counted=not subs[0].counted)
+        inp = replace(inp, submissions=list(subs))
+        check(inp, memo)
+        check(replace(inp, root="D0"), memo)
+
+        # a commune retired (it owes nothing from February on), then one merged into another
+        communes = [c for c in codes if c.startswith("X")]
+        gone = rng.choice(communes)
+        units = {**units, gone: replace(units[gone], retired_on=date(2026, 1, 31))}
+        check(replace(inp, units=units), memo)
+        old, new = rng.sample(communes, 2)
+        units[old] = replace(units[old], merged_into=new, retired_on=date(2026, 2, 28))
+        check(replace(inp, units=units), memo)
+
+        # other allocations, passed in
+        check(replace(inp, units=units, allocations={c: 3 for c in communes}), memo)
