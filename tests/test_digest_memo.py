@@ -9,7 +9,16 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from bot.domain.digest import DigestInput, Memo, Sent, build
+from bot.domain.digest import (
+    DigestInput,
+    InProgress,
+    Memo,
+    Officer,
+    Sent,
+    _completeness,
+    applicable_units,
+    build,
+)
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit
 from tests.test_digest import MARCH, due
@@ -37,7 +46,7 @@ def tree(rng: random.Random) -> dict[str, Unit]:
     units = [Unit("P", "Tỉnh", None, Level.TINH)]
     for d in range(6):
         units.append(Unit(f"D{d}", f"Huyện {d}", "P", Level.HUYEN))
-        units += [Unit(f"X{d}{i}", f"Xã {d}{i}", f"D{d}", Level.XA)
+        units += [Unit(f"X{i}{d}", f"Xã {i}{d}", f"D{d}", Level.XA)  # codes not in district order
                   for i in range(rng.randint(0, 7))]
     units.append(Unit("XP", "Xã trực thuộc", "P", Level.XA))  # a commune right under the top
     return {u.code: u for u in units}
@@ -65,7 +74,14 @@ def reports(rng: random.Random, units: dict[str, Unit]) -> list[Sent]:
 
 
 def check(inp: DigestInput, memo: Memo) -> None:
-    assert build(replace(inp, memo=memo)) == build(inp)
+    d = build(replace(inp, memo=memo))
+    assert d == build(inp)
+    # the whole's completeness, joined from the children's, as over every unit at once
+    # (the random subtrees hold every unit the digest of the top looks at)
+    if inp.root == "P":
+        current = {(s.unit, s.period): s for s in inp.submissions if s.period == MARCH.id}
+        codes = applicable_units(T, inp.units, inp.units)
+        assert d.completeness == _completeness(inp, codes, [MARCH], current)
 
 
 def test_a_memo_gives_exactly_the_digest_built_from_scratch() -> None:
@@ -75,7 +91,11 @@ def test_a_memo_gives_exactly_the_digest_built_from_scratch() -> None:
         subs = reports(rng, units)
         codes = sorted(units)
         T.set_allocations({c: rng.randint(0, 30) for c in codes if c.startswith("X")})
-        inp = DigestInput(T, MARCH, "P", units, due(T, MARCH) + timedelta(days=3), subs)
+        drafts = [InProgress(c, MARCH.id, 1, 7) for c in codes if rng.random() < 0.3]
+        officers = {c: [Officer(i, c, reachable=rng.random() < 0.7)]
+                    for i, c in enumerate(codes) if rng.random() < 0.7}
+        inp = DigestInput(T, MARCH, "P", units, due(T, MARCH) + timedelta(days=3), subs,
+                          {MARCH.id: due(T, MARCH)}, drafts, officers)
         memo = Memo()
         check(inp, memo)
         misses = memo.misses

@@ -489,6 +489,7 @@ def build(inp: DigestInput) -> Digest:
     children, parts = [], []
     child_targets: list[dict[int, TargetResult]] = []
     marks: list[Hashable] = []
+    counts: list[Completeness] = []
     for kid in tops:
         below = below_of[kid.code]
         if below.isdisjoint(relevant):
@@ -507,13 +508,12 @@ def build(inp: DigestInput) -> Digest:
             rolls, results = kept
         parts.append(rolls)
         c = _completeness(inp, below & applicable, periods, current)
+        counts.append(c)
         figs = _figures(t, rolls)
         child_targets.append(results)
         if c.expected or any(f.units for f in figs):
             children.append(ChildDigest(kid.code, kid.name, c, figs, _lines(t, results)))
     top = units[inp.root].parent_code is None or inp.root in t.applies_to.subtrees
-    everyone = owing(subtree & figure_units)
-    joinable = inp.root not in everyone  # every unit checked is in some child's subtree
     key = (t.id, inp.period.id, f"{inp.root}\x00all")
     made = (tuple(marks), mark(inp.root, {inp.root}), top) if memo is not None else None
     kept = memo.get(key, t, made) if memo is not None else None
@@ -521,6 +521,8 @@ def build(inp: DigestInput) -> Digest:
         parts.append(rolled({inp.root} & figure_units)[0])
         whole = [(_combine([p[i][0] for p in parts]), _combine([p[i][1] for p in parts]))
                  for i in range(len(parts[0]))]
+        everyone = owing(subtree & figure_units)
+        joinable = inp.root not in everyone  # every unit checked is in some child's subtree
         all_now = _answers(t, figure_units, reports, span, merges, periods)
         overall = _targets(t, inp, everyone, top, reports, merges, all_now,
                            child_targets if joinable else None)
@@ -528,7 +530,9 @@ def build(inp: DigestInput) -> Digest:
             memo.put(key, t, made, (whole, overall))
     else:
         whole, overall = kept
-    completeness = _completeness(inp, subtree & applicable, periods, current)
+    # the whole's from the children's (and the root's own): every unit is under one of them
+    counts.append(_completeness(inp, {inp.root} & applicable, periods, current))
+    completeness = _joined_completeness(counts)
     return Digest(t.id, t.title, inp.period, tuple(periods), previous, inp.root,
                   units[inp.root].name, inp.now, completeness, _figures(t, whole),
                   _lines(t, overall), tuple(children))
@@ -603,6 +607,23 @@ def _completeness(inp: DigestInput, codes: set[str], periods: Sequence[Period],
     late.sort(key=lambda x: (x.unit, x.period))
     return Completeness(expected, actual, on_time, tuple(missing), tuple(late), drafting,
                         no_officer, unreachable)
+
+
+def _joined_completeness(parts: Sequence[Completeness]) -> Completeness:
+    """The completeness over the units of several disjoint parts, as `_completeness` over all
+    of them gives it (counts add; the lists are joined and sorted the same way)."""
+    def joined(field: str) -> list[Any]:
+        return list(chain.from_iterable(getattr(p, field) for p in parts))
+
+    def by_unit_period(x: Any) -> tuple[str, str]:
+        return x.unit, x.period
+
+    return Completeness(
+        sum(p.expected for p in parts), sum(p.actual for p in parts),
+        sum(p.on_time for p in parts), tuple(sorted(joined("missing"), key=by_unit_period)),
+        tuple(sorted(joined("late"), key=by_unit_period)),
+        tuple(sorted(joined("in_progress"), key=by_unit_period)),
+        tuple(sorted(joined("no_officer"))), tuple(sorted(joined("unreachable"))))
 
 
 def _rollups(t: Template, now: Mapping[str, Answers],
