@@ -127,3 +127,25 @@ def test_a_memo_gives_exactly_the_digest_built_from_scratch() -> None:
 
         # other allocations, passed in
         check(replace(inp, units=units, allocations={c: 3 for c in communes}), memo)
+
+
+def test_one_units_figure_is_its_answer_as_a_number_where_targets_take_that_shortcut() -> None:
+    # `evaluate` reads a unit's own figure as `exact(answer)` for sum, min, max and a plain
+    # average: what `roll_up` over that unit alone gives, for every kind of answer
+    from fractions import Fraction
+
+    from bot.domain.rollup import exact, roll_up
+
+    t = Template.model_validate({
+        "id": "q", "title": "x", "period": "month", "deadline": "trước ngày 05 tháng sau",
+        "questions": [{"id": "s", "text": "s", "type": "decimal"},
+                      {"id": "lo", "text": "lo", "type": "decimal", "aggregate": "min"},
+                      {"id": "hi", "text": "hi", "type": "decimal", "aggregate": "max"},
+                      {"id": "av", "text": "av", "type": "decimal", "aggregate": "average"}]})
+    for q in t.questions:
+        for v in (7, 0, -3, 0.1, 2.675, 1e-7, Fraction(1, 3), True, False, "12", None,
+                  float("nan")):
+            assert exact(v) == roll_up(q, {"u": {q.id: v}}).value, (q.id, v)
+    many = {f"u{i}": {"s": i * 7} for i in range(50)}  # all integers: the sum's fast path
+    assert roll_up(t.questions[0], many).value == sum(i * 7 for i in range(50))
+    assert roll_up(t.questions[0], many).units == tuple(sorted(many))

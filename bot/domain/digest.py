@@ -38,7 +38,6 @@ from bot.domain.rollup import (
     Rollup,
     Series,
     Span,
-    merged_sources,
     roll_up,
     unit_answers,
 )
@@ -561,8 +560,9 @@ def _answers(t: Template, codes: set[str], reports: Mapping[str, Series], span: 
     walking every question of every unit); otherwise `unit_answers` combines them."""
     out: dict[str, Answers] = {}
     single = periods[0] if len(periods) == 1 else None
-    for code in codes:
-        if single is not None and not merged_sources(code, merges):
+    heirs = set(merges.values())
+    for code in sorted(codes):  # sorted: the roll-ups list their units sorted
+        if single is not None and code not in heirs:
             for p, found in reports.get(code, ()):
                 if p == single and found:
                     out[code] = found
