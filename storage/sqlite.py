@@ -613,8 +613,9 @@ class SqliteStorage:
                                   periods: list[str]) -> list[Submission]:
         """The latest version of each report of `template_id` for `periods` from the units of
         `root`'s subtree, with their answers: one query (the subtree walked by a recursive
-        CTE, the latest version picked by a window, each report's answers gathered into one
-        JSON object by SQLite), for the digest of 10,000 communes at once."""
+        CTE, the latest version picked by a window, each report's answers the JSON object
+        stored beside it since migration 0012, else gathered from its rows by SQLite), for
+        the digest of 10,000 communes at once."""
         if not periods:
             return []
         marks = ",".join("?" * len(periods))
@@ -627,8 +628,8 @@ class SqliteStorage:
             " AS rank FROM submissions s JOIN sub ON s.unit_code = sub.code"
             f" WHERE s.template_id = ? AND s.period IN ({marks})"
             " WINDOW w AS (PARTITION BY s.unit_code, s.period))"
-            " SELECT r.*, (SELECT json_group_object(a.question_id, json(a.value))"
-            " FROM submission_answers a WHERE a.submission_id = r.id) AS answers"
+            " SELECT r.*, COALESCE(r.answers_json, (SELECT json_group_object(a.question_id,"
+            " json(a.value)) FROM submission_answers a WHERE a.submission_id = r.id)) AS answers"
             " FROM ranked r WHERE r.rank = 1", [root, template_id, *periods])
         return [_submission(r, json.loads(r["answers"]) if r["answers"] else {}) for r in rows]
 
@@ -676,10 +677,11 @@ class SqliteStorage:
                 on_time = now < r.due_at
                 cur = conn.execute(
                     "INSERT INTO submissions (unit_code, template_id, template_version, period,"
-                    " version, submitted_by, submitted_at, due_at, on_time, source, entered_by)"
-                    " VALUES (?,?,?,?,?,NULL,?,?,?,?,NULL)",
+                    " version, submitted_by, submitted_at, due_at, on_time, source, entered_by,"
+                    " answers_json) VALUES (?,?,?,?,?,NULL,?,?,?,?,NULL,?)",
                     (r.unit_code, r.template_id, r.template_version, r.period, version,
-                     now.isoformat(), r.due_at.isoformat(), int(on_time), SOURCE_IMPORT))
+                     now.isoformat(), r.due_at.isoformat(), int(on_time), SOURCE_IMPORT,
+                     _dump(r.answers)))
                 conn.executemany(
                     "INSERT INTO submission_answers (submission_id, question_id, value)"
                     " VALUES (?,?,?)",
@@ -1077,11 +1079,11 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         version = cur.fetchone()["v"]
         cur = conn.execute(
             "INSERT INTO submissions (unit_code, template_id, template_version, period,"
-            " version, submitted_by, submitted_at, due_at, on_time, source, entered_by)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " version, submitted_by, submitted_at, due_at, on_time, source, entered_by,"
+            " answers_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (op.unit_code, op.template_id, op.template_version, op.period, version, actor,
              op.submitted_at.isoformat(), op.due_at.isoformat(), int(op.on_time), op.source,
-             actor))
+             actor, _dump(op.answers)))
         submission_id = cur.lastrowid
         conn.executemany(
             "INSERT INTO submission_answers (submission_id, question_id, value)"
