@@ -7,9 +7,11 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.domain.digest import (
+    Digest,
     DigestInput,
     InProgress,
     Memo,
@@ -19,7 +21,7 @@ from bot.domain.digest import (
     applicable_units,
     build,
 )
-from bot.domain.templates import Level, Template
+from bot.domain.templates import Level, Template, load_templates
 from bot.domain.units import Unit
 from tests.test_digest import MARCH, due
 
@@ -149,3 +151,39 @@ def test_one_units_figure_is_its_answer_as_a_number_where_targets_take_that_shor
     many = {f"u{i}": {"s": i * 7} for i in range(50)}  # all integers: the sum's fast path
     assert roll_up(t.questions[0], many).value == sum(i * 7 for i in range(50))
     assert roll_up(t.questions[0], many).units == tuple(sorted(many))
+
+
+async def test_a_kept_read_follows_reviews_and_equals_a_fresh_one(tmp_path: Path) -> None:
+    """Through storage with a `Reads` (the read, the engine's form of it and the children's
+    figures all kept): returning a report sends nothing, yet the next digest counts it as not
+    sent, exactly as a digest read afresh."""
+    from bot.services.digests import Reads, digest
+    from storage.models import Review
+    from storage.sqlite import SqliteStorage
+    from tests.test_digest_service import MARCH as MARCH_
+    from tests.test_digest_service import TOML, VN, seed
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "tong_hop.toml").write_text("review = true\n" + TOML,
+                                                        encoding="utf-8")
+    t = load_templates(tmp_path / "reports")[0]["tong_hop"]
+    due = await seed(tmp_path / "baocao.db", t)
+    storage = await SqliteStorage.open(tmp_path / "baocao.db")
+    reads = Reads()
+    at = due + timedelta(hours=30)
+
+    async def both() -> Digest:
+        kept = await digest(storage, t, MARCH_, "P", at, VN, 10, cache=reads)
+        assert kept == await digest(storage, t, MARCH_, "P", at, VN, 10)
+        return kept
+
+    try:
+        assert (await both()).completeness.actual == 2
+        hits = reads.memo.hits
+        assert (await both()).completeness.actual == 2 and reads.memo.hits > hits
+        boss = (await storage.all_people())[0].id
+        await storage.record_review(boss, Review("B", t.id, MARCH_.id, 1, "return", "Sai"))
+        d = await both()
+        assert d.completeness.actual == 1 and d.completeness.missing_units == ("B", "C")
+    finally:
+        await storage.close()
