@@ -636,7 +636,9 @@ class SqliteStorage:
             " ON s.unit_code = l.unit_code AND s.template_id = ? AND s.period = l.period"
             " AND s.version = l.top ORDER BY s.unit_code, s.period",
             [root, template_id, *periods, template_id])
-        return [_submission(r, json.loads(r["answers"]) if r["answers"] else {}) for r in rows]
+        # one parse of all the objects at once: 20,000 calls of json.loads cost twice as much
+        answers = json.loads("[" + ",".join(r["answers"] or "{}" for r in rows) + "]")
+        return [_submission(r, a) for r, a in zip(rows, answers, strict=True)]
 
     async def submissions_stamp(self, template_id: str, periods: list[str]) -> tuple[int, int]:
         """(how many versions, the highest id) of the template's reports for these periods:
