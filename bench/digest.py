@@ -114,11 +114,13 @@ async def seed(db: Path, t: Template, communes: int) -> None:
                                        "2026-04-04T17:00:00+00:00")):
                 for i in range(communes):
                     sid += 1
-                    rows.append((sid, f"X{i:05d}", t.id, version, period, 1, 1, sent, due, 1))
-                    answer_rows += [(sid, k, json.dumps(v)) for k, v in answers(i).items()]
+                    given = answers(i)
+                    rows.append((sid, f"X{i:05d}", t.id, version, period, 1, 1, sent, due, 1,
+                                 json.dumps(given)))  # as a submit writes it (migration 0012)
+                    answer_rows += [(sid, k, json.dumps(v)) for k, v in given.items()]
             conn.executemany("INSERT INTO submissions (id, unit_code, template_id,"
                              " template_version, period, version, submitted_by, submitted_at,"
-                             " due_at, on_time) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                             " due_at, on_time, answers_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             conn.executemany("INSERT INTO submission_answers (submission_id, question_id,"
                              " value) VALUES (?,?,?)", answer_rows)
 

@@ -613,24 +613,32 @@ class SqliteStorage:
                                   periods: list[str]) -> list[Submission]:
         """The latest version of each report of `template_id` for `periods` from the units of
         `root`'s subtree, with their answers: one query (the subtree walked by a recursive
-        CTE, the latest version picked by a window, each report's answers gathered into one
-        JSON object by SQLite), for the digest of 10,000 communes at once."""
+        CTE, the latest version picked by a GROUP BY, each report's answers the JSON object
+        stored beside it since migration 0012, else gathered from its rows by SQLite), for
+        the digest of 10,000 communes at once."""
         if not periods:
             return []
         marks = ",".join("?" * len(periods))
         rows = await self.db.fetchall(
             "WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT u.code FROM units u"
             " JOIN sub ON u.parent_code = sub.code),"
-            " ranked AS (SELECT s.*, MIN(s.submitted_at) OVER w AS first_at,"
-            " MAX(CASE WHEN s.version = 1 THEN s.on_time END) OVER w AS first_on_time,"
-            " ROW_NUMBER() OVER (PARTITION BY s.unit_code, s.period ORDER BY s.version DESC)"
-            " AS rank FROM submissions s JOIN sub ON s.unit_code = sub.code"
+            # per report: its latest version, first sending and the first version's flag (a
+            # GROUP BY on the unique index: half the time of window functions over 20,000)
+            " latest AS (SELECT s.unit_code, s.period, MAX(s.version) AS top,"
+            " MIN(s.submitted_at) AS first_at,"
+            " MAX(CASE WHEN s.version = 1 THEN s.on_time END) AS first_on_time"
+            " FROM sub JOIN submissions s ON s.unit_code = sub.code"
             f" WHERE s.template_id = ? AND s.period IN ({marks})"
-            " WINDOW w AS (PARTITION BY s.unit_code, s.period))"
-            " SELECT r.*, (SELECT json_group_object(a.question_id, json(a.value))"
-            " FROM submission_answers a WHERE a.submission_id = r.id) AS answers"
-            " FROM ranked r WHERE r.rank = 1", [root, template_id, *periods])
-        return [_submission(r, json.loads(r["answers"]) if r["answers"] else {}) for r in rows]
+            " GROUP BY s.unit_code, s.period)"
+            " SELECT s.*, l.first_at, l.first_on_time, COALESCE(s.answers_json,"
+            " (SELECT json_group_object(a.question_id, json(a.value)) FROM submission_answers a"
+            " WHERE a.submission_id = s.id)) AS answers FROM latest l JOIN submissions s"
+            " ON s.unit_code = l.unit_code AND s.template_id = ? AND s.period = l.period"
+            " AND s.version = l.top ORDER BY s.unit_code, s.period",
+            [root, template_id, *periods, template_id])
+        # one parse of all the objects at once: 20,000 calls of json.loads cost twice as much
+        answers = json.loads("[" + ",".join(r["answers"] or "{}" for r in rows) + "]")
+        return [_submission(r, a) for r, a in zip(rows, answers, strict=True)]
 
     async def submissions_stamp(self, template_id: str, periods: list[str]) -> tuple[int, int]:
         """(how many versions, the highest id) of the template's reports for these periods:
@@ -676,10 +684,11 @@ class SqliteStorage:
                 on_time = now < r.due_at
                 cur = conn.execute(
                     "INSERT INTO submissions (unit_code, template_id, template_version, period,"
-                    " version, submitted_by, submitted_at, due_at, on_time, source, entered_by)"
-                    " VALUES (?,?,?,?,?,NULL,?,?,?,?,NULL)",
+                    " version, submitted_by, submitted_at, due_at, on_time, source, entered_by,"
+                    " answers_json) VALUES (?,?,?,?,?,NULL,?,?,?,?,NULL,?)",
                     (r.unit_code, r.template_id, r.template_version, r.period, version,
-                     now.isoformat(), r.due_at.isoformat(), int(on_time), SOURCE_IMPORT))
+                     now.isoformat(), r.due_at.isoformat(), int(on_time), SOURCE_IMPORT,
+                     _dump(r.answers)))
                 conn.executemany(
                     "INSERT INTO submission_answers (submission_id, question_id, value)"
                     " VALUES (?,?,?)",
@@ -1077,11 +1086,11 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         version = cur.fetchone()["v"]
         cur = conn.execute(
             "INSERT INTO submissions (unit_code, template_id, template_version, period,"
-            " version, submitted_by, submitted_at, due_at, on_time, source, entered_by)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " version, submitted_by, submitted_at, due_at, on_time, source, entered_by,"
+            " answers_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (op.unit_code, op.template_id, op.template_version, op.period, version, actor,
              op.submitted_at.isoformat(), op.due_at.isoformat(), int(op.on_time), op.source,
-             actor))
+             actor, _dump(op.answers)))
         submission_id = cur.lastrowid
         conn.executemany(
             "INSERT INTO submission_answers (submission_id, question_id, value)"

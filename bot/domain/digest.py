@@ -23,7 +23,8 @@ except `total` targets below the plan's top: the plan's total is a figure for th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
@@ -37,7 +38,6 @@ from bot.domain.rollup import (
     Rollup,
     Series,
     Span,
-    merged_sources,
     roll_up,
     unit_answers,
 )
@@ -123,6 +123,40 @@ class DigestInput:
     drafts: Sequence[InProgress] = ()
     officers: Mapping[str, Sequence[Officer]] = field(default_factory=dict)
     allocations: Mapping[str, float] | None = None  # default: the template's file
+    memo: Memo | None = None  # keeps each child's roll-up between builds (see `Memo`)
+
+
+class Memo:
+    """Each child's figures and targets from the last builds, reused while nothing that
+    feeds them changed: a deployment asks for the same digest many times a morning, mostly
+    with nothing sent since, and a report sent changes one district, not the 99 others.
+
+    An entry is reused only when its fingerprint matches: the template (the same object),
+    the period, the allocations, every merge, the child's units (each `Unit` as it is) and
+    its reports, each named by (unit, period, version, counted) — storage never rewrites a
+    version, a correction is a new one. Completeness is always computed afresh (it moves
+    with the clock, drafts and officers)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, str, str], tuple[Template, Hashable, Any]] = \
+            OrderedDict()
+        self.hits = self.misses = 0  # for tests and the benchmark
+
+    def get(self, key: tuple[str, str, str], t: Template, mark: Hashable) -> Any:
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is t and kept[1] == mark:
+            self._kept.move_to_end(key)
+            self.hits += 1
+            return kept[2]
+        self.misses += 1
+        return None
+
+    def put(self, key: tuple[str, str, str], t: Template, mark: Hashable, value: Any) -> None:
+        self._kept[key] = (t, mark, value)
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
 
 
 def is_on_time(submitted_at: datetime, due: datetime) -> bool:
@@ -389,73 +423,118 @@ def build(inp: DigestInput) -> Digest:
     periods = report_periods(t, inp.period)
     kind = periods[0].kind
     previous = previous_period(t, inp.period)
+    before_periods = report_periods(t, previous) if previous is not None else []
     kids = children_map(units.values())
     subtree = _subtree(inp.root, kids)
     applicable = applicable_units(t, subtree, units)
     merges = {u.code: u.merged_into for u in units.values() if u.merged_into}
+    memo = inp.memo
+    tops = sorted(kids.get(inp.root, []), key=lambda u: u.code)
+    below_of = {kid.code: _subtree(kid.code, kids) for kid in tops}
 
-    # the reports of the kind the digest combines, by unit (merged units' too)
+    # the reports of the kind the digest combines, by unit (merged units' too); with a memo,
+    # each report's name under the child of the root it belongs to (the memo's fingerprints)
     reports: dict[str, list[tuple[Period, Answers]]] = {}
     current: dict[tuple[str, str], Sent] = {}
     wanted = {p.id for p in periods}
+    parsed: dict[str, Period | None] = {}
+    under = {c: k for k, below in below_of.items() for c in below} if memo is not None else {}
+    names: dict[str, list[tuple[str, str, int, bool]]] = {}
     for s in inp.submissions:
-        try:
-            p = Period.parse(s.period)
-        except PeriodError:
-            continue
-        if p.kind is not kind or s.unit not in subtree:
+        if s.period not in parsed:
+            try:
+                parsed[s.period] = Period.parse(s.period)
+            except PeriodError:
+                parsed[s.period] = None
+        p = parsed[s.period]
+        if p is None or p.kind is not kind or s.unit not in subtree:
             continue
         if s.period in wanted:
             current[(s.unit, s.period)] = s
         if s.counted:
             reports.setdefault(s.unit, []).append((p, s.answers))
+        if memo is not None:
+            # a merged-away unit's reports may count for a unit under another child
+            owner = "" if s.unit in merges else under.get(s.unit, inp.root)
+            names.setdefault(owner, []).append((s.unit, s.period, s.version, s.counted))
 
     figure_units = {c for c in subtree if not units[c].merged_into}
     span = Span.of(inp.period)
-    now_answers = _answers(t, figure_units, reports, span, merges, periods)
-    before_answers: dict[str, Answers] = {}
-    if previous is not None:
-        before = report_periods(t, previous)
-        before_answers = _answers(t, figure_units, reports, Span.of(previous), merges, before)
 
     def owing(view: set[str]) -> set[str]:
         # a target looks at the units that owe the report (not the districts above them)
         return {c for c in view if c in applicable
                 and any(active_in(units[c], p) for p in periods)}
 
-    def rolled(view: set[str]) -> list[tuple[Rollup, Rollup]]:
-        return _rollups(t, _only(now_answers, view), _only(before_answers, view))
+    def rolled(view: set[str]) -> tuple[list[tuple[Rollup, Rollup]], dict[str, Answers]]:
+        now = _answers(t, view, reports, span, merges, periods)
+        before = {} if previous is None else _answers(t, view, reports, Span.of(previous),
+                                                      merges, before_periods)
+        return _rollups(t, now, before), now
+
+    shared: Hashable = None
+    if memo is not None:
+        chosen = t.allocations if inp.allocations is None else inp.allocations
+        shared = (inp.period.id, frozenset(merges.items()), frozenset(chosen.items()),
+                  frozenset(names.get("", ())))
+
+    def mark(code: str, below: set[str]) -> Hashable:
+        """What a child's (or the root's own) figures and targets are made of."""
+        return (shared, frozenset(names.get(code, ())), frozenset(units[c] for c in below),
+                frozenset(below & applicable))
 
     # each child's figures, then the whole subtree's from them (one pass over the answers)
     relevant = applicable | figure_units
     children, parts = [], []
     child_targets: list[dict[int, TargetResult]] = []
-    for kid in sorted(kids.get(inp.root, []), key=lambda u: u.code):
-        below = _subtree(kid.code, kids)
+    marks: list[Hashable] = []
+    counts: list[Completeness] = []
+    for kid in tops:
+        below = below_of[kid.code]
         if below.isdisjoint(relevant):
             continue
         view = below & figure_units
-        rolls = rolled(view)
+        key = (t.id, inp.period.id, kid.code)
+        made = mark(kid.code, below) if memo is not None else None
+        marks.append(made)
+        kept = memo.get(key, t, made) if memo is not None else None
+        if kept is None:
+            rolls, now_view = rolled(view)
+            results = _targets(t, inp, owing(view), False, reports, merges, now_view)
+            if memo is not None:
+                memo.put(key, t, made, (rolls, results))
+        else:
+            rolls, results = kept
         parts.append(rolls)
         c = _completeness(inp, below & applicable, periods, current)
+        counts.append(c)
         figs = _figures(t, rolls)
-        results = _targets(t, inp, owing(view), False, reports, merges, now_answers)
         child_targets.append(results)
         if c.expected or any(f.units for f in figs):
             children.append(ChildDigest(kid.code, kid.name, c, figs, _lines(t, results)))
-    parts.append(rolled({inp.root} & figure_units))
-    whole = [(_combine([p[i][0] for p in parts]), _combine([p[i][1] for p in parts]))
-             for i in range(len(parts[0]))]
     top = units[inp.root].parent_code is None or inp.root in t.applies_to.subtrees
-    completeness = _completeness(inp, subtree & applicable, periods, current)
-    figures = _figures(t, whole)
-    everyone = owing(subtree & figure_units)
-    joinable = inp.root not in everyone  # every unit checked is in some child's subtree
-    targets = _lines(t, _targets(t, inp, everyone, top, reports, merges, now_answers,
-                                 child_targets if joinable else None))
+    key = (t.id, inp.period.id, f"{inp.root}\x00all")
+    made = (tuple(marks), mark(inp.root, {inp.root}), top) if memo is not None else None
+    kept = memo.get(key, t, made) if memo is not None else None
+    if kept is None:
+        parts.append(rolled({inp.root} & figure_units)[0])
+        whole = [(_combine([p[i][0] for p in parts]), _combine([p[i][1] for p in parts]))
+                 for i in range(len(parts[0]))]
+        everyone = owing(subtree & figure_units)
+        joinable = inp.root not in everyone  # every unit checked is in some child's subtree
+        all_now = _answers(t, figure_units, reports, span, merges, periods)
+        overall = _targets(t, inp, everyone, top, reports, merges, all_now,
+                           child_targets if joinable else None)
+        if memo is not None:
+            memo.put(key, t, made, (whole, overall))
+    else:
+        whole, overall = kept
+    # the whole's from the children's (and the root's own): every unit is under one of them
+    counts.append(_completeness(inp, {inp.root} & applicable, periods, current))
+    completeness = _joined_completeness(counts)
     return Digest(t.id, t.title, inp.period, tuple(periods), previous, inp.root,
-                  units[inp.root].name, inp.now, completeness, figures, targets,
-                  tuple(children))
+                  units[inp.root].name, inp.now, completeness, _figures(t, whole),
+                  _lines(t, overall), tuple(children))
 
 
 def _only(answers: Mapping[str, Answers], codes: set[str]) -> dict[str, Answers]:
@@ -481,8 +560,9 @@ def _answers(t: Template, codes: set[str], reports: Mapping[str, Series], span: 
     walking every question of every unit); otherwise `unit_answers` combines them."""
     out: dict[str, Answers] = {}
     single = periods[0] if len(periods) == 1 else None
-    for code in codes:
-        if single is not None and not merged_sources(code, merges):
+    heirs = set(merges.values())
+    for code in sorted(codes):  # sorted: the roll-ups list their units sorted
+        if single is not None and code not in heirs:
             for p, found in reports.get(code, ()):
                 if p == single and found:
                     out[code] = found
@@ -527,6 +607,23 @@ def _completeness(inp: DigestInput, codes: set[str], periods: Sequence[Period],
     late.sort(key=lambda x: (x.unit, x.period))
     return Completeness(expected, actual, on_time, tuple(missing), tuple(late), drafting,
                         no_officer, unreachable)
+
+
+def _joined_completeness(parts: Sequence[Completeness]) -> Completeness:
+    """The completeness over the units of several disjoint parts, as `_completeness` over all
+    of them gives it (counts add; the lists are joined and sorted the same way)."""
+    def joined(field: str) -> list[Any]:
+        return list(chain.from_iterable(getattr(p, field) for p in parts))
+
+    def by_unit_period(x: Any) -> tuple[str, str]:
+        return x.unit, x.period
+
+    return Completeness(
+        sum(p.expected for p in parts), sum(p.actual for p in parts),
+        sum(p.on_time for p in parts), tuple(sorted(joined("missing"), key=by_unit_period)),
+        tuple(sorted(joined("late"), key=by_unit_period)),
+        tuple(sorted(joined("in_progress"), key=by_unit_period)),
+        tuple(sorted(joined("no_officer"))), tuple(sorted(joined("unreachable"))))
 
 
 def _rollups(t: Template, now: Mapping[str, Answers],

@@ -320,8 +320,15 @@ def evaluate(t: Template, index: int, period: Period, units: Mapping[str, str],
         goals = dict.fromkeys(chosen, each)
 
     results = []
+    # one unit's own figure: its answer as a number, for the aggregations where that is what
+    # `roll_up` over that unit alone gives (a 10,000-commune each-unit target is hot)
+    plain = q.aggregation in (Aggregate.SUM, Aggregate.MIN, Aggregate.MAX) or (
+        q.aggregation is Aggregate.AVERAGE and not q.weight)
     for code in sorted(goals):
-        one = roll_up(q, {code: answers[code]} if code in answers else {}).value
+        if plain:
+            one = exact(answers[code].get(q.id)) if code in answers else None
+        else:
+            one = roll_up(q, {code: answers[code]} if code in answers else {}).value
         met = None if one is None else meets(target.direction, one, goals[code])
         results.append(UnitResult(code, one, goals[code], met))
     if target.scope == "allocated":

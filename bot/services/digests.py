@@ -20,6 +20,7 @@ from bot.domain.digest import (
     DigestError,
     DigestInput,
     InProgress,
+    Memo,
     Officer,
     Sent,
     build,
@@ -69,6 +70,10 @@ class Reads:
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
+        self.memo = Memo()  # each child's figures, reused while its reports are the same
+        # id of a list read → (that list, the reports returned then, the engine's form of it)
+        self._sent: dict[int, tuple[list[Submission], frozenset[tuple[str, str]],
+                                    tuple[Sent, ...]]] = {}
         self._kept: OrderedDict[tuple[str, str, tuple[str, ...]],
                                 tuple[tuple[int, int], list[Submission]]] = OrderedDict()
 
@@ -88,6 +93,19 @@ class Reads:
             self._kept.popitem(last=False)
         return subs
 
+    def sent(self, subs: list[Submission], returned: frozenset[tuple[str, str]],
+             make: Callable[[], tuple[Sent, ...]]) -> tuple[Sent, ...]:
+        """The engine's form of `subs` (a list this cache read) with `returned` counting as
+        not sent, made once while both are the same (20,000 objects a digest otherwise)."""
+        kept = self._sent.get(id(subs))
+        if kept is not None and kept[0] is subs and kept[1] == returned:
+            return kept[2]
+        made = make()
+        live = {id(k[1]) for k in self._kept.values()}
+        self._sent = {i: v for i, v in self._sent.items() if i in live}  # drop the stale
+        self._sent[id(subs)] = (subs, returned, made)
+        return made
+
 
 async def gather(storage: Storage, t: Template, period: Period, root: str, now: datetime,
                  zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
@@ -104,17 +122,20 @@ async def gather(storage: Storage, t: Template, period: Period, root: str, now: 
         subs = await storage.subtree_submissions(t.id, root, wanted)
     else:
         subs = await cache.read(storage, t.id, root, wanted)
+    returned: frozenset[tuple[str, str]] = frozenset()
     if counted is None and t.review:  # a report returned for correction counts as not sent
-        returned = {(code, p.id) for p in periods  # this digest's periods (not earlier ones)
-                    for code, state in (await storage.review_states(t.id, p.id)).items()
-                    if state == "returned"}
+        returned = frozenset({(code, p.id) for p in periods  # this digest's (not earlier)
+                              for code, state in (await storage.review_states(t.id, p.id)).items()
+                              if state == "returned"})
 
-        def counted(s: Submission) -> bool:
-            return (s.unit_code, s.period) not in returned
+    def turned() -> tuple[Sent, ...]:
+        return tuple(Sent(s.unit_code, s.period, s.answers, s.submitted_at, s.due_at,
+                          s.first_submitted_at, s.on_time, s.submitted_by, s.version,
+                          counted(s) if counted is not None
+                          else (s.unit_code, s.period) not in returned) for s in subs)
 
-    sent = [Sent(s.unit_code, s.period, s.answers, s.submitted_at, s.due_at,
-                 s.first_submitted_at, s.on_time, s.submitted_by, s.version,
-                 True if counted is None else counted(s)) for s in subs]
+    reuse = cache is not None and counted is None
+    sent = cache.sent(subs, returned, turned) if cache is not None and reuse else turned()
     drafts = []
     for p in periods:
         for code, d in (await storage.draft_progress(t.id, p.id)).items():
@@ -123,7 +144,8 @@ async def gather(storage: Storage, t: Template, period: Period, root: str, now: 
     officers = {code: [Officer(o.id, o.display_name, o.reachable) for o in people]
                 for code, people in (await storage.officers_by_unit()).items()}
     due = {p.id: window(t, p, zone, lock_days).due for p in periods}
-    return DigestInput(t, period, root, tree, now, sent, due, drafts, officers)
+    return DigestInput(t, period, root, tree, now, sent, due, drafts, officers,
+                       memo=cache.memo if cache is not None else None)
 
 
 async def digest(storage: Storage, t: Template, period: Period, root: str, now: datetime,
