@@ -99,6 +99,29 @@ def _read_xlsx(path: Path, cell: Callable[[Any], str]) -> list[list[str]]:
         raise TableFileError(f"{path}: cannot open as an Excel workbook ({e})") from e
     try:
         sheet = wb.worksheets[0]
-        return [[cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        values = [list(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    if any(v is None for row in values for v in row):
+        _refuse_uncomputed(path, values)
+    return [[cell(v) for v in row] for row in values]
+
+
+def _refuse_uncomputed(path: Path, values: list[list[Any]]) -> None:
+    """A workbook written by a script (openpyxl, pandas) keeps formulas without their results:
+    such a cell reads as empty, which would drop a figure silently. Name the first one."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    wb = load_workbook(path, read_only=True, data_only=False)
+    try:
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        for line, (row, formulas) in enumerate(zip(values, rows, strict=False), start=1):
+            for i, (v, f) in enumerate(zip(row, formulas, strict=False), start=1):
+                if v is None and isinstance(f, str) and f.startswith("="):
+                    raise TableFileError(
+                        f"{path}: row {line}, column {get_column_letter(i)}: the formula {f} "
+                        "has no computed value (the file was not saved by a spreadsheet "
+                        "program): open and save it in Excel or LibreOffice, or type the value")
     finally:
         wb.close()
