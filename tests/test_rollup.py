@@ -234,3 +234,20 @@ def test_answers_by_unit_leaves_silent_units_out() -> None:
     got = answers_by_unit([FLOW, STOCK], ["NEW", "SILENT"], REPORTS, YEAR_2025, MERGED)
     assert got == {"NEW": {"htx_moi": 43, "htx_tong": 72}}
     assert roll_up(FLOW, got).value == 43
+
+
+@pytest.mark.parametrize("question", [
+    {"id": "co", "text": "Có?", "type": "yes_no"},
+    {"id": "co", "text": "Có?", "type": "yes_no", "aggregate": "count"},
+    {"id": "co", "text": "Chọn", "type": "choice",
+     "options": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}]},
+])
+def test_a_count_nobody_answered_is_unknown_not_zero(question: dict[str, Any]) -> None:
+    """No unit answered (none reported, or the question was hidden for all): the figure is
+    unknown, shown as "—", not a 0 that reads like "no commune has a fanpage"."""
+    q = Question.model_validate(question)
+    for by_unit in ({}, {"x": {"khac": 1}}, {"x": {"co": None}}):
+        r = roll_up(q, by_unit)
+        assert (r.value, r.units, r.distribution) == (None, (), None)
+    answered = roll_up(q, {"x": {"co": "a" if q.type == "choice" else False}})
+    assert answered.value is not None and answered.units == ("x",)

@@ -220,6 +220,8 @@ def _counted(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
     agg = q.aggregation
     answered = {code: a[q.id] for code, a in by_unit.items() if _answered(a.get(q.id))}
     units = tuple(sorted(answered))
+    if not answered:  # nobody answered: unknown ("—"), not a count of 0 that looks like a fact
+        return Rollup(agg, None, ())
     if agg is Aggregate.COUNT_YES:
         return Rollup(agg, Fraction(sum(1 for v in answered.values() if v is True)), units)
     if agg is Aggregate.COUNT:
