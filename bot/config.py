@@ -24,6 +24,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from bot.domain.templates import (
@@ -126,6 +127,27 @@ class RemindersConfig(_Section):
         return sorted(set(v), reverse=True)
 
 
+DigestKind = Literal["last_day", "after_due", "weekly"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class DigestsConfig(_Section):
+    """Digests pushed to supervisors (a template's own [digests] overrides these keys).
+
+    last_day: the morning of the last on-time day (who is still missing); after_due: the
+    morning after the due instant (final completeness and figures); weekly: on `weekly_on`
+    while a window is open. All at `send_at`, local time, never in the quiet hours of
+    [reminders]."""
+
+    send: list[DigestKind] = ["last_day", "after_due", "weekly"]
+    send_at: time = time(7, 30)
+    weekly_on: Weekday = "monday"
+    # A unit this many days past the due instant is named as overdue ("quá hạn") in digests.
+    escalate_after_days: int = Field(default=3, ge=1, le=60)
+    # "Nhắc các đơn vị chưa gửi": a unit is reminded by hand at most once in this many hours.
+    nudge_every_hours: int = Field(default=24, ge=1, le=24 * 14)
+
+
 class Config(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     telegram: TelegramConfig = TelegramConfig()
@@ -133,6 +155,7 @@ class Config(_Section):
     storage: StorageConfig = StorageConfig()
     reports: ReportsConfig = ReportsConfig()
     reminders: RemindersConfig = RemindersConfig()
+    digests: DigestsConfig = DigestsConfig()
     _source: str = PrivateAttr(default="(no config file)")  # the file, for messages
 
     @field_validator("timezone")
@@ -143,6 +166,13 @@ class Config(_Section):
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ValueError(f"unknown time zone {v!r}") from e
         return v
+
+    @model_validator(mode="after")
+    def _digests_outside_quiet_hours(self) -> Config:
+        why = send_at_problem(self.digests.send_at, self.reminders.quiet)
+        if why:
+            raise ValueError(f"[digests] send_at: {why}")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

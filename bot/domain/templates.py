@@ -222,6 +222,17 @@ class ReminderOverride(_Strict):
     overdue_every_days: int | None = Field(default=None, ge=1, le=60)
 
 
+class DigestOverride(_Strict):
+    """A template's own supervisor digests (unset keys take the config's [digests]; `send = []`
+    sends none for this report)."""
+
+    send: list[Literal["last_day", "after_due", "weekly"]] | None = None
+    send_at: time | None = None
+    weekly_on: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                       "sunday"] | None = None
+    escalate_after_days: int | None = Field(default=None, ge=1, le=60)
+
+
 # The periods `only` may name, by kind: a period id without its year (`2026-H1` → "H1").
 ONLY_CHOICES: dict[PeriodKind, tuple[str, ...]] = {
     PeriodKind.WEEK: tuple(f"W{n:02d}" for n in range(1, 54)),
@@ -310,6 +321,7 @@ class Template(_Strict):
     review: bool = False
     applies_to: AppliesTo = AppliesTo()
     reminders: ReminderOverride | None = None
+    digests: DigestOverride | None = None
     questions: Annotated[list[Question], Field(min_length=1, max_length=200)]
     rules: list[Rule] = []
     targets: list[Target] = []
