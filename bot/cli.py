@@ -471,7 +471,7 @@ def cmd_submissions_import(args: argparse.Namespace) -> int:
             due = deps.window(template, period).due
             version = deps.versions[template.id]
             try:
-                new, corrected = await app.storage.import_submissions(
+                new, corrected, rebased = await app.storage.import_submissions(
                     [ImportedReport(r.unit_code, template.id, version, period.id, r.answers,
                                     due, r.line) for r in read],
                     now, replace=args.replace, file=name)
@@ -480,6 +480,10 @@ def cmd_submissions_import(args: argparse.Namespace) -> int:
                                f" has a report for {period.id}; to correct it, add --replace"])
             print(f"OK: {new} report(s) imported, {corrected} correction(s) for {template.id} "
                   f"{period.id} from {name}")
+            if rebased:
+                print(f"{rebased} unit(s) had a draft in progress: each is now a correction of "
+                      "the imported report (its officer's own answers kept, shown the changes "
+                      "before sending)")
             return EXIT_OK
         finally:
             await app.close()

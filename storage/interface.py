@@ -39,6 +39,17 @@ class ReviewRefused(DraftChanged):
     `args[0]` is 'resubmitted' or the existing review's action."""
 
 
+class ReportSentMeanwhile(DraftChanged):
+    """A draft was sent as a first report (or a correction of version N) but the report's
+    latest version is now `version` (a file import stored one meanwhile): sending it would
+    replace figures its sender never saw, so nothing is written."""
+
+    def __init__(self, unit_code: str, version: int) -> None:
+        super().__init__(f"report of {unit_code} is at version {version} now")
+        self.unit_code = unit_code
+        self.version = version
+
+
 class SubmissionExists(Exception):
     """An import would correct a unit's report without being asked to (`--replace`)."""
 

@@ -99,6 +99,15 @@ class DeleteDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class RebaseDraft:
+    """Make a draft a correction of `version`: a report was stored meanwhile by another way
+    (a file import), so what the draft sends next must be shown and sent as a correction."""
+
+    draft_id: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Submit:
     draft_id: int
     unit_code: str
@@ -112,6 +121,9 @@ class Submit:
     changed: dict[str, Any] | None = None  # for corrections: question → [old, new]
     seen: dict[str, Any] | None = None  # the draft's answers the officer reviewed
     source: str = SOURCE_CHAT  # SOURCE_ON_BEHALF when a supervisor entered it for the unit
+    # The version this one replaces (the draft's `reopened_from`; None for a first report):
+    # checked when stored, so a report imported meanwhile is never silently replaced.
+    replaces: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +189,8 @@ class ReviewState:
         return "approved" if self.action == "approve" else "returned"
 
 
-Op = StartDraft | SaveAnswer | DeleteDraft | Submit | AddNotice | DropNotices | Review
+Op = (StartDraft | SaveAnswer | DeleteDraft | RebaseDraft | Submit | AddNotice | DropNotices
+      | Review)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,12 @@ from bot.domain.roles import Role
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit, UnitConflict, retired_target
 from storage.database import Database, GroupCommit, utcnow_iso
-from storage.interface import DraftChanged, ReviewRefused, SubmissionExists
+from storage.interface import (
+    DraftChanged,
+    ReportSentMeanwhile,
+    ReviewRefused,
+    SubmissionExists,
+)
 from storage.models import (
     SOURCE_CHAT,
     SOURCE_IMPORT,
@@ -32,6 +37,7 @@ from storage.models import (
     Op,
     Outgoing,
     Person,
+    RebaseDraft,
     Review,
     ReviewState,
     SaveAnswer,
@@ -665,15 +671,21 @@ class SqliteStorage:
 
     async def import_submissions(self, reports: list[ImportedReport], now: datetime, *,
                                  replace: bool, actor: str = "cli", file: str = ""
-                                 ) -> tuple[int, int]:
+                                 ) -> tuple[int, int, int]:
         """Store reports read from a file, all or none (one transaction): each a new version
         with source 'import', no sender and no person who entered it (the audit names
-        `actor`). Return (new reports, corrections). A unit that already has a report for the
-        period gets a new version only with `replace`; otherwise SubmissionExists is raised
-        and nothing is stored (checked here again: an officer may have sent one meanwhile)."""
+        `actor`). Return (new reports, corrections, drafts rebased). A unit that already has a
+        report for the period gets a new version only with `replace`; otherwise
+        SubmissionExists is raised and nothing is stored (checked here again: an officer may
+        have sent one meanwhile).
 
-        def work(conn: sqlite3.Connection) -> tuple[int, int]:
-            new = corrected = 0
+        A draft in progress for an imported report becomes a correction of the imported
+        version (`_rebase_drafts`), so sending it later never replaces the imported figures
+        unseen: the officer's own answers stay, and a correction draft's untouched answers
+        follow the file."""
+
+        def work(conn: sqlite3.Connection) -> tuple[int, int, int]:
+            new = corrected = drafts = 0
             for r in reports:
                 version = conn.execute(
                     "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM submissions WHERE"
@@ -693,6 +705,7 @@ class SqliteStorage:
                     "INSERT INTO submission_answers (submission_id, question_id, value)"
                     " VALUES (?,?,?)",
                     [(cur.lastrowid, q, _dump(v)) for q, v in r.answers.items()])
+                drafts += _rebase_drafts(conn, r, version, now.isoformat(), actor)
                 _audit(conn, actor, "report.submit" if version == 1 else "report.correct",
                        f"report:{r.unit_code}/{r.template_id}/{r.period}",
                        {"version": version, "on_time": on_time, "source": SOURCE_IMPORT,
@@ -701,7 +714,7 @@ class SqliteStorage:
                     new += 1
                 else:
                     corrected += 1
-            return new, corrected
+            return new, corrected, drafts
 
         return await self.db.write(work)
 
@@ -1064,6 +1077,9 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         conn.execute("DELETE FROM draft_answers WHERE draft_id=?", (op.draft_id,))
         conn.execute("DELETE FROM drafts WHERE id=?", (op.draft_id,))
         _audit(conn, who, "draft.abandon", f"draft:{op.draft_id}", {})
+    elif isinstance(op, RebaseDraft):
+        conn.execute("UPDATE drafts SET reopened_from=? WHERE id=?", (op.version, op.draft_id))
+        _audit(conn, who, "draft.rebase", f"draft:{op.draft_id}", {"reopened_from": op.version})
     elif isinstance(op, AddNotice):
         n = op.notice
         conn.execute("INSERT INTO notices (key, person_id, text, created_at) VALUES (?,?,?,?)",
@@ -1071,6 +1087,12 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
     elif isinstance(op, DropNotices):
         conn.executemany("DELETE FROM notices WHERE key=?", [(k,) for k in op.keys])
     elif isinstance(op, Submit):
+        latest = conn.execute(
+            "SELECT COALESCE(MAX(version), 0) AS v FROM submissions WHERE unit_code=?"
+            " AND template_id=? AND period=?", (op.unit_code, op.template_id, op.period)
+        ).fetchone()["v"]
+        if latest != (op.replaces or 0):
+            raise ReportSentMeanwhile(op.unit_code, latest)
         rows = conn.execute(
             "SELECT question_id, value, answered_by FROM draft_answers WHERE draft_id=?",
             (op.draft_id,)).fetchall()
@@ -1080,10 +1102,7 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         # draft holds, so the audit cannot name someone whose answer was replaced).
         answered_by = {r["question_id"]: r["answered_by"] for r in rows
                        if r["question_id"] in op.answers}
-        cur = conn.execute(
-            "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM submissions WHERE unit_code=?"
-            " AND template_id=? AND period=?", (op.unit_code, op.template_id, op.period))
-        version = cur.fetchone()["v"]
+        version = latest + 1
         cur = conn.execute(
             "INSERT INTO submissions (unit_code, template_id, template_version, period,"
             " version, submitted_by, submitted_at, due_at, on_time, source, entered_by,"
@@ -1107,6 +1126,50 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
         _review(conn, op, actor, now)
     else:  # pragma: no cover - exhaustive
         raise TypeError(f"unknown op {op!r}")
+
+
+def _rebase_drafts(conn: sqlite3.Connection, r: ImportedReport, version: int, now: str,
+                   actor: str) -> int:
+    """Make the report's draft (if any) a correction of the imported `version`: a three-way
+    merge where what the officer changed (draft ≠ the version it was opened on) stays and every
+    other answer takes the file's value. A first-report draft keeps all its answers (they are
+    all the officer's) and its unanswered questions stay unanswered. Return 1 if a draft was
+    rebased. A running bot that still holds the old draft is stopped at the send
+    (ReportSentMeanwhile) and reads it again."""
+    draft = conn.execute(
+        "SELECT id, reopened_from, started_by FROM drafts WHERE unit_code=? AND template_id=?"
+        " AND period=?", (r.unit_code, r.template_id, r.period)).fetchone()
+    if draft is None:
+        return 0
+    if draft["reopened_from"] is not None:
+        base_row = conn.execute(
+            "SELECT id FROM submissions WHERE unit_code=? AND template_id=? AND period=?"
+            " AND version=?", (r.unit_code, r.template_id, r.period, draft["reopened_from"])
+        ).fetchone()
+        base = {a["question_id"]: a["value"] for a in conn.execute(
+            "SELECT question_id, value FROM submission_answers WHERE submission_id=?",
+            (base_row["id"],))} if base_row else {}
+        mine = {a["question_id"]: a["value"] for a in conn.execute(
+            "SELECT question_id, value FROM draft_answers WHERE draft_id=?", (draft["id"],))}
+        def held(answers: dict[str, Any], q: str) -> tuple[bool, Any]:
+            return (q in answers, _load(answers[q]) if q in answers else None)
+
+        for q in sorted(set(base) | set(mine) | set(r.answers)):
+            if held(mine, q) != held(base, q):
+                continue  # the officer's own change
+            if q not in r.answers:
+                conn.execute("DELETE FROM draft_answers WHERE draft_id=? AND question_id=?",
+                             (draft["id"], q))
+            else:
+                conn.execute(
+                    "INSERT INTO draft_answers (draft_id, question_id, value, answered_by,"
+                    " answered_at) VALUES (?,?,?,?,?) ON CONFLICT (draft_id, question_id)"
+                    " DO UPDATE SET value=excluded.value",
+                    (draft["id"], q, _dump(r.answers[q]), draft["started_by"], now))
+    conn.execute("UPDATE drafts SET reopened_from=? WHERE id=?", (version, draft["id"]))
+    _audit(conn, actor, "draft.rebase", f"draft:{draft['id']}",
+           {"reopened_from": version, "was": draft["reopened_from"]})
+    return 1
 
 
 def _review(conn: sqlite3.Connection, op: Review, actor: int, now: str) -> None:

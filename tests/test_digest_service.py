@@ -70,12 +70,16 @@ async def send(storage: SqliteStorage, t: Template, person: int, unit: str, peri
                at: datetime, **answers: Any) -> None:
     """A report sent through the storage API, as the dialogue sends it."""
     version = (await storage.sync_templates([t]))[t.id]
-    await storage.apply(Changes(actor=person, ops=[StartDraft(unit, t.id, version, period.id)]))
+    sent = await storage.get_submission(unit, t.id, period.id)
+    reopened = sent.version if sent else None  # a second send is a correction of the first
+    await storage.apply(Changes(actor=person, ops=[StartDraft(
+        unit, t.id, version, period.id, reopened_from=reopened)]))
     draft = await storage.find_draft(unit, t.id, period.id)
     assert draft is not None
     due = window(t, period, VN, 10).due
     await storage.apply(Changes(actor=person, ops=[Submit(
-        draft.id, unit, t.id, version, period.id, answers, at, due, at < due)]))
+        draft.id, unit, t.id, version, period.id, answers, at, due, at < due,
+        replaces=reopened)]))
 
 
 async def seed(db: Path, t: Template) -> datetime:

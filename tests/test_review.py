@@ -268,10 +268,10 @@ async def test_review_states_and_record_review(storage: SqliteStorage,
         people[code] = person
     now = datetime(2026, 3, 1, tzinfo=UTC)
 
-    async def submit(code: str) -> None:
+    async def submit(code: str, replaces: int | None = None) -> None:
         draft = await _draft(storage, people[code], code, template.id)
         await storage.apply(Changes(actor=people[code], ops=[Submit(
-            draft, code, template.id, 1, "2026-Q1", {}, now, now, True)]))
+            draft, code, template.id, 1, "2026-Q1", {}, now, now, True, replaces=replaces)]))
 
     for code in ("X1", "X2", "X3"):
         await submit(code)
@@ -289,7 +289,7 @@ async def test_review_states_and_record_review(storage: SqliteStorage,
     assert await storage.review_states(template.id, "2026-Q1", ["X2", "X3"]) == {
         "X2": "returned"}
     assert await storage.review_states(template.id, "2026-Q2") == {}
-    await submit("X2")  # resubmitted after the return: waiting again
+    await submit("X2", replaces=1)  # resubmitted after the return: waiting again
     assert await storage.review_states(template.id, "2026-Q1") == {"X1": "approved"}
     reviews = await storage.report_reviews(["X1", "X2"])
     assert list(reviews) == [("X1", template.id, "2026-Q1")]

@@ -182,13 +182,15 @@ async def test_latest_submissions_carry_their_own_answers(
     for i, period, times in ((0, "2026-10", 1), (0, "2026-11", 2), (1, "2026-11", 1)):
         for n in range(times):  # the second time is a correction: version 2
             unit = f"X{i}"
-            await storage.apply(Changes(actor, ops=[StartDraft(unit, t.id, version, period)]))
+            await storage.apply(Changes(actor, ops=[StartDraft(
+                unit, t.id, version, period, reopened_from=n or None)]))
             draft = await storage.find_draft(unit, t.id, period)
             assert draft is not None
             answers = {"q": f"{unit} {period} v{n + 1}"}
             await storage.apply(Changes(actor, ops=[SaveAnswer(draft.id, "q", answers["q"])]))
             await storage.apply(Changes(actor, ops=[Submit(
-                draft.id, unit, t.id, version, period, answers, now, now, True, None)]))
+                draft.id, unit, t.id, version, period, answers, now, now, True, None,
+                replaces=draft.reopened_from)]))
 
     latest = await storage.latest_submissions(["X0", "X1", "X2"])
     found = {(s.unit_code, s.period): (s.version, s.answers) for s in latest}

@@ -1012,6 +1012,17 @@ def entered_on_behalf(title: str, period: str, unit_name: str, who: str) -> str:
             "nhập hộ. Gõ /trangthai để xem; nếu có chỗ chưa đúng, bạn có thể sửa.")
 
 
+def sent_meanwhile(version: int, source: str, who: str | None, at: datetime) -> str:
+    """The officer sends a draft, but the report was stored meanwhile by another way."""
+    how = {"import": "nhập từ tệp",
+           "on_behalf": f"nhập hộ bởi {who}" if who else "nhập hộ"}.get(
+        source, f"gửi bởi {who}" if who else "gửi")
+    return (f"⚠ Chưa gửi. Trong lúc bạn nhập, báo cáo này đã được {how} lúc "
+            f"{vnformat.moment(at)} (lần gửi {version}). Bản của bạn nay là bản sửa của lần gửi "
+            "đó: các câu bạn đã trả lời được giữ nguyên. Xem lại bên dưới; nếu bấm Gửi, số liệu "
+            "của bạn sẽ thay số liệu đã có.")
+
+
 def source_line(source: str, who: str | None) -> str | None:
     """Under a sent report: who entered it, when not an officer of the unit."""
     if source == "on_behalf":

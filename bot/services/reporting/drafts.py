@@ -8,7 +8,15 @@ from datetime import datetime
 
 from bot.domain.reports import ReportKey
 from storage.interface import Storage
-from storage.models import Changes, DeleteDraft, Draft, SaveAnswer, StartDraft, Submit
+from storage.models import (
+    Changes,
+    DeleteDraft,
+    Draft,
+    RebaseDraft,
+    SaveAnswer,
+    StartDraft,
+    Submit,
+)
 
 
 class DraftCache:
@@ -67,7 +75,7 @@ class DraftCache:
             for op in changes.ops:
                 if isinstance(op, StartDraft | Submit):
                     self.touched_keys[_key(op)] = self.commits
-                if isinstance(op, SaveAnswer | DeleteDraft | Submit):
+                if isinstance(op, SaveAnswer | DeleteDraft | RebaseDraft | Submit):
                     self.touched_ids[op.draft_id] = self.commits
         for op in changes.ops:
             if isinstance(op, SaveAnswer):
@@ -82,7 +90,7 @@ class DraftCache:
                 self.cached.pop(_key(op), None)
                 if isinstance(op, Submit):
                     self.keys.pop(op.draft_id, None)
-            elif isinstance(op, DeleteDraft):
+            elif isinstance(op, DeleteDraft | RebaseDraft):
                 key = self.keys.pop(op.draft_id, None)
                 if key:
                     self.cached.pop(key, None)

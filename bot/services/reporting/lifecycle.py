@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.domain import messages_vi as M
 from bot.domain.buttons import (
     ConfirmCancel,
@@ -33,6 +35,7 @@ from storage.models import (
     SOURCE_ON_BEHALF,
     DeleteDraft,
     Draft,
+    RebaseDraft,
     StartDraft,
     Submission,
     Submit,
@@ -178,10 +181,12 @@ async def _submit(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
     # after an edit broke a rule.
     if missing_required(template, draft.answers) or rule_violations(template, draft.answers):
         return [screens.draft_summary(ctx, report, template, draft, note=M.CANNOT_SEND_YET)]
+    old = await deps.submission(report.key)
+    if (old.version if old else None) != draft.reopened_from:
+        return await _sent_meanwhile(deps, ctx, report, draft, old)
     answers = effective_answers(template, draft.answers)
     changed = None
     if draft.reopened_from is not None:
-        old = await deps.submission(report.key)
         before = old.answers if old else {}
         changed = {k: [before.get(k), answers.get(k)] for k in sorted(set(before) | set(answers))
                    if before.get(k) != answers.get(k)}
@@ -196,7 +201,7 @@ async def _submit(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
         draft.id, report.unit.code, template.id, draft.template_version,
         report.window.period.id, answers, ctx.now, due, ctx.now < due, changed,
         seen=colleagues.seen_answers(ctx, draft),
-        source=SOURCE_ON_BEHALF if for_unit else SOURCE_CHAT))
+        source=SOURCE_ON_BEHALF if for_unit else SOURCE_CHAT, replaces=draft.reopened_from))
     ctx.conversation.clear()
     text = M.sent(draft.reopened_from is None, len(changed or {}),
                   M.lateness(days_late(ctx.now, due)), template.title, report.unit.name,
@@ -205,6 +210,24 @@ async def _submit(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
         told = await on_behalf.tell_officers(deps, ctx, report)
         text += "\n" + M.on_behalf_sent(report.unit.name, told)
     return [Reply(text)]
+
+
+async def _sent_meanwhile(deps: Deps, ctx: Ctx, report: Report, draft: Draft,
+                          old: Submission | None) -> list[Reply]:
+    """The report was stored another way while this draft was open (a file import): nothing is
+    sent; the draft, read again, becomes a correction of what is stored, shown with why."""
+    deps.drafts.forget_all()  # another process wrote: what this one holds may be stale
+    fresh = await deps.draft(report.key)
+    if fresh is None or old is None:  # sent and gone, or the stored report vanished
+        return [Reply(M.CHANGED_BY_COLLEAGUE)]
+    if fresh.reopened_from != old.version:
+        ctx.changes.ops.append(RebaseDraft(fresh.id, old.version))
+        fresh = replace(fresh, reopened_from=old.version)
+    template = await deps.template(fresh.template_id, fresh.template_version)
+    who = await deps.name(old.entered_by or old.submitted_by or 0) if (
+        old.entered_by or old.submitted_by) else None
+    note = M.sent_meanwhile(old.version, old.source, who, deps.local(old.submitted_at))
+    return [screens.draft_summary(ctx, report, template, fresh, note=note)]
 
 
 async def pick_question(deps: Deps, ctx: Ctx, report: Report) -> list[Reply]:
