@@ -9,9 +9,10 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot import logs
 from bot.config import (
@@ -436,6 +437,15 @@ def cmd_submissions_import(args: argparse.Namespace) -> int:
             now = system_clock()
             if period.start > deps.today(now):
                 raise CommandError(f"period {period.id} has not started yet")
+            due = deps.window(template, period).due
+            received = now
+            if args.received is not None:
+                received = _received_at(args.received, deps.zone, due)
+                if received > now:
+                    raise CommandError(f"--received {args.received[0]}: in the future")
+                if received.astimezone(deps.zone).date() < period.start:
+                    raise CommandError(f"--received {args.received[0]}: before period "
+                                       f"{period.id} started ({period.start})")
             try:
                 table = read_report_table(path, template)
             except TableFileError as e:
@@ -468,13 +478,12 @@ def cmd_submissions_import(args: argparse.Namespace) -> int:
                       f"{corrections} correction(s) for {template.id} {period.id}; nothing "
                       "written")
                 return EXIT_OK
-            due = deps.window(template, period).due
             version = deps.versions[template.id]
             try:
                 new, corrected, rebased = await app.storage.import_submissions(
                     [ImportedReport(r.unit_code, template.id, version, period.id, r.answers,
                                     due, r.line) for r in read],
-                    now, replace=args.replace, file=name)
+                    received, replace=args.replace, file=name)
             except SubmissionExists as e:  # an officer sent one meanwhile
                 return refuse([f"{name}: row {e.line}, column unit: unit {e.unit_code} already"
                                f" has a report for {period.id}; to correct it, add --replace"])
@@ -489,6 +498,20 @@ def cmd_submissions_import(args: argparse.Namespace) -> int:
             await app.close()
 
     return asyncio.run(run())
+
+
+def _received_at(given: tuple[date, time | None], zone: ZoneInfo, due: datetime
+                 ) -> datetime:
+    """`--received` as an instant: a day alone is taken at noon, unless the due instant falls
+    on that day (then noon could be either side of it: the time must be given)."""
+    day, at = given
+    if at is None:
+        if due.astimezone(zone).date() == day and due.astimezone(zone).time() != time(0):
+            raise CommandError(f"--received {day}: the report was due at "
+                               f"{due.astimezone(zone):%H:%M} that day; give the time too "
+                               f"(e.g. '{day} 09:30')")
+        at = time(12, 0)
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
 def _row_order(error: str) -> tuple[int, str]:
@@ -545,6 +568,19 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(run())
+
+
+def _received(text: str) -> tuple[date, time | None]:
+    """`--received`: a day, or a day and a local time ('2026-03-04 16:30')."""
+    day, _, clock = text.strip().partition(" ")
+    at = None
+    if clock.strip():
+        try:
+            at = time.fromisoformat(clock.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a time: {clock.strip()!r} (use 2026-03-04 16:30)") from None
+    return _day(day), at
 
 
 def _day(text: str) -> date:
@@ -880,6 +916,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "for the period get a correction (a new version) instead of an error")
     p.add_argument("--dry-run", action="store_true", help="check the file and print what "
                    "would be imported; write nothing")
+    p.add_argument("--received", type=_received, default=None, metavar="WHEN",
+                   help="when the reports reached you (phone, paper), local time: "
+                   "'2026-03-04 16:30', or a day alone (noon); timeliness is judged by it "
+                   "(default: now)")
     p.set_defaults(handler=cmd_submissions_import)
 
     p = sub.add_parser("demo", help="try the officer dialogue in the terminal (no token needed)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,37 @@ def test_a_unit_that_reported_needs_replace_which_makes_a_correction(
     assert stored(site)[:2] == [("LC-BX-01", 1, "import", None, None),
                                 ("LC-BX-01", 2, "import", None, None)]
     assert answers(site, "LC-BX-01", 2)["so_tin"] == 15
+
+
+def test_lowercase_unit_codes_name_their_unit(site: Path) -> None:
+    assert run(write(site, "lower.csv", GOOD_ROWS[0].replace("LC-BX-01", "lc-bx-01"))) == 0
+    assert [r[0] for r in stored(site)] == ["LC-BX-01"]
+
+
+def received_at(site: Path, unit: str) -> tuple[str, int]:
+    with sqlite3.connect(site / "db.sqlite") as conn:
+        at, on_time = conn.execute("SELECT submitted_at, on_time FROM submissions WHERE"
+                                   " unit_code=?", (unit,)).fetchone()
+    return str(at), int(on_time)
+
+
+def test_received_dates_the_reports_and_judges_timeliness_by_it(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Q1 is due before 05/03/2026 (00:00, Asia/Ho_Chi_Minh): a commune that phoned on the
+    4th is on time even if the file is imported weeks later; one that phoned on the 5th is
+    late."""
+    name = write(site, "phoned.csv", GOOD_ROWS[0])
+    assert run(name, "--received", "2026-03-04") == 0
+    assert received_at(site, "LC-BX-01") == ("2026-03-04T05:00:00+00:00", 1)  # noon local
+    name = write(site, "phoned2.csv", GOOD_ROWS[1])
+    assert run(name, "--received", "2026-03-05 07:15") == 0
+    assert received_at(site, "LC-BX-02") == ("2026-03-05T00:15:00+00:00", 0)
+    capsys.readouterr()
+    for bad, says in (("2099-01-01", "in the future"), ("2025-12-31", "before period"),
+                      ("2026-03-04 25:00", "not a time")):
+        with pytest.raises(SystemExit) if says == "not a time" else nullcontext():
+            code = run(write(site, "x.csv", GOOD_ROWS[1].replace("LC-BX-02", "LC-BX-03")),
+                       "--received", bad)
+            assert code != 0
+        assert says in capsys.readouterr().err
+    assert [r[0] for r in stored(site)] == ["LC-BX-01", "LC-BX-02"]  # nothing more imported

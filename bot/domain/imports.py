@@ -69,9 +69,15 @@ def check_rows(header: list[str], rows: list[tuple[int, list[str]]], template: T
     unit_at = header.index(UNIT_COLUMN)
     columns = [(i, template.question(col)) for i, col in enumerate(header) if col != UNIT_COLUMN]
     first_line: dict[str, int] = {}
+    # Codes typed in another case ("lc-bx-01") name the unit when only one unit matches.
+    folded: dict[str, list[str]] = {}
+    for c in units:
+        folded.setdefault(c.casefold(), []).append(c)
     for line, cells in rows:
         where = f"{name}: row {line}"
         code = clean_code(cells[unit_at]) if unit_at < len(cells) else ""
+        if code not in units and len(folded.get(code.casefold(), [])) == 1:
+            code = folded[code.casefold()][0]
         problems = _unit_problems(code, units, applicable, period, template, first_line, line)
         if problems:
             errors.extend(f"{where}, column {UNIT_COLUMN}: {p}" for p in problems)
