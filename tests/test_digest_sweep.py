@@ -1,0 +1,195 @@
+"""The scheduled-digest sweep against a real SQLite file: who gets which digest over which
+subtree, nothing owed → nothing sent, the ledger exactly once (two sweeps at once, downtime),
+and a stop between the commit and the sending delivered once after the restart."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.app import App, build_app
+from bot.config import Config, DigestsConfig, RemindersConfig, ReportsConfig, StorageConfig
+from bot.domain.periods import Period
+from bot.domain.reports import window
+from bot.domain.roles import Role
+from bot.services.digest_sweep import DigestSweep
+from tests.harness import Clock, Messenger, deliver_through, join, make_app
+from tests.test_tonghop import TEMPLATE, send
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+FEB = Period.parse("2026-02")  # due 00:00 on 5 March (Vietnam), locks on 15 March
+LAST_DAY = datetime(2026, 3, 4, 7, 30, tzinfo=VN)
+AFTER_DUE = datetime(2026, 3, 5, 7, 30, tzinfo=VN)
+HEAD_LAST = "📬 Tổng hợp sáng ngày cuối hạn (hạn chót hết ngày 04/03/2026)\n"
+HEAD_AFTER = "📬 Kết quả sau hạn\n"
+WATCHERS = {"tinh": ("LC", Role.SUPERVISOR), "bx": ("LC-BX", Role.SUPERVISOR),
+            "sp": ("LC-SP", Role.SUPERVISOR), "qt": ("LC", Role.ADMIN)}
+
+
+def folder(tmp: Path) -> Path:
+    reports = tmp / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "thang.toml").write_text(TEMPLATE, encoding="utf-8")
+    return reports
+
+
+def sweeper(app: App, clock: Clock) -> DigestSweep:
+    """Only the last-day and after-due digests (weekly ones are the slot tests')."""
+    return DigestSweep(app.storage, app.templates, zone=VN, lock_days=10,
+                       defaults=DigestsConfig(send=["last_day", "after_due"]),
+                       reminders=RemindersConfig(), clock=clock,
+                       units=app.reporting.deps.units, channels=app.channels)
+
+
+async def setup(tmp: Path, clock: Clock) -> tuple[App, Messenger]:
+    """Province LC (7 communes in 3 districts): a province supervisor, an admin, the
+    supervisors of Bát Xát and Sa Pa, an officer; Sa Pa's two communes sent February."""
+    app = await make_app(tmp, clock, reports=folder(tmp))
+    messenger = Messenger()
+    await deliver_through(app, messenger)
+    for user, (unit, role) in WATCHERS.items():
+        await join(app, user, unit, role)
+    await join(app, "cb", "LC-BX-01")
+    person = await app.storage.find_person("test", "cb")
+    assert person is not None
+    due = window(app.templates["thang"], FEB, VN, 10).due
+    for unit in ("LC-SP-01", "LC-SP-02"):
+        await send(app, person.id, unit, FEB, due.replace(day=2), htx_moi=3, to_kha=1, so_to=2)
+    return app, messenger
+
+
+async def digests_of(app: App, messenger: Messenger, user: str) -> list[str]:
+    courier = app.channels.courier("test")
+    assert courier is not None
+    await courier.delivered_all(user)
+    return [t for t in messenger.texts(user) if t.startswith("📬")]
+
+
+def ledger(db: Path) -> list[tuple[str, str, str, str]]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(
+            "SELECT p.external_id, l.unit_code, l.kind, l.status FROM digest_ledger l"
+            " JOIN people p ON p.id = l.person_id ORDER BY 1, 3").fetchall()
+    finally:
+        con.close()
+
+
+async def test_each_supervisor_gets_their_subtree_once(tmp_path: Path) -> None:
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app, messenger = await setup(tmp_path, clock)
+    sweep = sweeper(app, clock)
+    try:
+        clock.now = LAST_DAY.replace(minute=29).astimezone(UTC)
+        assert (await sweep.sweep()).planned == []  # not yet
+        clock.now = LAST_DAY.astimezone(UTC)
+        first = await sweep.sweep()
+        assert (first.sent, first.skipped) == (3, 1)  # Sa Pa owes nothing: recorded empty
+        (tinh,) = await digests_of(app, messenger, "tinh")
+        assert tinh.startswith(HEAD_LAST + "📊 Báo cáo tháng — Tỉnh đoàn Lào Cai\n"
+                               "Tháng 2/2026 · đến 07:30 ngày 04/03/2026\n"
+                               "Đã gửi 2/7 (28,6%), đúng hạn 2 (28,6%)"), tinh
+        assert "• Đoàn xã Bản Vược: chưa gửi" in tinh and "Đoàn phường Sa Pa" not in tinh
+        (qt,) = await digests_of(app, messenger, "qt")
+        assert qt == tinh  # the admin watches the province too
+        (bx,) = await digests_of(app, messenger, "bx")
+        assert bx.startswith(HEAD_LAST + "📊 Báo cáo tháng — Huyện đoàn Bát Xát\n")
+        assert "Đã gửi 0/3 (0%)" in bx and "Đoàn xã Tả Van" not in bx
+        assert await digests_of(app, messenger, "sp") == []
+        assert await digests_of(app, messenger, "cb") == []  # officers get reminders instead
+
+        again = await sweep.sweep()
+        assert (again.sent, again.skipped) == (0, 0)
+        clock.now = AFTER_DUE.astimezone(UTC)
+        after = await sweep.sweep()
+        assert (after.sent, after.skipped) == (4, 0)  # the final figures go to Sa Pa too
+        assert [t[:len(HEAD_AFTER)] for t in await digests_of(app, messenger, "sp")] == [
+            HEAD_AFTER]
+        tinh_all = await digests_of(app, messenger, "tinh")
+        assert len(tinh_all) == 2 and tinh_all[1].startswith(HEAD_AFTER + "📊 Báo cáo tháng")
+        assert "Đoàn xã Bản Vược: chưa gửi, quá hạn 1 ngày" in tinh_all[1]
+        assert (await sweep.sweep()).planned == []
+        assert ledger(tmp_path / "baocao.db") == [
+            ("bx", "LC-BX", "after_due", "sent"), ("bx", "LC-BX", "last_day", "sent"),
+            ("qt", "LC", "after_due", "sent"), ("qt", "LC", "last_day", "sent"),
+            ("sp", "LC-SP", "after_due", "sent"), ("sp", "LC-SP", "last_day", "empty"),
+            ("tinh", "LC", "after_due", "sent"), ("tinh", "LC", "last_day", "sent")]
+    finally:
+        await app.close()
+
+
+async def test_after_downtime_only_the_newest_goes_out(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 3, 3, 12, tzinfo=VN).astimezone(UTC))
+    app, messenger = await setup(tmp_path, clock)
+    try:
+        clock.now = datetime(2026, 3, 6, 9, tzinfo=VN).astimezone(UTC)  # down 3 days
+        result = await sweeper(app, clock).sweep()
+        assert (result.sent, result.skipped) == (4, 4)  # every last_day recorded skipped
+        (bx,) = await digests_of(app, messenger, "bx")
+        assert bx.startswith(HEAD_AFTER)
+        assert ("bx", "LC-BX", "last_day", "skipped") in ledger(tmp_path / "baocao.db")
+    finally:
+        await app.close()
+
+
+async def test_two_sweeps_at_once_send_each_digest_once(tmp_path: Path) -> None:
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app, messenger = await setup(tmp_path, clock)
+    try:
+        results = await asyncio.gather(*(sweeper(app, clock).sweep() for _ in range(3)))
+        assert sum(r.sent for r in results) == 3 and sum(r.skipped for r in results) == 1
+        for user in ("tinh", "qt", "bx"):
+            assert len(await digests_of(app, messenger, user)) == 1
+    finally:
+        await app.close()
+
+
+async def test_a_stop_after_the_commit_delivers_once_after_the_restart(tmp_path: Path) -> None:
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app, messenger = await setup(tmp_path, clock)
+    messenger.gate = asyncio.Event()  # the messenger holds every call: nothing arrives
+    result = await sweeper(app, clock).sweep()
+    assert result.sent == 3
+    courier = app.channels.courier("test")
+    assert courier is not None
+    await courier.stop()  # the process ends with the digests stored, none delivered
+    await app.close()
+    assert not [t for t in messenger.texts("tinh") if t.startswith("📬")]
+
+    config = Config(storage=StorageConfig(path=tmp_path / "baocao.db"),
+                    reports=ReportsConfig(dir=tmp_path / "reports", lock_days=10))
+    app = await build_app(config, clock=clock)
+    again = Messenger()
+    try:
+        await deliver_through(app, again)  # the outbox's pending rows go out first
+        assert (await sweeper(app, clock).sweep()).planned == []  # the ledger has them
+        for user in ("tinh", "qt", "bx"):
+            (got,) = await digests_of(app, again, user)
+            assert got.startswith(HEAD_LAST)
+        assert await digests_of(app, again, "sp") == []
+    finally:
+        await app.close()
+
+
+async def test_nothing_owed_in_a_subtree_sends_nothing(tmp_path: Path) -> None:
+    """A template that applies to no unit of the supervisor's subtree: no digest, no row."""
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    reports = folder(tmp_path)
+    (reports / "thang.toml").write_text(TEMPLATE.replace(
+        'applies_to = { levels = ["xa"] }', 'applies_to = { subtrees = ["LC-BH"] }'),
+        encoding="utf-8")
+    app = await make_app(tmp_path, clock, reports=reports)
+    messenger = Messenger()
+    await deliver_through(app, messenger)
+    try:
+        await join(app, "bx", "LC-BX", Role.SUPERVISOR)
+        await join(app, "bh", "LC-BH", Role.SUPERVISOR)
+        result = await sweeper(app, clock).sweep()
+        assert [(p.person.external_id, p.root) for p in result.planned] == [("bh", "LC-BH")]
+        assert await digests_of(app, messenger, "bx") == []
+        assert len(await digests_of(app, messenger, "bh")) == 1
+    finally:
+        await app.close()
