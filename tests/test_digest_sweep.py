@@ -5,16 +5,22 @@ and a stop between the commit and the sending delivered once after the restart."
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.app import App, build_app
+from bot.cli import main
 from bot.config import Config, DigestsConfig, RemindersConfig, ReportsConfig, StorageConfig
+from bot.domain import messages_vi as M
 from bot.domain.periods import Period
 from bot.domain.reports import window
 from bot.domain.roles import Role
+from bot.services.delivery import Courier, Limits
 from bot.services.digest_sweep import DigestSweep
 from tests.harness import Clock, Messenger, deliver_through, join, make_app
 from tests.test_tonghop import TEMPLATE, send
@@ -192,4 +198,49 @@ async def test_nothing_owed_in_a_subtree_sends_nothing(tmp_path: Path) -> None:
         assert await digests_of(app, messenger, "bx") == []
         assert len(await digests_of(app, messenger, "bh")) == 1
     finally:
+        await app.close()
+
+
+async def test_preview_lists_who_gets_what_when(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app, _ = await setup(tmp_path, clock)
+    await app.close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "baocao.db"}"\n[reports]\n'
+                      f'dir = "{tmp_path / "reports"}"\nlock_days = 10\n[digests]\n'
+                      'send = ["last_day", "after_due"]\n', encoding="utf-8")
+    capsys.readouterr()
+    args = ["--config", str(config), "digests", "preview", "--from", "2026-03-04",
+            "--to", "2026-03-05"]
+    assert await asyncio.to_thread(main, [*args, "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(x["at"], x["unit"], x["kind"]) for x in lines] == [
+        ("2026-03-04T07:30:00+07:00", u, "last_day") for u in ("LC", "LC-BX", "LC-SP", "LC")
+    ] + [("2026-03-05T07:30:00+07:00", u, "after_due") for u in ("LC", "LC-BX", "LC-SP", "LC")]
+    assert {x["template"] for x in lines} == {"thang"} and lines[0]["period"] == "2026-02"
+    backwards = [*args[:-4], "--from", "2026-03-05", "--to", "2026-03-04"]
+    assert await asyncio.to_thread(main, backwards) == 1
+
+
+async def test_where_buttons_are_typed_the_digest_says_to_type_tonghop(tmp_path: Path) -> None:
+    """Zalo: a typed number answers the person's last screen, so a pushed digest carries no
+    numbered buttons, only the command that opens it."""
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app = await make_app(tmp_path, clock, reports=folder(tmp_path))
+    messenger = Messenger()
+    courier = Courier("test", messenger, lambda e, chat, replies: [
+        {"text": r.text, "buttons": len(r.flat_buttons())} for r in replies],
+        record=lambda s, m: asyncio.sleep(0), unreachable=lambda p: asyncio.sleep(0),
+        limits=Limits(0, 0), buttons=False)
+    app.channels.register_courier(courier)
+    courier.start()
+    try:
+        await join(app, "bx", "LC-BX", Role.SUPERVISOR)
+        assert (await sweeper(app, clock).sweep()).sent == 1
+        (got,) = await digests_of(app, messenger, "bx")
+        assert got.endswith("\n" + M.DIGEST_SCHEDULED_TYPE)
+        assert "Gõ /tonghop" in got
+    finally:
+        await courier.stop()
         await app.close()
