@@ -102,9 +102,6 @@ class DigestSweep:
         self.quiet = DigestPolicy(quiet_start=reminders.quiet_start,
                                   quiet_end=reminders.quiet_end).quiet
         self.policies = {t.id: policy_for(t, defaults, reminders) for t in templates.values()}
-        # Submissions read for the digests, kept between sweeps while none is sent: the
-        # districts of a province are read once, not once per supervisor.
-        self.reads = digests.Reads(size=256)
 
     # --- deciding ------------------------------------------------------------------------------
 
@@ -206,7 +203,11 @@ class DigestSweep:
             return result
         tree = await self.units.tree()
         names = {code: u.name for code, u in tree.units.items()}
+        # Each distinct digest (report, period, root) is built once per sweep, however many
+        # supervisors share it; the reads and the engine's memo live for this sweep only (a
+        # few sweeps a day send anything: nothing is held in memory in between).
         built: dict[tuple[str, str, str], Digest | None] = {}
+        reads = digests.Reads(size=1)
         turns = Turns()
         for i in range(0, len(planned), CHUNK):
             records: list[DigestRecord] = []
@@ -219,7 +220,8 @@ class DigestSweep:
                     if courier is None or not self.channels.reaches(p.person):
                         result.unreachable += 1
                         continue  # not recorded: sent when they can be reached
-                    reply = await self._reply(p, now, tree, names, built, courier.buttons)
+                    reply = await self._reply(p, now, tree, names, built, reads,
+                                              courier.buttons)
                     if reply is None:
                         continue
                     chat = p.person.external_id
@@ -249,7 +251,7 @@ class DigestSweep:
         return result
 
     async def _reply(self, p: Planned, now: datetime, tree: UnitTree, names: dict[str, str],
-                     built: dict[tuple[str, str, str], Digest | None],
+                     built: dict[tuple[str, str, str], Digest | None], reads: digests.Reads,
                      buttons: bool) -> Reply | None:
         """The digest's /tonghop page 1 under a heading naming the scheduled digest."""
         t, w = p.window.template, p.window
@@ -257,7 +259,7 @@ class DigestSweep:
         if key not in built:
             try:
                 inp = await digests.gather(self.storage, t, w.period, p.root, now, self.zone,
-                                           self.lock_days, units=tree.units, cache=self.reads)
+                                           self.lock_days, units=tree.units, cache=reads)
                 # A district's digest rolls up each of its communes (~150 ms at 100 of them):
                 # in a thread, so chats are not held while 100 districts are built.
                 built[key] = await asyncio.to_thread(build, inp)
