@@ -74,6 +74,13 @@ async def digests_of(app: App, messenger: Messenger, user: str) -> list[str]:
     return [t for t in messenger.texts(user) if t.startswith("📬")]
 
 
+async def close(app: App) -> None:
+    courier = app.channels.courier("test")
+    if courier is not None:
+        await courier.stop()  # records what it delivered while the database is open
+    await app.close()
+
+
 def ledger(db: Path) -> list[tuple[str, str, str, str]]:
     con = sqlite3.connect(db)
     try:
@@ -124,7 +131,7 @@ async def test_each_supervisor_gets_their_subtree_once(tmp_path: Path) -> None:
             ("sp", "LC-SP", "after_due", "sent"), ("sp", "LC-SP", "last_day", "empty"),
             ("tinh", "LC", "after_due", "sent"), ("tinh", "LC", "last_day", "sent")]
     finally:
-        await app.close()
+        await close(app)
 
 
 async def test_after_downtime_only_the_newest_goes_out(tmp_path: Path) -> None:
@@ -138,7 +145,7 @@ async def test_after_downtime_only_the_newest_goes_out(tmp_path: Path) -> None:
         assert bx.startswith(HEAD_AFTER)
         assert ("bx", "LC-BX", "last_day", "skipped") in ledger(tmp_path / "baocao.db")
     finally:
-        await app.close()
+        await close(app)
 
 
 async def test_two_sweeps_at_once_send_each_digest_once(tmp_path: Path) -> None:
@@ -150,7 +157,7 @@ async def test_two_sweeps_at_once_send_each_digest_once(tmp_path: Path) -> None:
         for user in ("tinh", "qt", "bx"):
             assert len(await digests_of(app, messenger, user)) == 1
     finally:
-        await app.close()
+        await close(app)
 
 
 async def test_a_stop_after_the_commit_delivers_once_after_the_restart(tmp_path: Path) -> None:
@@ -161,8 +168,7 @@ async def test_a_stop_after_the_commit_delivers_once_after_the_restart(tmp_path:
     assert result.sent == 3
     courier = app.channels.courier("test")
     assert courier is not None
-    await courier.stop()  # the process ends with the digests stored, none delivered
-    await app.close()
+    await close(app)  # the process ends with the digests stored, none delivered
     assert not [t for t in messenger.texts("tinh") if t.startswith("📬")]
 
     config = Config(storage=StorageConfig(path=tmp_path / "baocao.db"),
@@ -177,7 +183,7 @@ async def test_a_stop_after_the_commit_delivers_once_after_the_restart(tmp_path:
             assert got.startswith(HEAD_LAST)
         assert await digests_of(app, again, "sp") == []
     finally:
-        await app.close()
+        await close(app)
 
 
 async def test_nothing_owed_in_a_subtree_sends_nothing(tmp_path: Path) -> None:
@@ -198,14 +204,14 @@ async def test_nothing_owed_in_a_subtree_sends_nothing(tmp_path: Path) -> None:
         assert await digests_of(app, messenger, "bx") == []
         assert len(await digests_of(app, messenger, "bh")) == 1
     finally:
-        await app.close()
+        await close(app)
 
 
 async def test_preview_lists_who_gets_what_when(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     clock = Clock(LAST_DAY.astimezone(UTC))
     app, _ = await setup(tmp_path, clock)
-    await app.close()
+    await close(app)
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\npath = "{tmp_path / "baocao.db"}"\n[reports]\n'
                       f'dir = "{tmp_path / "reports"}"\nlock_days = 10\n[digests]\n'
@@ -213,7 +219,7 @@ async def test_preview_lists_who_gets_what_when(tmp_path: Path,
     capsys.readouterr()
     args = ["--config", str(config), "digests", "preview", "--from", "2026-03-04",
             "--to", "2026-03-05"]
-    assert await asyncio.to_thread(main, [*args, "--json"]) == 0
+    assert await asyncio.to_thread(main, [*args, "--json"]) == 0  # reads the closed file
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [(x["at"], x["unit"], x["kind"]) for x in lines] == [
         ("2026-03-04T07:30:00+07:00", u, "last_day") for u in ("LC", "LC-BX", "LC-SP", "LC")
@@ -244,3 +250,25 @@ async def test_where_buttons_are_typed_the_digest_says_to_type_tonghop(tmp_path:
     finally:
         await courier.stop()
         await app.close()
+
+
+async def test_a_unit_inside_another_watched_unit_gets_no_digest_of_its_own(
+        tmp_path: Path) -> None:
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app = await make_app(tmp_path, clock, reports=folder(tmp_path))
+    messenger = Messenger()
+    await deliver_through(app, messenger)
+    try:
+        await join(app, "boss", "LC-BX", Role.SUPERVISOR)
+        person = await app.storage.find_person("test", "boss")
+        assert person is not None
+        await app.storage.db.write(lambda c: c.executemany(
+            "INSERT INTO memberships (person_id, unit_code, role, created_at) VALUES"
+            " (?, ?, ?, '2026-03-01T00:00:00+00:00')",
+            [(person.id, "LC", "supervisor"), (person.id, "LC-SP", "admin")]))
+        result = await sweeper(app, clock).sweep()
+        assert [p.root for p in result.planned] == ["LC"]
+        (got,) = await digests_of(app, messenger, "boss")
+        assert "📊 Báo cáo tháng — Tỉnh đoàn Lào Cai" in got
+    finally:
+        await close(app)
