@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import tomllib
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config import DigestsConfig, RemindersConfig
 from bot.domain.digest_slots import DigestPolicy, DigestSlot, pick, slots_for, weekly_kind
 from bot.domain.periods import Period
 from bot.domain.reports import Window
-from bot.domain.templates import Template
+from bot.domain.templates import Template, load_template
+from bot.services.digest_sweep import policy_for
 from tests.test_tonghop import TEMPLATE
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -111,3 +114,18 @@ def test_pick_ignores_what_was_handled() -> None:
     got, dropped = pick(pending, local(11, 9, 8), W)  # Monday 9 Nov: a weekly again
     assert got is not None and got.kind == "weekly-2026-W46"
     assert "after_due" not in {s.kind for s in dropped}
+
+
+def test_a_template_overrides_the_config_and_can_turn_digests_off(tmp_path: Path) -> None:
+    own = Template.model_validate(tomllib.loads(
+        TEMPLATE + '\n[digests]\nweekly_on = "friday"\nsend_at = "08:15:00"\n'))
+    p = policy_for(own, DigestsConfig(send=["weekly", "last_day"]), RemindersConfig())
+    assert (p.send, p.weekly_on, p.send_at) == (frozenset({"weekly", "last_day"}), "friday",
+                                                time(8, 15))
+    off = Template.model_validate(tomllib.loads(TEMPLATE + "\n[digests]\nsend = []\n"))
+    assert policy_for(off, DigestsConfig(), RemindersConfig()).send == frozenset()
+    assert slots_for(W, policy_for(off, DigestsConfig(), RemindersConfig()), VN) == []
+    path = tmp_path / "t.toml"
+    path.write_text(TEMPLATE + '\n[digests]\nsend_at = "22:30:00"\n', encoding="utf-8")
+    loaded, problems = load_template(path, quiet=(time(21, 0), time(7, 0)))
+    assert loaded is None and [p.path for p in problems] == ["digests.send_at"]
