@@ -102,6 +102,10 @@ class DigestSweep:
         self.quiet = DigestPolicy(quiet_start=reminders.quiet_start,
                                   quiet_end=reminders.quiet_end).quiet
         self.policies = {t.id: policy_for(t, defaults, reminders) for t in templates.values()}
+        # (template, period) → (tree, roots, units owing grouped by their watched ancestors,
+        # how many owe under each root)
+        self._expected_memo: dict[tuple[str, str], tuple[
+            UnitTree, frozenset[str], dict[tuple[str, ...], list[str]], dict[str, int]]] = {}
 
     # --- deciding ------------------------------------------------------------------------------
 
@@ -130,8 +134,8 @@ class DigestSweep:
         watched = await self._watched(tree)
         if not watched:
             return []
-        roots = {r for _, rs in watched for r in rs}
-        chains: dict[str, list[str]] = {}
+        roots = frozenset(r for _, rs in watched for r in rs)
+        chains: dict[str, tuple[str, ...]] = {}
         out: list[Planned] = []
         for t in sorted(self.templates.values(), key=lambda t: t.id):
             policy = self.policies[t.id]
@@ -141,10 +145,16 @@ class DigestSweep:
                 due = [s for s in slots_for(w, policy, self.zone) if s.at <= now]
                 if not due:
                     continue
-                expected, missing = await self._owed(t, w, tree, roots, chains)
+                owing, expected = self._expected(t, w, tree, roots, chains)
                 if not expected:
                     continue
                 ledger = await self.storage.digest_ledger(t.id, w.period.id)
+                kinds = {s.kind for s in due}
+                if all(kinds <= ledger.get((person.id, root), NOTHING)
+                       for person, person_roots in watched for root in person_roots
+                       if expected.get(root)):
+                    continue  # every due digest handled: most minutes end here
+                missing = await self._missing(t, w, owing)
                 decided: dict[frozenset[str], tuple[DigestSlot | None, list[DigestSlot]]] = {}
                 for person, person_roots in watched:
                     await turns.take()
@@ -164,29 +174,48 @@ class DigestSweep:
                                                EMPTY if empty else SENT))
         return out
 
-    async def _owed(self, t: Template, w: Window, tree: UnitTree, roots: set[str],
-                    chains: dict[str, list[str]]) -> tuple[dict[str, int], dict[str, int]]:
-        """For each watched root: how many units of its subtree owe the report, and how many
-        have not sent it (a returned report counts as not sent)."""
+    def _expected(self, t: Template, w: Window, tree: UnitTree, roots: frozenset[str],
+                  chains: dict[str, tuple[str, ...]]
+                  ) -> tuple[dict[tuple[str, ...], list[str]], dict[str, int]]:
+        """The units owing the report grouped by their watched ancestors (a district's
+        communes share one group), and how many owe it under each watched root; kept while
+        the unit tree and the roots are the same (the sweep asks every minute, the answer
+        changes when units do)."""
+        key = (t.id, w.period.id)
+        kept = self._expected_memo.get(key)
+        if kept is not None and kept[0] is tree and kept[1] == roots:
+            return kept[2], kept[3]
+        owing: dict[tuple[str, ...], list[str]] = {}
+        expected: dict[str, int] = {}
+        for unit in tree.expected_for(t.id, w.period):
+            chain = _watched_above(unit.code, tree.units, roots, chains)
+            if chain:
+                owing.setdefault(chain, []).append(unit.code)
+        for chain, codes in owing.items():
+            for a in chain:
+                expected[a] = expected.get(a, 0) + len(codes)
+        if len(self._expected_memo) > 64:
+            self._expected_memo.clear()
+        self._expected_memo[key] = (tree, roots, owing, expected)
+        return owing, expected
+
+    async def _missing(self, t: Template, w: Window, owing: dict[tuple[str, ...], list[str]]
+                       ) -> dict[str, int]:
+        """How many units of each watched root's subtree have not sent the report (a
+        returned report counts as not sent)."""
         submitted = await self.storage.submitted_units(t.id, w.period.id)
         if t.review:
             returned = {code for code, state in
                         (await self.storage.review_states(t.id, w.period.id)).items()
                         if state == "returned"}
             submitted -= returned
-        expected: dict[str, int] = {}
         missing: dict[str, int] = {}
-        for unit in tree.expected_for(t.id, w.period):
-            chain = chains.get(unit.code)
-            if chain is None:
-                chain = chains[unit.code] = [a for a in _ancestors(unit.code, tree.units)
-                                             if a in roots]
-            owes = unit.code not in submitted
-            for a in chain:
-                expected[a] = expected.get(a, 0) + 1
-                if owes:
-                    missing[a] = missing.get(a, 0) + 1
-        return expected, missing
+        for chain, codes in owing.items():
+            n = sum(1 for code in codes if code not in submitted)
+            if n:
+                for a in chain:
+                    missing[a] = missing.get(a, 0) + n
+        return missing
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -285,8 +314,8 @@ class DigestSweep:
         last = datetime.combine(end + timedelta(days=1), time(0), tzinfo=self.zone)
         tree = await self.units.tree()
         watched = await self._watched(tree)
-        roots = {r for _, rs in watched for r in rs}
-        chains: dict[str, list[str]] = {}
+        roots = frozenset(r for _, rs in watched for r in rs)
+        chains: dict[str, tuple[str, ...]] = {}
         out: list[Planned] = []
         for t in sorted(self.templates.values(), key=lambda t: t.id):
             policy = self.policies[t.id]
@@ -294,7 +323,7 @@ class DigestSweep:
                 slots = [s for s in slots_for(w, policy, self.zone) if first <= s.at < last]
                 if not slots:
                     continue
-                expected, _ = await self._owed(t, w, tree, roots, chains)
+                _, expected = self._expected(t, w, tree, roots, chains)
                 ledger = await self.storage.digest_ledger(t.id, w.period.id)
                 for person, person_roots in watched:
                     for root in person_roots:
@@ -314,3 +343,22 @@ def _ancestors(code: str, units: dict[str, Unit]) -> list[str]:
         out.append(current)
         current = units[current].parent_code
     return out
+
+
+def _watched_above(code: str, units: dict[str, Unit], roots: frozenset[str],
+                   chains: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The watched roots among the unit and its ancestors, nearest first: one tuple shared by
+    every unit with the same ones, each unit of the tree walked once (`chains` remembers)."""
+    path: list[str] = []
+    current: str | None = code
+    while current is not None and current in units and current not in chains:
+        if current in path:  # a cycle in a damaged tree: stop there
+            break
+        path.append(current)
+        current = units[current].parent_code
+    above = chains.get(current, ()) if current is not None else ()
+    for c in reversed(path):
+        if c in roots:
+            above = (c, *above)
+        chains[c] = above
+    return chains.get(code, above)
