@@ -34,7 +34,7 @@ from tests.chaos import BotProcess
 from tests.fakebotapi import FakeBotAPI, Faults
 from tests.harness import Clock, legacy_units_path
 from tests.phones import TelegramPhone, site_for
-from tests.test_e2e_review import poll_until
+from tests.test_e2e_review import poll_until, press
 from tests.test_tonghop import TEMPLATE
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -160,6 +160,9 @@ def test_a_digest_committed_before_a_kill_is_delivered_once(tmp_path: Path) -> N
             bot.stop()
             bot.start()
             time.sleep(3)
+            # the digest's buttons are /tonghop's: a commune opens from it
+            shown = press(boss, "Đoàn xã Hải Anh", expect="Đơn vị này chưa gửi báo cáo kỳ này")
+            assert "📬" not in shown  # and no digest again
         finally:
             bot.stop()
         got = digests(telegram)
