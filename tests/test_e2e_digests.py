@@ -4,7 +4,8 @@
    last-day digest at 07:30 local time and the after-due one the next morning, each once
    across two bot restarts, with /tonghop's buttons (a drill-down works from it).
 2. `baocao run` as a subprocess, SIGKILLed after a digest is committed to the outbox but before
-   Telegram accepted it: delivered once after the restart.
+   Telegram accepted it: delivered once after the restart; a commune opens from its button.
+3. `baocao run` with Zalo alone: the digest as text, naming /tonghop instead of buttons.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from handlers.telegram.app import build_application
 from handlers.telegram.runner import start_services, stop_services
 from tests.chaos import BotProcess
 from tests.fakebotapi import FakeBotAPI, Faults
+from tests.fakezalo import FakeZalo
 from tests.harness import Clock, legacy_units_path
-from tests.phones import TelegramPhone, site_for
+from tests.phones import TelegramPhone, ZaloPhone, site_for
 from tests.test_e2e_review import poll_until, press
 from tests.test_tonghop import TEMPLATE
 
@@ -170,4 +172,37 @@ def test_a_digest_committed_before_a_kill_is_delivered_once(tmp_path: Path) -> N
         periods = [str(m["text"]).split("\n")[2].split(" · ")[0] for m in got]
         assert len(set(periods)) == len(periods) >= 1, got
         assert all("Huyện đoàn Hải Hậu" in str(m["text"]) for m in got)
+        assert bot.tracebacks() == 0
+
+
+def test_on_zalo_the_digest_arrives_as_text_saying_to_type_tonghop(tmp_path: Path) -> None:
+    """`baocao run` with Zalo alone runs the digest sweep too; Zalo has no buttons, and a
+    typed number would answer the supervisor's last screen, so the digest names the command."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    today = WEEKDAYS[datetime.now(VN).weekday()]
+    (reports / "thang.toml").write_text(
+        TEMPLATE + f'\n[digests]\nsend = ["weekly"]\nweekly_on = "{today}"\n'
+        'send_at = 00:00:00\n', encoding="utf-8")
+    with FakeZalo(max_poll=1.0) as fake:
+        site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)},
+                        settings={"zalo": "poll_timeout = 1\n"}, reports=reports)
+        with open(tmp_path / "config.toml", "a", encoding="utf-8") as f:
+            f.write('[reminders]\nquiet_start = "00:00"\nquiet_end = "00:00"\n')
+        code = site.cli("invite", "create", "--unit", "NĐ", "--role", "supervisor").split()[0]
+        boss = ZaloPhone(fake)
+        bot = BotProcess(site)
+        bot.start()
+        try:
+            boss.type(f"/start {code}", expect="Bạn đã tham gia Huyện đoàn Hải Hậu")
+            bot.stop()  # joined; the first sweep of the next start sends the digests
+            bot.start()
+            assert poll_until(lambda: any(t.startswith("📬") for t in boss.texts()), 30)
+            time.sleep(2)
+        finally:
+            bot.stop()
+        got = [t for t in boss.texts() if t.startswith("📬 Tổng hợp hằng tuần")]
+        assert got and all(t.endswith("Gõ /tonghop để xem chi tiết và mở từng đơn vị.")
+                           for t in got), got
+        assert all("Huyện đoàn Hải Hậu" in t and "\n1." not in t for t in got)
         assert bot.tracebacks() == 0
