@@ -270,3 +270,24 @@ async def test_a_unit_inside_another_watched_unit_gets_no_digest_of_its_own(
         assert "📊 Báo cáo tháng — Tỉnh đoàn Lào Cai" in got
     finally:
         await close(app)
+
+
+async def test_a_supervisor_who_blocked_the_bot_gets_it_when_reachable_again(
+        tmp_path: Path) -> None:
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app, messenger = await setup(tmp_path, clock)
+    try:
+        bx = await app.storage.find_person("test", "bx")
+        assert bx is not None
+        await app.storage.set_reachable(bx.id, False)
+        first = await sweeper(app, clock).sweep()
+        assert {p.person.external_id for p in first.planned} == {"tinh", "qt", "sp"}
+        assert ("bx", "LC-BX", "last_day", "sent") not in ledger(tmp_path / "baocao.db")
+        await app.storage.set_reachable(bx.id, True)  # they wrote to the bot again
+        clock.now = LAST_DAY.replace(hour=9).astimezone(UTC)
+        second = await sweeper(app, clock).sweep()
+        assert [(p.person.external_id, p.slot.kind) for p in second.planned] == [
+            ("bx", "last_day")]
+        assert len(await digests_of(app, messenger, "bx")) == 1
+    finally:
+        await close(app)

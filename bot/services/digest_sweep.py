@@ -126,12 +126,16 @@ class DigestSweep:
             out.append((person, kept))
         return out
 
-    async def plan(self, now: datetime) -> list[Planned]:
+    async def plan(self, now: datetime, reachable_only: bool = False) -> list[Planned]:
         """The digests to handle now (send, skip as stale, record as empty), given the ledger
-        and submissions."""
+        and submissions; `reachable_only`: for the people a message can reach now (the
+        others' digests wait, unrecorded, and must not make every minute decide again)."""
         turns = Turns()
         tree = await self.units.tree(turns)
         watched = await self._watched(tree)
+        if reachable_only:
+            watched = [(p, roots) for p, roots in watched if self.channels.reaches(p)
+                       and self.channels.courier(p.channel) is not None]
         if not watched:
             return []
         roots = frozenset(r for _, rs in watched for r in rs)
@@ -227,7 +231,7 @@ class DigestSweep:
         if in_quiet_hours(now.astimezone(self.zone).time(), self.quiet):
             result.quiet = True
             return result
-        planned = await self.plan(now)
+        planned = await self.plan(now, reachable_only=True)
         if not planned:
             return result
         tree = await self.units.tree()
