@@ -60,6 +60,8 @@ class Scheduler:
         still send (before the Bot API client closes)."""
         self.shutdown()
         self.reminders.stopping = True
+        if self.digests is not None:
+            self.digests.stopping = True
         if self._running is not None:
             await asyncio.shield(self._running)
 

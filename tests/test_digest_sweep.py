@@ -291,3 +291,17 @@ async def test_a_supervisor_who_blocked_the_bot_gets_it_when_reachable_again(
         assert len(await digests_of(app, messenger, "bx")) == 1
     finally:
         await close(app)
+
+
+async def test_a_sweep_told_to_stop_records_no_digest_it_did_not_build(tmp_path: Path) -> None:
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app, messenger = await setup(tmp_path, clock)
+    try:
+        stopping = sweeper(app, clock)
+        stopping.stopping = True  # the bot is stopping: nothing more is built
+        assert (await stopping.sweep()).sent == 0
+        assert [row for row in ledger(tmp_path / "baocao.db") if row[3] == "sent"] == []
+        assert (await sweeper(app, clock).sweep()).sent == 3  # the next start sends them
+        assert len(await digests_of(app, messenger, "tinh")) == 1
+    finally:
+        await close(app)

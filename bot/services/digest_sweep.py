@@ -106,6 +106,9 @@ class DigestSweep:
         # how many owe under each root)
         self._expected_memo: dict[tuple[str, str], tuple[
             UnitTree, frozenset[str], dict[tuple[str, ...], list[str]], dict[str, int]]] = {}
+        # Set when the bot stops: a sweep in progress builds nothing more (what it has not
+        # recorded is decided again at the next start).
+        self.stopping = False
 
     # --- deciding ------------------------------------------------------------------------------
 
@@ -243,11 +246,15 @@ class DigestSweep:
         reads = digests.Reads(size=1)
         turns = Turns()
         for i in range(0, len(planned), CHUNK):
+            if self.stopping:
+                break
             records: list[DigestRecord] = []
             parcels: dict[DigestKey, list[tuple[Courier, Parcel]]] = {}
             for p in planned[i:i + CHUNK]:
                 await turns.take()
                 messages: list[Outgoing] = []
+                if p.status == SENT and self.stopping:
+                    continue
                 if p.status == SENT:
                     courier = self.channels.courier(p.person.channel)
                     if courier is None or not self.channels.reaches(p.person):
