@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.config import Config, ConfigError, load_configured_templates
 from bot.domain.templates import Template
 from bot.services.channels import Channels
+from bot.services.digest_sweep import DigestSweep
 from bot.services.reminders import ReminderService
 from bot.services.reporting import Clock, ReportingService
 from bot.services.units import UnitDirectory
@@ -48,6 +49,7 @@ class App:
     reporting: ReportingService
     reminders: ReminderService
     channels: Channels  # each running channel registers its sender here
+    digests: DigestSweep  # supervisors' scheduled digests
 
     async def close(self) -> None:
         await self.storage.close()
@@ -74,4 +76,9 @@ async def build_app(config: Config, clock: Clock = system_clock,
     reminders = ReminderService(storage, templates, zone=config.zone,
                                 lock_days=config.reports.lock_days,
                                 defaults=config.reminders, clock=clock, units=units)
-    return App(config, storage, templates, versions, reporting, reminders, channels)
+    digest_sweep = DigestSweep(storage, templates, zone=config.zone,
+                               lock_days=config.reports.lock_days, defaults=config.digests,
+                               reminders=config.reminders, clock=clock, units=units,
+                               channels=channels)
+    return App(config, storage, templates, versions, reporting, reminders, channels,
+               digest_sweep)

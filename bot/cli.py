@@ -642,6 +642,44 @@ def cmd_reminders_preview(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_digests_preview(args: argparse.Namespace) -> int:
+    """List the supervisors' scheduled digests that would go out in a window; sends nothing."""
+    from bot.app import build_app
+
+    config = load(args)
+    if args.to < args.start:
+        print("error: --to is before --from", file=sys.stderr)
+        return EXIT_ERROR
+    configured_database(config)
+    problems = load_configured_templates(config)[1]
+    if problems:
+        raise ConfigError(problems)
+
+    async def run() -> int:
+        app = await build_app(config)
+        try:
+            planned = await app.digests.preview(args.start, args.to)
+        finally:
+            await app.close()
+        for p in planned:
+            at = p.slot.at.astimezone(config.zone)
+            who = f"{p.person.display_name} ({p.person.channel}:{p.person.external_id})"
+            if args.json:
+                print(json.dumps({"at": at.isoformat(), "person": p.person.id,
+                                  "name": p.person.display_name, "unit": p.root,
+                                  "template": p.window.template.id,
+                                  "period": p.window.period.id, "kind": p.slot.kind},
+                                 ensure_ascii=False))
+            else:
+                print(f"{at:%Y-%m-%d %H:%M}  {who}  {p.root}  {p.window.template.id}  "
+                      f"{p.window.period.id}  {p.slot.kind}")
+        if not args.json:
+            print(f"{len(planned)} digest(s) from {args.start} to {args.to}", file=sys.stderr)
+        return EXIT_OK
+
+    return asyncio.run(run())
+
+
 def cmd_calendar(args: argparse.Namespace) -> int:
     """Every report window due in a range of days (of the templates that apply to a unit)."""
     from bot.domain.reports import windows_due_between
@@ -949,6 +987,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", type=_day, required=True, help="last day (inclusive), 2026-03-31")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(handler=cmd_reminders_preview)
+
+    digests = sub.add_parser("digests", help="supervisors' scheduled digests")
+    dsub = digests.add_subparsers(dest="digests_command", metavar="ACTION", required=True)
+    p = dsub.add_parser("preview", help="list who would get which digest when (sends nothing)")
+    p.add_argument("--from", dest="start", type=_day, required=True, help="first day, 2026-03-01")
+    p.add_argument("--to", type=_day, required=True, help="last day (inclusive), 2026-03-31")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(handler=cmd_digests_preview)
 
     p = sub.add_parser("calendar", help="every report window due in a range of days (to check "
                        "templates before officers see them)")

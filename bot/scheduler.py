@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.services.channels import Channels
+from bot.services.digest_sweep import DigestSweep
 from bot.services.reminders import ReminderService
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ KEEP_DELIVERY = timedelta(days=7)
 
 class Scheduler:
     def __init__(self, reminders: ReminderService, channels: Channels,
-                 every: float = SWEEP_EVERY) -> None:
+                 every: float = SWEEP_EVERY, digests: DigestSweep | None = None) -> None:
         self.reminders = reminders
+        self.digests = digests
         self.channels = channels
         self.every = every
         self._scheduler: AsyncIOScheduler | None = None
@@ -58,6 +60,8 @@ class Scheduler:
         still send (before the Bot API client closes)."""
         self.shutdown()
         self.reminders.stopping = True
+        if self.digests is not None:
+            self.digests.stopping = True
         if self._running is not None:
             await asyncio.shield(self._running)
 
@@ -73,12 +77,19 @@ class Scheduler:
             log.exception("pruning delivery records failed")
 
     async def sweep(self) -> None:
-        """One idempotent reminder sweep; errors are logged and the next wake-up tries again."""
+        """One idempotent reminder sweep, then the supervisors' digests; errors are logged and
+        the next wake-up tries again."""
         self._running = asyncio.get_running_loop().create_future()
         try:
-            await self.reminders.sweep(self.channels)
-        except Exception:
-            log.exception("reminder sweep failed")
+            try:
+                await self.reminders.sweep(self.channels)
+            except Exception:
+                log.exception("reminder sweep failed")
+            if self.digests is not None and not self.reminders.stopping:
+                try:
+                    await self.digests.sweep()
+                except Exception:
+                    log.exception("digest sweep failed")
         finally:
             self._running.set_result(None)
             self._running = None

@@ -19,6 +19,7 @@ from storage.models import (
     Invite,
     Membership,
     Notice,
+    Outgoing,
     Person,
     ReviewState,
     Stored,
@@ -28,6 +29,9 @@ from storage.models import (
 ReminderRow = tuple[str, str, str, str, str, str, int]  # unit, template, period, kind, status,
 #                                                        scheduled at, recipients
 ReminderKey = tuple[str, str, str, str]  # unit, template, period, kind
+DigestKey = tuple[int, str, str, str, str]  # person, template, period, root unit, kind
+# key, status ('sent', 'skipped', 'empty'), scheduled at (ISO), the messages carrying it
+DigestRecord = tuple[DigestKey, str, str, list[Outgoing]]
 
 
 class DraftChanged(Exception):
@@ -127,6 +131,16 @@ class Storage(Protocol):
                                retry: list[ReminderKey] | None = None) -> None: ...
 
     async def release_stranded_reminders(self) -> int: ...
+
+    # --- scheduled digests -------------------------------------------------------------------
+    async def watchers(self) -> list[tuple[Person, str, Role]]: ...
+    async def digest_ledger(self, template_id: str, period: str
+                            ) -> dict[tuple[int, str], frozenset[str]]: ...
+    async def store_digests(self, records: list[DigestRecord]
+                            ) -> dict[DigestKey, list[int]]:
+        """Ledger rows and their outbox rows in one transaction; a key already recorded
+        writes nothing. Returns the keys recorded → their outbox row ids."""
+        ...
 
     # --- delivery ------------------------------------------------------------------------------
     async def pending_outbox(self, channel: str) -> list[Stored]: ...

@@ -17,6 +17,8 @@ from bot.domain.templates import Level, Template
 from bot.domain.units import Unit, UnitConflict, retired_target
 from storage.database import Database, GroupCommit, utcnow_iso
 from storage.interface import (
+    DigestKey,
+    DigestRecord,
     DraftChanged,
     ReportSentMeanwhile,
     ReviewRefused,
@@ -869,6 +871,56 @@ class SqliteStorage:
                     f"{extra}", (cutoff,))
                 out[table] = cur.rowcount
             return out
+        return await self.db.write(work)
+
+    # --- scheduled digests ------------------------------------------------------------------
+
+    async def watchers(self) -> list[tuple[Person, str, Role]]:
+        """Every supervisor and admin membership with its person (their own account, where
+        pushes go), by person then by when they joined the unit."""
+        rows = await self.db.fetchall(
+            "SELECT p.id, p.channel, p.external_id, p.display_name, p.reachable, m.unit_code,"
+            " m.role FROM memberships m JOIN people p ON p.id = m.person_id"
+            " WHERE m.role IN ('supervisor', 'admin') ORDER BY p.id, m.created_at")
+        return [(_person(r), r["unit_code"], Role(r["role"])) for r in rows]
+
+    async def digest_ledger(self, template_id: str, period: str
+                            ) -> dict[tuple[int, str], frozenset[str]]:
+        """(person, root unit) → kinds of digest already handled (sent, skipped or empty)."""
+        rows = await self.db.fetchall(
+            "SELECT person_id, unit_code, group_concat(kind, ' ') AS kinds FROM digest_ledger"
+            " WHERE template_id=? AND period=? GROUP BY person_id, unit_code",
+            (template_id, period))
+        cache: dict[str, frozenset[str]] = {}
+        return {(r["person_id"], r["unit_code"]):
+                cache.setdefault(r["kinds"], frozenset(r["kinds"].split())) for r in rows}
+
+    async def store_digests(self, records: list[DigestRecord]) -> dict[DigestKey, list[int]]:
+        """Record digests in the ledger and their messages in the outbox, in one transaction;
+        a key already in the ledger (another sweep, an earlier run) writes nothing. Returns
+        each key this call recorded → the ids of its outbox rows (in the given order)."""
+        now = utcnow_iso()
+
+        def work(conn: sqlite3.Connection) -> dict[DigestKey, list[int]]:
+            out: dict[DigestKey, list[int]] = {}
+            for key, status, scheduled_at, messages in records:
+                if conn.execute(
+                        "INSERT INTO digest_ledger (person_id, template_id, period, unit_code,"
+                        " kind, status, scheduled_at, handled_at) VALUES (?,?,?,?,?,?,?,?)"
+                        " ON CONFLICT DO NOTHING RETURNING 1",
+                        (*key, status, scheduled_at, now)).fetchone() is None:
+                    continue  # handled already: its messages were written with it
+                ids = []
+                for m in messages:
+                    cur = conn.execute(
+                        "INSERT INTO outbox (channel, chat_id, person_id, event_id, priority,"
+                        " payload, created_at) VALUES (?,?,?,?,?,?,?)",
+                        (m.channel, m.chat_id, m.person_id, m.event_id, m.priority, m.payload,
+                         now))
+                    ids.append(cur.lastrowid or 0)
+                out[key] = ids
+            return out
+
         return await self.db.write(work)
 
     async def release_stranded_reminders(self) -> int:

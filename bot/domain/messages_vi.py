@@ -1098,3 +1098,23 @@ def digest_pick_button(title: str, period: str, unit: str) -> str:
 
 def digest_up_button(name: str) -> str:
     return f"⬆ Về {name}"
+
+
+# --- scheduled digests for supervisors (bot/services/digest_sweep.py) -------------------------
+
+DIGEST_SCHEDULED = {
+    "last_day": "📬 Tổng hợp sáng ngày cuối hạn",
+    "after_due": "📬 Kết quả sau hạn",
+    "weekly": "📬 Tổng hợp hằng tuần",
+}
+# Where buttons are typed (Zalo), a pushed digest has none: a typed number would answer the
+# person's last screen, not this message. The command works whatever they were doing.
+DIGEST_SCHEDULED_TYPE = "Gõ /tonghop để xem chi tiết và mở từng đơn vị."
+
+
+def digest_scheduled_heading(family: str, last_day: date | None) -> str:
+    """'📬 Tổng hợp sáng ngày cuối hạn (hạn chót hết ngày 09/12/2026)'."""
+    heading = DIGEST_SCHEDULED[family]
+    if family == "last_day" and last_day is not None:
+        heading += f" (hạn chót hết ngày {last_day:%d/%m/%Y})"
+    return heading

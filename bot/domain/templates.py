@@ -591,6 +591,10 @@ def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> l
     late = send_at_problem(send_at, quiet) if send_at is not None and quiet else None
     if late:
         bad("reminders.send_at", late)
+    send_at = t.digests.send_at if t.digests else None
+    late = send_at_problem(send_at, quiet) if send_at is not None and quiet else None
+    if late:
+        bad("digests.send_at", late)
     return out
 
 

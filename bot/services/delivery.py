@@ -103,8 +103,11 @@ class Courier:
                  record: Callable[[list[tuple[int, str]], dict[str, int]], Awaitable[object]],
                  unreachable: Callable[[int], Awaitable[object]],
                  limits: Limits = Limits(), workers: int = 16, push_attempts: int = 4,
-                 pictures: bool = False) -> None:
+                 pictures: bool = False, buttons: bool = True) -> None:
         self.channel = channel
+        # Are a Reply's buttons pressed (Telegram), or typed as numbers that answer the
+        # person's last screen (Zalo)? A pushed message's numbers would answer the wrong one.
+        self.buttons = buttons
         # Can the channel show a Reply's picture? Where not, the renderer drops it and the
         # text goes alone; callers ask first so as not to draw a picture for nothing.
         self.pictures = pictures

@@ -83,7 +83,8 @@ async def start_services(application: AnyApplication, config: Config, *,
     if zalo is not None:
         application.bot_data[RECEIVERS_KEY] = [zalo]
     if sweep_every is not None:
-        scheduler = Scheduler(app.reminders, app.channels, every=sweep_every)
+        scheduler = Scheduler(app.reminders, app.channels, every=sweep_every,
+                              digests=app.digests)
         scheduler.start()
         application.bot_data[SCHEDULER_KEY] = scheduler
     tune_runtime()

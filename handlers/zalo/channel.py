@@ -59,7 +59,7 @@ class ZaloChannel:
                                limits=Limits(self.settings.max_per_second,
                                              self.settings.max_per_chat_per_second,
                                              self.settings.chat_burst),
-                               pictures=PICTURES)
+                               pictures=PICTURES, buttons=False)
         self.quota = QuotaWatch(app.storage, app.channels, channel=CHANNEL,
                                 quota=self.settings.monthly_quota, zone=config.zone,
                                 clock=app.reporting.clock, sent=lambda: self.transport.sent)

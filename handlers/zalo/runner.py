@@ -43,7 +43,7 @@ async def _serve(config: Config) -> int:
         zalo = await start_zalo(app, config)
         assert zalo is not None  # run_problems: a token is there
         receivers.append(zalo)
-        scheduler = Scheduler(app.reminders, app.channels)
+        scheduler = Scheduler(app.reminders, app.channels, digests=app.digests)
         scheduler.start()
         tune_runtime()
         log.info("baocao started on Zalo (%d templates, %d people)", len(app.templates), people)
