@@ -24,7 +24,7 @@ from bot.domain.buttons import OpenDigest, ViewSubmission
 from bot.domain.dialogue import Button, Reply
 from bot.domain.digest import Digest, DigestError, Figure
 from bot.domain.periods import Period, PeriodError
-from bot.domain.reports import schedule_windows
+from bot.domain.reports import Window, schedule_windows
 from bot.domain.roles import Role
 from bot.domain.templates import Aggregate
 from bot.domain.units import Unit, ancestors_of, subtree_codes
@@ -54,9 +54,10 @@ async def start(deps: Deps, ctx: Ctx) -> list[Reply]:
             for schedule in t.every_schedule:
                 current = schedule_windows(t, schedule, ctx.now, deps.zone, deps.lock_days,
                                            include_locked=1)
-                if current and any(u.code in codes
-                                   for u in tree.expected_for(t.id, current[0].period)):
-                    offers.append(OpenDigest(root, t.id, current[0].period.id))
+                chased = _chased(current, ctx.now)
+                if chased and any(u.code in codes
+                                  for u in tree.expected_for(t.id, chased.period)):
+                    offers.append(OpenDigest(root, t.id, chased.period.id))
     offers = list(dict.fromkeys(offers))
     if not offers:
         return [Reply(M.DIGEST_NOTHING)]
@@ -66,6 +67,16 @@ async def start(deps: Deps, ctx: Ctx) -> list[Reply]:
                                             Period.parse(o.period).label_vi(),
                                             tree.units[o.unit].name), o)] for o in offers]
     return [Reply(M.DIGEST_PICK, rows, numbered=True)]
+
+
+def _chased(windows: list[Window], now: datetime) -> Window | None:
+    """The period a supervisor is chasing: the oldest one still open (on the 4th, February's
+    report due that night, not March's just begun; after the due date, February until it
+    locks); else the latest locked one."""
+    unlocked = [w for w in windows if now < w.lock]
+    if unlocked:
+        return min(unlocked, key=lambda w: w.due)
+    return windows[0] if windows else None
 
 
 async def show(deps: Deps, ctx: Ctx, data: OpenDigest) -> list[Reply]:
