@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import sqlite3
@@ -718,10 +719,17 @@ def cmd_digest(args: argparse.Namespace) -> int:
         finally:
             await storage.close()
 
+    # One run over a province's 20,000 reports allocates ~700,000 answers and objects, none
+    # of them cyclic garbage: the collector's sweeps over them were ~15% of the command.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         d = asyncio.run(run())
     except DigestError as e:
         raise CommandError(str(e)) from e
+    finally:
+        if collecting:
+            gc.enable()
     if args.json:
         print(json.dumps(d.to_json(), ensure_ascii=False))
     else:
