@@ -667,14 +667,14 @@ def _combine(parts: Sequence[Rollup]) -> Rollup:
     if agg is Aggregate.NONE:
         return Rollup(agg, None, units)
     value = sum(values, Fraction(0)) if values else None  # sum, count, count of yes
+    if value is None:  # nobody answered in any part: unknown, as `roll_up` gives it
+        return Rollup(agg, None, units)
     if agg is Aggregate.DISTRIBUTION:
         counts: dict[str, int] = {}
         for p in parts:
             for option, n in (p.distribution or {}).items():
                 counts[option] = counts.get(option, 0) + n
-        return Rollup(agg, value or Fraction(0), units, distribution=counts)
-    if agg in (Aggregate.COUNT, Aggregate.COUNT_YES):
-        return Rollup(agg, value or Fraction(0), units)
+        return Rollup(agg, value, units, distribution=counts)
     return Rollup(agg, value, units)
 
 
