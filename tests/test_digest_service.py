@@ -310,3 +310,36 @@ async def test_the_subtree_read_picks_each_reports_latest_version_and_first_send
     assert [(s.id, s.unit_code, s.period, s.version, s.answers, s.on_time,
              s.first_submitted_at, s.submitted_at) for s in got] == expected
     assert any(s.version > 1 for s in got) and any(not s.on_time for s in got)
+
+
+@pytest.mark.parametrize("answers", [
+    {"htx_moi": 10 ** 30, "so_to": 0.1, "to_kha": -0.0},
+    {"htx_moi": 2.5e-308, "ghi_chu": "Xã \u1ea1 \"ổn\"", "co": True, "khac": None},
+    {"ghi_chu": "\ud800 a lone surrogate, as json.dumps writes it"},  # the fallback parser
+])
+async def test_the_subtree_read_gives_the_answers_as_json_loads_reads_them(
+        tmp_path: Path, answers: dict[str, Any]) -> None:
+    import sqlite3
+
+    t = load(tmp_path)
+    storage = await SqliteStorage.open(tmp_path / "baocao.db")
+    try:
+        await storage.upsert_units(UNITS)
+        version = (await storage.sync_templates([t]))[t.id]
+        text = json.dumps(answers)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO submissions (unit_code, template_id, template_version, period,"
+                " version, submitted_at, due_at, on_time, answers_json)"
+                " VALUES ('A', ?, ?, '2026-03', 1, ?, ?, 1, ?)",
+                (t.id, version, "2026-04-01T01:00:00+00:00", "2026-04-04T17:00:00+00:00",
+                 text))
+
+        await storage.db.write(write)
+        [s] = await storage.subtree_submissions(t.id, "P", ["2026-03"])
+    finally:
+        await storage.close()
+    assert s.answers == json.loads(text)
+    assert [type(v) for v in s.answers.values()] == [type(v) for v in answers.values()]
+    assert str(s.answers.get("to_kha")) == str(answers.get("to_kha"))  # -0.0 stays -0.0

@@ -37,7 +37,7 @@ from decimal import Context, Decimal, Inexact, localcontext
 from fractions import Fraction
 from itertools import pairwise
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from bot.domain.periods import Period
 from bot.domain.templates import Aggregate, Question, QuestionType
@@ -182,7 +182,7 @@ def roll_ups(questions: Sequence[Question], by_unit: Mapping[str, Answers]) -> l
             rows = []
         for q, column in zip(plain, zip(*rows, strict=True), strict=False):
             if set(map(type, column)) == {int}:  # no bool, float or None among them
-                sums[q.id] = sum(column)
+                sums[q.id] = sum(cast(tuple[int, ...], column))
     units = tuple(sorted(by_unit)) if sums else ()
     out = []
     for q in questions:
@@ -200,8 +200,9 @@ def _summed(qid: str, by_unit: Mapping[str, Answers]) -> tuple[Fraction, tuple[s
     """Σ of the units' numeric answers to `qid`, and those units (sorted): one loop, integers
     added as they come (the common case, and the hot loop of a 10,000-commune digest)."""
     values = [a.get(qid) for a in by_unit.values()]
-    if set(map(type, values)) == {int}:  # every unit answered with an integer: no per-unit
-        return Fraction(sum(values)), tuple(sorted(by_unit))  # checks (bool is not int here)
+    if set(map(type, values)) == {int}:  # every unit answered with an integer (a bool's type
+        # is not int): no per-unit checks
+        return Fraction(sum(cast(list[int], values))), tuple(sorted(by_unit))
     whole = 0
     rest: list[Number] = []
     units: list[str] = []
@@ -251,8 +252,9 @@ def _weighted(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
     if {type(x) for pair in pairs.values() for x in pair} <= {int, Decimal}:
         # what `_times` gives each pair, in C: an int times an int natively, any Decimal
         # product in the exact context (prices typed as decimals, weights as counts)
+        decimals = cast(dict[str, tuple[Decimal, Decimal]], pairs)  # (an int as one)
         with localcontext(_EXACT):
-            products = [v * w for v, w in pairs.values()]
+            products = [v * w for v, w in decimals.values()]
         top = _total(products)
     else:
         top = _total(_times(v, w) for v, w in pairs.values())
