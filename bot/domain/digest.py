@@ -470,10 +470,11 @@ def build(inp: DigestInput) -> Digest:
     figure_units = {c for c in subtree if not units[c].merged_into}
     span = Span.of(inp.period)
 
+    # a target looks at the units that owe the report (not the districts above them)
+    owe = {c for c in applicable if any(active_in(units[c], p) for p in periods)}
+
     def owing(view: set[str]) -> set[str]:
-        # a target looks at the units that owe the report (not the districts above them)
-        return {c for c in view if c in applicable
-                and any(active_in(units[c], p) for p in periods)}
+        return view & owe
 
     def rolled(view: set[str]) -> tuple[list[tuple[Rollup, Rollup]], dict[str, Answers]]:
         now = _answers(t, view, reports, span, merges, periods, own)
