@@ -470,10 +470,13 @@ def build(inp: DigestInput) -> Digest:
     figure_units = {c for c in subtree if not units[c].merged_into}
     span = Span.of(inp.period)
 
-    # a target looks at the units that owe the report (not the districts above them)
-    owe = {c for c in applicable if any(active_in(units[c], p) for p in periods)}
+    owe: set[str] | None = None  # decided once per unit, when a memo misses
 
     def owing(view: set[str]) -> set[str]:
+        # a target looks at the units that owe the report (not the districts above them)
+        nonlocal owe
+        if owe is None:
+            owe = {c for c in applicable if any(active_in(units[c], p) for p in periods)}
         return view & owe
 
     def rolled(view: set[str]) -> tuple[list[tuple[Rollup, Rollup]], dict[str, Answers]]:
