@@ -117,7 +117,7 @@ def _json_list(text: str) -> list[Any]:
     the standard library reads it, and raises as before on what is not JSON."""
     try:
         parsed = from_json(text)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a text it cannot take as UTF-8
         return cast(list[Any], json.loads(text))
     return cast(list[Any], parsed)
 
