@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import gc
 import json
 import os
 import sqlite3
@@ -796,10 +798,20 @@ def cmd_digest(args: argparse.Namespace) -> int:
         finally:
             await storage.close()
 
+    # One run over a province's 20,000 reports allocates ~700,000 answers and objects, none
+    # of them cyclic garbage: the collector's sweeps over them were ~15% of the command. And
+    # the process ends next: its last collections at exit need not sweep what is left (the
+    # modules, the validators), ~80 ms of a cold digest (at exit only: a test run goes on).
+    atexit.register(gc.freeze)
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         d = asyncio.run(run())
     except DigestError as e:
         raise CommandError(str(e)) from e
+    finally:
+        if collecting:
+            gc.enable()
     if args.json:
         print(json.dumps(d.to_json(), ensure_ascii=False))
     else:

@@ -187,3 +187,47 @@ async def test_a_kept_read_follows_reviews_and_equals_a_fresh_one(tmp_path: Path
         assert d.completeness.actual == 1 and d.completeness.missing_units == ("B", "C")
     finally:
         await storage.close()
+
+
+def test_the_figures_equal_the_general_roll_up_of_each_units_combined_answers() -> None:
+    """The digest's short cuts (a one-period digest reading each unit's own answers, sums a
+    column at a time, the whole joined from its children) against the general path:
+    `answers_by_unit` over the subtree, then `roll_up` question by question."""
+    from bot.domain.periods import Period
+    from bot.domain.rollup import Span, answers_by_unit, roll_up
+
+    february = Period.parse("2026-02")
+    for seed in range(12):
+        rng = random.Random(seed)
+        units = tree(rng)
+        subs = reports(rng, units)
+        communes = sorted(c for c in units if c.startswith("X"))
+        if len(communes) >= 2 and seed % 2:  # a merge: the heir's figures combine both
+            old, new = rng.sample(communes, 2)
+            units[old] = replace(units[old], merged_into=new, retired_on=date(2026, 2, 28))
+        if seed % 3 == 0:  # every answer an integer or none: the column short cut throughout
+            subs = [replace(s, answers={k: v for k, v in s.answers.items()
+                                        if type(v) is int}) for s in subs]
+        by_unit: dict[str, list[tuple[Period, dict[str, Any]]]] = {}
+        for s in subs:
+            if s.counted:
+                by_unit.setdefault(s.unit, []).append((Period.parse(s.period), dict(s.answers)))
+        merges = {u.code: u.merged_into for u in units.values() if u.merged_into}
+        inp = DigestInput(T, MARCH, "P", units, due(T, MARCH) + timedelta(days=3), subs,
+                          {MARCH.id: due(T, MARCH)})
+        d = build(inp)
+        views = {"P": set(units)} | {c.unit: {u for u in units if u == c.unit
+                                              or units[u].parent_code == c.unit}
+                                     for c in d.children}
+        shown = {"P": d.figures} | {c.unit: c.figures for c in d.children}
+        for code, view in views.items():
+            codes = {u for u in view if not units[u].merged_into}
+            now = answers_by_unit(T.questions, codes, by_unit, Span.of(MARCH), merges)
+            before = answers_by_unit(T.questions, codes, by_unit, Span.of(february), merges)
+            for f in shown[code]:
+                q = T.question(f.question)
+                r, b = roll_up(q, now), roll_up(q, before)
+                where = (seed, code, f.question)
+                assert (f.value, f.units, f.distribution) == (r.value, len(r.units),
+                                                              r.distribution), where
+                assert (f.previous, f.previous_distribution) == (b.value, b.distribution)

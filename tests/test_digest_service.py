@@ -257,3 +257,93 @@ async def test_a_returned_report_counts_as_not_sent_until_sent_again(tmp_path: P
     assert (c.expected, c.actual, c.on_time) == (3, 1, 1)
     assert c.missing_units == ("B", "C") and c.late_units == ()
     assert {f.question: f.value for f in d.figures}["htx_moi"] == 3  # A's alone
+
+
+async def test_the_subtree_read_picks_each_reports_latest_version_and_first_sending(
+        tmp_path: Path) -> None:
+    """Random corrections (versions 1-3, some reports without a version 1, some answers only
+    as rows): each report's latest version, with the first version's on-time flag and the
+    earliest sending, against the rows themselves."""
+    import random
+    import sqlite3
+
+    t = load(tmp_path)
+    storage = await SqliteStorage.open(tmp_path / "baocao.db")
+    rng = random.Random(13)
+    try:
+        await storage.upsert_units(UNITS)
+        version = (await storage.sync_templates([t]))[t.id]
+        rows: list[tuple[Any, ...]] = []
+        start = datetime(2026, 4, 1, tzinfo=VN)
+        for unit in ("A", "B", "C"):
+            for period in ("2026-01", "2026-02", "2026-03"):
+                first = rng.choice([1, 1, 1, 2])
+                for v in range(first, first + rng.randint(0, 2) + 1):
+                    at = start + timedelta(hours=rng.randint(0, 500))
+                    rows.append((len(rows) + 1, unit, period, v, at.isoformat(),
+                                 rng.random() < 0.5, {"htx_moi": rng.randint(0, 9)},
+                                 rng.random() < 0.3))
+
+        def write(conn: sqlite3.Connection) -> None:
+            for sid, unit, period, v, at, on_time, answers, as_rows in rows:
+                conn.execute(
+                    "INSERT INTO submissions (id, unit_code, template_id, template_version,"
+                    " period, version, submitted_by, submitted_at, due_at, on_time,"
+                    " answers_json) VALUES (?,?,?,?,?,?,NULL,?,?,?,?)",
+                    (sid, unit, t.id, version, period, v, at, start.isoformat(), on_time,
+                     None if as_rows else json.dumps(answers)))
+                if as_rows:
+                    conn.execute("INSERT INTO submission_answers (submission_id, question_id,"
+                                 " value) VALUES (?, 'htx_moi', ?)",
+                                 (sid, json.dumps(answers["htx_moi"])))
+
+        await storage.db.write(write)
+        got = await storage.subtree_submissions(t.id, "D1", ["2026-02", "2026-03"])
+    finally:
+        await storage.close()
+    expected = []
+    for unit in ("A", "B"):  # D1's communes
+        for period in ("2026-02", "2026-03"):
+            versions = [r for r in rows if r[1] == unit and r[2] == period]
+            latest = max(versions, key=lambda r: r[3])
+            ones = [r for r in versions if r[3] == 1]
+            expected.append((latest[0], unit, period, latest[3], latest[6],
+                             bool(ones and ones[0][5]),
+                             min(datetime.fromisoformat(r[4]) for r in versions),
+                             datetime.fromisoformat(latest[4])))
+    assert [(s.id, s.unit_code, s.period, s.version, s.answers, s.on_time,
+             s.first_submitted_at, s.submitted_at) for s in got] == expected
+    assert any(s.version > 1 for s in got) and any(not s.on_time for s in got)
+
+
+@pytest.mark.parametrize("answers", [
+    {"htx_moi": 10 ** 30, "so_to": 0.1, "to_kha": -0.0},
+    {"htx_moi": 2.5e-308, "ghi_chu": "Xã \u1ea1 \"ổn\"", "co": True, "khac": None},
+    {"ghi_chu": "\ud800 a lone surrogate, as json.dumps writes it"},  # the fallback parser
+])
+async def test_the_subtree_read_gives_the_answers_as_json_loads_reads_them(
+        tmp_path: Path, answers: dict[str, Any]) -> None:
+    import sqlite3
+
+    t = load(tmp_path)
+    storage = await SqliteStorage.open(tmp_path / "baocao.db")
+    try:
+        await storage.upsert_units(UNITS)
+        version = (await storage.sync_templates([t]))[t.id]
+        text = json.dumps(answers)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO submissions (unit_code, template_id, template_version, period,"
+                " version, submitted_at, due_at, on_time, answers_json)"
+                " VALUES ('A', ?, ?, '2026-03', 1, ?, ?, 1, ?)",
+                (t.id, version, "2026-04-01T01:00:00+00:00", "2026-04-04T17:00:00+00:00",
+                 text))
+
+        await storage.db.write(write)
+        [s] = await storage.subtree_submissions(t.id, "P", ["2026-03"])
+    finally:
+        await storage.close()
+    assert s.answers == json.loads(text)
+    assert [type(v) for v in s.answers.values()] == [type(v) for v in answers.values()]
+    assert str(s.answers.get("to_kha")) == str(answers.get("to_kha"))  # -0.0 stays -0.0

@@ -251,3 +251,53 @@ def test_a_count_nobody_answered_is_unknown_not_zero(question: dict[str, Any]) -
         assert (r.value, r.units, r.distribution) == (None, (), None)
     answered = roll_up(q, {"x": {"co": "a" if q.type == "choice" else False}})
     assert answered.value is not None and answered.units == ("x",)
+
+
+def _random_answers(rng: Any, qids: list[str]) -> dict[str, dict[str, Any]]:
+    """Units' answers of every shape a roll-up may meet: integers (huge ones too), decimals,
+    fractions, yes/no, text, nothing, a question left out."""
+    shapes = [lambda: rng.randint(-5, 50), lambda: rng.randint(-5, 50), lambda: 10 ** 30,
+              lambda: rng.choice([0.1, 2.25, 1.5, -0.3]), lambda: F(1, 3), lambda: True,
+              lambda: None, lambda: "7", lambda: []]
+    out = {}
+    for i in range(rng.randint(0, 12)):
+        only_ints = rng.random() < 0.5  # the common case: every answer an integer
+        a = {qid: (rng.randint(0, 99) if only_ints else rng.choice(shapes)()) for qid in qids}
+        if not only_ints and rng.random() < 0.3:
+            del a[rng.choice(qids)]
+        out[f"X{rng.randint(0, 99):02d}{i}"] = a
+    return out
+
+
+def test_roll_ups_a_column_at_a_time_equal_roll_up_question_by_question() -> None:
+    import random
+
+    from bot.domain.rollup import roll_ups
+
+    questions = [q("a"), q("b"), q("c", "decimal"), q("m", aggregate="average"),
+                 q("lo", aggregate="min"), q("r", aggregate="ratio", denominator="a"),
+                 q("w", "decimal", aggregate="average", weight="b"), q("y", "yes_no"),
+                 q("t", "text", required=False)]
+    ids = [x.id for x in questions]
+    for seed in range(300):
+        rng = random.Random(seed)
+        by_unit = _random_answers(rng, ids)
+        chosen = rng.sample(questions, rng.randint(1, len(questions)))
+        assert roll_ups(chosen, by_unit) == [roll_up(x, by_unit) for x in chosen], seed
+
+
+def test_a_weighted_average_of_decimals_is_exact() -> None:
+    # decimal answers × integer weights (multiplied in C): the same as with fractions
+    import random
+
+    for seed in range(100):
+        rng = random.Random(seed)
+        by_unit = {f"X{i}": {"ty_le": rng.choice([0.1, 2.25, 33.3, 7, F(1, 3)]),
+                             "so_to": rng.choice([0, 3, 10, 1.5])}
+                   for i in range(rng.randint(1, 20))}
+        r = roll_up(WEIGHTED, by_unit)
+        pairs = [(exact(a["ty_le"]), exact(a["so_to"])) for a in by_unit.values()]
+        top = sum((v * w for v, w in pairs if v is not None and w is not None), F(0))
+        bottom = sum((w for _, w in pairs if w is not None), F(0))
+        assert (r.numerator, r.denominator) == (top, bottom)
+        assert r.value == (top / bottom if bottom else None)

@@ -38,7 +38,7 @@ from bot.domain.rollup import (
     Rollup,
     Series,
     Span,
-    roll_up,
+    roll_ups,
     unit_answers,
 )
 from bot.domain.targets import TargetResult, basis_of, evaluate, meets, progress, shows
@@ -57,7 +57,7 @@ class DigestError(ValueError):
 # --- inputs ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # 20,000 kept by a bot's digest cache: no dict each
 class Sent:
     """The latest submitted version of one unit's report for one period.
 
@@ -440,12 +440,19 @@ def build(inp: DigestInput) -> Digest:
     parsed: dict[str, Period | None] = {}
     under = {c: k for k, below in below_of.items() for c in below} if memo is not None else {}
     names: dict[str, list[tuple[str, str, int, bool]]] = {}
+    # a period's own answers by unit, the last of each unit's that has any (what `_answers`
+    # reads for a one-period digest), shared by the period ids naming the same period
+    own: dict[Period, dict[str, Answers]] = {}
+    slots: dict[str, dict[str, Answers]] = {}
     for s in inp.submissions:
         if s.period not in parsed:
             try:
                 parsed[s.period] = Period.parse(s.period)
             except PeriodError:
                 parsed[s.period] = None
+            found = parsed[s.period]
+            if found is not None:
+                slots[s.period] = own.setdefault(found, {})
         p = parsed[s.period]
         if p is None or p.kind is not kind or s.unit not in subtree:
             continue
@@ -453,6 +460,8 @@ def build(inp: DigestInput) -> Digest:
             current[(s.unit, s.period)] = s
         if s.counted:
             reports.setdefault(s.unit, []).append((p, s.answers))
+            if s.answers:
+                slots[s.period][s.unit] = s.answers
         if memo is not None:
             # a merged-away unit's reports may count for a unit under another child
             owner = "" if s.unit in merges else under.get(s.unit, inp.root)
@@ -461,15 +470,19 @@ def build(inp: DigestInput) -> Digest:
     figure_units = {c for c in subtree if not units[c].merged_into}
     span = Span.of(inp.period)
 
+    owe: set[str] | None = None  # decided once per unit, when a memo misses
+
     def owing(view: set[str]) -> set[str]:
         # a target looks at the units that owe the report (not the districts above them)
-        return {c for c in view if c in applicable
-                and any(active_in(units[c], p) for p in periods)}
+        nonlocal owe
+        if owe is None:
+            owe = {c for c in applicable if any(active_in(units[c], p) for p in periods)}
+        return view & owe
 
     def rolled(view: set[str]) -> tuple[list[tuple[Rollup, Rollup]], dict[str, Answers]]:
-        now = _answers(t, view, reports, span, merges, periods)
+        now = _answers(t, view, reports, span, merges, periods, own)
         before = {} if previous is None else _answers(t, view, reports, Span.of(previous),
-                                                      merges, before_periods)
+                                                      merges, before_periods, own)
         return _rollups(t, now, before), now
 
     shared: Hashable = None
@@ -522,7 +535,7 @@ def build(inp: DigestInput) -> Digest:
                  for i in range(len(parts[0]))]
         everyone = owing(subtree & figure_units)
         joinable = inp.root not in everyone  # every unit checked is in some child's subtree
-        all_now = _answers(t, figure_units, reports, span, merges, periods)
+        all_now = _answers(t, figure_units, reports, span, merges, periods, own)
         overall = _targets(t, inp, everyone, top, reports, merges, all_now,
                            child_targets if joinable else None)
         if memo is not None:
@@ -554,18 +567,20 @@ def _subtree(root: str, kids: Mapping[str | None, list[Unit]]) -> set[str]:
 
 
 def _answers(t: Template, codes: set[str], reports: Mapping[str, Series], span: Span,
-             merges: Mapping[str, str], periods: Sequence[Period]) -> dict[str, Answers]:
+             merges: Mapping[str, str], periods: Sequence[Period],
+             own: Mapping[Period, Mapping[str, Answers]]) -> dict[str, Answers]:
     """Each unit's answers over `span` (what `roll_up` takes). One report period and no unit
-    merged into it: the report's own answers (what `unit_answers` gives then, without
-    walking every question of every unit); otherwise `unit_answers` combines them."""
+    merged into it: the report's own answers (`own`: the last non-empty answers of each
+    unit's counted reports of that period, what `unit_answers` gives then, without walking
+    every question of every unit); otherwise `unit_answers` combines them."""
     out: dict[str, Answers] = {}
-    single = periods[0] if len(periods) == 1 else None
+    single = own.get(periods[0], {}) if len(periods) == 1 else None
     heirs = set(merges.values())
     for code in sorted(codes):  # sorted: the roll-ups list their units sorted
         if single is not None and code not in heirs:
-            for p, found in reports.get(code, ()):
-                if p == single and found:
-                    out[code] = found
+            found = single.get(code)
+            if found is not None:
+                out[code] = found
             continue
         answers = unit_answers(t.questions, code, reports, span, merges)
         if answers:
@@ -629,8 +644,8 @@ def _joined_completeness(parts: Sequence[Completeness]) -> Completeness:
 def _rollups(t: Template, now: Mapping[str, Answers],
              before: Mapping[str, Answers]) -> list[tuple[Rollup, Rollup]]:
     """Each totalled question's roll-up over `now` and over `before`, in template order."""
-    return [(roll_up(q, now), roll_up(q, before)) for q in t.questions
-            if q.aggregation is not Aggregate.NONE]
+    totalled = [q for q in t.questions if q.aggregation is not Aggregate.NONE]
+    return list(zip(roll_ups(totalled, now), roll_ups(totalled, before), strict=True))
 
 
 def _combine(parts: Sequence[Rollup]) -> Rollup:
@@ -656,14 +671,14 @@ def _combine(parts: Sequence[Rollup]) -> Rollup:
     if agg is Aggregate.NONE:
         return Rollup(agg, None, units)
     value = sum(values, Fraction(0)) if values else None  # sum, count, count of yes
+    if value is None:  # nobody answered in any part: unknown, as `roll_up` gives it
+        return Rollup(agg, None, units)
     if agg is Aggregate.DISTRIBUTION:
         counts: dict[str, int] = {}
         for p in parts:
             for option, n in (p.distribution or {}).items():
                 counts[option] = counts.get(option, 0) + n
-        return Rollup(agg, value or Fraction(0), units, distribution=counts)
-    if agg in (Aggregate.COUNT, Aggregate.COUNT_YES):
-        return Rollup(agg, value or Fraction(0), units)
+        return Rollup(agg, value, units, distribution=counts)
     return Rollup(agg, value, units)
 
 

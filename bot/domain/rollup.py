@@ -33,10 +33,11 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Context, Decimal, Inexact
+from decimal import Context, Decimal, Inexact, localcontext
 from fractions import Fraction
 from itertools import pairwise
-from typing import Any, Literal
+from operator import itemgetter
+from typing import Any, Literal, cast
 
 from bot.domain.periods import Period
 from bot.domain.templates import Aggregate, Question, QuestionType
@@ -80,6 +81,13 @@ def _fast(value: Any) -> Number | None:
 
 
 def _total(values: Iterable[Number]) -> Fraction:
+    values = list(values)
+    kinds = set(map(type, values))
+    if kinds <= {int}:  # integers only (or none): one native sum
+        return Fraction(sum(values))
+    if kinds == {Decimal}:  # the loop below in C: the same additions in the same context
+        with localcontext(_EXACT):
+            return Fraction(sum(values, Decimal(0)))
     whole, decimal, other = 0, Decimal(0), Fraction(0)
     for v in values:
         if isinstance(v, int):
@@ -157,13 +165,44 @@ def roll_up(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
     return Rollup(agg, max(values), units)
 
 
+def roll_ups(questions: Sequence[Question], by_unit: Mapping[str, Answers]) -> list[Rollup]:
+    """`[roll_up(q, by_unit) for q in questions]`, the plain sums and averages taken a column
+    at a time: each unit's answers to all of them picked in one C call, and a question every
+    unit answered with an integer summed natively (the common case; any other falls back to
+    `roll_up`). A digest of 10,000 communes × 30 questions otherwise takes one Python step
+    per answer."""
+    plain = [q for q in questions if q.aggregation is Aggregate.SUM
+             or (q.aggregation is Aggregate.AVERAGE and not q.weight)]
+    sums: dict[str, int] = {}
+    if len(plain) > 1 and by_unit:  # (itemgetter of one key gives a value, not a tuple)
+        pick = itemgetter(*(q.id for q in plain))
+        try:
+            rows = list(map(pick, by_unit.values()))
+        except KeyError:  # a unit left one unanswered: question by question
+            rows = []
+        for q, column in zip(plain, zip(*rows, strict=True), strict=False):
+            if set(map(type, column)) == {int}:  # no bool, float or None among them
+                sums[q.id] = sum(cast(tuple[int, ...], column))
+    units = tuple(sorted(by_unit)) if sums else ()
+    out = []
+    for q in questions:
+        total = sums.get(q.id)
+        if total is None:
+            out.append(roll_up(q, by_unit))
+        elif q.aggregation is Aggregate.SUM:
+            out.append(Rollup(Aggregate.SUM, Fraction(total), units))
+        else:
+            out.append(Rollup(Aggregate.AVERAGE, Fraction(total, len(units)), units))
+    return out
+
+
 def _summed(qid: str, by_unit: Mapping[str, Answers]) -> tuple[Fraction, tuple[str, ...]]:
     """Σ of the units' numeric answers to `qid`, and those units (sorted): one loop, integers
     added as they come (the common case, and the hot loop of a 10,000-commune digest)."""
     values = [a.get(qid) for a in by_unit.values()]
-    ints = [v for v in values if type(v) is int]
-    if len(ints) == len(values):  # every unit answered with an integer: no per-unit checks
-        return Fraction(sum(ints)), tuple(sorted(by_unit))
+    if set(map(type, values)) == {int}:  # every unit answered with an integer (a bool's type
+        # is not int): no per-unit checks
+        return Fraction(sum(cast(list[int], values))), tuple(sorted(by_unit))
     whole = 0
     rest: list[Number] = []
     units: list[str] = []
@@ -188,7 +227,11 @@ def _pairs(by_unit: Mapping[str, Answers], first: str,
     sums, so a missing part never counts as zero)."""
     out = {}
     for code, a in by_unit.items():
-        x, y = _fast(a.get(first)), _fast(a.get(second))
+        x, y = a.get(first), a.get(second)
+        if type(x) is not int:  # integers (the common case) need no conversion
+            x = _fast(x)
+        if type(y) is not int:
+            y = _fast(y)
         if x is not None and y is not None:
             out[code] = (x, y)
     return out
@@ -206,7 +249,15 @@ def _ratio(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
 def _weighted(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
     """Σ value×weight / Σ weight over the units that gave both."""
     pairs = _pairs(by_unit, q.id, q.weight or "")
-    top = _total(_times(v, w) for v, w in pairs.values())
+    if {type(x) for pair in pairs.values() for x in pair} <= {int, Decimal}:
+        # what `_times` gives each pair, in C: an int times an int natively, any Decimal
+        # product in the exact context (prices typed as decimals, weights as counts)
+        decimals = cast(dict[str, tuple[Decimal, Decimal]], pairs)  # (an int as one)
+        with localcontext(_EXACT):
+            products = [v * w for v, w in decimals.values()]
+        top = _total(products)
+    else:
+        top = _total(_times(v, w) for v, w in pairs.values())
     bottom = _total(w for _, w in pairs.values())
     value = top / bottom if bottom else None
     return Rollup(Aggregate.AVERAGE, value, tuple(sorted(pairs)), top, bottom)
@@ -218,7 +269,9 @@ def _answered(value: Any) -> bool:
 
 def _counted(q: Question, by_unit: Mapping[str, Answers]) -> Rollup:
     agg = q.aggregation
-    answered = {code: a[q.id] for code, a in by_unit.items() if _answered(a.get(q.id))}
+    qid = q.id
+    answered = {code: v for code, a in by_unit.items()  # `_answered`, inlined: a hot loop
+                if (v := a.get(qid)) is not None and v != [] and v != ""}
     units = tuple(sorted(answered))
     if not answered:  # nobody answered: unknown ("—"), not a count of 0 that looks like a fact
         return Rollup(agg, None, ())
