@@ -163,6 +163,37 @@ def test_ratio_over_time_flows_sum_both_parts_stocks_take_last_pair() -> None:
     assert roll_up(stock_good, stocks).value == Fraction(100, 24)
 
 
+def test_ratio_over_time_pairs_the_parts_period_by_period() -> None:
+    """A unit that gave the good groups every month of a quarter but the number of groups only
+    in two (March's skipped): its quarter is 2+3 over 10+10, not 2+3+4 over 20 (45%, where
+    the whole quarter's top over a partial bottom read 45% here and over 100% in worse
+    cases); a unit with no month of both is left out, as in one period. The denominator's
+    own figure still sums every month it was given."""
+    quarter = Span.of(Period(PeriodKind.QUARTER, 2026, 1))
+    reports = {"a": [(month(1), {"to_kha": 2, "so_to": 10}), (month(2), {"to_kha": 3, "so_to": 10}),
+                     (month(3), {"to_kha": 4})],
+               "b": [(month(1), {"to_kha": 5}), (month(2), {"so_to": 8})],
+               "c": [(month(1), {"to_kha": 1, "so_to": 4}), (month(2), {"to_kha": 1, "so_to": 4})]}
+    by_unit = answers_by_unit([GOOD, GROUPS], ["a", "b", "c"], reports, quarter)
+    assert roll_up(GROUPS, by_unit).value == 10 + 10 + 8 + 4 + 4
+    ratio = roll_up(GOOD, by_unit)
+    assert ratio.units == ("a", "c")  # b never gave both in one month
+    assert ratio.value == Fraction(2 + 3 + 1 + 1, 10 + 10 + 4 + 4) * 100
+    # stocks: the last month with both
+    stock_good = q("to_kha", aggregate="ratio", denominator="so_to", over_time="last")
+    stock_groups = q("so_to", over_time="last")
+    stocks = answers_by_unit([stock_good, stock_groups], ["a"], reports, quarter)
+    assert roll_up(stock_good, stocks).value == Fraction(3, 10) * 100
+    assert roll_up(stock_groups, stocks).value == 10
+    # weighted average: a price without its weight that month does not count
+    price = q("gia", "decimal", aggregate="average", weight="san_luong")
+    volume = q("san_luong")
+    sold = {"a": [(month(1), {"gia": 10.0, "san_luong": 1}),
+                  (month(2), {"gia": 40.0})]}
+    weighted = answers_by_unit([price, volume], ["a"], sold, quarter)
+    assert roll_up(price, weighted).value == 10
+
+
 def test_default_time_rules() -> None:
     assert time_rule(q("x")) == "sum" and time_rule(q("x", "decimal")) == "sum"
     assert time_rule(q("x", "percent")) == "last" and time_rule(q("x", "yes_no")) == "last"

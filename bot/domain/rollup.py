@@ -221,12 +221,21 @@ def _summed(qid: str, by_unit: Mapping[str, Answers]) -> tuple[Fraction, tuple[s
     return total, tuple(units)
 
 
+PAIRED = "\x00paired:"  # + a question id: its parts taken only where both were answered
+
+
 def _pairs(by_unit: Mapping[str, Answers], first: str,
            second: str) -> dict[str, tuple[Number, Number]]:
     """The units that answered both questions with numbers (the others are left out of both
-    sums, so a missing part never counts as zero)."""
+    sums, so a missing part never counts as zero). Over several periods a unit's two parts
+    are those of the periods where it gave both (`paired_parts`, under PAIRED + `first`)."""
     out = {}
+    key = PAIRED + first
     for code, a in by_unit.items():
+        if key in a:
+            if a[key] is not None:
+                out[code] = a[key]
+            continue
         x, y = a.get(first), a.get(second)
         if type(x) is not int:  # integers (the common case) need no conversion
             x = _fast(x)
@@ -420,12 +429,38 @@ def unit_answers(questions: Iterable[Question], code: str, reports: Mapping[str,
     when the unit (and the units merged into it) reported nothing in the span."""
     merges = merged_into or {}
     check_merges(merges)
-    out = {}
-    for q in questions:
+    out: dict[str, Any] = {}
+    listed = list(questions)
+    for q in listed:
         value = _unit_value(q, code, reports, span, merges)
         if value is not None:
             out[q.id] = value
+    if out and not merged_sources(code, merges):
+        by_id = {q.id: q for q in listed}
+        for q in listed:
+            partner = by_id.get(q.denominator or q.weight or "")
+            if partner is not None and q.aggregation in (Aggregate.RATIO, Aggregate.AVERAGE):
+                pair = paired_parts(q, partner, reports.get(code, ()), span)
+                if pair != (exact(out.get(q.id)), exact(out.get(partner.id))):
+                    out[PAIRED + q.id] = pair
     return out
+
+
+def paired_parts(q: Question, partner: Question, series: Series, span: Span
+                 ) -> tuple[Fraction, Fraction] | None:
+    """A rate's numerator and denominator (or a value and its weight) over `span`, from the
+    periods where the unit gave both: a month with the numerator alone must not add to the
+    top without its bottom (a quarter's 3 months of good groups over 2 months of groups would
+    read over 100%). Each part by its own time rule; None when no period has both."""
+    both = [(x, y) for _, a in _inside(series, span)
+            if (x := exact(a.get(q.id))) is not None
+            and (y := exact(a.get(partner.id))) is not None]
+    if not both:
+        return None
+    top = both[-1][0] if time_rule(q) == "last" else sum((x for x, _ in both), Fraction(0))
+    bottom = (both[-1][1] if time_rule(partner) == "last"
+              else sum((y for _, y in both), Fraction(0)))
+    return top, bottom
 
 
 def answers_by_unit(questions: Sequence[Question], codes: Collection[str],
