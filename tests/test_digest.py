@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from fractions import Fraction as F
 from typing import Any
@@ -280,3 +281,30 @@ def test_combining_the_childrens_roll_ups_equals_rolling_up_every_unit() -> None
         assert (joined.value, sorted(joined.units), joined.distribution) == (
             whole.value, list(whole.units), whole.distribution), q.id
         assert (joined.numerator, joined.denominator) == (whole.numerator, whole.denominator)
+
+
+def test_a_unit_merged_in_from_another_district_carries_its_flows() -> None:
+    """Y of district 2 merged into A of district 1 on 31/5: district 1's digest of March
+    carries Y's flows into A (they are A's now), though Y sits under another district; Y is
+    still district 2's in its own completeness."""
+    t = template()
+    units = {**UNITS, "Y": Unit("Y", "Xã Y", "D2", Level.XA, retired_on=date(2026, 5, 31),
+                                merged_into="A")}
+    base = march_input(t)
+    subs = [*base.submissions, sent(t, "Y", "2026-03", htx_moi=20, htx_tong=2)]
+    one = build(replace(base, root="D1", units=units, submissions=subs))
+    fig = {f.question: f for f in one.figures}
+    assert fig["htx_moi"].value == 1 + 4 + 2 + 20  # A + M (merged) + B + Y (merged in)
+    assert one.completeness.expected == 3  # A, B, M: Y owes its report to district 2
+    two = build(replace(base, root="D2", units=units, submissions=subs))
+    assert two.completeness.expected == 3 and two.completeness.actual == 1  # C, E, Y: Y sent
+    assert all(f.value is None for f in two.figures if f.question == "htx_moi")  # Y's → A
+
+
+def test_the_service_reads_the_reports_of_a_unit_merged_in_from_elsewhere() -> None:
+    from bot.services.digests import carried_in
+
+    units = {**UNITS, "Y": Unit("Y", "Xã Y", "D2", Level.XA, merged_into="M")}
+    assert carried_in("D1", units) == ("Y",)  # through M, merged into A
+    assert carried_in("P", units) == ()  # inside already
+    assert carried_in("D2", units) == ()

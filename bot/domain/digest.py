@@ -428,6 +428,8 @@ def build(inp: DigestInput) -> Digest:
     subtree = _subtree(inp.root, kids)
     applicable = applicable_units(t, subtree, units)
     merges = {u.code: u.merged_into for u in units.values() if u.merged_into}
+    # units from elsewhere merged into one here: their flows count here too
+    carried = {c for c in merges if c not in subtree and _reaches(c, merges, subtree)}
     memo = inp.memo
     tops = sorted(kids.get(inp.root, []), key=lambda u: u.code)
     below_of = {kid.code: _subtree(kid.code, kids) for kid in tops}
@@ -454,7 +456,7 @@ def build(inp: DigestInput) -> Digest:
             if found is not None:
                 slots[s.period] = own.setdefault(found, {})
         p = parsed[s.period]
-        if p is None or p.kind is not kind or s.unit not in subtree:
+        if p is None or p.kind is not kind or (s.unit not in subtree and s.unit not in carried):
             continue
         if s.period in wanted:
             current[(s.unit, s.period)] = s
@@ -555,6 +557,19 @@ def _only(answers: Mapping[str, Answers], codes: set[str]) -> dict[str, Answers]
     if len(codes) < len(answers):
         return {c: answers[c] for c in codes if c in answers}
     return {c: a for c, a in answers.items() if c in codes}
+
+
+def _reaches(code: str, merges: Mapping[str, str], subtree: set[str]) -> bool:
+    """Does `code`'s merge chain lead into `subtree`?"""
+    seen = {code}
+    while code in merges:
+        code = merges[code]
+        if code in subtree:
+            return True
+        if code in seen:
+            return False
+        seen.add(code)
+    return False
 
 
 def _subtree(root: str, kids: Mapping[str | None, list[Unit]]) -> set[str]:

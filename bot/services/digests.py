@@ -73,18 +73,18 @@ class Reads:
         # id of a list read → (that list, the reports returned then, the engine's form of it)
         self._sent: dict[int, tuple[list[Submission], frozenset[tuple[str, str]],
                                     tuple[Sent, ...]]] = {}
-        self._kept: OrderedDict[tuple[str, str, tuple[str, ...]],
+        self._kept: OrderedDict[tuple[str, str, tuple[str, ...], tuple[str, ...]],
                                 tuple[tuple[int, int], list[Submission]]] = OrderedDict()
 
     async def read(self, storage: Storage, template_id: str, root: str,
-                   periods: list[str]) -> list[Submission]:
-        key = (template_id, root, tuple(periods))
+                   periods: list[str], carried: tuple[str, ...] = ()) -> list[Submission]:
+        key = (template_id, root, tuple(periods), carried)
         stamp = await storage.submissions_stamp(template_id, periods)
         kept = self._kept.get(key)
         if kept is not None and kept[0] == stamp:
             self._kept.move_to_end(key)
             return kept[1]
-        subs = await storage.subtree_submissions(template_id, root, periods)
+        subs = await _read(storage, template_id, root, periods, carried)
         # read after the stamp: a report sent in between makes the next check read again
         self._kept[key] = (stamp, subs)
         self._kept.move_to_end(key)
@@ -106,6 +106,44 @@ class Reads:
         return made
 
 
+def carried_in(root: str, tree: Mapping[str, Unit]) -> tuple[str, ...]:
+    """Units outside `root`'s subtree merged (perhaps through others) into a unit inside it:
+    their flows count there (a commune of one district merged into another's), so their
+    reports are read too. Only merged units are walked: a handful, a few levels each."""
+
+    def within(code: str | None) -> bool:
+        seen: set[str] = set()
+        while code is not None and code in tree and code not in seen:
+            if code == root:
+                return True
+            seen.add(code)
+            code = tree[code].parent_code
+        return False
+
+    out = []
+    for code, unit in sorted(tree.items()):
+        if not unit.merged_into or within(code):
+            continue
+        heir: str | None = unit.merged_into
+        chain = {code}
+        while heir is not None and heir in tree and heir not in chain:
+            if within(heir):
+                out.append(code)
+                break
+            chain.add(heir)
+            heir = tree[heir].merged_into
+    return tuple(out)
+
+
+async def _read(storage: Storage, template_id: str, root: str, periods: list[str],
+                carried: tuple[str, ...]) -> list[Submission]:
+    subs = await storage.subtree_submissions(template_id, root, periods)
+    for code in carried:  # a handful at most: each a unit merged in from elsewhere
+        subs += [s for s in await storage.subtree_submissions(template_id, code, periods)
+                 if s.unit_code == code]
+    return subs
+
+
 async def gather(storage: Storage, t: Template, period: Period, root: str, now: datetime,
                  zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
                  counted: Counted | None = None, cache: Reads | None = None) -> DigestInput:
@@ -117,10 +155,11 @@ async def gather(storage: Storage, t: Template, period: Period, root: str, now: 
     if root not in tree:
         raise DigestError(f"unknown unit {root}")
     wanted = wanted_periods(t, period)
+    carried = carried_in(root, tree)
     if cache is None:
-        subs = await storage.subtree_submissions(t.id, root, wanted)
+        subs = await _read(storage, t.id, root, wanted, carried)
     else:
-        subs = await cache.read(storage, t.id, root, wanted)
+        subs = await cache.read(storage, t.id, root, wanted, carried)
     returned: frozenset[tuple[str, str]] = frozenset()
     if counted is None and t.review:  # a report returned for correction counts as not sent
         returned = frozenset({(code, p.id) for p in periods  # this digest's (not earlier)
