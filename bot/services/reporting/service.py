@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.config import DigestsConfig
 from bot.domain import messages_vi as M
 from bot.domain.conversation import Conversation, Mode
 from bot.domain.dialogue import Reply
@@ -33,7 +34,7 @@ from bot.services.reporting import joining, lifecycle, on_behalf, routes, screen
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.notices import notice
 from bot.services.units import UnitDirectory
-from storage.interface import DraftChanged, ReviewRefused, Storage
+from storage.interface import DraftChanged, NudgeRefused, ReviewRefused, Storage
 from storage.models import Changes, Membership, Outgoing, Person
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,16 @@ class ReportingService:
     def __init__(self, storage: Storage, templates: dict[str, Template],
                  versions: dict[str, int], *, zone: ZoneInfo, lock_days: int,
                  clock: Clock, units: UnitDirectory | None = None,
-                 channels: Channels | None = None) -> None:
+                 channels: Channels | None = None,
+                 digests: DigestsConfig | None = None) -> None:
         self.storage = storage
         self.clock = clock
         self.channels = channels or Channels()
         self.deps = Deps(storage, templates, versions, zone=zone, lock_days=lock_days,
                          units=units or UnitDirectory(storage, templates))
         self.deps.pictures = self.channels.sends_pictures
+        if digests is not None:
+            self.deps.digest_settings = digests
         self._queue = PersonQueue()
         # This process is the only writer of people, memberships and conversations, so what is
         # cached here stays true.
@@ -161,7 +165,9 @@ class ReportingService:
             # Nothing of this event was written: the cached conversation is still the stored
             # one, and only the drafts must be read again.
             self.deps.drafts.forget_all()
-            told = M.REVIEW_CHANGED if isinstance(e, ReviewRefused) else M.CHANGED_BY_COLLEAGUE
+            told = (M.REVIEW_CHANGED if isinstance(e, ReviewRefused)
+                    else M.NUDGE_RACED if isinstance(e, NudgeRefused)
+                    else M.CHANGED_BY_COLLEAGUE)
             return await self._reply_only(event, person.id, [Reply(told)], courier)
         if not applied:
             self._repeat(event)
