@@ -193,7 +193,7 @@ class ReviewState:
 class Nudge:
     """Reminders sent by hand ("Nhắc các đơn vị chưa gửi") to `units` (unit, people reached),
     recorded in the reminder ledger as `kind` ("nudge-<UTC time>"). Checked in the
-    transaction: a unit with a nudge of kind >= `since` (another supervisor's, just now)
+    transaction: a unit with a nudge of kind > `since` (another supervisor's, just now)
     refuses the whole event (NudgeRefused), so no unit is nudged twice within the interval."""
 
     template_id: str

@@ -1276,7 +1276,7 @@ def _nudge(conn: sqlite3.Connection, op: Nudge, actor: int, now: str) -> None:
     for unit, _ in op.units:
         done = conn.execute(
             "SELECT 1 FROM reminders WHERE unit_code=? AND template_id=? AND period=?"
-            " AND kind >= ? AND kind LIKE 'nudge-%'",
+            " AND kind > ? AND kind LIKE 'nudge-%'",
             (unit, op.template_id, op.period, op.since)).fetchone()
         if done is not None:
             raise NudgeRefused(unit)

@@ -78,7 +78,7 @@ async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
     recent = no_officer = unreachable = people_told = 0
     told: list[tuple[str, int]] = []
     for code in missing:
-        if any(k.startswith(PREFIX) and k >= since for k in ledger.get(code, ())):
+        if any(k.startswith(PREFIX) and k > since for k in ledger.get(code, ())):
             recent += 1
             continue
         people = officers.get(code, [])

@@ -125,7 +125,7 @@ class ReportingService:
         finally:
             self._queue.leave(key)
 
-    async def _handle(self, event: Inbound) -> list[Reply]:
+    async def _handle(self, event: Inbound, again: bool = False) -> list[Reply]:
         now = self.clock()
         courier = self.channels.courier(event.channel)
         if event.command == "start" and event.argument.strip():
@@ -165,6 +165,10 @@ class ReportingService:
             # Nothing of this event was written: the cached conversation is still the stored
             # one, and only the drafts must be read again.
             self.deps.drafts.forget_all()
+            if isinstance(e, NudgeRefused) and not again:
+                # another supervisor nudged some of these units meanwhile: decided afresh
+                # from the ledger as it is now (the others are nudged, those not again)
+                return await self._handle(event, again=True)
             told = (M.REVIEW_CHANGED if isinstance(e, ReviewRefused)
                     else M.NUDGE_RACED if isinstance(e, NudgeRefused)
                     else M.CHANGED_BY_COLLEAGUE)
