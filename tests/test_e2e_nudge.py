@@ -29,6 +29,9 @@ def test_a_double_tap_on_the_nudge_reminds_the_officer_once(tmp_path: Path) -> N
     with FakeBotAPI() as telegram:
         site = site_for(tmp_path, {"telegram": (telegram.base_url, telegram.token)},
                         reports=reports)
+        config = tmp_path / "config.toml"  # no quiet hours: the test runs at any hour
+        config.write_text(config.read_text(encoding="utf-8") + '[reminders]\nquiet_start = '
+                          '"00:00"\nquiet_end = "00:00"\n', encoding="utf-8")
         boss_code = site.cli("invite", "create", "--unit", "NĐ", "--role",
                              "supervisor").split()[0]
         officer_code = site.cli("invite", "create", "--unit", "NĐ-01", "--role",

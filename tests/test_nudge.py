@@ -179,6 +179,10 @@ async def test_stale_nudge_buttons_are_answered(w: World) -> None:
     await w.district.press(NudgeMissing("LC-BX", "thu_nghiem", "2026-Q2").pack())
     assert w.district.text == ("Kỳ này chưa bắt đầu (mở từ 01/04/2026), chưa đơn vị nào phải "
                                "gửi.")
+    w.clock.now = datetime(2026, 2, 20, 15, 30, tzinfo=UTC)  # 22:30 in Vietnam
+    await w.district.press(NudgeMissing("LC-BX", "thu_nghiem", Q1.id).pack())
+    assert w.district.text == ("Bây giờ là giờ yên lặng (21:00–07:00): bot không nhắn tin cho "
+                               "cán bộ lúc này. Hãy bấm lại sau 07:00.")
     w.clock.now = due() + timedelta(days=10)  # locked
     await w.district.press(NudgeMissing("LC-BX", "thu_nghiem", Q1.id).pack())
     assert w.district.text == "Kỳ báo cáo này đã khóa sổ, không nhắc các đơn vị được nữa."

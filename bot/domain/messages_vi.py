@@ -10,7 +10,7 @@ words the parsers recognise (input, not output).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 from bot.domain import vnformat
@@ -1165,6 +1165,11 @@ NUDGE_NONE_MISSING = "Các đơn vị đều đã gửi báo cáo kỳ này, kh�
 NUDGE_RACED = ("Vừa có người khác nhắc các đơn vị này nên bot không nhắc lại. "
                "Gõ /tonghop để xem lại.")
 BACK_TO_DIGEST = "📊 Về bảng tổng hợp"
+
+
+def nudge_quiet(start: time, end: time) -> str:
+    return (f"Bây giờ là giờ yên lặng ({start:%H:%M}–{end:%H:%M}): bot không nhắn tin cho cán bộ "
+            f"lúc này. Hãy bấm lại sau {end:%H:%M}.")
 
 
 def nudge_summary(units: int, people: int, recent: int, hours: int, no_officer: int,

@@ -18,7 +18,7 @@ from bot.domain.buttons import NudgeMissing, OpenDigest
 from bot.domain.dialogue import Button, Reply
 from bot.domain.digest import DigestError
 from bot.domain.periods import Period, PeriodError
-from bot.domain.reminders import Slot, reminder_text
+from bot.domain.reminders import Policy, Slot, in_quiet_hours, reminder_text
 from bot.domain.units import ancestors_of
 from bot.services import digests
 from bot.services.reminders import report_now_button
@@ -55,6 +55,11 @@ async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
         return [Reply(M.digest_not_started(period.start), back)]
     if ctx.now >= w.lock:
         return [Reply(M.NUDGE_CLOSED, back)]
+    quiet = deps.reminder_settings
+    if in_quiet_hours(deps.local(ctx.now).time(), Policy(quiet_start=quiet.quiet_start,
+                                                          quiet_end=quiet.quiet_end)):
+        # officers are never messaged in the quiet hours, by a sweep or by hand
+        return [Reply(M.nudge_quiet(quiet.quiet_start, quiet.quiet_end), back)]
     try:
         d = await digests.digest(deps.storage, t, period, data.unit, ctx.now, deps.zone,
                                  deps.lock_days, units=tree.units, cache=deps.digests,

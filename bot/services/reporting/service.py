@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.config import DigestsConfig
+from bot.config import DigestsConfig, RemindersConfig
 from bot.domain import messages_vi as M
 from bot.domain.conversation import Conversation, Mode
 from bot.domain.dialogue import Reply
@@ -77,7 +77,8 @@ class ReportingService:
                  versions: dict[str, int], *, zone: ZoneInfo, lock_days: int,
                  clock: Clock, units: UnitDirectory | None = None,
                  channels: Channels | None = None,
-                 digests: DigestsConfig | None = None) -> None:
+                 digests: DigestsConfig | None = None,
+                 reminders: RemindersConfig | None = None) -> None:
         self.storage = storage
         self.clock = clock
         self.channels = channels or Channels()
@@ -86,6 +87,8 @@ class ReportingService:
         self.deps.pictures = self.channels.sends_pictures
         if digests is not None:
             self.deps.digest_settings = digests
+        if reminders is not None:
+            self.deps.reminder_settings = reminders
         self._queue = PersonQueue()
         # This process is the only writer of people, memberships and conversations, so what is
         # cached here stays true.

@@ -108,7 +108,7 @@ async def show(deps: Deps, ctx: Ctx, data: OpenDigest) -> list[Reply]:
     text, rows = page_of(d, data.page, names, deps.local(d.now))
     rows += up
     photo = None
-    if data.page == 0 and deps.pictures(ctx.person):
+    if data.page == 0 and d.started and deps.pictures(ctx.person):
         photo = await asyncio.to_thread(render_digest_chart, chart_data(d, deps))
     return [Reply(text, rows, numbered=True, photo=photo)]
 
