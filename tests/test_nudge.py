@@ -351,3 +351,34 @@ async def test_storage_refuses_a_nudge_of_a_unit_nudged_meanwhile(w: World) -> N
     assert await w.app.storage.apply(Changes(actor=2, ops=[Nudge(
         "thu_nghiem", Q1.id, "nudge-20260221T030000Z", "nudge-20260220T030000Z",
         (("LC-BX-01", 2),))]))
+
+
+async def test_a_crash_after_the_press_delivers_the_nudge_once_after_restart(
+        tmp_path: Path) -> None:
+    clock = Clock()
+    app = await make_app(tmp_path, clock)
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)
+    await join(app, "o1", "LC-BX-01")
+    boss = await join(app, "boss", "LC-BX", Role.SUPERVISOR)
+    messenger.gate = asyncio.Event()  # the messenger stops answering
+    boss.waits = False
+    await boss.press(NudgeMissing("LC-BX", "thu_nghiem", Q1.id).pack())
+    assert boss.text.startswith("🔔 Đã nhắc 1 đơn vị (1 người).")
+    await courier.stop()  # the process dies before the reminder is sent
+    await app.close()
+    assert not [t for t in messenger.texts("o1") if "Quý I/2026" in t]
+
+    app = await make_app(tmp_path, clock)
+    again = Messenger()
+    courier = await deliver_through(app, again)
+    try:
+        got = [t for t in await Chat(app, "o1").received() if "Quý I/2026" in t]
+        assert len(got) == 1 and "Đoàn xã Bản Vược — Quý I/2026" in got[0]
+        boss = Chat(app, "boss", counter=100)  # event ids not used before the restart
+        await boss.press(NudgeMissing("LC-BX", "thu_nghiem", Q1.id).pack())
+        assert boss.text.startswith("🔔 Không nhắc đơn vị nào. 1 đơn vị đã được nhắc")
+        assert len([t for t in await Chat(app, "o1").received() if "Quý I/2026" in t]) == 1
+    finally:
+        await courier.stop()
+        await app.close()

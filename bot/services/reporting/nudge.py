@@ -80,7 +80,8 @@ async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
     progress = {x.unit: (x.answered, x.total) for x in d.completeness.in_progress
                 if x.period == period.id}
     slot = Slot(ctx.now, "overdue" if ctx.now >= w.due else "before")
-    recent = no_officer = unreachable = people_told = 0
+    recent = no_officer = unreachable = 0
+    reached: set[int] = set()  # people (one officer of two units counts once)
     told: list[tuple[str, int]] = []
     for code in missing:
         if any(k.startswith(PREFIX) and k > since for k in ledger.get(code, ())):
@@ -100,8 +101,8 @@ async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
             button = report_now_button(code, t.id, period.id, units_of.get(person.id, []))
             ctx.pushes.append(Push(person, Reply(text, [[button]])))
         told.append((code, len(reachable)))
-        people_told += len(reachable)
+        reached.update(p.id for p in reachable)
     if told:
         ctx.changes.ops.append(Nudge(t.id, period.id, kind_at(ctx.now), since, tuple(told)))
-    return [Reply(M.nudge_summary(len(told), people_told, recent, hours, no_officer,
+    return [Reply(M.nudge_summary(len(told), len(reached), recent, hours, no_officer,
                                   unreachable), back)]
