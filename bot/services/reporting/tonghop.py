@@ -4,9 +4,13 @@ One report watched with a current period: its digest over the person's unit at o
 a button per report. The digest fits a phone screen: completeness, every missing and late unit
 (10 a page, "◀ Trước" / "Sau ▶": none is ever cut), the main figures beside the previous
 period's, the targets with ✔/✘, a button per child unit (its own digest; a unit without
-children: its submitted report, the review's view), "Kỳ trước", and on channels that show
-pictures the chart. Every button names the unit by code and is checked against the presser's
-subtrees when pressed, so a forged or outdated one changes nothing.
+children: its submitted report, the review's view, with its correction history), "Kỳ
+trước", "Chọn kỳ" (the latest periods), and on channels that show pictures the chart. Units
+overdue by `escalate_after_days` are named near the top; drafts in progress, units with no
+officer and units whose officers all blocked the bot are listed (paged with the rest); a
+period not started yet says so. "Nhắc các đơn vị chưa gửi" is `nudge.py`. Every button
+names the unit by code and is checked against the presser's subtrees when pressed, so a
+forged or outdated one changes nothing.
 """
 
 from __future__ import annotations
