@@ -40,12 +40,15 @@ async def send(app: App, person: int, unit: str, at: datetime, **answers: Any) -
     """A report (or a correction of it) sent through the storage API, as the dialogue does."""
     t = app.reporting.deps.templates["thu_nghiem"]
     version = app.reporting.deps.versions["thu_nghiem"]
-    await app.storage.apply(Changes(actor=person, ops=[StartDraft(unit, t.id, version, Q1.id)]))
+    latest = await app.storage.get_submission(unit, t.id, Q1.id)
+    await app.storage.apply(Changes(actor=person, ops=[StartDraft(
+        unit, t.id, version, Q1.id, latest.version if latest else None)]))
     draft = await app.storage.find_draft(unit, t.id, Q1.id)
     assert draft is not None
     due = window(t, Q1, app.reporting.deps.zone, 10).due
     await app.storage.apply(Changes(actor=person, ops=[Submit(
-        draft.id, unit, t.id, version, Q1.id, {**ANSWERS, **answers}, at, due, at < due)]))
+        draft.id, unit, t.id, version, Q1.id, {**ANSWERS, **answers}, at, due, at < due,
+        replaces=latest.version if latest else None)]))
 
 
 def due() -> datetime:  # 05/03/2026 00:00 in Vietnam
