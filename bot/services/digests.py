@@ -12,9 +12,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.config import DigestsConfig
 from bot.domain.digest import (
     Digest,
     DigestError,
@@ -33,6 +33,9 @@ from bot.domain.templates import Template
 from bot.domain.units import Unit
 from storage.interface import Storage
 from storage.models import Submission
+
+if TYPE_CHECKING:  # pydantic's config models: not imported by a cold `baocao digest`
+    from bot.config import DigestsConfig
 
 # False for a submission returned for correction (its latest version): the review feature
 # supplies it; until then everything counts.
@@ -149,7 +152,12 @@ def escalate_after(t: Template, defaults: DigestsConfig | None = None) -> int:
     """Days overdue after which a missing unit is named as such: the template's own
     [digests] wins over the config's."""
     own = t.digests.escalate_after_days if t.digests is not None else None
-    return own if own is not None else (defaults or DigestsConfig()).escalate_after_days
+    if own is not None:
+        return own
+    if defaults is None:
+        from bot.config import DigestsConfig
+        defaults = DigestsConfig()
+    return defaults.escalate_after_days
 
 
 async def gather(storage: Storage, t: Template, period: Period, root: str, now: datetime,
