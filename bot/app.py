@@ -72,7 +72,8 @@ async def build_app(config: Config, clock: Clock = system_clock,
     channels = Channels()
     reporting = ReportingService(storage, templates, versions, zone=config.zone,
                                  lock_days=config.reports.lock_days, clock=clock, units=units,
-                                 channels=channels)
+                                 channels=channels, digests=config.digests,
+                                 reminders=config.reminders)
     reminders = ReminderService(storage, templates, zone=config.zone,
                                 lock_days=config.reports.lock_days,
                                 defaults=config.reminders, clock=clock, units=units)

@@ -54,6 +54,10 @@ class ReportSentMeanwhile(DraftChanged):
         self.version = version
 
 
+class NudgeRefused(DraftChanged):
+    """A unit of a nudge was nudged by someone else meanwhile (within the interval)."""
+
+
 class SubmissionExists(Exception):
     """An import would correct a unit's report without being asked to (`--replace`)."""
 

@@ -189,8 +189,22 @@ class ReviewState:
         return "approved" if self.action == "approve" else "returned"
 
 
+@dataclass(frozen=True, slots=True)
+class Nudge:
+    """Reminders sent by hand ("Nhắc các đơn vị chưa gửi") to `units` (unit, people reached),
+    recorded in the reminder ledger as `kind` ("nudge-<UTC time>"). Checked in the
+    transaction: a unit with a nudge of kind > `since` (another supervisor's, just now)
+    refuses the whole event (NudgeRefused), so no unit is nudged twice within the interval."""
+
+    template_id: str
+    period: str
+    kind: str
+    since: str
+    units: tuple[tuple[str, int], ...]
+
+
 Op = (StartDraft | SaveAnswer | DeleteDraft | RebaseDraft | Submit | AddNotice | DropNotices
-      | Review)
+      | Review | Nudge)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from storage.interface import (
     DigestKey,
     DigestRecord,
     DraftChanged,
+    NudgeRefused,
     ReportSentMeanwhile,
     ReviewRefused,
     SubmissionExists,
@@ -38,6 +39,7 @@ from storage.models import (
     Invite,
     Membership,
     Notice,
+    Nudge,
     Op,
     Outgoing,
     Person,
@@ -1217,6 +1219,8 @@ def _apply_op(conn: sqlite3.Connection, op: Op, actor: int, now: str) -> None:
                                                if op.source != SOURCE_CHAT else {})})
     elif isinstance(op, Review):
         _review(conn, op, actor, now)
+    elif isinstance(op, Nudge):
+        _nudge(conn, op, actor, now)
     else:  # pragma: no cover - exhaustive
         raise TypeError(f"unknown op {op!r}")
 
@@ -1263,6 +1267,26 @@ def _rebase_drafts(conn: sqlite3.Connection, r: ImportedReport, version: int, no
     _audit(conn, actor, "draft.rebase", f"draft:{draft['id']}",
            {"reopened_from": version, "was": draft["reopened_from"]})
     return 1
+
+
+def _nudge(conn: sqlite3.Connection, op: Nudge, actor: int, now: str) -> None:
+    """Ledger rows of a nudge, each unit checked here, in the transaction: two supervisors
+    pressing at once cannot both nudge a unit (the later event is refused whole, its pushes
+    with it)."""
+    for unit, _ in op.units:
+        done = conn.execute(
+            "SELECT 1 FROM reminders WHERE unit_code=? AND template_id=? AND period=?"
+            " AND kind > ? AND kind LIKE 'nudge-%'",
+            (unit, op.template_id, op.period, op.since)).fetchone()
+        if done is not None:
+            raise NudgeRefused(unit)
+    conn.executemany(
+        "INSERT INTO reminders (unit_code, template_id, period, kind, status, scheduled_at,"
+        " handled_at, recipients, sweep_id) VALUES (?,?,?,?,'sent',?,?,?,?)",
+        [(unit, op.template_id, op.period, op.kind, now, now, n, f"nudge:{actor}")
+         for unit, n in op.units])
+    _audit(conn, f"person:{actor}", "reminder.nudge", f"report:*/{op.template_id}/{op.period}",
+           {"kind": op.kind, "units": [u for u, _ in op.units]})
 
 
 def _review(conn: sqlite3.Connection, op: Review, actor: int, now: str) -> None:

@@ -105,7 +105,9 @@ async def test_each_supervisor_gets_their_subtree_once(tmp_path: Path) -> None:
         assert tinh.startswith(HEAD_LAST + "📊 Báo cáo tháng — Tỉnh đoàn Lào Cai\n"
                                "Tháng 2/2026 · đến 07:30 ngày 04/03/2026\n"
                                "Đã gửi 2/7 (28,6%), đúng hạn 2 (28,6%)"), tinh
-        assert "• Đoàn xã Bản Vược: chưa gửi" in tinh and "Đoàn phường Sa Pa" not in tinh
+        # Sa Pa sent: not missing (named only among the units with no officer registered)
+        assert "• Đoàn xã Bản Vược: chưa gửi" in tinh and "• Đoàn phường Sa Pa:" not in tinh
+        assert "👤 Chưa có cán bộ đăng ký" in tinh
         (qt,) = await digests_of(app, messenger, "qt")
         assert qt == tinh  # the admin watches the province too
         (bx,) = await digests_of(app, messenger, "bx")

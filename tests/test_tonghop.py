@@ -106,21 +106,24 @@ async def test_the_digest_pages_drills_down_and_goes_back(tmp_path: Path) -> Non
         assert text.startswith("📊 Báo cáo tháng — Tỉnh đoàn Lào Cai\nTháng 2/2026 · đến "
                                "12:00 ngày 07/03/2026"), text
         assert "\nĐã gửi 3/32 (9,4%), đúng hạn 2 (6,2%)\n" in text
-        assert "Đơn vị chưa gửi 29, gửi muộn 1 — trang 1/3:" in text
+        # 4 pages: the 31 units without an officer are listed too (10 a page)
+        assert "Đơn vị chưa gửi 29, gửi muộn 1 — trang 1/4:" in text
         assert "• Số HTX mới: 8 HTX (kỳ trước: 1 HTX)" in text
         assert "• Tổ khá: 40%" in text
         assert "✘ HTX mới ≥ 10: 8/10 — đạt 80% chỉ tiêu" in text
         # every missing or late unit of the province, page by page: none lost
         seen = set(re.findall(r"• (Đoàn [^:]+): (?:chưa gửi|gửi muộn)", text))
-        for page in (2, 3):
+        pages = []
+        for page in (2, 3, 4):
             await boss.press_label("Sau ▶")
-            assert f"trang {page}/3" in boss.text
+            assert f"trang {page}/4" in boss.text
+            pages.append(boss.text)
             seen |= set(re.findall(r"• (Đoàn [^:]+): (?:chưa gửi|gửi muộn)", boss.text))
         assert "Sau ▶" not in buttons(boss) and "◀ Trước" in buttons(boss)
         assert len(seen) == 30 and "Đoàn phường Sa Pa" in seen
-        assert "• Đoàn phường Sa Pa: gửi muộn 2 ngày" in boss.text
+        assert "• Đoàn phường Sa Pa: gửi muộn 2 ngày" in text + "".join(pages)
         await boss.press_label("◀ Trước")
-        assert "trang 2/3" in boss.text
+        assert "trang 3/4" in boss.text
 
         # drill down: a district with 25 missing communes, every one reachable
         await boss.press_label("Huyện đoàn Mường Khương")

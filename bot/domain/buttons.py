@@ -262,3 +262,29 @@ class OpenDigest(ButtonData, prefix="dg"):
     template: str
     period: str
     page: int = 0
+
+
+@dataclass(frozen=True)
+class NudgeMissing(ButtonData, prefix="ng"):
+    """"Nhắc các đơn vị chưa gửi" on a digest: remind the officers of every unit of `unit`'s
+    subtree that has not sent `template` × `period` (checked again when pressed)."""
+
+    unit: str
+    template: str
+    period: str
+
+
+@dataclass(frozen=True)
+class PickPeriod(ButtonData, prefix="dk"):
+    """"Chọn kỳ" on a digest: the template's recent periods, `page` 0 the newest."""
+
+    unit: str
+    template: str
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class OnBehalfPage(ButtonData, prefix="nhp"):
+    """/nhapho's list of units, at `page`."""
+
+    page: int = 0

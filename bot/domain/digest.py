@@ -124,6 +124,11 @@ class DigestInput:
     officers: Mapping[str, Sequence[Officer]] = field(default_factory=dict)
     allocations: Mapping[str, float] | None = None  # default: the template's file
     memo: Memo | None = None  # keeps each child's roll-up between builds (see `Memo`)
+    # when the first report period starts (local midnight) and when the last one locks: a
+    # digest before `opens` lists nobody as missing; reminders by hand only before `lock`
+    opens: datetime | None = None
+    lock: datetime | None = None
+    escalate_after_days: int | None = None  # a missing unit this many days overdue is named
 
 
 class Memo:
@@ -353,6 +358,23 @@ class Digest:
     figures: tuple[Figure, ...]
     targets: tuple[TargetLine, ...]
     children: tuple[ChildDigest, ...]
+    opens: datetime | None = None  # as DigestInput
+    lock: datetime | None = None
+    escalate_after_days: int | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.opens is None or self.now >= self.opens
+
+    @property
+    def escalated(self) -> tuple[Missing, ...]:
+        """The missing reports overdue by at least `escalate_after_days` (the due instant
+        itself is day 1, as `days_late` counts), most overdue first."""
+        n = self.escalate_after_days
+        if n is None:
+            return ()
+        return tuple(sorted((m for m in self.completeness.missing if m.overdue_days >= n),
+                            key=lambda m: (-m.overdue_days, m.unit, m.period)))
 
     def to_json(self) -> dict[str, Any]:
         """The object `baocao digest --json` prints (keys named in issue 13)."""
@@ -549,7 +571,8 @@ def build(inp: DigestInput) -> Digest:
     completeness = _joined_completeness(counts)
     return Digest(t.id, t.title, inp.period, tuple(periods), previous, inp.root,
                   units[inp.root].name, inp.now, completeness, _figures(t, whole),
-                  _lines(t, overall), tuple(children))
+                  _lines(t, overall), tuple(children), inp.opens, inp.lock,
+                  inp.escalate_after_days)
 
 
 def _only(answers: Mapping[str, Answers], codes: set[str]) -> dict[str, Answers]:

@@ -10,7 +10,7 @@ words the parsers recognise (input, not output).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 
 from bot.domain import vnformat
@@ -987,10 +987,10 @@ ON_BEHALF_NONE = ("Không có đơn vị nào trong phạm vi của bạn đang 
                   "không có gì cần nhập hộ.")
 
 
-def on_behalf_pick(count: int, shown: int) -> str:
-    more = f"\n(Hiện {shown} đơn vị đầu tiên trong {count}.)" if shown < count else ""
-    return (f"📝 Nhập hộ báo cáo: {count} đơn vị chưa gửi. Chọn đơn vị để nhập thay "
-            f"(bạn sẽ trả lời các câu hỏi như cán bộ của đơn vị):{more}")
+def on_behalf_pick(count: int, page: int = 1, pages: int = 1) -> str:
+    where = f" (trang {page}/{pages})" if pages > 1 else ""
+    return (f"📝 Nhập hộ báo cáo: {count} đơn vị chưa gửi{where}. Chọn đơn vị để nhập thay "
+            f"(bạn sẽ trả lời các câu hỏi như cán bộ của đơn vị):")
 
 
 def on_behalf_button(unit_name: str, title: str, period: str) -> str:
@@ -1118,3 +1118,89 @@ def digest_scheduled_heading(family: str, last_day: date | None) -> str:
     if family == "last_day" and last_day is not None:
         heading += f" (hạn chót hết ngày {last_day:%d/%m/%Y})"
     return heading
+
+
+def digest_not_started(opens: date) -> str:
+    return f"Kỳ này chưa bắt đầu (mở từ {vnformat.day(opens)}), chưa đơn vị nào phải gửi."
+
+
+def digest_section(heading: str, count: int, items: Sequence[str], more: bool) -> str:
+    """'⚠ Quá hạn từ 3 ngày trở lên (2 đơn vị): Xã A (5 ngày), Xã B (3 ngày)': the count,
+    then this page's names (the rest on the next pages, never left out)."""
+    head = f"{heading} ({vnformat.number(count)} đơn vị)"
+    if not items:
+        return f"{head}: đã liệt kê ở các trang trước."
+    tail = " … (xem trang sau)" if more else ""
+    return f"{head}: " + ", ".join(items) + tail
+
+
+def digest_escalated_heading(days: int) -> str:
+    return f"⚠ Quá hạn từ {days} ngày trở lên"
+
+
+def digest_escalated(name: str, days: int) -> str:
+    return f"{name} ({days} ngày)"
+
+
+DIGEST_LISTED_BEFORE = "• (đã liệt kê ở các trang trước)"
+DIGEST_DRAFTING = "✏️ Đang nhập dở"
+DIGEST_NO_OFFICER = "👤 Chưa có cán bộ đăng ký"
+DIGEST_UNREACHABLE = "📵 Cán bộ đều không nhận được tin nhắn (đã chặn bot)"
+
+
+def digest_drafting(name: str, answered: int, total: int) -> str:
+    return f"{name} đang nhập {answered}/{total} câu"
+
+
+# --- "Nhắc các đơn vị chưa gửi" and the period picker ----------------------------------------
+
+BUTTON_NUDGE = "🔔 Nhắc các đơn vị chưa gửi"
+KW_NUDGE = "nhac"
+BUTTON_PICK_PERIOD = "📅 Chọn kỳ"
+KW_PICK_PERIOD = "chon ky"
+PERIODS_OLDER = "Cũ hơn ▶"
+PERIODS_NEWER = "◀ Mới hơn"
+NUDGE_CLOSED = "Kỳ báo cáo này đã khóa sổ, không nhắc các đơn vị được nữa."
+NUDGE_NONE_MISSING = "Các đơn vị đều đã gửi báo cáo kỳ này, không cần nhắc."
+NUDGE_RACED = ("Vừa có người khác nhắc các đơn vị này nên bot không nhắc lại. "
+               "Gõ /tonghop để xem lại.")
+BACK_TO_DIGEST = "📊 Về bảng tổng hợp"
+
+
+def nudge_quiet(start: time, end: time) -> str:
+    return (f"Bây giờ là giờ yên lặng ({start:%H:%M}–{end:%H:%M}): bot không nhắn tin cho cán bộ "
+            f"lúc này. Hãy bấm lại sau {end:%H:%M}.")
+
+
+def nudge_summary(units: int, people: int, recent: int, hours: int, no_officer: int,
+                  unreachable: int) -> str:
+    """'Đã nhắc 12 đơn vị (15 người). 3 đơn vị đã được nhắc trong 24 giờ qua nên không nhắc
+    lại. 2 đơn vị chưa có cán bộ đăng ký.'"""
+    n = vnformat.number
+    parts = [f"🔔 Đã nhắc {n(units)} đơn vị ({n(people)} người)." if units
+             else "🔔 Không nhắc đơn vị nào."]
+    if recent:
+        parts.append(f"{n(recent)} đơn vị đã được nhắc trong {n(hours)} giờ qua nên không "
+                     "nhắc lại.")
+    if no_officer:
+        parts.append(f"{n(no_officer)} đơn vị chưa có cán bộ đăng ký.")
+    if unreachable:
+        parts.append(f"{n(unreachable)} đơn vị có cán bộ nhưng đều không nhận được tin nhắn "
+                     "(đã chặn bot).")
+    return " ".join(parts)
+
+
+def pick_period(title: str, unit: str, page: int, pages: int) -> str:
+    where = f" — trang {page}/{pages}" if pages > 1 else ""
+    return f"📅 Chọn kỳ của «{title}» — {unit}{where}:"
+
+
+# --- a report's correction history (drill-down) -----------------------------------------------
+
+HISTORY_HEADING = "🕘 Lịch sử gửi và sửa:"
+HISTORY_NOTHING_CHANGED = "• (không đổi câu trả lời nào)"
+
+
+def history_version(version: int, at: datetime, by: str) -> str:
+    what = "Gửi lần đầu" if version == 1 else f"Lần sửa {version - 1} (lần gửi {version})"
+    return f"{what} — {by}, lúc {vnformat.moment(at)}"

@@ -83,6 +83,18 @@ def _started_by(t: Template, s: Schedule, day: date) -> Iterator[Period]:
         return
 
 
+def started_periods(t: Template, day: date, count: int) -> list[Period]:
+    """The `count` latest periods the template asks for (any schedule) that have started by
+    `day`, newest first (of two starting together, the shorter first)."""
+    found: set[Period] = set()
+    for s in t.every_schedule:
+        for n, period in enumerate(_started_by(t, s, day)):
+            if n == count:
+                break
+            found.add(period)
+    return sorted(found, key=lambda p: (-p.start.toordinal(), p.end, p.id))[:count]
+
+
 def schedule_windows(t: Template, s: Schedule, now: datetime, zone: ZoneInfo,
                      default_lock_days: int, include_locked: int = 0) -> list[Window]:
     """Periods of one schedule that have started and are not locked yet, newest first;

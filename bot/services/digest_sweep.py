@@ -99,6 +99,7 @@ class DigestSweep:
         self.clock = clock
         self.units = units
         self.channels = channels
+        self.defaults = defaults  # [digests]: escalation's threshold in the digest's text
         self.quiet = DigestPolicy(quiet_start=reminders.quiet_start,
                                   quiet_end=reminders.quiet_end).quiet
         self.policies = {t.id: policy_for(t, defaults, reminders) for t in templates.values()}
@@ -299,7 +300,8 @@ class DigestSweep:
         if key not in built:
             try:
                 inp = await digests.gather(self.storage, t, w.period, p.root, now, self.zone,
-                                           self.lock_days, units=tree.units, cache=reads)
+                                           self.lock_days, units=tree.units, cache=reads,
+                                           settings=self.defaults)  # escalation's threshold
                 # A district's digest rolls up each of its communes (~150 ms at 100 of them):
                 # in a thread, so chats are not held while 100 districts are built.
                 built[key] = await asyncio.to_thread(build, inp)

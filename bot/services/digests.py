@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, time
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.domain.digest import (
@@ -32,6 +33,9 @@ from bot.domain.templates import Template
 from bot.domain.units import Unit
 from storage.interface import Storage
 from storage.models import Submission
+
+if TYPE_CHECKING:  # pydantic's config models: not imported by a cold `baocao digest`
+    from bot.config import DigestsConfig
 
 # False for a submission returned for correction (its latest version): the review feature
 # supplies it; until then everything counts.
@@ -144,12 +148,26 @@ async def _read(storage: Storage, template_id: str, root: str, periods: list[str
     return subs
 
 
+def escalate_after(t: Template, defaults: DigestsConfig | None = None) -> int:
+    """Days overdue after which a missing unit is named as such: the template's own
+    [digests] wins over the config's."""
+    own = t.digests.escalate_after_days if t.digests is not None else None
+    if own is not None:
+        return own
+    if defaults is None:
+        from bot.config import DigestsConfig
+        defaults = DigestsConfig()
+    return defaults.escalate_after_days
+
+
 async def gather(storage: Storage, t: Template, period: Period, root: str, now: datetime,
                  zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
-                 counted: Counted | None = None, cache: Reads | None = None) -> DigestInput:
+                 counted: Counted | None = None, cache: Reads | None = None,
+                 settings: DigestsConfig | None = None) -> DigestInput:
     """The engine's inputs from storage. `units`: the tree when the caller has it (the bot's
     UnitDirectory); `counted`: which submissions count (default: all); `cache`: keeps the
-    submissions read while none is sent (the bot holds one for all its digests)."""
+    submissions read while none is sent (the bot holds one for all its digests);
+    `settings`: the config's [digests] (escalation; default: its defaults)."""
     periods = report_periods(t, period)
     tree = units if units is not None else {u.code: u for u in await storage.list_units()}
     if root not in tree:
@@ -186,17 +204,23 @@ async def gather(storage: Storage, t: Template, period: Period, root: str, now: 
             drafts.append(InProgress(code, p.id, answered, total))
     officers = {code: [Officer(o.id, o.display_name, o.reachable) for o in people]
                 for code, people in (await storage.officers_by_unit()).items()}
-    due = {p.id: window(t, p, zone, lock_days).due for p in periods}
+    windows = [window(t, p, zone, lock_days) for p in periods]
+    due = {w.period.id: w.due for w in windows}
+    opens = datetime.combine(min(p.start for p in periods), time(0), tzinfo=zone)
     return DigestInput(t, period, root, tree, now, sent, due, drafts, officers,
-                       memo=cache.memo if cache is not None else None)
+                       memo=cache.memo if cache is not None else None, opens=opens,
+                       lock=max(w.lock for w in windows),
+                       escalate_after_days=escalate_after(t, settings))
 
 
 async def digest(storage: Storage, t: Template, period: Period, root: str, now: datetime,
                  zone: ZoneInfo, lock_days: int, units: Mapping[str, Unit] | None = None,
-                 counted: Counted | None = None, cache: Reads | None = None) -> Digest:
+                 counted: Counted | None = None, cache: Reads | None = None,
+                 settings: DigestsConfig | None = None) -> Digest:
     """The digest of `t` × `period` over `root`'s subtree (DigestError: a period the template
     does not ask for, an unknown unit)."""
-    inp = await gather(storage, t, period, root, now, zone, lock_days, units, counted, cache)
+    inp = await gather(storage, t, period, root, now, zone, lock_days, units, counted, cache,
+                       settings)
     return build(inp)
 
 

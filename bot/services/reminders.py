@@ -259,16 +259,20 @@ def _row(p: Planned, status: str, recipients: int) -> tuple[str, str, str, str, 
 
 
 def _button(p: Planned, person_units: list[str]) -> Button:
+    return report_now_button(p.unit.code, p.window.template.id, p.window.period.id,
+                             person_units)
+
+
+def report_now_button(unit: str, template: str, period: str, person_units: list[str]
+                      ) -> Button:
     """'Báo cáo ngay': names the unit by code, so it stays right if the person joins another
     unit before pressing it (falls back to the /baocao position if the code is too long)."""
-    template, period = p.window.template.id, p.window.period.id
     # On channels without buttons (Zalo) the line under the text says to type /baocao: a
     # command, which works whatever the person's conversation is.
     try:
-        return Button.of(M.BUTTON_REPORT_NOW, ReportNow(p.unit.code, template, period),
-                         M.KW_REPORT)
+        return Button.of(M.BUTTON_REPORT_NOW, ReportNow(unit, template, period), M.KW_REPORT)
     except ButtonDataError:
-        slot = person_units.index(p.unit.code) if p.unit.code in person_units else 0
+        slot = person_units.index(unit) if unit in person_units else 0
         return Button.of(M.BUTTON_REPORT_NOW, OpenReport(slot, template, period), M.KW_REPORT)
 
 

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from bot.config import DigestsConfig, RemindersConfig
 from bot.domain.buttons import ButtonData, ReportButton
 from bot.domain.conversation import Conversation
 from bot.domain.dialogue import Previous
@@ -47,6 +48,8 @@ class Deps:
             (t.id, versions[t.id]): t for t in templates.values()}
         self._windows: dict[tuple[str, str], Window] = {}
         self.digests = Reads()  # /tonghop's submissions, kept while none is sent
+        self.digest_settings = DigestsConfig()  # [digests] (escalation, nudge interval)
+        self.reminder_settings = RemindersConfig()  # [reminders] (quiet hours for nudges)
         # does the person's channel show pictures (set by the service from its channels)
         self.pictures: Callable[[Person], bool] = lambda person: False
 

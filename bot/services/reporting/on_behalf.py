@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.domain import messages_vi as M
-from bot.domain.buttons import OnBehalf
+from bot.domain.buttons import OnBehalf, OnBehalfPage
 from bot.domain.dialogue import Button, Reply
 from bot.domain.periods import Period
 from bot.domain.reports import open_windows
@@ -23,7 +23,7 @@ from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.pushes import Push
 from storage.models import Membership, Submission
 
-MAX_BUTTONS = 40  # one message; past that the first 40 are listed (and the count said)
+PAGE = 20  # units a page; "◀ Trước" / "Sau ▶" for the others (typed on Zalo)
 WATCHING = (Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -55,8 +55,9 @@ async def acting(deps: Deps, memberships: list[Membership], code: str | None
     return [*memberships, Membership(unit, Role.OFFICER)], code
 
 
-async def picker(deps: Deps, ctx: Ctx) -> list[Reply]:
-    """/nhapho: a button per unit of the subtree that owes an open report not sent yet."""
+async def picker(deps: Deps, ctx: Ctx, page: int = 0) -> list[Reply]:
+    """/nhapho: a button per unit of the subtree that owes an open report not sent yet,
+    `PAGE` a page (every one reachable)."""
     tree = await deps.units.tree()
     codes: set[str] = set()
     for m in ctx.memberships:
@@ -72,14 +73,22 @@ async def picker(deps: Deps, ctx: Ctx) -> list[Reply]:
                     missing.append((u, t.id, t.title, w.period.id))
     if not missing:
         return [Reply(M.ON_BEHALF_NONE)]
-    shown = missing[:MAX_BUTTONS]
+    pages = -(-len(missing) // PAGE)
+    page = min(page, pages - 1)
+    shown = missing[page * PAGE:(page + 1) * PAGE]
     labels = [M.on_behalf_button(u.name, title, Period.parse(pid).label_vi())
               for u, _, title, pid in shown]
     rows = [[Button.of(label, OnBehalf(u.code, tid, pid))]
             for label, (u, tid, _, pid) in zip(labels, shown, strict=True)]
-    lines = [M.on_behalf_pick(len(missing), len(rows))]
+    paging = []
+    if page > 0:
+        paging.append(Button.of(M.DIGEST_PAGE_BACK, OnBehalfPage(page - 1), "truoc"))
+    if page + 1 < pages:
+        paging.append(Button.of(M.DIGEST_PAGE_NEXT, OnBehalfPage(page + 1), "sau"))
+    lines = [M.on_behalf_pick(len(missing), page + 1, pages)]
     lines += [f"{i}. {label}" for i, label in enumerate(labels, 1)]
-    return [Reply("\n".join(lines), rows, numbered=True, listed=True)]
+    return [Reply("\n".join(lines), [*rows, *([paging] if paging else [])], numbered=True,
+                  listed=True)]
 
 
 async def start(deps: Deps, ctx: Ctx, data: OnBehalf) -> list[Reply]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bot.domain import messages_vi as M
 from bot.domain.buttons import Approve, ReturnReport, ReviewButton, ViewSubmission
 from bot.domain.conversation import Mode
-from bot.domain.dialogue import Button, Reply, summary_text
+from bot.domain.dialogue import Button, Reply, changed_lines, summary_text
 from bot.domain.periods import Period, PeriodError
 from bot.domain.reports import ReportKey, days_late
 from bot.domain.roles import Role
@@ -78,6 +78,8 @@ async def view(deps: Deps, ctx: Ctx, data: ViewSubmission) -> list[Reply]:
         deps.local(sub.submitted_at), await _sender(deps, sub),
         M.lateness(days_late(sub.first_submitted_at, sub.due_at)))
     text, _ = summary_text(sent_with, sub.answers, heading)
+    if sub.version > 1:
+        text += "\n\n" + "\n".join(await history(deps, key, sub))
     if not template.review:
         return [Reply(text)]
     state = (await deps.storage.report_reviews([unit.code])).get(key)
@@ -175,3 +177,23 @@ async def _sender(deps: Deps, sub: Submission) -> str:
     by = M.colleague(await deps.name(sub.submitted_by)) if sub.submitted_by is not None else ""
     note = await source_note(deps, sub)
     return " ".join(part for part in (by, note) if part)
+
+
+async def history(deps: Deps, key: ReportKey, latest: Submission) -> list[str]:
+    """Every version of a report, oldest first: who sent it, when, and which answers each
+    correction changed (old → new), read from the versions storage keeps."""
+    lines = [M.HISTORY_HEADING]
+    before: Submission | None = None
+    for v in range(1, latest.version + 1):
+        sub = latest if v == latest.version else await deps.storage.get_submission(
+            *key, version=v)
+        if sub is None:
+            continue
+        lines.append(M.history_version(v, deps.local(sub.submitted_at),
+                                       await _sender(deps, sub) or "—"))
+        if before is not None:
+            t = await deps.template(sub.template_id, sub.template_version)
+            lines += changed_lines(t, before.answers, sub.answers) or [
+                M.HISTORY_NOTHING_CHANGED]
+        before = sub
+    return lines

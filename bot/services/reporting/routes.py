@@ -24,9 +24,12 @@ from bot.domain.buttons import (
     Explain,
     Keep,
     KeepDraft,
+    NudgeMissing,
     OnBehalf,
+    OnBehalfPage,
     OpenDigest,
     OpenReport,
+    PickPeriod,
     PickQuestion,
     QuestionButton,
     ReportButton,
@@ -52,6 +55,7 @@ from bot.services.reporting import (
     joining,
     lifecycle,
     notices,
+    nudge,
     on_behalf,
     questions,
     review,
@@ -166,6 +170,15 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
             return [_refused(ctx)]
         ctx.pressed = data
         return await tonghop.show(deps, ctx, data)
+    if isinstance(data, NudgeMissing | PickPeriod | OnBehalfPage):  # supervisors' and admins'
+        if not review.watches(ctx):
+            return [_refused(ctx)]
+        ctx.pressed = data
+        if isinstance(data, NudgeMissing):
+            return await nudge.nudge(deps, ctx, data)
+        if isinstance(data, PickPeriod):
+            return await tonghop.pick_period(deps, ctx, data)
+        return await on_behalf.picker(deps, ctx, data.page)
     if isinstance(data, OnBehalf):  # a supervisor's, before they act as the unit's officer
         ctx.pressed = data
         return await on_behalf.start(deps, ctx, data)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.config import DigestsConfig, RemindersConfig
 from bot.domain import messages_vi as M
 from bot.domain.conversation import Conversation, Mode
 from bot.domain.dialogue import Reply
@@ -33,7 +34,7 @@ from bot.services.reporting import joining, lifecycle, on_behalf, routes, screen
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.notices import notice
 from bot.services.units import UnitDirectory
-from storage.interface import DraftChanged, ReviewRefused, Storage
+from storage.interface import DraftChanged, NudgeRefused, ReviewRefused, Storage
 from storage.models import Changes, Membership, Outgoing, Person
 
 log = logging.getLogger(__name__)
@@ -75,13 +76,19 @@ class ReportingService:
     def __init__(self, storage: Storage, templates: dict[str, Template],
                  versions: dict[str, int], *, zone: ZoneInfo, lock_days: int,
                  clock: Clock, units: UnitDirectory | None = None,
-                 channels: Channels | None = None) -> None:
+                 channels: Channels | None = None,
+                 digests: DigestsConfig | None = None,
+                 reminders: RemindersConfig | None = None) -> None:
         self.storage = storage
         self.clock = clock
         self.channels = channels or Channels()
         self.deps = Deps(storage, templates, versions, zone=zone, lock_days=lock_days,
                          units=units or UnitDirectory(storage, templates))
         self.deps.pictures = self.channels.sends_pictures
+        if digests is not None:
+            self.deps.digest_settings = digests
+        if reminders is not None:
+            self.deps.reminder_settings = reminders
         self._queue = PersonQueue()
         # This process is the only writer of people, memberships and conversations, so what is
         # cached here stays true.
@@ -121,7 +128,7 @@ class ReportingService:
         finally:
             self._queue.leave(key)
 
-    async def _handle(self, event: Inbound) -> list[Reply]:
+    async def _handle(self, event: Inbound, again: bool = False) -> list[Reply]:
         now = self.clock()
         courier = self.channels.courier(event.channel)
         if event.command == "start" and event.argument.strip():
@@ -161,7 +168,13 @@ class ReportingService:
             # Nothing of this event was written: the cached conversation is still the stored
             # one, and only the drafts must be read again.
             self.deps.drafts.forget_all()
-            told = M.REVIEW_CHANGED if isinstance(e, ReviewRefused) else M.CHANGED_BY_COLLEAGUE
+            if isinstance(e, NudgeRefused) and not again:
+                # another supervisor nudged some of these units meanwhile: decided afresh
+                # from the ledger as it is now (the others are nudged, those not again)
+                return await self._handle(event, again=True)
+            told = (M.REVIEW_CHANGED if isinstance(e, ReviewRefused)
+                    else M.NUDGE_RACED if isinstance(e, NudgeRefused)
+                    else M.CHANGED_BY_COLLEAGUE)
             return await self._reply_only(event, person.id, [Reply(told)], courier)
         if not applied:
             self._repeat(event)
