@@ -30,7 +30,6 @@ from bot.domain.deadlines import DeadlineError, DeadlineRule, check_rule_for, pa
 from bot.domain.periods import Period, PeriodKind
 
 
-
 def _local(v: time) -> time:
     """A clock time in the config's time zone: one with an offset ("07:30:00+07:00", or a
     bare number, which pydantic reads as seconds in UTC) cannot be compared with the quiet
