@@ -4,13 +4,22 @@ Each test failed before its fix."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from bot.config import SHIPPED_REPORTS
+from bot.config import SHIPPED_REPORTS, load_config
+from storage.interface import ReceivedBeforeLatest
+from storage.models import ImportedReport
+from storage.sqlite import SqliteStorage
 from tests.test_cli_admin import configure, errors
+from tests.test_submissions_import import GOOD_ROWS, err_lines, run, site, write
+
+__all__ = ["site"]  # the fixture, shared with the import tests
 
 # --- the admin at setup time: a clock time with an offset --------------------------------------
 
@@ -46,3 +55,57 @@ def test_a_template_digest_time_with_an_offset_is_one_line(
     assert main(["check-config"]) == 2
     (line,) = errors(capsys)
     assert line.endswith(f"reports/ocop.toml: digests.send_at: {LOCAL_ONLY}")
+
+
+# --- submissions import --received: a correction dated before what it corrects ----------------
+
+
+def first_instants(site: Path) -> list[tuple[int, str, int]]:
+    with sqlite3.connect(site / "db.sqlite") as conn:
+        return conn.execute("SELECT version, submitted_at, on_time FROM submissions WHERE"
+                            " unit_code='LC-BX-01' ORDER BY version").fetchall()
+
+
+def test_a_backdated_correction_is_refused_and_a_late_report_stays_late(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `--replace --received` earlier than the version it corrects stored a version 2
+    dated before version 1, and the report's first instant (MIN of the versions') then fell
+    before the due instant: a late report read as on time."""
+    name = write(site, "late.csv", GOOD_ROWS[0])
+    assert run(name, "--received", "2026-03-10") == 0  # due 05/03: five days late
+    before = first_instants(site)
+    assert [(v, on_time) for v, _, on_time in before] == [(1, 0)]
+    capsys.readouterr()
+    assert run(name, "--replace", "--received", "2026-03-01") == 1
+    assert err_lines(capsys) == [
+        "late.csv: row 2, column unit: unit LC-BX-01: --received 2026-03-01 is before its "
+        "version 1, received 2026-03-10 12:00",
+        "nothing imported (1 problem(s))"]
+    assert first_instants(site) == before
+    assert run(name, "--replace", "--received", "2026-03-10 12:00") == 0  # the same instant
+    assert [v for v, *_ in first_instants(site)] == [1, 2]
+
+
+def test_storage_refuses_a_correction_dated_before_the_latest_version(site: Path) -> None:
+    """The race: a version sent after the CLI's check and before its transaction."""
+    assert run(write(site, "late.csv", GOOD_ROWS[0]), "--received", "2026-03-10 09:00") == 0
+    with sqlite3.connect(site / "db.sqlite") as conn:
+        (version,) = conn.execute("SELECT template_version FROM submissions").fetchone()
+    config = load_config(site / "config.toml")
+
+    async def go() -> None:
+        storage = await SqliteStorage.open(config.storage.path)
+        try:
+            due = datetime(2026, 3, 4, 17, 0, tzinfo=UTC)
+            report = ImportedReport("LC-BX-01", "thu_nghiem", version, "2026-Q1",
+                                    {"htx_tong": 3}, due, 2)
+            with pytest.raises(ReceivedBeforeLatest) as e:
+                await storage.import_submissions([report], datetime(2026, 3, 1, tzinfo=UTC),
+                                                 replace=True)
+            assert e.value.line == 2 and e.value.latest == datetime(2026, 3, 10, 2, 0,
+                                                                    tzinfo=UTC)
+        finally:
+            await storage.close()
+
+    asyncio.run(go())
+    assert [v for v, *_ in first_instants(site)] == [1]
