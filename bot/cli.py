@@ -792,6 +792,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         period = Period.parse(args.period)
     except PeriodError as e:
         raise CommandError(str(e)) from e
+    if period.start > datetime.now(config.zone).date():  # nothing owed yet, none missing
+        raise CommandError(f"period {period.id} has not started yet (it starts "
+                           f"{period.start})")
     code = clean_code(args.unit)
     if not config.storage.path.exists():  # a digest creates no database
         raise CommandError(f"no database at {config.storage.path} (storage.path in "

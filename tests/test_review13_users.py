@@ -109,3 +109,20 @@ def test_storage_refuses_a_correction_dated_before_the_latest_version(site: Path
 
     asyncio.run(go())
     assert [v for v, *_ in first_instants(site)] == [1]
+
+
+# --- baocao digest of a period not started -----------------------------------------------------
+
+
+def test_the_digest_of_a_period_not_started_is_refused_not_all_missing(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: every unit listed as missing ("sent 0/7") for a quarter years ahead, as if the
+    communes were late; /tonghop in chat already refused it."""
+    capsys.readouterr()
+    assert main(["digest", "--template", "thu_nghiem", "--period", "2099-Q1", "--unit", "LC",
+                 "--json"]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err.strip() == "error: period 2099-Q1 has not started yet (it starts 2099-01-01)"
+    assert main(["digest", "--template", "thu_nghiem", "--period", "2026-Q1", "--unit", "LC",
+                 "--json"]) == 0  # a past one still reads
