@@ -8,6 +8,7 @@ import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,3 +127,40 @@ def test_the_digest_of_a_period_not_started_is_refused_not_all_missing(
     assert out.err.strip() == "error: period 2099-Q1 has not started yet (it starts 2099-01-01)"
     assert main(["digest", "--template", "thu_nghiem", "--period", "2026-Q1", "--unit", "LC",
                  "--json"]) == 0  # a past one still reads
+
+
+# --- the sweep: one digest that cannot be built holds back no other -----------------------------
+
+
+async def test_one_broken_digest_does_not_stop_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: an exception building Bát Xát's digest (anything but DigestError) ended the
+    whole sweep, every minute: no supervisor of the province got any digest."""
+    import bot.services.digest_sweep as sweep_module
+    from tests.harness import Clock
+    from tests.test_digest_sweep import LAST_DAY, close, digests_of, ledger, setup, sweeper
+
+    real = sweep_module.build
+
+    def broken(inp: Any) -> Any:
+        if inp.root == "LC-BX":
+            raise ZeroDivisionError("a bug in one district's figures")
+        return real(inp)
+
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app, messenger = await setup(tmp_path, clock)
+    try:
+        monkeypatch.setattr(sweep_module, "build", broken)
+        first = await sweeper(app, clock).sweep()
+        assert first.sent == 2  # the province's supervisor and admin
+        assert len(await digests_of(app, messenger, "tinh")) == 1
+        assert len(await digests_of(app, messenger, "qt")) == 1
+        assert await digests_of(app, messenger, "bx") == []
+        assert [r for r in ledger(tmp_path / "baocao.db") if r[0] == "bx"] == []  # not lost
+        monkeypatch.setattr(sweep_module, "build", real)  # fixed: the next sweep sends it
+        again = await sweeper(app, clock).sweep()
+        assert again.sent == 1
+        assert len(await digests_of(app, messenger, "bx")) == 1
+        assert len(await digests_of(app, messenger, "tinh")) == 1  # not twice
+    finally:
+        await close(app)
