@@ -140,7 +140,7 @@ async def test_one_broken_digest_does_not_stop_the_others(
     from tests.harness import Clock
     from tests.test_digest_sweep import LAST_DAY, close, digests_of, ledger, setup, sweeper
 
-    real = sweep_module.build
+    real = sweep_module.build  # type: ignore[attr-defined]
 
     def broken(inp: Any) -> Any:
         if inp.root == "LC-BX":
