@@ -164,3 +164,40 @@ async def test_one_broken_digest_does_not_stop_the_others(
         assert len(await digests_of(app, messenger, "tinh")) == 1  # not twice
     finally:
         await close(app)
+
+
+# --- a return's reason asked, then the supervisor moves on -------------------------------------
+
+
+async def test_a_reason_asked_is_dropped_when_another_button_is_pressed(tmp_path: Path) -> None:
+    """Before: "Trả lại" pressed, then the digest's "⬆ Về …" (or a commune, a page, the
+    nudge, "Nhập hộ") pressed instead: the return stayed pending, and whatever the supervisor
+    typed next, minutes later, returned the report with that text as its reason and told the
+    officers so."""
+    from bot.domain.buttons import OpenDigest, OpenReport, ReturnReport
+    from bot.domain.roles import Role
+    from tests.harness import Clock, join, make_app
+    from tests.test_review import KEY, P, REVIEWED_TEMPLATE, T
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "duyet_thu.toml").write_text(REVIEWED_TEMPLATE, encoding="utf-8")
+    app = await make_app(tmp_path, Clock(), reports=folder)
+    try:
+        officer = await join(app, "o1")
+        await officer.press(OpenReport(0, T, P).pack())
+        await officer.say("5")
+        await officer.say("bỏ qua")
+        await officer.press_label("Gửi báo cáo")
+        boss = await join(app, "s1", unit="LC-BX", role=Role.SUPERVISOR)
+        await boss.press(ReturnReport(*KEY, 1).pack())
+        assert "Gõ lý do trả lại" in boss.text
+        await boss.press(OpenDigest("LC-BX", T, P).pack())  # changed their mind: the digest
+        assert "Báo cáo quý có duyệt" in boss.text
+        await boss.say("12")  # e.g. a figure meant for something else
+        assert "Đã trả lại" not in boss.text
+        assert await app.storage.review_states(T, P) == {}
+        await officer.cmd("trangthai")
+        assert "bị trả lại" not in officer.text
+    finally:
+        await app.close()
