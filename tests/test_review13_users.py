@@ -177,7 +177,7 @@ async def test_a_reason_asked_is_dropped_when_another_button_is_pressed(tmp_path
     from bot.domain.buttons import OpenDigest, OpenReport, ReturnReport
     from bot.domain.roles import Role
     from tests.harness import Clock, join, make_app
-    from tests.test_review import KEY, P, REVIEWED_TEMPLATE, T
+    from tests.test_review import KEY, REVIEWED_TEMPLATE, P, T
 
     folder = tmp_path / "reports"
     folder.mkdir()
