@@ -201,3 +201,34 @@ async def test_a_reason_asked_is_dropped_when_another_button_is_pressed(tmp_path
         assert "bị trả lại" not in officer.text
     finally:
         await app.close()
+
+
+@pytest.mark.parametrize("typed", ["1", "...", "👍", "12/3", "🙏🙏 !!"])
+async def test_a_reason_without_a_word_is_asked_again(tmp_path: Path, typed: str) -> None:
+    """Before: "1" (a number typed on Zalo for a button of the previous message), "👍" or
+    "..." returned the report, the officers told the reason was "1"."""
+    from bot.domain.buttons import OpenReport, ReturnReport
+    from bot.domain.roles import Role
+    from tests.harness import Clock, join, make_app
+    from tests.test_review import KEY, REVIEWED_TEMPLATE, P, T
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "duyet_thu.toml").write_text(REVIEWED_TEMPLATE, encoding="utf-8")
+    app = await make_app(tmp_path, Clock(), reports=folder)
+    try:
+        officer = await join(app, "o1")
+        await officer.press(OpenReport(0, T, P).pack())
+        await officer.say("5")
+        await officer.say("bỏ qua")
+        await officer.press_label("Gửi báo cáo")
+        boss = await join(app, "s1", unit="LC-BX", role=Role.SUPERVISOR)
+        await boss.press(ReturnReport(*KEY, 1).pack())
+        await boss.say(typed)
+        assert "Lý do trả lại cần viết bằng chữ" in boss.text and "Gõ lý do" in boss.text
+        assert await app.storage.review_states(T, P) == {}
+        await boss.say("Thiếu số liệu tháng 3 😅")  # words (with an emoji) are a reason
+        assert "↩️ Đã trả lại" in boss.text
+        assert await app.storage.review_states(T, P) == {"LC-BX-01": "returned"}
+    finally:
+        await app.close()

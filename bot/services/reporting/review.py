@@ -149,6 +149,9 @@ async def reason_typed(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
     ask = M.ask_reason(template.title, unit.name, period.label_vi(), version)
     if not reason:
         return [Reply(M.REASON_EMPTY + "\n" + ask)]
+    if not any(c.isalpha() for c in reason):
+        # "1", "…", "👍": a number typed for a button on Zalo, a slip; never sent as a reason
+        return [Reply(M.REASON_NO_WORDS + "\n" + ask)]
     if len(reason) > M.MAX_REASON:
         return [Reply(M.reason_too_long(len(reason)) + "\n" + ask)]
     ctx.changes.ops.append(Review(*key, version, "return", reason))
