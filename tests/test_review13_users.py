@@ -232,3 +232,27 @@ async def test_a_reason_without_a_word_is_asked_again(tmp_path: Path, typed: str
         assert await app.storage.review_states(T, P) == {"LC-BX-01": "returned"}
     finally:
         await app.close()
+
+
+# --- submissions import: a comma inside an unquoted cell ---------------------------------------
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: "Thiếu vốn, thiếu người" typed unquoted in the last column split in two, and
+    "thiếu người" was dropped without a word (in a middle column every later value shifted)."""
+    from tests.test_submissions_import import HEADER
+
+    row = GOOD_ROWS[0].replace("Thiếu vốn", "Thiếu vốn, thiếu người")
+    assert row.endswith(",Thiếu vốn, thiếu người")
+    capsys.readouterr()
+    assert run(write(site, "comma.csv", row, GOOD_ROWS[1] + ",,")) == 1  # empty extras: fine
+    assert err_lines(capsys) == [
+        f"comma.csv: row 2: {HEADER.count(',') + 2} cells but the header has "
+        f"{HEADER.count(',') + 1} columns ('thiếu người' has no column): a comma inside a cell?"
+        " put that cell in double quotes",
+        "nothing imported (1 problem(s))"]
+    with sqlite3.connect(site / "db.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone() == (0,)
+    assert run(write(site, "quoted.csv", row.replace("Thiếu vốn, thiếu người",
+                                                     '"Thiếu vốn, thiếu người"'))) == 0
