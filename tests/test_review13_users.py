@@ -256,3 +256,18 @@ def test_a_row_with_more_cells_than_the_header_is_refused(
         assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone() == (0,)
     assert run(write(site, "quoted.csv", row.replace("Thiếu vốn, thiếu người",
                                                      '"Thiếu vốn, thiếu người"'))) == 0
+
+
+def test_a_quote_never_closed_is_refused_not_swallowing_the_next_rows(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: a double quote opened and never closed (a file cut short, a slip) took every
+    later row into that cell: LC-BX-02's report vanished into LC-BX-01's "kho_khan" text and
+    the import said OK for one report."""
+    row = GOOD_ROWS[0].replace("Thiếu vốn", '"Thiếu vốn')
+    capsys.readouterr()
+    assert run(write(site, "cut.csv", row, GOOD_ROWS[1])) == 1
+    assert err_lines(capsys) == [
+        "cut.csv: line 3: unexpected end of data (a double quote not closed? the "
+        "file may be cut short)", "nothing imported (1 problem(s))"]
+    with sqlite3.connect(site / "db.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone() == (0,)
