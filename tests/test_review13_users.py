@@ -271,3 +271,38 @@ def test_a_quote_never_closed_is_refused_not_swallowing_the_next_rows(
         "file may be cut short)", "nothing imported (1 problem(s))"]
     with sqlite3.connect(site / "db.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("typed", ["tra lai", "Trả lại", "Duyệt", "duyet!"])
+async def test_a_button_word_typed_as_the_reason_is_asked_again(tmp_path: Path,
+                                                               typed: str) -> None:
+    """Before (Zalo, buttons typed): "trả lại" sent twice by a slow phone, or "duyệt" typed on
+    a change of mind, returned the report with "trả lại" / "Duyệt" as its reason."""
+    from bot.domain.buttons import OpenReport, ViewSubmission
+    from bot.domain.roles import Role
+    from tests.harness import Clock, join, make_app
+    from tests.test_review import KEY, REVIEWED_TEMPLATE, P, T
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "duyet_thu.toml").write_text(REVIEWED_TEMPLATE, encoding="utf-8")
+    app = await make_app(tmp_path, Clock(), reports=folder)
+    try:
+        officer = await join(app, "o1")
+        await officer.press(OpenReport(0, T, P).pack())
+        await officer.say("5")
+        await officer.say("bỏ qua")
+        await officer.press_label("Gửi báo cáo")
+        boss = await join(app, "s1", unit="LC-BX", role=Role.SUPERVISOR)
+        await boss.press(ViewSubmission(*KEY).pack())
+        await boss.say("trả lại")
+        assert "Gõ lý do trả lại" in boss.text
+        await boss.say(typed)
+        assert "là tên một nút, không phải lý do trả lại" in boss.text, boss.text
+        assert await app.storage.review_states(T, P) == {}
+        await boss.cmd("huy")
+        assert "Đã thôi trả lại" in boss.text
+        await officer.cmd("trangthai")
+        assert "bị trả lại" not in officer.text
+    finally:
+        await app.close()
