@@ -84,11 +84,16 @@ def _cells(path: Path, lines: list[str], delimiter: str, skipped: int) -> list[l
     """Strictly: a double quote never closed (a file cut short while it was written or
     copied) swallowed the rest of the file into one cell; now it names the line."""
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    rows: list[list[str]] = []
+    start = 1  # the line the row being read starts on (a quoted cell may span lines)
     try:
-        return [list(r) for r in reader]
+        for row in reader:
+            rows.append(list(row))
+            start = reader.line_num + 1
     except csv.Error as e:
-        raise TableFileError(f"{path}: line {reader.line_num + skipped}: {e} (a double quote "
-                             "not closed? the file may be cut short)") from e
+        raise TableFileError(f"{path}: line {start + skipped}: {e} (a double quote not "
+                             "closed? the file may be cut short)") from e
+    return rows
 
 
 def detect_delimiter(header: str, known: Collection[str]) -> str:

@@ -267,7 +267,7 @@ def test_a_quote_never_closed_is_refused_not_swallowing_the_next_rows(
     capsys.readouterr()
     assert run(write(site, "cut.csv", row, GOOD_ROWS[1])) == 1
     assert err_lines(capsys) == [
-        "cut.csv: line 3: unexpected end of data (a double quote not closed? the "
+        "cut.csv: line 2: unexpected end of data (a double quote not closed? the "
         "file may be cut short)", "nothing imported (1 problem(s))"]
     with sqlite3.connect(site / "db.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM submissions").fetchone() == (0,)
