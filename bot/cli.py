@@ -407,7 +407,7 @@ def cmd_submissions_import(args: argparse.Namespace) -> int:
     from bot.domain.imports import check_header, check_rows
     from bot.report_files import read_report_table
     from bot.table_files import TableFileError
-    from storage.interface import SubmissionExists
+    from storage.interface import ReceivedBeforeLatest, SubmissionExists
     from storage.models import ImportedReport
 
     config = load(args)
@@ -467,6 +467,13 @@ def cmd_submissions_import(args: argparse.Namespace) -> int:
                            f"has a report for {period.id} (version {sent[r.unit_code].version});"
                            " to correct it with this file's values, add --replace"
                            for r in read if r.unit_code in sent]
+            if args.received is not None:  # a correction dated before what it corrects
+                errors += [f"{name}: row {r.line}, column unit: unit {r.unit_code}: --received "
+                           f"{args.received[0]} is before its version "
+                           f"{sent[r.unit_code].version}, received "
+                           f"{sent[r.unit_code].submitted_at.astimezone(deps.zone):%Y-%m-%d %H:%M}"
+                           for r in read if r.unit_code in sent
+                           and received < sent[r.unit_code].submitted_at]
             if errors:
                 return refuse(sorted(errors, key=_row_order))
             if not read:
@@ -489,6 +496,11 @@ def cmd_submissions_import(args: argparse.Namespace) -> int:
             except SubmissionExists as e:  # an officer sent one meanwhile
                 return refuse([f"{name}: row {e.line}, column unit: unit {e.unit_code} already"
                                f" has a report for {period.id}; to correct it, add --replace"])
+            except ReceivedBeforeLatest as e:  # an officer sent a version meanwhile
+                return refuse([f"{name}: row {e.line}, column unit: unit {e.unit_code}: "
+                               f"received {received.astimezone(deps.zone):%Y-%m-%d %H:%M}, "
+                               "before its latest version, "
+                               f"received {e.latest.astimezone(deps.zone):%Y-%m-%d %H:%M}"])
             print(f"OK: {new} report(s) imported, {corrected} correction(s) for {template.id} "
                   f"{period.id} from {name}")
             if rebased:
@@ -780,6 +792,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         period = Period.parse(args.period)
     except PeriodError as e:
         raise CommandError(str(e)) from e
+    if period.start > datetime.now(config.zone).date():  # nothing owed yet, none missing
+        raise CommandError(f"period {period.id} has not started yet (it starts "
+                           f"{period.start})")
     code = clean_code(args.unit)
     if period.start > datetime.now(config.zone).date():  # nobody owes it yet
         raise CommandError(f"period {period.id} has not started yet (it opens on "

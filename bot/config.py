@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from bot.domain.templates import (
+    LocalTime,
     Problem,
     QuietHours,
     Template,
@@ -101,9 +102,9 @@ class RemindersConfig(_Section):
     days_before: list[int] = [7, 3, 1]
     # The quiet hours come before send_at, which is checked against them (validators see the
     # fields declared above their own).
-    quiet_start: time = time(21, 0)
-    quiet_end: time = time(7, 0)
-    send_at: time = Field(default=time(8, 0), validate_default=True)
+    quiet_start: LocalTime = time(21, 0)
+    quiet_end: LocalTime = time(7, 0)
+    send_at: LocalTime = Field(default=time(8, 0), validate_default=True)
     overdue_every_days: int = Field(default=3, ge=1, le=60)
 
     @property
@@ -140,7 +141,7 @@ class DigestsConfig(_Section):
     [reminders]."""
 
     send: list[DigestKind] = ["last_day", "after_due", "weekly"]
-    send_at: time = time(7, 30)
+    send_at: LocalTime = time(7, 30)
     weekly_on: Weekday = "monday"
     # A unit this many days past the due instant is named as overdue ("quá hạn") in digests.
     escalate_after_days: int = Field(default=3, ge=1, le=60)

@@ -75,9 +75,25 @@ def _read_csv(path: Path, known: Collection[str]) -> tuple[list[list[str]], int]
     sep = SEP_LINE.fullmatch(lines[0]) if lines else None
     if sep:
         delimiter = "\t" if sep.group(1) in ("\t", "\\t") else sep.group(1)
-        return [list(r) for r in csv.reader(lines[1:], delimiter=delimiter)], 2
+        return _cells(path, lines[1:], delimiter, 1), 2
     header = next((line for line in lines if line.strip()), "")
-    return [list(r) for r in csv.reader(lines, delimiter=detect_delimiter(header, known))], 1
+    return _cells(path, lines, detect_delimiter(header, known), 0), 1
+
+
+def _cells(path: Path, lines: list[str], delimiter: str, skipped: int) -> list[list[str]]:
+    """Strictly: a double quote never closed (a file cut short while it was written or
+    copied) swallowed the rest of the file into one cell; now it names the line."""
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    rows: list[list[str]] = []
+    start = 1  # the line the row being read starts on (a quoted cell may span lines)
+    try:
+        for row in reader:
+            rows.append(list(row))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise TableFileError(f"{path}: line {start + skipped}: {e} (a double quote not "
+                             "closed? the file may be cut short)") from e
+    return rows
 
 
 def detect_delimiter(header: str, known: Collection[str]) -> str:

@@ -67,6 +67,18 @@ class SubmissionExists(Exception):
         self.line = line
 
 
+class ReceivedBeforeLatest(Exception):
+    """An import's `--received` instant is earlier than the unit's latest version: the
+    correction would be dated before what it corrects (and, the first instant of a report
+    deciding its timeliness, turn a late report into an on-time one)."""
+
+    def __init__(self, unit_code: str, line: int, latest: datetime) -> None:
+        super().__init__(f"unit {unit_code}: received before its latest version ({latest})")
+        self.unit_code = unit_code
+        self.line = line
+        self.latest = latest
+
+
 class Storage(Protocol):
     # --- units and templates ------------------------------------------------------------------
     async def list_units(self) -> list[Unit]: ...

@@ -23,6 +23,7 @@ from storage.interface import (
     DigestRecord,
     DraftChanged,
     NudgeRefused,
+    ReceivedBeforeLatest,
     ReportSentMeanwhile,
     ReviewRefused,
     SubmissionExists,
@@ -738,6 +739,14 @@ class SqliteStorage:
                     (r.unit_code, r.template_id, r.period)).fetchone()["v"]
                 if version > 1 and not replace:
                     raise SubmissionExists(r.unit_code, r.line)
+                if version > 1:
+                    latest = datetime.fromisoformat(conn.execute(
+                        "SELECT submitted_at FROM submissions WHERE unit_code=? AND"
+                        " template_id=? AND period=? AND version=?",
+                        (r.unit_code, r.template_id, r.period, version - 1)
+                    ).fetchone()["submitted_at"])
+                    if now < latest:
+                        raise ReceivedBeforeLatest(r.unit_code, r.line, latest)
                 on_time = now < r.due_at
                 cur = conn.execute(
                     "INSERT INTO submissions (unit_code, template_id, template_version, period,"

@@ -75,6 +75,15 @@ def check_rows(header: list[str], rows: list[tuple[int, list[str]]], template: T
         folded.setdefault(c.casefold(), []).append(c)
     for line, cells in rows:
         where = f"{name}: row {line}"
+        beyond = [c for c in cells[len(header):] if c.strip()]
+        if beyond:
+            # A comma typed in an unquoted cell splits it: the cells after it shift one column
+            # and the last ones were dropped unseen.
+            used = max(i for i, c in enumerate(cells) if c.strip()) + 1
+            errors.append(f"{where}: {used} cells but the header has "
+                          f"{len(header)} columns ({beyond[0].strip()!r} has no column): a "
+                          "comma inside a cell? put that cell in double quotes")
+            continue
         code = clean_code(cells[unit_at]) if unit_at < len(cells) else ""
         if code not in units and len(folded.get(code.casefold(), [])) == 1:
             code = folded[code.casefold()][0]

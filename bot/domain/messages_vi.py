@@ -911,6 +911,13 @@ REVIEW_NOT_SENT = "Đơn vị này chưa gửi báo cáo kỳ này."
 REVIEW_RESUBMITTED = ("Đơn vị đã gửi lại báo cáo sau khi bạn mở nó: nút này đã cũ. Gõ "
                       "/trangthai để xem bản mới nhất.")
 REASON_EMPTY = "Lý do trả lại không được để trống."
+def reason_is_button(typed: str) -> str:
+    return (f"«{typed}» là tên một nút, không phải lý do trả lại. Gõ lý do (ví dụ: «Số HTX chưa "
+            "khớp với sổ theo dõi»), hoặc /huy để thôi trả lại.")
+
+
+REASON_NO_WORDS = ("Lý do trả lại cần viết bằng chữ để cán bộ hiểu cần sửa gì, ví dụ: "
+                   "«Số HTX chưa khớp với sổ theo dõi».")
 RETURN_CANCELLED = "Đã thôi trả lại báo cáo. Báo cáo vẫn chờ duyệt."
 REVIEW_CHANGED = ("Báo cáo này vừa được người khác duyệt hoặc trả lại, hoặc đơn vị vừa gửi lại. "
                   "Gõ /trangthai để xem lại.")

@@ -16,11 +16,32 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+)
 
 from bot.domain.deadlines import DeadlineError, DeadlineRule, check_rule_for, parse_deadline
 from bot.domain.periods import Period, PeriodKind
 
+
+def _local(v: time) -> time:
+    """A clock time in the config's time zone: one with an offset ("07:30:00+07:00", or a
+    bare number, which pydantic reads as seconds in UTC) cannot be compared with the quiet
+    hours and would be read in the wrong zone, so it is refused with the key's name."""
+    if v.tzinfo is not None:
+        raise ValueError("give a local time such as \"07:30:00\" (no time zone: the "
+                         "config's `timezone` applies)")
+    return v
+
+
+# Every clock time of a config or template ([reminders] quiet hours and send_at, [digests]).
+LocalTime = Annotated[time, AfterValidator(_local)]
 
 class Level(StrEnum):
     """Unit levels: province (tỉnh, thành phố trực thuộc trung ương), district (before July
@@ -218,7 +239,7 @@ class ReminderOverride(_Strict):
     send_at is checked against the config's quiet hours by `check_template`)."""
 
     days_before: list[Annotated[int, Field(ge=1, le=60)]] | None = None
-    send_at: time | None = None
+    send_at: LocalTime | None = None
     overdue_every_days: int | None = Field(default=None, ge=1, le=60)
 
 
@@ -227,7 +248,7 @@ class DigestOverride(_Strict):
     sends none for this report)."""
 
     send: list[Literal["last_day", "after_due", "weekly"]] | None = None
-    send_at: time | None = None
+    send_at: LocalTime | None = None
     weekly_on: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                        "sunday"] | None = None
     escalate_after_days: int | None = Field(default=None, ge=1, le=60)

@@ -308,6 +308,11 @@ class DigestSweep:
             except DigestError:
                 log.warning("no digest of %s %s over %s", t.id, w.period.id, p.root)
                 built[key] = None
+            except Exception:
+                # One digest that cannot be built (a bug, odd data) must not hold back every
+                # other supervisor's: it stays unrecorded and is tried again next sweep.
+                log.exception("digest of %s %s over %s failed", t.id, w.period.id, p.root)
+                built[key] = None
         d = built[key]
         if d is None:
             return None

@@ -19,6 +19,7 @@ from bot.domain.periods import Period, PeriodError
 from bot.domain.reports import ReportKey, days_late
 from bot.domain.roles import Role
 from bot.domain.templates import Template
+from bot.domain.text import fold
 from bot.domain.units import Unit, ancestors_of
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.on_behalf import source_note
@@ -26,6 +27,8 @@ from bot.services.reporting.pushes import Push
 from storage.models import Review, Submission
 
 WATCHING = (Role.SUPERVISOR, Role.ADMIN)
+BUTTON_WORDS = frozenset(fold(w) for w in (M.KW_APPROVE, M.KW_RETURN, M.BUTTON_APPROVE,
+                                            M.BUTTON_RETURN))
 
 
 class NotAllowed(Exception):
@@ -149,6 +152,13 @@ async def reason_typed(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
     ask = M.ask_reason(template.title, unit.name, period.label_vi(), version)
     if not reason:
         return [Reply(M.REASON_EMPTY + "\n" + ask)]
+    if fold(reason).strip(" .!") in BUTTON_WORDS:
+        # "trả lại" sent twice by a slow phone, or "duyệt" typed on a change of mind: a
+        # report returned with the button's name as its reason would mislead the officers
+        return [Reply(M.reason_is_button(reason))]
+    if not any(c.isalpha() for c in reason):
+        # "1", "…", "👍": a number typed for a button on Zalo, a slip; never sent as a reason
+        return [Reply(M.REASON_NO_WORDS + "\n" + ask)]
     if len(reason) > M.MAX_REASON:
         return [Reply(M.reason_too_long(len(reason)) + "\n" + ask)]
     ctx.changes.ops.append(Review(*key, version, "return", reason))

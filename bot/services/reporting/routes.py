@@ -163,6 +163,10 @@ async def command(deps: Deps, ctx: Ctx, name: str) -> list[Reply]:
 
 async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
     data = unpack(raw)
+    if ctx.conversation.mode is Mode.RETURN_REASON:
+        # Any other button is a change of mind (as a command is): the reason is no longer
+        # asked, or the next thing typed, however much later, would return the report.
+        ctx.conversation.clear()
     if isinstance(data, ViewSubmission | Approve | ReturnReport):
         return await _review_button(deps, ctx, data)
     if isinstance(data, OpenDigest):  # a supervisor's or admin's digest
