@@ -796,9 +796,6 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise CommandError(f"period {period.id} has not started yet (it starts "
                            f"{period.start})")
     code = clean_code(args.unit)
-    if period.start > datetime.now(config.zone).date():  # nobody owes it yet
-        raise CommandError(f"period {period.id} has not started yet (it opens on "
-                           f"{period.start.isoformat()})")
     if not config.storage.path.exists():  # a digest creates no database
         raise CommandError(f"no database at {config.storage.path} (storage.path in "
                            f"{config.source})")

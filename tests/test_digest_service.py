@@ -193,7 +193,7 @@ def test_cli_text(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ({"unit": "ZZ"}, "error: unknown unit ZZ"),
     ({"period": "2026-13"}, "error: no month 13 in 2026"),
     ({"period": "2026-W10"}, "error: template tong_hop asks for no report on 2026-W10"),
-    ({"period": "2099-01"}, "error: period 2099-01 has not started yet (it opens on "
+    ({"period": "2099-01"}, "error: period 2099-01 has not started yet (it starts "
                             "2099-01-01)"),
 ])
 def test_cli_errors_are_one_line(site: Path, capsys: pytest.CaptureFixture[str],
