@@ -12,15 +12,22 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
-from bot.domain.buttons import Approve, CorrectReport, OpenReport, ReturnReport, ViewSubmission
+from bot.domain.buttons import (
+    Approve,
+    CorrectReport,
+    NudgeMissing,
+    OpenReport,
+    ReturnReport,
+    ViewSubmission,
+)
 from bot.domain.roles import Role
 from bot.domain.templates import Level, Template
 from bot.domain.units import Unit
-from bot.services.invites import new_code
+from bot.services.invites import create_invite, new_code
 from storage.interface import ReviewRefused
 from storage.models import Review
 from storage.sqlite import SqliteStorage
-from tests.harness import Chat, Clock, join, make_app
+from tests.harness import Chat, Clock, Messenger, deliver_through, join, make_app
 
 REVIEWED_TEMPLATE = '''
 id = "duyet_thu"
@@ -337,3 +344,42 @@ async def test_officer_who_also_supervises_gets_one_numbering(app: App) -> None:
     assert "⏳ Trạng thái: chờ duyệt" in officer.text
     await officer.say("duyet")
     assert "Đã duyệt" in officer.text
+
+
+
+async def test_a_nudge_tells_a_returned_units_officers_it_was_returned(app: App) -> None:
+    courier = await deliver_through(app, Messenger())
+    try:
+        officer = await join(app, "o1")
+        await send_report(officer, "5")
+        boss = await join(app, "s1", unit="LC-BX", role=Role.SUPERVISOR)
+        await boss.press(ReturnReport(*KEY, 1).pack())
+        await boss.say("Thiếu số HTX ngừng hoạt động")
+        assert "Đã trả lại" in boss.text, boss.text
+        await boss.press(NudgeMissing("LC-BX", T, P).pack())
+        assert boss.text.startswith("🔔 Đã nhắc 1 đơn vị (1 người)."), boss.text
+        (nudged,) = [t for t in await officer.received() if "bị trả lại để sửa" in t]
+        assert nudged.startswith("↩️ Báo cáo của đơn vị đã bị trả lại để sửa"), nudged
+    finally:
+        await courier.stop()
+
+
+async def test_the_presser_is_not_nudged_by_their_own_press(app: App) -> None:
+    """A commune's officer who is also the district's supervisor: their press reminds the
+    others, not themselves, and does not count their unit as unreachable."""
+    courier = await deliver_through(app, Messenger())
+    try:
+        await join(app, "o1")  # officer of Bản Vược
+        both = Chat(app, "o1")
+        invite = await create_invite(app.storage, "LC-BX", Role.SUPERVISOR, 1, 7,
+                                     app.reporting.clock())
+        await both.cmd("start", invite.code)
+        other = await join(app, "o2", unit="LC-BX-02")
+        before = len(await both.received())
+        await both.press(NudgeMissing("LC-BX", T, P).pack())
+        assert both.text.startswith("🔔 Đã nhắc 1 đơn vị (1 người)."), both.text
+        assert "không nhận được" not in both.text
+        assert len(await both.received()) == before + 1  # the summary only
+        assert any("Đoàn xã Mường Hum" in t for t in await other.received())
+    finally:
+        await courier.stop()

@@ -1179,6 +1179,10 @@ def nudge_quiet(start: time, end: time) -> str:
             f"lúc này. Hãy bấm lại sau {end:%H:%M}.")
 
 
+NUDGE_RETURNED = ("↩️ Báo cáo của đơn vị đã bị trả lại để sửa: gõ /trangthai xem lý do, sửa "
+                  "rồi gửi lại.")
+
+
 def nudge_summary(units: int, people: int, recent: int, hours: int, no_officer: int,
                   unreachable: int) -> str:
     """'Đã nhắc 12 đơn vị (15 người). 3 đơn vị đã được nhắc trong 24 giờ qua nên không nhắc

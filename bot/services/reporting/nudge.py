@@ -67,6 +67,7 @@ async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
     except DigestError:
         return [Reply(M.STALE)]
     missing = sorted({m.unit for m in d.completeness.missing if m.period == period.id})
+    returned = {m.unit for m in d.completeness.missing if m.period == period.id and m.returned}
     if not missing:
         return [Reply(M.NUDGE_NONE_MISSING, back)]
     hours = deps.digest_settings.nudge_every_hours
@@ -88,7 +89,11 @@ async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
             recent += 1
             continue
         people = officers.get(code, [])
-        reachable = [p for p in people if p.reachable]
+        others = [p for p in people if p.id != ctx.person.id]
+        if people and not others:
+            continue  # the presser is its only officer: they know
+        reachable = [p for p in others if p.reachable]
+        people = others
         if not people:
             no_officer += 1
             continue
@@ -97,6 +102,8 @@ async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
             continue
         text = reminder_text(w, slot, tree.units[code].name, progress.get(code), ctx.now,
                              deps.zone)
+        if code in returned:  # sent, then returned for correction: "not sent" would puzzle
+            text = f"{M.NUDGE_RETURNED}\n{text}"
         for person in reachable:
             button = report_now_button(code, t.id, period.id, units_of.get(person.id, []))
             ctx.pushes.append(Push(person, Reply(text, [[button]])))
