@@ -348,10 +348,12 @@ async def test_a_correction_draft_rebased_by_an_import_is_read_again_at_the_send
         await officer.press_label("Gửi")
         first = versions(app)[0][2]
         await officer.cmd("trangthai")
-        await officer.press_label("Sửa")  # a correction draft, held by the bot
+        await officer.press_label("Sửa")  # a correction draft
+        await officer.cmd("baocao")  # its summary again: the bot now holds the draft
         await import_file(app, {**first, "htx_moi": 3}, replace=True)  # version 2
         await officer.press_label("Gửi")
-        assert "⚠ Chưa gửi" in officer.text and "→ 3 HTX" in officer.text, officer.text
+        assert "⚠ Chưa gửi" in officer.text and "(lần gửi 2)" in officer.text, officer.text
+        assert "→ 3 HTX" in officer.text and "→ 2 HTX" not in officer.text, officer.text
         await officer.press_label("Gửi")
         # the draft is now the file's version with nothing of the officer's: nothing to send
         assert officer.text == ("Bản sửa không thay đổi câu nào so với bản đã gửi, nên không "
