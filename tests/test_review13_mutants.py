@@ -3,6 +3,8 @@ break of the code (named in its comment) that no earlier test noticed."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import tomllib
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,7 +33,7 @@ from bot.services import digests
 from bot.services.digest_sweep import DigestSweep, Planned
 from bot.services.digests import carried_in
 from bot.services.reporting.tonghop import _chased, may_nudge, page_of
-from storage.models import Review
+from storage.models import Outgoing, Review
 from tests.harness import TEST_TEMPLATE, Clock, Messenger, deliver_through, join, make_app
 from tests.test_digest import UNITS
 from tests.test_digest_slots import VN, kinds, local, only, win
@@ -498,3 +500,61 @@ async def test_the_preview_leaves_out_what_the_ledger_has(tmp_path: Path) -> Non
             ("bx", "after_due"), ("sp", "after_due")]
     finally:
         await close(app)
+
+
+async def test_a_nudge_that_reaches_nobody_writes_nothing(w: World) -> None:
+    # break noticed: the ledger op written even when no unit was nudged (an audit line
+    # "nudged" for a press that sent nothing)
+    data = NudgeMissing("LC-BX", "thu_nghiem", Q1.id).pack()
+    await w.district.press(data)
+    w.clock.now += timedelta(hours=1)
+    await w.district.press(data)
+    assert w.district.text.startswith("🔔 Không nhắc đơn vị nào.")
+    with sqlite3.connect(w.app.config.storage.path) as conn:
+        (n,) = conn.execute("SELECT COUNT(*) FROM audit WHERE action='reminder.nudge'"
+                            ).fetchone()
+    assert n == 1
+
+
+async def test_the_escalated_are_listed_most_overdue_first(w: World) -> None:
+    # break noticed: the escalated sorted least overdue first (the worst cut to page 2)
+    deps = w.app.reporting.deps
+    d = await digests.digest(w.app.storage, deps.templates["thu_nghiem"], Q1, "LC",
+                             due() + timedelta(days=4), deps.zone, 10)
+    m = d.completeness.missing[0]
+    late = (replace(m, unit="LC-BX-01", overdue_days=4), replace(m, unit="LC-BX-02",
+                                                                  overdue_days=9),
+            replace(m, unit="LC-SP-01", overdue_days=2))
+    d = replace(d, completeness=replace(d.completeness, missing=late))
+    assert [(x.unit, x.overdue_days) for x in d.escalated] == [("LC-BX-02", 9), ("LC-BX-01", 4)]
+
+
+async def test_a_digest_of_several_messages_gets_their_outbox_rows_in_order(
+        tmp_path: Path) -> None:
+    # break noticed: the outbox ids returned out of order (a long digest's parts would be
+    # marked delivered against each other's rows, and resent wrongly after a crash)
+    clock = Clock(LAST_DAY.astimezone(UTC))
+    app, _ = await _sweep_world(tmp_path, clock, TEMPLATE)
+    try:
+        sp = await app.storage.find_person("test", "sp")
+        assert sp is not None
+        key = (sp.id, "thang", FEB.id, "LC-SP", "last_day")
+        parts = [Outgoing("test", "sp", json.dumps({"text": f"phần {i}"}), sp.id, None, 1)
+                 for i in (1, 2, 3)]
+        stored = await app.storage.store_digests([(key, "sent", LAST_DAY.isoformat(), parts)])
+        ids = stored[key]
+        with sqlite3.connect(app.config.storage.path) as conn:
+            payloads = [conn.execute("SELECT payload FROM outbox WHERE id=?", (i,)).fetchone()[0]
+                        for i in ids]
+        assert [json.loads(p)["text"] for p in payloads] == ["phần 1", "phần 2", "phần 3"]
+        assert await app.storage.store_digests([(key, "sent", "", parts)]) == {}  # once
+    finally:
+        await close(app)
+
+
+def test_a_merge_cycle_outside_the_subtree_ends() -> None:
+    # break noticed: the merge chain's cycle guard dropped (a damaged tree, X → Z → X, would
+    # hang every digest of district 1: a mutant here never returns)
+    units = {**UNITS, "Z": Unit("Z", "Xã Z", "D2", Level.XA, merged_into="X"),
+             "X": Unit("X", "Xã X", "D2", Level.XA, merged_into="Z")}
+    assert carried_in("D1", units) == ()
