@@ -97,6 +97,14 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply (an Excel workbook, a Word report): its name and bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Reply:
     text: str
     buttons: list[list[Button]] = field(default_factory=list)
@@ -106,6 +114,9 @@ class Reply:
     # A picture (PNG) shown with the text, on channels that can send pictures
     # (`Courier.pictures`); the others show the text alone. Always a new message.
     photo: bytes | None = None
+    # A file sent with the text as its caption, on the same channels as pictures; the others
+    # show the text alone (the handler says there that the file needs Telegram).
+    document: Attachment | None = None
 
     def flat_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]

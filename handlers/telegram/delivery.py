@@ -18,7 +18,8 @@ from handlers.telegram.render import Markup, chunks, fit, keyboard
 from handlers.text_render import utf16_units
 
 log = logging.getLogger(__name__)
-SEND, EDIT, PHOTO = "send_message", "edit_message_text", "send_photo"
+SEND, EDIT, PHOTO, DOCUMENT = ("send_message", "edit_message_text", "send_photo",
+                               "send_document")
 CAPTION_LIMIT = MessageLimit.CAPTION_LENGTH  # 1024
 PHOTO_NAME = "baocao.png"
 PICTURES = True  # sendPhoto uploads a picture (multipart)
@@ -40,16 +41,21 @@ def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Pa
     pressed = event.pressed if event is not None else None
     for i, reply in enumerate(replies):
         if i == 0 and pressed is not None:
-            if reply.replace and reply.photo is None:
+            if reply.replace and reply.photo is None and reply.document is None:
                 calls.append(_edit(chat_id, pressed.message_id, reply.text, keyboard(reply)))
                 continue
             marked = (f"{pressed.text}\n\n→ {pressed.label}" if pressed.label and pressed.text
                       else pressed.text)
             calls.append(_edit(chat_id, pressed.message_id, marked or "…", None))
-        if reply.photo is not None:
+        if reply.photo is not None or reply.document is not None:
             captioned = (bool(reply.text) and not reply.flat_buttons()
                          and utf16_units(reply.text) <= CAPTION_LIMIT)
-            calls.append(_photo(chat_id, reply.photo, reply.text if captioned else ""))
+            caption = reply.text if captioned else ""
+            if reply.photo is not None:
+                calls.append(_photo(chat_id, reply.photo, caption))
+            if reply.document is not None:
+                calls.append(_document(chat_id, reply.document.name, reply.document.data,
+                                       "" if reply.photo is not None else caption))
             if captioned or not (reply.text or reply.buttons):
                 continue
         parts = chunks(reply)
@@ -74,6 +80,15 @@ def _photo(chat_id: str, png: bytes, caption: str) -> Payload:
     return {"m": PHOTO, "p": params, "file": base64.b64encode(png).decode("ascii")}
 
 
+def _document(chat_id: str, name: str, data: bytes, caption: str) -> Payload:
+    """sendDocument, the file in the payload like a picture's (a restart sends the same)."""
+    params: dict[str, Any] = {"chat_id": int(chat_id)}
+    if caption:
+        params["caption"] = caption
+    return {"m": DOCUMENT, "p": params, "file": base64.b64encode(data).decode("ascii"),
+            "name": name}
+
+
 def _edit(chat_id: str, message_id: str, text: str, markup: Markup | None) -> Payload:
     params: dict[str, Any] = {"chat_id": int(chat_id), "message_id": int(message_id),
                               "text": fit(text)}
@@ -95,8 +110,10 @@ class TelegramTransport:
         method = payload["m"]
         params = dict(payload["p"])
         upload: dict[str, Any] = {}
-        if "file" in payload:  # a picture: a multipart upload
-            params["photo"] = InputFile(base64.b64decode(payload["file"]), filename=PHOTO_NAME)
+        if "file" in payload:  # a picture or a document: a multipart upload
+            field = "document" if method == DOCUMENT else "photo"
+            params[field] = InputFile(base64.b64decode(payload["file"]),
+                                      filename=payload.get("name", PHOTO_NAME))
             upload["write_timeout"] = UPLOAD_TIMEOUT
         try:
             result = await self.bot.do_api_request(method, api_kwargs=params, **upload)
@@ -113,7 +130,7 @@ class TelegramTransport:
             if any(g in e.message.lower() for g in GONE):
                 raise Refused(e.message) from e
             raise Rejected(e.message) from e
-        if method in (SEND, PHOTO) and isinstance(result, dict):
+        if method in (SEND, PHOTO, DOCUMENT) and isinstance(result, dict):
             message_id = result.get("message_id")
             return message_id if isinstance(message_id, int) else None
         return None

@@ -33,8 +33,8 @@ def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Pa
     calls: list[Payload] = []
     for reply in replies:
         text = render_text(reply)
-        if not text and reply.photo is not None:
-            continue  # a picture alone: nothing to say without it
+        if not text and (reply.photo is not None or reply.document is not None):
+            continue  # a picture or a file alone: nothing to say without it
         for part in split_message(text or "…", TEXT_LIMIT, utf16_units):
             calls.append({"m": SEND, "p": {"chat_id": chat_id, "text": part}})
     return calls
