@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docx.table import Table
@@ -224,37 +225,50 @@ def _header(doc: Any, org: OrganizationConfig, day: date) -> None:
     table = doc.add_table(rows=1, cols=2)  # the default table style has no borders
     table.autofit = False
     left, right = table.rows[0].cells
-    for cell, width in ((left, Mm(65)), (right, Mm(100))):
-        cell.width = width
+    for i, (cell, width) in enumerate(((left, Mm(65)), (right, Mm(100)))):
+        cell.width = table.columns[i].width = width
     title, motto = NATIONAL[org.kind]
     lines = [(org.parent.upper(), False, False)] if org.parent else []
     lines += [(org.name.upper(), True, False),
               ("***" if org.kind in ("doan", "dang") else "———", False, False),
               (number_line(org), False, False)]
     _cell_lines(left, lines, 13)
-    right_lines = [(title, True, False)]
+    right_lines = [(title, True, False)]  # (the Party's and the Union's: underlined)
     if motto:
         right_lines += [(motto, True, False), ("———", False, False)]
     else:
         right_lines += [("", False, False)]
     right_lines += [(date_line(org.place, day), False, True)]
     _cell_lines(right, right_lines, 13 if org.kind in ("state", "hoi") else 14)
+    if not motto:
+        right.paragraphs[0].runs[0].underline = True
+
+
+# indicator, unit, result, previous, target, met, basis (mm; 165 = the text width)
+WIDTHS = (47, 18, 24, 21, 20, 14, 21)
+ALIGN = (WD_ALIGN_PARAGRAPH.LEFT, WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.RIGHT,
+         WD_ALIGN_PARAGRAPH.RIGHT, WD_ALIGN_PARAGRAPH.RIGHT, WD_ALIGN_PARAGRAPH.CENTER,
+         WD_ALIGN_PARAGRAPH.CENTER)
 
 
 def _table(doc: Any, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
-    """A grid table built row by row with the XML kept small (cells as python-docx makes
-    them, text set once)."""
+    """The indicator table: a grid, the header bold and centred, numbers to the right."""
     table: Table = doc.add_table(rows=1 + len(rows), cols=len(header))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    for column, width in zip(table.columns, WIDTHS, strict=True):
+        column.width = Mm(width)  # the grid: what LibreOffice reads
     for r, values in enumerate([header, *rows]):
-        for cell, text in zip(table.rows[r].cells, values, strict=True):
+        for c, (cell, text) in enumerate(zip(table.rows[r].cells, values, strict=True)):
+            cell.width = Mm(WIDTHS[c])
             p = cell.paragraphs[0]
+            p.paragraph_format.space_after = Pt(0)
             run = p.add_run(text)
             run.font.size = Pt(TABLE_PT)
             if r == 0:
                 run.bold = True
-                p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER if r == 0 else ALIGN[c]
     return table
 
 
@@ -310,7 +324,7 @@ def build_docx(digest: Digest, units: Mapping[str, Unit], org: OrganizationConfi
         _table(doc, ["Chỉ tiêu", "Đơn vị tính", "Kết quả", "Kỳ trước", "Chỉ tiêu giao",
                      "Đạt", "Căn cứ"], indicator_rows(d))
 
-    _para(doc, "II. HẠN CHẾ, NGUYÊN NHÂN", bold=True)
+    _para(doc, "II. HẠN CHẾ, NGUYÊN NHÂN", bold=True).paragraph_format.space_before = Pt(12)
     _para(doc, WRITE_HERE, italic=True, indent=True)
     if notes:
         _para(doc, "Ý kiến của các đơn vị:", italic=True, indent=True)
@@ -334,7 +348,10 @@ def _footer(doc: Any, org: OrganizationConfig) -> None:
     table = doc.add_table(rows=1, cols=2)
     table.autofit = False
     left, right = table.rows[0].cells
-    left.width, right.width = Mm(75), Mm(90)
+    # the signature block never split over two pages (the name alone on the next)
+    table.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+    left.width = table.columns[0].width = Mm(75)
+    right.width = table.columns[1].width = Mm(90)
     _cell_lines(left, [("Nơi nhận:", True, True)], 12)
     left.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.LEFT
     for line in org.recipients:
@@ -343,7 +360,7 @@ def _footer(doc: Any, org: OrganizationConfig) -> None:
         p.add_run(f"- {line}").font.size = Pt(11)
     signer = (org.signer_title or SIGNER[org.kind]).split("\n")
     _cell_lines(right, [(s.upper(), True, False) for s in signer]
-                + [("", False, False)] * 4
+                + [("", False, False)] * 3
                 + [(org.signer_name or "(Ký, ghi rõ họ tên)", bool(org.signer_name),
                     not org.signer_name)], BODY_PT)
 
