@@ -45,6 +45,32 @@ type = "decimal"
 unit = "triệu đồng"
 
 [[questions]]
+id = "muc_do"
+text = "Mức độ hoạt động"
+type = "choice"
+options = [{ id = "tot", label = "Tốt" }, { id = "kha", label = "Khá" }]
+
+[[questions]]
+id = "ty_le"
+text = "Tỷ lệ đoàn viên tham gia"
+type = "percent"
+aggregate = "average"
+
+[[questions]]
+id = "so_to"
+text = "Số tổ"
+type = "integer"
+required = false
+
+[[questions]]
+id = "to_kha"
+text = "Tỷ lệ tổ khá"
+type = "integer"
+aggregate = "ratio"
+denominator = "so_to"
+required = false
+
+[[questions]]
 id = "kho_khan"
 text = "Khó khăn, vướng mắc"
 type = "text"
@@ -59,7 +85,8 @@ quote = "Mỗi tháng thành lập mới ít nhất 10 HTX"
 """
 UNITS = [Unit("P", "Tỉnh Lào Cai", None, Level.TINH),
          Unit("A", "Xã Bảo Hà", "P", Level.XA), Unit("B", "Xã Cốc San", "P", Level.XA),
-         Unit("C", "Xã Mường Hum", "P", Level.XA), Unit("E", "Phường Cam Đường", "P", Level.XA)]
+         Unit("C", "Xã Mường Hum", "P", Level.XA), Unit("E", "Phường Cam Đường", "P", Level.XA),
+         Unit("T1", "Đoàn Trường Cao đẳng", "P", Level.TRUC_THUOC)]
 DOAN = OrganizationConfig(kind="doan", parent="TỈNH ĐOÀN LÀO CAI", name="BCH Đoàn tỉnh Lào Cai",
                           place="Lào Cai", number_suffix="-BC/TĐTN-VP",
                           signer_name="Nguyễn Văn A", recipients=["Trung ương Đoàn;", "Lưu VP."])
@@ -87,11 +114,12 @@ async def seed(db: Path, t: Template) -> datetime:
         feb = Period.parse("2026-02")
         for unit, n in (("A", 2), ("B", 3)):
             await send(storage, t, person.id, unit, feb, due - timedelta(days=40), htx_moi=n,
-                       von=10.5)
+                       von=10.5, so_to=10, to_kha=5)
         await send(storage, t, person.id, "A", MARCH, due - timedelta(days=1), htx_moi=4,
-                   von=1234.5, kho_khan=None)
+                   von=1234.5, muc_do="tot", ty_le=40, so_to=10, to_kha=8, kho_khan=None)
         await send(storage, t, person.id, "B", MARCH, due + timedelta(hours=2), htx_moi=4,
-                   von=100, kho_khan="Thiếu vốn  cho\nHTX mới")
+                   von=100, muc_do="kha", ty_le=45, so_to=10, to_kha=6,
+                   kho_khan="Thiếu vốn  cho\nHTX mới")
         return due
     finally:
         await storage.close()
@@ -157,6 +185,13 @@ async def test_the_youth_union_report_reads_as_the_digest(tmp_path: Path) -> Non
     assert float(figures["htx_moi"].value) == 8 and float(figures["von"].value) == 1334.5
     assert rows[1] == ["Số HTX thành lập mới", "HTX", "8", "5", "10", "✘", "Kế hoạch"]
     assert rows[2] == ["Vốn hỗ trợ", "triệu đồng", "1.334,5", "21", "", "", ""]
+    # a choice by its options' labels, a percentage with its sign
+    assert rows[3] == ["Mức độ hoạt động", "đơn vị", "Tốt: 1; Khá: 1", "—", "", "", ""]
+    assert rows[4] == ["Tỷ lệ đoàn viên tham gia", "%", "42,5", "—", "", "", ""]
+    assert "- Tỷ lệ đoàn viên tham gia: 42,5%." in lines
+    # a rate: 14/20 against 10/20, its change in points
+    assert rows[6] == ["Tỷ lệ tổ khá", "%", "70%", "50%", "", "", ""]
+    assert "- Tỷ lệ tổ khá: 70%, tăng 20 điểm % so với tháng 2 năm 2026." in lines
 
     # the signature block and Nơi nhận
     footer = doc.tables[2].rows[0].cells
@@ -215,6 +250,23 @@ async def test_the_header_follows_the_organisation_kind(tmp_path: Path, kind: st
     assert shown[-1] == "Hà Nội, ngày 01 tháng 02 năm 2026"
     if kind == "state":  # a state body's word for the units reporting
         assert any("2/4 đơn vị cấp xã đã gửi" in x for x in texts(doc))
+
+
+async def test_a_subtree_owing_nothing_says_so(tmp_path: Path) -> None:
+    t = load(tmp_path)
+    await seed(tmp_path / "baocao.db", t)
+    storage = await SqliteStorage.open(tmp_path / "baocao.db")
+    try:
+        data = await docx_file(storage, t, MARCH, "T1", datetime(2026, 4, 20, tzinfo=VN), VN,
+                               10, None, OrganizationConfig())
+    finally:
+        await storage.close()
+    lines = texts(Document(io.BytesIO(data)))
+    assert "Đến ngày 20/4/2026, chưa có đơn vị nào phải gửi báo cáo kỳ này." in lines
+    assert "CÁC ĐƠN VỊ CHƯA GỬI BÁO CÁO" not in lines  # no annex with nobody in it
+    # the defaults: a Youth Union header with "…" to fill
+    assert header_texts(Document(io.BytesIO(data)))[0] == ["BCH ĐOÀN …", "***",
+                                                           "Số: ……-BC/TĐTN-…"]
 
 
 def test_official_dates() -> None:

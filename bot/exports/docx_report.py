@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -148,6 +148,8 @@ def completeness_sentence(d: Digest, units: Mapping[str, Unit], kind: str, day: 
     """'Đến ngày 05/6/2026, 45/50 Đoàn cấp xã đã gửi báo cáo (90%), trong đó 40 đơn vị đúng
     hạn.'"""
     c = d.completeness
+    if not c.expected:
+        return f"Đến ngày {official_day(day)}, chưa có đơn vị nào phải gửi báo cáo kỳ này."
     share = f" ({vnformat.percent(100 * c.actual / c.expected)})" if c.expected else ""
     return (f"Đến ngày {official_day(day)}, {c.actual}/{c.expected} "
             f"{units_word(d, units, kind)} đã gửi báo cáo{share}, trong đó "
@@ -158,7 +160,10 @@ def figure_sentence(d: Digest, f: Figure, targets: Sequence[TargetLine]) -> str:
     """'Câu hỏi: 120 HTX, tăng 20 (20%) so với quý IV năm 2025; đạt 80% chỉ tiêu (150).'"""
     unit = unit_text(f)
     now = value_text(f, f.value, f.distribution)
-    text = f"{f.text}: {now}{' ' + unit if unit and f.distribution is None else ''}"
+    if unit and f.distribution is None and f.value is not None \
+            and f.aggregation is not Aggregate.RATIO:  # (a ratio's value has its % already)
+        now += unit if unit == "%" else f" {unit}"
+    text = f"{f.text}: {now}"
     if d.previous is not None and f.distribution is None and f.value is not None \
             and f.previous is not None:
         change = f.value - f.previous
@@ -292,10 +297,32 @@ def indicator_rows(d: Digest) -> list[list[str]]:
     return rows
 
 
+def labelled(d: Digest, t: Template) -> Digest:
+    """`d` with its choices' option ids replaced by their labels and a percentage question's
+    unit "%" (what the figures alone do not tell)."""
+    figures = []
+    for f in d.figures:
+        q = next((q for q in t.questions if q.id == f.question), None)
+        if q is not None:
+            names = {o.id: o.label for o in q.options}
+            if f.distribution is not None:
+                f = replace(f, distribution={names.get(k, k): n for k, n in
+                                             f.distribution.items()})
+            if f.previous_distribution is not None:
+                f = replace(f, previous_distribution={names.get(k, k): n for k, n in
+                                                      f.previous_distribution.items()})
+            if q.type is QuestionType.PERCENT and not f.unit:
+                f = replace(f, unit="%")
+        figures.append(f)
+    return replace(d, figures=tuple(figures))
+
+
 def build_docx(digest: Digest, units: Mapping[str, Unit], org: OrganizationConfig,
-               made_at: datetime, notes: Sequence[Note] = ()) -> bytes:
-    """The draft report of `digest` as a .docx file; `made_at` local (the date line)."""
-    d = digest
+               made_at: datetime, notes: Sequence[Note] = (),
+               template: Template | None = None) -> bytes:
+    """The draft report of `digest` as a .docx file; `made_at` local (the date line);
+    `template`: the digest's, for the choices' labels."""
+    d = digest if template is None else labelled(digest, template)
     day = made_at.date()
     doc = Document()
     section = doc.sections[0]
@@ -424,7 +451,7 @@ async def docx_file(storage: Storage, t: Template, period: Period, root: str, no
     d = build(inp)
     subtree = _subtree(root, inp.units)
     notes = notes_of(t, inp.submissions, {p.id for p in d.periods}, subtree, inp.units)
-    return build_docx(d, inp.units, org, now.astimezone(zone), notes)
+    return build_docx(d, inp.units, org, now.astimezone(zone), notes, t)
 
 
 def _subtree(root: str, units: Mapping[str, Unit]) -> set[str]:
