@@ -189,6 +189,8 @@ async def test_the_youth_union_report_reads_as_the_digest(tmp_path: Path) -> Non
     assert rows[3] == ["Mức độ hoạt động", "đơn vị", "Tốt: 1; Khá: 1", "—", "", "", ""]
     assert rows[4] == ["Tỷ lệ đoàn viên tham gia", "%", "42,5", "—", "", "", ""]
     assert "- Tỷ lệ đoàn viên tham gia: 42,5%." in lines
+    assert "- Mức độ hoạt động: Tốt 1 đơn vị, Khá 1 đơn vị." in lines
+    assert "- Số tổ: 20, không đổi so với tháng 2 năm 2026." in lines
     # a rate: 14/20 against 10/20, its change in points
     assert rows[6] == ["Tỷ lệ tổ khá", "%", "70%", "50%", "", "", ""]
     assert "- Tỷ lệ tổ khá: 70%, tăng 20 điểm % so với tháng 2 năm 2026." in lines

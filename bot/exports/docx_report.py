@@ -163,13 +163,15 @@ def figure_sentence(d: Digest, f: Figure, targets: Sequence[TargetLine]) -> str:
     if unit and f.distribution is None and f.value is not None \
             and f.aggregation is not Aggregate.RATIO:  # (a ratio's value has its % already)
         now += unit if unit == "%" else f" {unit}"
+    if f.distribution is not None and f.distribution:
+        now = ", ".join(f"{k} {vnformat.number(n)} đơn vị" for k, n in f.distribution.items())
     text = f"{f.text}: {now}"
     if d.previous is not None and f.distribution is None and f.value is not None \
             and f.previous is not None:
         change = f.value - f.previous
         before = f"so với {period_words(d.previous)}"
         if change == 0:
-            text += f", bằng {before}"
+            text += f", không đổi {before}"
         else:
             word = "tăng" if change > 0 else "giảm"
             rel = (f" ({vnformat.percent(float(abs(change) / f.previous * 100))})"
