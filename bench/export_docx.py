@@ -70,7 +70,7 @@ async def measure(communes: int = 10_000, runs: int = 3) -> dict[str, float]:
                 d = build(await gather(storage, t, Period.parse(PERIOD), "T", NOW, VN, 10,
                                        units))
                 middle = time.perf_counter()
-                data = build_docx(d, units, ORG, NOW)
+                data = build_docx(d, units, ORG, NOW, (), t)
                 docs.append(time.perf_counter() - middle)
                 digests.append(middle - started)
                 size = len(data)

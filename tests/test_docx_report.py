@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from docx import Document
+from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from bot.config import ConfigError, OrganizationConfig, load_config
@@ -19,7 +20,7 @@ from bot.domain.reports import window
 from bot.domain.roles import Role
 from bot.domain.templates import Level, Template, check_template, load_templates
 from bot.domain.units import Unit
-from bot.exports.docx_report import build_docx, docx_file, official_day
+from bot.exports.docx_report import Note, build_docx, docx_file, official_day
 from bot.services.digests import digest
 from storage.models import Invite
 from storage.sqlite import SqliteStorage
@@ -201,6 +202,8 @@ async def test_the_youth_union_report_reads_as_the_digest(tmp_path: Path) -> Non
                                                       "- Lưu VP."]
     signer = [p.text for p in footer[1].paragraphs]
     assert signer[:2] == ["T/M BAN THƯỜNG VỤ", "BÍ THƯ"] and signer[-1] == "Nguyễn Văn A"
+    row = doc.tables[2].rows[0]._tr  # kept on one page: the name never alone on the next
+    assert row.trPr is not None and row.trPr.find(qn("w:cantSplit")) is not None
 
     # the annex names the missing units, and only them
     annex = lines[lines.index("CÁC ĐƠN VỊ CHƯA GỬI BÁO CÁO"):]
@@ -269,6 +272,26 @@ async def test_a_subtree_owing_nothing_says_so(tmp_path: Path) -> None:
     # the defaults: a Youth Union header with "…" to fill
     assert header_texts(Document(io.BytesIO(data)))[0] == ["BCH ĐOÀN …", "***",
                                                            "Số: ……-BC/TĐTN-…"]
+
+
+async def test_control_characters_never_stop_the_export(tmp_path: Path) -> None:
+    t = load(tmp_path)
+    await seed(tmp_path / "baocao.db", t)
+    storage = await SqliteStorage.open(tmp_path / "baocao.db")
+    try:
+        d = await digest(storage, t, MARCH, "P", datetime(2026, 4, 20, tzinfo=VN), VN, 10)
+    finally:
+        await storage.close()
+    units = {u.code: u for u in UNITS}
+    units["C"] = Unit("C", "Xã\x0b Mường\x00 Hum", "P", Level.XA)
+    org = OrganizationConfig(name="BCH\x07 Đoàn", recipients=["Lưu\x1f VP."])
+    data = build_docx(d, units, org, datetime(2026, 4, 20, tzinfo=VN),
+                      [Note("B", "Xã Cốc San", "Khó khăn", "Thiếu\x08 vốn")], t)
+    doc = Document(io.BytesIO(data))
+    lines = texts(doc)
+    assert "- Xã Cốc San (Khó khăn): “Thiếu vốn”" in lines
+    assert any(x.startswith("1. Xã Mường Hum") for x in lines)
+    assert header_texts(doc)[0][0] == "BCH ĐOÀN"
 
 
 def test_official_dates() -> None:

@@ -11,6 +11,7 @@ fonts set too so Word never falls back to another font for Vietnamese.
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -189,6 +190,15 @@ def figure_sentence(d: Digest, f: Figure, targets: Sequence[TargetLine]) -> str:
 
 # --- the document ----------------------------------------------------------------------------
 
+# Characters XML 1.0 cannot hold (python-docx refuses them): a control character pasted into a
+# note or a unit's name must not stop the export.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
 
 def _fonts(style: Any, size: int) -> None:
     style.font.name = FONT
@@ -202,7 +212,7 @@ def _para(parent: Any, text: str = "", *, bold: bool = False, italic: bool = Fal
           align: Any = None, size: int | None = None, indent: bool = False) -> Paragraph:
     p: Paragraph = parent.add_paragraph()
     if text:
-        run = p.add_run(text)
+        run = p.add_run(_safe(text))
         run.bold = bold or None
         run.italic = italic or None
         if size is not None:
@@ -222,7 +232,7 @@ def _cell_lines(cell: Any, lines: Sequence[tuple[str, bool, bool]], size: int) -
         first = False
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.space_after = Pt(0)
-        run = p.add_run(text)
+        run = p.add_run(_safe(text))
         run.bold = bold or None
         run.italic = italic or None
         run.font.size = Pt(size)
@@ -271,7 +281,7 @@ def _table(doc: Any, header: Sequence[str], rows: Sequence[Sequence[str]]) -> Ta
             cell.width = Mm(WIDTHS[c])
             p = cell.paragraphs[0]
             p.paragraph_format.space_after = Pt(0)
-            run = p.add_run(text)
+            run = p.add_run(_safe(text))
             run.font.size = Pt(TABLE_PT)
             if r == 0:
                 run.bold = True
@@ -359,8 +369,8 @@ def build_docx(digest: Digest, units: Mapping[str, Unit], org: OrganizationConfi
         _para(doc, "Ý kiến của các đơn vị:", italic=True, indent=True)
         for n in notes:
             p = _para(doc, indent=True)
-            p.add_run(f"- {n.name}").bold = True
-            p.add_run(f" ({n.question}): “{n.text}”")
+            p.add_run(_safe(f"- {n.name}")).bold = True
+            p.add_run(_safe(f" ({n.question}): “{n.text}”"))
     _para(doc, "III. PHƯƠNG HƯỚNG, NHIỆM VỤ", bold=True)
     _para(doc, WRITE_HERE, italic=True, indent=True)
     _para(doc, f"Trên đây là báo cáo {subject(d)[:1].lower()}{subject(d)[1:]} của "
@@ -386,7 +396,7 @@ def _footer(doc: Any, org: OrganizationConfig) -> None:
     for line in org.recipients:
         p = left.add_paragraph()
         p.paragraph_format.space_after = Pt(0)
-        p.add_run(f"- {line}").font.size = Pt(11)
+        p.add_run(_safe(f"- {line}")).font.size = Pt(11)
     signer = (org.signer_title or SIGNER[org.kind]).split("\n")
     _cell_lines(right, [(s.upper(), True, False) for s in signer]
                 + [("", False, False)] * 3
@@ -417,7 +427,7 @@ def _annex(doc: Any, d: Digest, units: Mapping[str, Unit]) -> None:
         elif m.overdue_days:
             extra.append(f"quá hạn {m.overdue_days} ngày")
         tail = f" — {', '.join(extra)}" if extra else ""
-        p = doc.add_paragraph(f"{i}. {name}{where}{tail}")
+        p = doc.add_paragraph(_safe(f"{i}. {name}{where}{tail}"))
         p.paragraph_format.space_after = Pt(0)
 
 
