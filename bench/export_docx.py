@@ -2,8 +2,10 @@
 seed of bench/digest.py), a tenth of the communes not sent this month, so the annex names
 1,000 units. Measures `build_docx` alone beside its anchor, the digest it is made from
 (read + roll-up), in the same run; and the peak memory of the process.
-Goal (issue 14): docx ≤ 2 s, memory ≤ 300 MB. Measured 2026-12-07: build_docx 176 ms (44 kB,
-1,000 units in the annex) beside the digest 908 ms; peak RSS 173 MB (seeding included).
+Goal (issue 14): docx ≤ 2 s, memory ≤ 300 MB. Measured 2026-12-07: build_docx 101–247 ms (44 kB,
+1,000 units in the annex) beside the digest 0.9–1.1 s; peak RSS 175 MB (seeding included).
+With all 10,000 communes missing (by hand): 0.18–0.22 s, 96 kB (the annex's paragraphs are
+parsed as one piece of XML; through python-docx one by one they took 1.9–2.4 s).
 
     python -m bench.export_docx [--communes 10000] [--runs 3]
 """

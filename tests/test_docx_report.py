@@ -283,14 +283,14 @@ async def test_control_characters_never_stop_the_export(tmp_path: Path) -> None:
     finally:
         await storage.close()
     units = {u.code: u for u in UNITS}
-    units["C"] = Unit("C", "Xã\x0b Mường\x00 Hum", "P", Level.XA)
+    units["C"] = Unit("C", "Xã\x0b Mường\x00 Hum <A&B>", "P", Level.XA)
     org = OrganizationConfig(name="BCH\x07 Đoàn", recipients=["Lưu\x1f VP."])
     data = build_docx(d, units, org, datetime(2026, 4, 20, tzinfo=VN),
                       [Note("B", "Xã Cốc San", "Khó khăn", "Thiếu\x08 vốn")], t)
     doc = Document(io.BytesIO(data))
     lines = texts(doc)
     assert "- Xã Cốc San (Khó khăn): “Thiếu vốn”" in lines
-    assert any(x.startswith("1. Xã Mường Hum") for x in lines)
+    assert any(x.startswith("1. Xã Mường Hum <A&B> — quá hạn") for x in lines)
     assert header_texts(doc)[0][0] == "BCH ĐOÀN"
 
 

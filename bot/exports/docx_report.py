@@ -18,13 +18,15 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from docx import Document
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml.ns import nsdecls, qn
+from docx.oxml.parser import parse_xml
 from docx.shared import Mm, Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
@@ -415,7 +417,7 @@ def _annex(doc: Any, d: Digest, units: Mapping[str, Unit]) -> None:
     _para(doc, f"(Kèm theo báo cáo {period_words(d.period)}; {len(d.completeness.missing_units)}"
                " đơn vị)", italic=True, align=WD_ALIGN_PARAGRAPH.CENTER)
     several = len(d.periods) > 1
-    # paragraphs, not a table: a table of 10,000 rows costs python-docx seconds
+    lines = []
     for i, m in enumerate(missing, 1):
         u = units.get(m.unit)
         parent = units.get(u.parent_code) if u is not None and u.parent_code else None
@@ -427,8 +429,20 @@ def _annex(doc: Any, d: Digest, units: Mapping[str, Unit]) -> None:
         elif m.overdue_days:
             extra.append(f"quá hạn {m.overdue_days} ngày")
         tail = f" — {', '.join(extra)}" if extra else ""
-        p = doc.add_paragraph(_safe(f"{i}. {name}{where}{tail}"))
-        p.paragraph_format.space_after = Pt(0)
+        lines.append(f"{i}. {name}{where}{tail}")
+    _plain_paragraphs(doc, lines)
+
+
+def _plain_paragraphs(doc: Any, lines: Sequence[str]) -> None:
+    """One paragraph per line at the end of the body, parsed as one piece of XML: python-docx
+    takes ~0.1 ms a paragraph, 10,000 missing communes a second, this a tenth of it."""
+    body = doc.element.body
+    xml = "".join(f'<w:p><w:pPr><w:spacing w:after="0"/></w:pPr><w:r><w:t xml:space="preserve">'
+                  f"{escape(_safe(line))}</w:t></w:r></w:p>" for line in lines)
+    made = parse_xml(f'<w:body {nsdecls("w")}>{xml}</w:body>')
+    end = body.find(qn("w:sectPr"))
+    at = body.index(end) if end is not None else len(body)
+    body[at:at] = list(made)
 
 
 # --- from storage ----------------------------------------------------------------------------
