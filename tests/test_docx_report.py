@@ -83,6 +83,12 @@ question = "htx_moi"
 value = 10
 label = "HTX mới ≥ 10"
 quote = "Mỗi tháng thành lập mới ít nhất 10 HTX"
+
+[[targets]]
+question = "htx_moi"
+value = 4
+scope = "each_unit"
+label = "Mỗi xã ≥ 4 HTX"
 """
 UNITS = [Unit("P", "Tỉnh Lào Cai", None, Level.TINH),
          Unit("A", "Xã Bảo Hà", "P", Level.XA), Unit("B", "Xã Cốc San", "P", Level.XA),
@@ -169,7 +175,7 @@ async def test_the_youth_union_report_reads_as_the_digest(tmp_path: Path) -> Non
             "hạn.") in lines
     # 8 HTX against 5 in February: +3 (60%); the target 10: 80%
     assert ("- Số HTX thành lập mới: 8 HTX, tăng 3 (60%) so với tháng 2 năm 2026; đạt 80% chỉ "
-            "tiêu (HTX mới ≥ 10).") in lines
+            "tiêu (HTX mới ≥ 10); 2/4 đơn vị đạt chỉ tiêu (Mỗi xã ≥ 4 HTX).") in lines
     assert "- Vốn hỗ trợ: 1.334,5 triệu đồng, tăng 1.313,5 (6.254,8%) so với tháng 2 năm " \
            "2026." in lines
     assert "II. HẠN CHẾ, NGUYÊN NHÂN" in lines and "III. PHƯƠNG HƯỚNG, NHIỆM VỤ" in lines
@@ -185,15 +191,17 @@ async def test_the_youth_union_report_reads_as_the_digest(tmp_path: Path) -> Non
     figures = {f.question: f for f in d.figures}
     assert float(figures["htx_moi"].value) == 8 and float(figures["von"].value) == 1334.5
     assert rows[1] == ["Số HTX thành lập mới", "HTX", "8", "5", "10", "✘", "Kế hoạch"]
-    assert rows[2] == ["Vốn hỗ trợ", "triệu đồng", "1.334,5", "21", "", "", ""]
+    assert rows[2] == ["Số HTX thành lập mới (Mỗi xã ≥ 4 HTX)", "HTX", "8", "5",
+                       "mỗi đơn vị (2/4 đạt)", "…", "Giả định"]  # C and E not reported yet
+    assert rows[3] == ["Vốn hỗ trợ", "triệu đồng", "1.334,5", "21", "", "", ""]
     # a choice by its options' labels, a percentage with its sign
-    assert rows[3] == ["Mức độ hoạt động", "đơn vị", "Tốt: 1; Khá: 1", "—", "", "", ""]
-    assert rows[4] == ["Tỷ lệ đoàn viên tham gia", "%", "42,5", "—", "", "", ""]
+    assert rows[4] == ["Mức độ hoạt động", "đơn vị", "Tốt: 1; Khá: 1", "—", "", "", ""]
+    assert rows[5] == ["Tỷ lệ đoàn viên tham gia", "%", "42,5", "—", "", "", ""]
     assert "- Tỷ lệ đoàn viên tham gia: 42,5%." in lines
     assert "- Mức độ hoạt động: Tốt 1 đơn vị, Khá 1 đơn vị." in lines
     assert "- Số tổ: 20, không đổi so với tháng 2 năm 2026." in lines
     # a rate: 14/20 against 10/20, its change in points
-    assert rows[6] == ["Tỷ lệ tổ khá", "%", "70%", "50%", "", "", ""]
+    assert rows[7] == ["Tỷ lệ tổ khá", "%", "70%", "50%", "", "", ""]
     assert "- Tỷ lệ tổ khá: 70%, tăng 20 điểm % so với tháng 2 năm 2026." in lines
 
     # the signature block and Nơi nhận

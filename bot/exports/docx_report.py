@@ -159,6 +159,11 @@ def completeness_sentence(d: Digest, units: Mapping[str, Unit], kind: str, day: 
             f"{c.on_time} đơn vị đúng hạn.")
 
 
+def by_unit(tl: TargetLine) -> bool:
+    """A target each unit's answer must reach: its value and goal count units."""
+    return tl.scope in ("each_unit", "level")
+
+
 def figure_sentence(d: Digest, f: Figure, targets: Sequence[TargetLine]) -> str:
     """'Câu hỏi: 120 HTX, tăng 20 (20%) so với quý IV năm 2025; đạt 80% chỉ tiêu (150).'"""
     unit = unit_text(f)
@@ -183,7 +188,9 @@ def figure_sentence(d: Digest, f: Figure, targets: Sequence[TargetLine]) -> str:
                       + (" điểm %" if f.aggregation is Aggregate.RATIO else ""))
             text += f", {word} {amount}{rel} {before}"
     for tl in targets:
-        if tl.progress is not None:
+        if by_unit(tl) and tl.goal:  # each unit's own answer: how many units reach it
+            text += (f"; {_num(tl.value)}/{_num(tl.goal)} đơn vị đạt chỉ tiêu ({tl.label})")
+        elif tl.progress is not None:
             text += f"; đạt {vnformat.percent(float(tl.progress))} chỉ tiêu ({tl.label})"
         elif tl.met is None:
             text += f"; chỉ tiêu ({tl.label}) chưa đủ số liệu để đánh giá"
@@ -303,7 +310,9 @@ def indicator_rows(d: Digest) -> list[list[str]]:
         before = value_text(f, f.previous, f.previous_distribution) if d.previous else "—"
         lines: list[TargetLine | None] = [*by_question.get(f.question, [])] or [None]
         for i, line in enumerate(lines):
-            goal = "" if line is None else _num(line.goal)
+            goal = "" if line is None else (
+                f"mỗi đơn vị ({_num(line.value)}/{_num(line.goal)} đạt)" if by_unit(line)
+                else _num(line.goal))
             rows.append([f.text if i == 0 else f"{f.text} ({line.label if line else ''})",
                          unit_text(f), now, before, goal,
                          "" if line is None else MET[line.met],
