@@ -192,7 +192,7 @@ async def test_the_youth_union_report_reads_as_the_digest(tmp_path: Path) -> Non
     assert float(figures["htx_moi"].value) == 8 and float(figures["von"].value) == 1334.5
     assert rows[1] == ["Số HTX thành lập mới", "HTX", "8", "5", "10", "✘", "Kế hoạch"]
     assert rows[2] == ["Số HTX thành lập mới (Mỗi xã ≥ 4 HTX)", "HTX", "8", "5",
-                       "mỗi đơn vị (2/4 đạt)", "…", "Giả định"]  # C and E not reported yet
+                       "2/4 đơn vị", "…", "Giả định"]  # 2 of 4 reach it; C, E unknown
     assert rows[3] == ["Vốn hỗ trợ", "triệu đồng", "1.334,5", "21", "", "", ""]
     # a choice by its options' labels, a percentage with its sign
     assert rows[4] == ["Mức độ hoạt động", "đơn vị", "Tốt: 1; Khá: 1", "—", "", "", ""]

@@ -311,7 +311,7 @@ def indicator_rows(d: Digest) -> list[list[str]]:
         lines: list[TargetLine | None] = [*by_question.get(f.question, [])] or [None]
         for i, line in enumerate(lines):
             goal = "" if line is None else (
-                f"mỗi đơn vị ({_num(line.value)}/{_num(line.goal)} đạt)" if by_unit(line)
+                f"{_num(line.value)}/{_num(line.goal)} đơn vị" if by_unit(line)
                 else _num(line.goal))
             rows.append([f.text if i == 0 else f"{f.text} ({line.label if line else ''})",
                          unit_text(f), now, before, goal,
