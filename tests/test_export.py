@@ -251,7 +251,8 @@ async def test_a_correction_in_the_history(seeded: Any) -> None:
 
 
 async def test_the_long_csv(seeded: Any) -> None:
-    data, _ = await made(*seeded, kind="csv")
+    db, t, due = seeded
+    data, _ = await made(db, t, due, "csv")
     assert data.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads it as UTF-8
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0] == ["unit", "question", "value", "period", "version"]
@@ -404,7 +405,7 @@ def _to_pdf(book: Path, folder: Path) -> subprocess.CompletedProcess[str]:
 async def test_libreoffice_opens_the_workbook(seeded: Any, tmp_path: Path) -> None:
     plain = tmp_path / "plain.xlsx"
     wb = openpyxl.Workbook()
-    wb.active["A1"] = 1  # type: ignore[index]
+    wb.active["A1"] = 1
     wb.save(plain)
     if not (_to_pdf(plain, tmp_path).returncode == 0 and (tmp_path / "plain.pdf").exists()):
         pytest.skip("this LibreOffice cannot open spreadsheets (no Calc installed)")
