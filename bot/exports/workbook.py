@@ -13,7 +13,6 @@ import asyncio
 import csv
 import io
 import math
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from fractions import Fraction
@@ -69,6 +68,8 @@ def answer_cell(q: Question, value: Any) -> Cell:
         return BLANK
     kind = q.type
     if kind in (QuestionType.INTEGER, QuestionType.DECIMAL):
+        if type(value) is int or (type(value) is float and math.isfinite(value)):
+            return ("n", value)  # the common case, without the checks of `_number`
         return _number(value)
     if kind is QuestionType.PERCENT:
         cell = _number(value)
@@ -276,22 +277,6 @@ def history_sheet(data: ExportData) -> tuple[list[str], list[list[Cell]]]:
 # --- the workbook ----------------------------------------------------------------------------
 
 
-def _shown_length(cell: Cell) -> int:
-    kind, value = cell
-    if kind == "s":
-        return max((len(unicodedata.normalize("NFC", line)) for line in value.split("\n")),
-                   default=0)
-    if kind == "n":
-        return len(f"{value:,.2f}".rstrip("0").rstrip(".")) if value % 1 else len(f"{value:,.0f}")
-    if kind == "p":
-        return 7
-    if kind == "d":
-        return 10
-    if kind == "t":
-        return 16
-    return 0
-
-
 class _Sheet:
     """One worksheet written row by row (constant memory), its column widths tracked."""
 
@@ -322,23 +307,30 @@ class _Sheet:
         ws, r = self.ws, self.row
         f = fmt or self.formats
         widths = self.widths
-        for col, cell in enumerate(row):
-            kind, value = cell
-            if kind == "b":
-                continue
-            if kind == "s":
-                ws.write_string(r, col, value, f["text"])
-            elif kind == "n":
+        while len(widths) < len(row):
+            widths.append(NARROWEST)
+        for col, (kind, value) in enumerate(row):
+            if kind == "n":
                 ws.write_number(r, col, value, f["number"])
+                length = len(str(value)) + 1  # with a thousands separator or two
+            elif kind == "s":
+                ws.write_string(r, col, value, f["text"])
+                length = (len(value) if "\n" not in value
+                          else max(len(line) for line in value.split("\n")))
+            elif kind == "b":
+                continue
             elif kind == "p":
                 ws.write_number(r, col, value, f["percent"])
+                length = 7
             elif kind == "d":
-                ws.write_datetime(r, col, datetime(value.year, value.month, value.day), f["date"])
+                ws.write_datetime(r, col, datetime(value.year, value.month, value.day),
+                                  f["date"])
+                length = 10
             else:
                 ws.write_datetime(r, col, value, f["moment"])
-            length = _shown_length(cell)
-            if col >= len(widths) or length > widths[col]:
-                self._measure(col, length)
+                length = 16
+            if length > widths[col]:
+                widths[col] = length
         self.row += 1
 
     def finish(self, header_row: int, columns: int, freeze_cols: int = 0) -> None:
