@@ -5,7 +5,7 @@ Measures, in one run:
 - in-process: `xlsx_file` and `csv_file` (median of runs), beside the digest alone (the
   anchor: the same read and roll-up the export starts from);
 - the command: `baocao export --format xlsx` as a subprocess, its wall time and peak RSS
-  (`ru_maxrss` of the child), beside `baocao --help` cold.
+  (`ru_maxrss` the child reports), beside `baocao --help` cold.
 Goals (issue 14): xlsx ≤ 5 s, memory ≤ 300 MB.
 
     python -m bench.export [--communes 10000] [--runs 3]
@@ -18,7 +18,6 @@ import asyncio
 import io
 import json
 import os
-import resource
 import sqlite3
 import statistics
 import subprocess
