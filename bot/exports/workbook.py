@@ -335,6 +335,11 @@ class _Sheet:
 
     def finish(self, header_row: int, columns: int, freeze_cols: int = 0) -> None:
         self.ws.freeze_panes(header_row + 1, freeze_cols)
+        # printed: A4 landscape, as wide as one page, the header on every page
+        self.ws.set_paper(9)
+        self.ws.set_landscape()
+        self.ws.fit_to_pages(1, 0)
+        self.ws.repeat_rows(header_row)
         self.ws.autofilter(header_row, 0, max(header_row, self.row - 1), max(0, columns - 1))
         for col, width in enumerate(self.widths[:max(columns, 1)]):
             self.ws.set_column(col, col, min(WIDEST, width * 1.1 + 2))
