@@ -775,11 +775,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def cmd_digest(args: argparse.Namespace) -> int:
-    """The supervisor's digest of one template × period × subtree (text or one JSON object)."""
-    from bot.domain.digest import DigestError
-    from bot.services.digests import digest
-
+def _report_request(args: argparse.Namespace) -> tuple[Config, Template, Period, str]:
+    """`--template`, `--period`, `--unit` of `digest` and `export`, checked: an unknown
+    template or period, a period not started, no database are CommandErrors."""
     config = load(args)
     templates, problems = load_configured_templates(config)
     if problems:
@@ -799,15 +797,30 @@ def cmd_digest(args: argparse.Namespace) -> int:
     if not config.storage.path.exists():  # a digest creates no database
         raise CommandError(f"no database at {config.storage.path} (storage.path in "
                            f"{config.source})")
+    return config, t, period, code
+
+
+def _root(units: dict[str, Unit], code: str) -> str:
+    """The unit named by `--unit` (its case need not match when only one unit fits)."""
+    same = [c for c in units if c.casefold() == code.casefold()]
+    root = code if code in units else same[0] if len(same) == 1 else None
+    if root is None:
+        raise CommandError(f"unknown unit {shown(code)} (see `baocao units list`)")
+    return root
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    """The supervisor's digest of one template × period × subtree (text or one JSON object)."""
+    from bot.domain.digest import DigestError
+    from bot.services.digests import digest
+
+    config, t, period, code = _report_request(args)
 
     async def run() -> Any:
         storage = await _open_storage(config)
         try:
             units = {u.code: u for u in await storage.list_units()}
-            same = [c for c in units if c.casefold() == code.casefold()]
-            root = code if code in units else same[0] if len(same) == 1 else None
-            if root is None:
-                raise CommandError(f"unknown unit {shown(code)} (see `baocao units list`)")
+            root = _root(units, code)
             return await digest(storage, t, period, root, datetime.now(config.zone),
                                 config.zone, config.reports.lock_days, units)
         finally:
@@ -831,6 +844,61 @@ def cmd_digest(args: argparse.Namespace) -> int:
         print(json.dumps(d.to_json(), ensure_ascii=False))
     else:
         print("\n".join(digest_lines(d)))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """One report × period × subtree as a file: the Excel workbook, the long CSV or the
+    draft official report (.docx), written atomically."""
+    from bot.domain.digest import DigestError
+    from bot.exports.names import export_name
+    from bot.exports.save import write_atomically
+
+    maker: Callable[..., Any]
+    extra: tuple[Any, ...] = ()
+    config, t, period, code = _report_request(args)
+    if args.format == "docx":
+        from bot.exports.docx_report import docx_file
+        maker = docx_file
+        extra = (config.organization,)
+    elif args.format == "csv":
+        from bot.exports.workbook import csv_file
+        maker = csv_file
+    else:
+        from bot.exports.workbook import xlsx_file
+        maker = xlsx_file
+
+    async def run() -> tuple[bytes, Path]:
+        storage = await _open_storage(config)
+        try:
+            units = {u.code: u for u in await storage.list_units()}
+            root = _root(units, code)
+            out = args.out if args.out is not None else Path(
+                export_name(t, period, units[root], args.format))
+            if out.is_dir():
+                raise CommandError(f"{out} is a folder: give a file name with --out")
+            if not out.parent.is_dir():
+                raise CommandError(f"no folder {out.parent} for {out.name}")
+            data = await maker(storage, t, period, root, datetime.now(config.zone),
+                               config.zone, config.reports.lock_days, units, *extra)
+            return data, out
+        finally:
+            await storage.close()
+
+    collecting = gc.isenabled()
+    gc.disable()  # as for `digest`: nothing made is cyclic garbage
+    try:
+        data, out = asyncio.run(run())
+    except DigestError as e:
+        raise CommandError(str(e)) from e
+    finally:
+        if collecting:
+            gc.enable()
+    try:
+        write_atomically(out, data)
+    except OSError as e:
+        raise CommandError(f"cannot write {out}: {e.strerror or e}") from e
+    print(f"wrote {out} ({len(data):,} bytes)")
     return EXIT_OK
 
 
@@ -1046,6 +1114,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", required=True, help="the subtree's root unit code")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_digest)
+
+    p = sub.add_parser("export", help="one report, period and subtree as a file: Excel "
+                       "workbook, long CSV or draft official report (.docx)")
+    p.add_argument("--template", required=True, help="template id (see `baocao check-config`)")
+    p.add_argument("--period", required=True, help="period id, e.g. 2026-03, 2026-Q1")
+    p.add_argument("--unit", required=True, help="the subtree's root unit code")
+    p.add_argument("--format", choices=["xlsx", "csv", "docx"], default="xlsx",
+                   help="xlsx (default), csv (long: unit, question, value, period, version) "
+                   "or docx")
+    p.add_argument("--out", type=Path, help="the file to write (default: a name such as "
+                   "bao-cao-ocop-2026-Q1-tinh-lao-cai.xlsx in the current folder)")
+    p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("run", help="run the bot on every configured channel (Telegram, Zalo; "
                        "long polling or webhook, per config)")

@@ -53,6 +53,8 @@ SKIPPED = {
     ".venv/bin/python -m bench.digest_sweep": "takes a minute at full size "
                                               "(tests/test_bench_digest_sweep.py runs a small "
                                               "one)",
+    ".venv/bin/python -m bench.export": "takes a minute at full size "
+                                        "(tests/test_bench_export.py runs a small one)",
 }
 
 

@@ -812,6 +812,58 @@ def date_outside_period(shown: str, period: str, low: date, high: date) -> str:
     return f"Ngày {shown} nằm ngoài kỳ báo cáo {period}. {_dates_allowed(low, high)}."
 
 
+# --- Excel and CSV exports (bot/exports/workbook.py) -----------------------------------------
+
+SHEET_SUMMARY, SHEET_UNITS, SHEET_MISSING, SHEET_HISTORY = (
+    "Tổng hợp", "Theo đơn vị", "Chưa gửi", "Lịch sử sửa")
+XLSX_COMPLETENESS = ("Phải gửi", "Đã gửi", "Tỷ lệ đã gửi", "Đúng hạn", "Tỷ lệ đúng hạn",
+                     "Chưa gửi", "Gửi muộn")
+XLSX_QUESTION, XLSX_UNIT_WORD, XLSX_AGGREGATION, XLSX_UNITS_COUNTED = (
+    "Câu hỏi", "Đơn vị tính", "Cách tổng hợp", "Số đơn vị có số liệu")
+XLSX_TARGET, XLSX_GOAL, XLSX_RESULT, XLSX_PROGRESS, XLSX_MET, XLSX_BASIS = (
+    "Chỉ tiêu", "Mức chỉ tiêu", "Kết quả", "Tiến độ", "Đạt", "Căn cứ chỉ tiêu")
+XLSX_MET_WORDS = {True: "Đạt", False: "Chưa đạt", None: "Chưa rõ"}
+XLSX_BASIS_WORDS = {"plan": "Theo kế hoạch", "assumed": "Giả định (chưa có văn bản)"}
+XLSX_AGGREGATIONS = {"sum": "Tổng", "average": "Trung bình", "min": "Nhỏ nhất",
+                     "max": "Lớn nhất", "ratio": "Tỷ lệ", "count_yes": "Số đơn vị trả lời có",
+                     "count": "Số đơn vị trả lời", "distribution": "Số đơn vị chọn",
+                     "none": "Không tổng hợp"}
+XLSX_UNITS_WORD = "đơn vị"
+XLSX_THIS_PERIOD, XLSX_PREVIOUS_PERIOD = "Kỳ này", "Kỳ trước"
+XLSX_CODE, XLSX_NAME, XLSX_PARENT, XLSX_PERIOD, XLSX_STATUS = (
+    "Mã đơn vị", "Tên đơn vị", "Trực thuộc", "Kỳ", "Tình trạng")
+XLSX_SENT_AT, XLSX_ON_TIME, XLSX_SENDER, XLSX_VERSION, XLSX_REVIEW = (
+    "Gửi lúc", "Đúng hạn", "Người gửi", "Lần gửi", "Duyệt")
+XLSX_STATUS_WORDS = {"sent": "Đã gửi", "late": "Gửi muộn", "missing": "Chưa gửi",
+                     "returned": "Bị trả lại", "drafting": "Đang nhập"}
+XLSX_REVIEW_WORDS = {"approved": "Đã duyệt", "returned": "Đã trả lại"}
+XLSX_YES, XLSX_NO = "Có", "Không"
+XLSX_IMPORTED = "Nhập từ tệp"
+XLSX_DAYS_OVERDUE, XLSX_DRAFT, XLSX_OFFICERS, XLSX_REACHABLE = (
+    "Số ngày quá hạn", "Đang nhập dở", "Cán bộ", "Liên lạc được")
+XLSX_NO_OFFICER = "Chưa có cán bộ"
+XLSX_EDITOR, XLSX_EDITED_AT, XLSX_OLD, XLSX_NEW = ("Người sửa", "Lúc", "Giá trị cũ",
+                                                   "Giá trị mới")
+XLSX_NO_CORRECTIONS = "Không có lần sửa nào."
+
+
+def xlsx_title(title: str, period: str, unit: str, at: datetime) -> str:
+    """The first row of every sheet: the report, the period, the subtree, when it was made."""
+    return f"{title} — {period} — {unit} — lập lúc {vnformat.moment(at)} (giờ địa phương)"
+
+
+def xlsx_on_behalf(name: str) -> str:
+    return f"{name} (nhập hộ)"
+
+
+def xlsx_unreachable(name: str) -> str:
+    return f"{name} (đã chặn bot)"
+
+
+def xlsx_draft(answered: int, total: int) -> str:
+    return f"{answered}/{total} câu"
+
+
 # --- the digest chart (bot/charts.py) ---------------------------------------------------------
 
 CHART_COMPLETENESS = "Tình hình gửi báo cáo của các đơn vị"
