@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import DigestsConfig, RemindersConfig
@@ -52,6 +53,8 @@ class Deps:
         self.reminder_settings = RemindersConfig()  # [reminders] (quiet hours for nudges)
         # does the person's channel show pictures (set by the service from its channels)
         self.pictures: Callable[[Person], bool] = lambda person: False
+        # [organization] (the Word report's header; set by the app from the config)
+        self.organization: Any = None
 
     async def template(self, template_id: str, version: int) -> Template:
         """A template as it was at `version` (a draft keeps the questions it started with)."""
