@@ -10,9 +10,8 @@ from bot.domain import messages_vi as M
 from bot.domain.buttons import ExportFile, OpenDigest
 from bot.domain.dialogue import Attachment, Button, Reply
 from bot.domain.periods import Period, PeriodError
-from bot.domain.units import ancestors_of
 from bot.services.reporting.context import Ctx, Deps
-from bot.services.reporting.tonghop import WATCHING
+from bot.services.reporting.watching import watches_unit
 
 log = logging.getLogger(__name__)
 KINDS = ("xlsx", "docx")
@@ -23,8 +22,7 @@ async def send_file(deps: Deps, ctx: Ctx, data: ExportFile) -> list[Reply]:
     t = deps.templates.get(data.template)
     if data.unit not in tree.units or t is None or data.kind not in KINDS:
         return [Reply(M.STALE)]
-    roots = {m.unit.code for m in ctx.memberships if m.role in WATCHING}
-    if not roots & ancestors_of(data.unit, tree.units):
+    if not watches_unit(ctx, data.unit, tree.units):
         return [Reply(M.DIGEST_NOT_YOURS)]
     try:
         period = Period.parse(data.period)

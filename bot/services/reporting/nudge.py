@@ -19,12 +19,11 @@ from bot.domain.dialogue import Button, Reply
 from bot.domain.digest import DigestError
 from bot.domain.periods import Period, PeriodError
 from bot.domain.reminders import Policy, Slot, in_quiet_hours, reminder_text
-from bot.domain.units import ancestors_of
 from bot.services import digests
 from bot.services.reminders import report_now_button
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.pushes import Push
-from bot.services.reporting.tonghop import WATCHING
+from bot.services.reporting.watching import watches_unit
 from storage.models import Nudge
 
 PREFIX = "nudge-"
@@ -40,8 +39,7 @@ async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
     t = deps.templates.get(data.template)
     if data.unit not in tree.units or t is None:
         return [Reply(M.STALE)]
-    roots = {m.unit.code for m in ctx.memberships if m.role in WATCHING}
-    if not roots & ancestors_of(data.unit, tree.units):
+    if not watches_unit(ctx, data.unit, tree.units):
         return [Reply(M.DIGEST_NOT_YOURS)]
     try:
         period = Period.parse(data.period)

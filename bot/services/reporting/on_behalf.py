@@ -21,10 +21,10 @@ from bot.domain.roles import Role
 from bot.domain.units import Unit, subtree_codes
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.pushes import Push
+from bot.services.reporting.watching import WATCHING, watches
 from storage.models import Membership, Submission
 
 PAGE = 20  # units a page; "◀ Trước" / "Sau ▶" for the others (typed on Zalo)
-WATCHING = (Role.SUPERVISOR, Role.ADMIN)
 
 
 async def may_enter_for(deps: Deps, memberships: list[Membership], code: str) -> Unit | None:
@@ -97,7 +97,7 @@ async def start(deps: Deps, ctx: Ctx, data: OnBehalf) -> list[Reply]:
     from bot.services.reporting.lifecycle import open_report
     from bot.services.reporting.lookup import Refused, resolve
 
-    if not any(m.role in WATCHING for m in ctx.memberships):
+    if not watches(ctx):
         return [Reply(M.not_for_your_role(sorted(ctx.roles)))]
     own = [m for m in ctx.memberships  # without the unit entered for until now, if any
            if not (m.role is Role.OFFICER and m.unit.code == ctx.on_behalf)]

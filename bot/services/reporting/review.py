@@ -20,13 +20,13 @@ from bot.domain.reports import ReportKey, days_late
 from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.domain.text import fold
-from bot.domain.units import Unit, ancestors_of
+from bot.domain.units import Unit
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.on_behalf import source_note
 from bot.services.reporting.pushes import Push
+from bot.services.reporting.watching import watches_unit
 from storage.models import Review, Submission
 
-WATCHING = (Role.SUPERVISOR, Role.ADMIN)
 BUTTON_WORDS = frozenset(fold(w) for w in (M.KW_APPROVE, M.KW_RETURN, M.BUTTON_APPROVE,
                                             M.BUTTON_RETURN))
 
@@ -35,10 +35,6 @@ class NotAllowed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def watches(ctx: Ctx) -> bool:
-    return any(m.role in WATCHING for m in ctx.memberships)
 
 
 async def _target(deps: Deps, ctx: Ctx, unit_code: str, template_id: str, period_id: str
@@ -50,8 +46,7 @@ async def _target(deps: Deps, ctx: Ctx, unit_code: str, template_id: str, period
     template = deps.templates.get(template_id)
     if unit is None or template is None:
         raise NotAllowed(M.STALE)
-    roots = {m.unit.code for m in ctx.memberships if m.role in WATCHING}
-    if not roots & ancestors_of(unit.code, tree.units):
+    if not watches_unit(ctx, unit.code, tree.units):
         raise NotAllowed(M.REVIEW_NOT_YOURS)
     try:
         period = Period.parse(period_id)

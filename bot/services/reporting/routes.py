@@ -66,6 +66,7 @@ from bot.services.reporting import (
 )
 from bot.services.reporting.context import Ctx, Deps, Report
 from bot.services.reporting.lookup import OnScreen, Refused, on_screen, resolve
+from bot.services.reporting.watching import watches
 from storage.models import DropNotices
 
 CommandAction = Callable[[Deps, Ctx], Awaitable[list[Reply]]]
@@ -172,12 +173,17 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
     if isinstance(data, ViewSubmission | Approve | ReturnReport):
         return await _review_button(deps, ctx, data)
     if isinstance(data, OpenDigest):  # a supervisor's or admin's digest
-        if not review.watches(ctx):
+        if not watches(ctx):
             return [_refused(ctx)]
         ctx.pressed = data
         return await tonghop.show(deps, ctx, data)
+<<<<<<< HEAD
     if isinstance(data, NudgeMissing | PickPeriod | OnBehalfPage | ExportFile):
         if not review.watches(ctx):  # supervisors' and admins'
+=======
+    if isinstance(data, NudgeMissing | PickPeriod | OnBehalfPage):  # supervisors' and admins'
+        if not watches(ctx):
+>>>>>>> main
             return [_refused(ctx)]
         ctx.pressed = data
         if isinstance(data, NudgeMissing):
@@ -207,7 +213,7 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
 async def _review_button(deps: Deps, ctx: Ctx,
                          data: ViewSubmission | Approve | ReturnReport) -> list[Reply]:
     """Supervisors' and admins' buttons on a unit's submitted report (officers never)."""
-    if not review.watches(ctx):
+    if not watches(ctx):
         return [_refused(ctx)]
     ctx.pressed = data
     if ctx.conversation.mode is Mode.RETURN_REASON:  # another report opened: reason unasked

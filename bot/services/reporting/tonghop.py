@@ -35,28 +35,23 @@ from bot.domain.dialogue import Button, Reply
 from bot.domain.digest import Digest, DigestError, Figure
 from bot.domain.periods import Period, PeriodError
 from bot.domain.reports import Window, schedule_windows, started_periods
-from bot.domain.roles import Role
 from bot.domain.templates import Aggregate
-from bot.domain.units import Unit, ancestors_of, subtree_codes
+from bot.domain.units import Unit, subtree_codes
 from bot.services import digests
 from bot.services.reporting import review
 from bot.services.reporting.context import Ctx, Deps
+from bot.services.reporting.watching import watched_roots, watches_unit
 
 PAGE = 10  # missing/late units and child buttons per page
 MAX_FIGURES = 8
 NOT_MAIN = (Aggregate.DISTRIBUTION, Aggregate.NONE)
-WATCHING = (Role.SUPERVISOR, Role.ADMIN)
-
-
-def _roots(ctx: Ctx) -> list[str]:
-    return [m.unit.code for m in ctx.memberships if m.role in WATCHING]
 
 
 async def start(deps: Deps, ctx: Ctx) -> list[Reply]:
     """/tonghop: the digest at once when one report is watched, else the reports to pick."""
     tree = await deps.units.tree()
     offers: list[OpenDigest] = []
-    for root in dict.fromkeys(_roots(ctx)):
+    for root in dict.fromkeys(watched_roots(ctx)):
         codes = subtree_codes(root, tree.units.values())
         for t in sorted(deps.templates.values(), key=lambda t: t.id):
             if not codes & tree.applicable.get(t.id, frozenset()):
@@ -96,7 +91,7 @@ async def show(deps: Deps, ctx: Ctx, data: OpenDigest) -> list[Reply]:
     t = deps.templates.get(data.template)
     if data.unit not in tree.units or t is None:
         return [Reply(M.STALE)]
-    if not set(_roots(ctx)) & ancestors_of(data.unit, tree.units):
+    if not watches_unit(ctx, data.unit, tree.units):
         return [Reply(M.DIGEST_NOT_YOURS)]
     try:
         period = Period.parse(data.period)
@@ -127,7 +122,7 @@ async def show(deps: Deps, ctx: Ctx, data: OpenDigest) -> list[Reply]:
 def _up_button(ctx: Ctx, units: Mapping[str, Unit], data: OpenDigest) -> list[list[Button]]:
     """Back to the parent's digest, while the parent is still in the person's subtrees."""
     parent = units[data.unit].parent_code
-    if parent is None or not set(_roots(ctx)) & ancestors_of(parent, units):
+    if parent is None or not watches_unit(ctx, parent, units):
         return []
     return [[Button.of(M.digest_up_button(units[parent].name),
                        OpenDigest(parent, data.template, data.period))]]
@@ -282,7 +277,7 @@ async def pick_period(deps: Deps, ctx: Ctx, data: PickPeriod) -> list[Reply]:
     t = deps.templates.get(data.template)
     if data.unit not in tree.units or t is None:
         return [Reply(M.STALE)]
-    if not set(_roots(ctx)) & ancestors_of(data.unit, tree.units):
+    if not watches_unit(ctx, data.unit, tree.units):
         return [Reply(M.DIGEST_NOT_YOURS)]
     periods = started_periods(t, deps.today(ctx.now), PERIODS_MAX)
     if not periods:
