@@ -49,4 +49,4 @@ def test_a_supervisor_gets_the_excel_and_word_files(tmp_path: Path) -> None:
     assert "Tổng hợp" in book.sheetnames
     assert "Báo cáo tháng" in str(book["Tổng hợp"]["A1"].value)
     text = "\n".join(p.text for p in Document(io.BytesIO(docx)).paragraphs)
-    assert "BÁO CÁO" in text and "Huyện đoàn Hải Hậu" in text or "HẢI HẬU" in text.upper()
+    assert "BÁO CÁO" in text and "Báo cáo tháng" in text

@@ -177,13 +177,8 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
             return [_refused(ctx)]
         ctx.pressed = data
         return await tonghop.show(deps, ctx, data)
-<<<<<<< HEAD
     if isinstance(data, NudgeMissing | PickPeriod | OnBehalfPage | ExportFile):
-        if not review.watches(ctx):  # supervisors' and admins'
-=======
-    if isinstance(data, NudgeMissing | PickPeriod | OnBehalfPage):  # supervisors' and admins'
-        if not watches(ctx):
->>>>>>> main
+        if not watches(ctx):  # supervisors' and admins'
             return [_refused(ctx)]
         ctx.pressed = data
         if isinstance(data, NudgeMissing):
