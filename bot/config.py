@@ -149,6 +149,25 @@ class DigestsConfig(_Section):
     nudge_every_hours: int = Field(default=24, ge=1, le=24 * 14)
 
 
+OrgKind = Literal["state", "doan", "dang", "hoi"]
+
+
+class OrganizationConfig(_Section):
+    """The body that issues the draft official report (.docx): its header follows `kind`
+    (state: Nghị định 30/2020/NĐ-CP; doan: the Youth Union; dang: the Party; hoi: a mass
+    association, headed as a state body). The defaults give a draft with "…" to fill."""
+
+    kind: OrgKind = "doan"
+    name: str = Field(default="BCH ĐOÀN …", min_length=1, max_length=200)  # the issuing body
+    parent: str = Field(default="", max_length=200)  # the line above it ("" for none)
+    place: str = Field(default="…", min_length=1, max_length=100)  # "Lào Cai, ngày …"
+    # after the number: "-BC/TĐTN-VP" (doan, dang), "/BC-UBND" (state); "" = by kind
+    number_suffix: str = Field(default="", max_length=100)
+    signer_title: str = Field(default="", max_length=200)  # "" = by kind (T/M BAN THƯỜNG VỤ…)
+    signer_name: str = Field(default="", max_length=100)
+    recipients: list[str] = ["Như trên;", "Lưu VP."]
+
+
 class Config(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     telegram: TelegramConfig = TelegramConfig()
@@ -157,6 +176,7 @@ class Config(_Section):
     reports: ReportsConfig = ReportsConfig()
     reminders: RemindersConfig = RemindersConfig()
     digests: DigestsConfig = DigestsConfig()
+    organization: OrganizationConfig = OrganizationConfig()
     _source: str = PrivateAttr(default="(no config file)")  # the file, for messages
 
     @field_validator("timezone")

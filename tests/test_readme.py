@@ -47,6 +47,9 @@ SKIPPED = {
                                         "a small one)",
     ".venv/bin/python -m bench.digest": "takes a minute at full size "
                                         "(tests/test_bench_digest.py runs a small one)",
+    ".venv/bin/python -m bench.export_docx": "takes a minute at full size "
+                                             "(tests/test_bench_export_docx.py runs a small "
+                                             "one)",
     ".venv/bin/python -m bench.digest_sweep": "takes a minute at full size "
                                               "(tests/test_bench_digest_sweep.py runs a small "
                                               "one)",

@@ -181,6 +181,9 @@ class Question(_Strict):
     prefill: Literal["previous"] | None = None
     # A longer explanation than the hint, shown when the officer asks ("?", "Giải thích").
     definition: str | None = Field(default=None, min_length=1, max_length=1000)
+    # Text questions only: the units' answers are quoted, with their names, in the draft
+    # official report (.docx), under "II. Hạn chế, nguyên nhân".
+    in_report: bool = False
 
     @property
     def aggregation(self) -> Aggregate:
@@ -560,6 +563,9 @@ def check_template(t: Template, file: str, quiet: QuietHours | None = None) -> l
                 bad(f"{where}.options", "option ids must be unique")
         elif q.options:
             bad(f"{where}.options", f"options only apply to choice questions, not {q.type.value}")
+        if q.in_report and q.type is not QuestionType.TEXT:
+            bad(f"{where}.in_report",
+                f"in_report only applies to text questions, not {q.type.value}")
         if q.within is not None and q.type is not QuestionType.DATE:
             bad(f"{where}.within", f"within only applies to date questions, not {q.type.value}")
         if q.when is not None:
