@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import DigestsConfig, RemindersConfig
+from bot.config import DigestsConfig, OrganizationConfig, RemindersConfig
 from bot.domain.buttons import ButtonData, ReportButton
 from bot.domain.conversation import Conversation
 from bot.domain.dialogue import Previous
@@ -54,7 +53,7 @@ class Deps:
         # does the person's channel show pictures (set by the service from its channels)
         self.pictures: Callable[[Person], bool] = lambda person: False
         # [organization] (the Word report's header; set by the app from the config)
-        self.organization: Any = None
+        self.organization = OrganizationConfig()
 
     async def template(self, template_id: str, version: int) -> Template:
         """A template as it was at `version` (a draft keeps the questions it started with)."""
