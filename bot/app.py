@@ -73,7 +73,8 @@ async def build_app(config: Config, clock: Clock = system_clock,
     reporting = ReportingService(storage, templates, versions, zone=config.zone,
                                  lock_days=config.reports.lock_days, clock=clock, units=units,
                                  channels=channels, digests=config.digests,
-                                 reminders=config.reminders)
+                                 reminders=config.reminders,
+                                 organization=config.organization)
     reminders = ReminderService(storage, templates, zone=config.zone,
                                 lock_days=config.reports.lock_days,
                                 defaults=config.reminders, clock=clock, units=units)

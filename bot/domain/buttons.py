@@ -284,6 +284,17 @@ class PickPeriod(ButtonData, prefix="dk"):
 
 
 @dataclass(frozen=True)
+class ExportFile(ButtonData, prefix="xf"):
+    """"📊 Excel" / "📄 Báo cáo (Word)" on a digest: the file of `template` × `period` over
+    `unit`'s subtree; `kind` "xlsx" or "docx" (checked again when pressed)."""
+
+    unit: str
+    template: str
+    period: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class OnBehalfPage(ButtonData, prefix="nhp"):
     """/nhapho's list of units, at `page`."""
 

@@ -1216,6 +1216,11 @@ def digest_drafting(name: str, answered: int, total: int) -> str:
 BUTTON_NUDGE = "🔔 Nhắc các đơn vị chưa gửi"
 KW_NUDGE = "nhac"
 BUTTON_PICK_PERIOD = "📅 Chọn kỳ"
+BUTTON_EXCEL = "📊 Excel"
+BUTTON_WORD = "📄 Báo cáo (Word)"
+FILES_NEED_TELEGRAM = ("Tệp Excel và Word chỉ gửi được qua Telegram. Trên kênh này, bạn có thể "
+                       "nhờ quản trị viên xuất tệp bằng lệnh baocao export.")
+FILE_FAILED = "Chưa tạo được tệp, vui lòng thử lại sau ít phút."
 KW_PICK_PERIOD = "chon ky"
 PERIODS_OLDER = "Cũ hơn ▶"
 PERIODS_NEWER = "◀ Mới hơn"
@@ -1267,3 +1272,8 @@ HISTORY_NOTHING_CHANGED = "• (không đổi câu trả lời nào)"
 def history_version(version: int, at: datetime, by: str) -> str:
     what = "Gửi lần đầu" if version == 1 else f"Lần sửa {version - 1} (lần gửi {version})"
     return f"{what} — {by}, lúc {vnformat.moment(at)}"
+
+
+def file_caption(kind: str, title: str, period: str, unit_name: str, at: datetime) -> str:
+    what = "Bảng tổng hợp (Excel)" if kind == "xlsx" else "Dự thảo báo cáo (Word)"
+    return f"{what}: {title} — {period} — {unit_name}, lập lúc {vnformat.moment(at)}."

@@ -316,7 +316,7 @@ class DigestSweep:
         d = built[key]
         if d is None:
             return None
-        text, rows = page_of(d, 0, names, now.astimezone(self.zone))
+        text, rows = page_of(d, 0, names, now.astimezone(self.zone), files=buttons)
         heading = M.digest_scheduled_heading(p.slot.family, last_on_time_day(w, self.zone))
         if not buttons:
             return Reply(f"{heading}\n{text}\n{M.DIGEST_SCHEDULED_TYPE}")

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from bot.config import DigestsConfig, RemindersConfig
+from bot.config import DigestsConfig, OrganizationConfig, RemindersConfig
 from bot.domain.buttons import ButtonData, ReportButton
 from bot.domain.conversation import Conversation
 from bot.domain.dialogue import Previous
@@ -52,6 +52,8 @@ class Deps:
         self.reminder_settings = RemindersConfig()  # [reminders] (quiet hours for nudges)
         # does the person's channel show pictures (set by the service from its channels)
         self.pictures: Callable[[Person], bool] = lambda person: False
+        # [organization] (the Word report's header; set by the app from the config)
+        self.organization = OrganizationConfig()
 
     async def template(self, template_id: str, version: int) -> Template:
         """A template as it was at `version` (a draft keeps the questions it started with)."""

@@ -22,6 +22,7 @@ from bot.domain.buttons import (
     DoneChoosing,
     EditQuestion,
     Explain,
+    ExportFile,
     Keep,
     KeepDraft,
     NudgeMissing,
@@ -52,6 +53,7 @@ from bot.services.channels import Inbound
 from bot.services.commands import BY_NAME, allowed
 from bot.services.reporting import (
     catalogue,
+    export_files,
     joining,
     lifecycle,
     notices,
@@ -175,12 +177,14 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
             return [_refused(ctx)]
         ctx.pressed = data
         return await tonghop.show(deps, ctx, data)
-    if isinstance(data, NudgeMissing | PickPeriod | OnBehalfPage):  # supervisors' and admins'
-        if not watches(ctx):
+    if isinstance(data, NudgeMissing | PickPeriod | OnBehalfPage | ExportFile):
+        if not watches(ctx):  # supervisors' and admins'
             return [_refused(ctx)]
         ctx.pressed = data
         if isinstance(data, NudgeMissing):
             return await nudge.nudge(deps, ctx, data)
+        if isinstance(data, ExportFile):
+            return await export_files.send_file(deps, ctx, data)
         if isinstance(data, PickPeriod):
             return await tonghop.pick_period(deps, ctx, data)
         return await on_behalf.picker(deps, ctx, data.page)

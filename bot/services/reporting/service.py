@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.config import DigestsConfig, RemindersConfig
+from bot.config import DigestsConfig, OrganizationConfig, RemindersConfig
 from bot.domain import messages_vi as M
 from bot.domain.conversation import Conversation, Mode
 from bot.domain.dialogue import Reply
@@ -78,7 +78,8 @@ class ReportingService:
                  clock: Clock, units: UnitDirectory | None = None,
                  channels: Channels | None = None,
                  digests: DigestsConfig | None = None,
-                 reminders: RemindersConfig | None = None) -> None:
+                 reminders: RemindersConfig | None = None,
+                 organization: OrganizationConfig | None = None) -> None:
         self.storage = storage
         self.clock = clock
         self.channels = channels or Channels()
@@ -89,6 +90,8 @@ class ReportingService:
             self.deps.digest_settings = digests
         if reminders is not None:
             self.deps.reminder_settings = reminders
+        if organization is not None:
+            self.deps.organization = organization
         self._queue = PersonQueue()
         # This process is the only writer of people, memberships and conversations, so what is
         # cached here stays true.

@@ -24,7 +24,13 @@ from fractions import Fraction
 from bot.charts import ChartData, TargetBar, UnitBar, render_digest_chart
 from bot.domain import messages_vi as M
 from bot.domain import vnformat
-from bot.domain.buttons import NudgeMissing, OpenDigest, PickPeriod, ViewSubmission
+from bot.domain.buttons import (
+    ExportFile,
+    NudgeMissing,
+    OpenDigest,
+    PickPeriod,
+    ViewSubmission,
+)
 from bot.domain.dialogue import Button, Reply
 from bot.domain.digest import Digest, DigestError, Figure
 from bot.domain.periods import Period, PeriodError
@@ -104,7 +110,8 @@ async def show(deps: Deps, ctx: Ctx, data: OpenDigest) -> list[Reply]:
     except DigestError:
         return [Reply(M.STALE)]
     names = {code: u.name for code, u in tree.units.items()}
-    text, rows = page_of(d, data.page, names, deps.local(d.now))
+    text, rows = page_of(d, data.page, names, deps.local(d.now),
+                         files=deps.pictures(ctx.person))
     rows += up
     photo = None
     if data.page == 0 and d.started and deps.pictures(ctx.person):
@@ -122,12 +129,13 @@ def _up_button(ctx: Ctx, units: Mapping[str, Unit], data: OpenDigest) -> list[li
 
 
 def page_of(d: Digest, page: int, names: dict[str, str], local_now: datetime, *,
-            actions: bool = True) -> tuple[str, list[list[Button]]]:
+            actions: bool = True, files: bool = False) -> tuple[str, list[list[Button]]]:
     """The digest's text and buttons at `page` (clamped to the last page). Every list (late
     and missing units, the escalated, drafts in progress, units with no officer or none
     reachable, child units) is paged together: none is ever cut. `actions`: the buttons
     "Nhắc các đơn vị chưa gửi" (while the window is open and someone is missing) and "Chọn
-    kỳ" (a digest sent on a schedule keeps them too; False leaves them out)."""
+    kỳ" (a digest sent on a schedule keeps them too; False leaves them out). `files`: "📊
+    Excel" and "📄 Báo cáo (Word)" (for channels that send files)."""
     c = d.completeness
     many = len(d.periods) > 1
 
@@ -191,6 +199,11 @@ def page_of(d: Digest, page: int, names: dict[str, str], local_now: datetime, *,
     if actions and may_nudge(d):
         rows.append([Button.of(M.BUTTON_NUDGE, NudgeMissing(d.unit, d.template, d.period.id),
                                M.KW_NUDGE)])
+    if files and d.started:
+        rows.append([Button.of(M.BUTTON_EXCEL, ExportFile(d.unit, d.template, d.period.id,
+                                                          "xlsx")),
+                     Button.of(M.BUTTON_WORD, ExportFile(d.unit, d.template, d.period.id,
+                                                         "docx"))])
     rows += [[Button.of(M.digest_child_button(child.name, child.completeness.actual,
                                               child.completeness.expected),
                         OpenDigest(child.unit, d.template, d.period.id))]

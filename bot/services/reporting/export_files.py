@@ -1,0 +1,55 @@
+"""The digest's "📊 Excel" and "📄 Báo cáo (Word)" buttons: the file of a report × period over
+a unit's subtree, made now and sent as a document (Telegram), checked against the presser's
+units like every digest button."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain import messages_vi as M
+from bot.domain.buttons import ExportFile, OpenDigest
+from bot.domain.dialogue import Attachment, Button, Reply
+from bot.domain.periods import Period, PeriodError
+from bot.services.reporting.context import Ctx, Deps
+from bot.services.reporting.watching import watches_unit
+
+log = logging.getLogger(__name__)
+KINDS = ("xlsx", "docx")
+
+
+async def send_file(deps: Deps, ctx: Ctx, data: ExportFile) -> list[Reply]:
+    tree = await deps.units.tree()
+    t = deps.templates.get(data.template)
+    if data.unit not in tree.units or t is None or data.kind not in KINDS:
+        return [Reply(M.STALE)]
+    if not watches_unit(ctx, data.unit, tree.units):
+        return [Reply(M.DIGEST_NOT_YOURS)]
+    try:
+        period = Period.parse(data.period)
+    except PeriodError:
+        return [Reply(M.STALE)]
+    if not t.asks_for(period):
+        return [Reply(M.STALE)]
+    back = [[Button.of(M.BACK_TO_DIGEST, OpenDigest(data.unit, t.id, period.id))]]
+    if deps.today(ctx.now) < period.start:
+        return [Reply(M.digest_not_started(period.start), back)]
+    if not deps.pictures(ctx.person):  # a channel that cannot send files (Zalo)
+        return [Reply(M.FILES_NEED_TELEGRAM, back)]
+    # imported here: the writers' libraries load only when a file is asked for
+    from bot.exports.names import export_name
+    try:
+        if data.kind == "xlsx":
+            from bot.exports.workbook import xlsx_file
+            made = await xlsx_file(deps.storage, t, period, data.unit, ctx.now, deps.zone,
+                                   deps.lock_days, tree.units)
+        else:
+            from bot.exports.docx_report import docx_file
+            made = await docx_file(deps.storage, t, period, data.unit, ctx.now, deps.zone,
+                                   deps.lock_days, tree.units, deps.organization)
+    except Exception:  # a file that cannot be made must not cost the person their answer
+        log.exception("%s of %s %s over %s failed", data.kind, t.id, period.id, data.unit)
+        return [Reply(M.FILE_FAILED, back)]
+    unit = tree.units[data.unit]
+    caption = M.file_caption(data.kind, t.title, period.label_vi(), unit.name,
+                             deps.local(ctx.now))
+    return [Reply(caption, document=Attachment(export_name(t, period, unit, data.kind), made))]
