@@ -342,3 +342,20 @@ async def test_libreoffice_converts_it_to_pdf(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     pdf = tmp_path / "bao-cao.pdf"
     assert pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize(("title", "period", "subject_line"), [
+    ("Báo cáo tháng", "2026-11", "Tháng 11 năm 2026"),
+    ("Báo cáo quý thử nghiệm", "2026-Q1", "Thử nghiệm quý I năm 2026"),
+    ("Báo cáo: Tuổi trẻ tham gia OCOP", "2026-03", "Tuổi trẻ tham gia OCOP tháng 3 năm 2026"),
+])
+def test_the_subject_never_repeats_the_periods_word(title: str, period: str,
+                                                    subject_line: str) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from bot.domain.digest import Digest
+    from bot.exports.docx_report import subject
+
+    d = cast(Digest, SimpleNamespace(title=title, period=Period.parse(period)))
+    assert subject(d) == subject_line

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from pathlib import Path
 
 from docx import Document
@@ -14,7 +13,7 @@ from openpyxl import load_workbook
 
 from tests.chaos import BotProcess
 from tests.fakebotapi import FakeBotAPI
-from tests.phones import TelegramPhone, site_for
+from tests.phones import TelegramPhone, _settled, site_for
 from tests.test_e2e_review import press
 from tests.test_tonghop import TEMPLATE
 
@@ -33,20 +32,24 @@ def test_a_supervisor_gets_the_excel_and_word_files(tmp_path: Path) -> None:
         try:
             boss.type(code, expect="Bạn đã tham gia Huyện đoàn Hải Hậu")
             boss.type("/tonghop", expect="Đã gửi 0/2")
-            press(boss, "📊 Excel", expect="Bảng tổng hợp (Excel)")
-            press(boss, "📄 Báo cáo (Word)", expect="Dự thảo báo cáo (Word)")
-            deadline = time.monotonic() + 30
-            while len(telegram.documents) < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            for label, said in (("📊 Excel", "Bảng tổng hợp (Excel)"),
+                                ("📄 Báo cáo (Word)", "Dự thảo báo cáo (Word)")):
+                before = boss.count()
+                press(boss, label, expect="")  # the pressed message is marked at once
+                _settled(boss.texts, before, said, 30)  # the file, then its buttons
+            captions = [m.get("text", "") for m in telegram.sent_messages(5001)
+                        if str(m.get("text", "")).startswith(("Bảng tổng hợp", "Dự thảo"))]
         finally:
             bot.stop()
         assert bot.tracebacks() == 0
         (chat1, xlsx_name, xlsx), (chat2, docx_name, docx) = telegram.documents
     assert chat1 == chat2 == 5001
+    assert captions[0].startswith("Bảng tổng hợp (Excel): Báo cáo tháng — Tháng ")
+    assert captions[1].startswith("Dự thảo báo cáo (Word): Báo cáo tháng — Tháng ")
     assert re.fullmatch(r"bao-cao-thang-\d{4}-\d{2}-huyen-doan-hai-hau\.xlsx", xlsx_name)
     assert re.fullmatch(r"bao-cao-thang-\d{4}-\d{2}-huyen-doan-hai-hau\.docx", docx_name)
     book = load_workbook(io.BytesIO(xlsx))
     assert "Tổng hợp" in book.sheetnames
     assert "Báo cáo tháng" in str(book["Tổng hợp"]["A1"].value)
     text = "\n".join(p.text for p in Document(io.BytesIO(docx)).paragraphs)
-    assert "BÁO CÁO" in text and "Báo cáo tháng" in text
+    assert "BÁO CÁO" in text and "0/2 Đoàn cấp xã đã gửi báo cáo" in text

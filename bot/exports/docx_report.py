@@ -97,13 +97,27 @@ def period_words(p: Period) -> str:
     return label[0].lower() + label[1:]
 
 
+PERIOD_WORDS = ("sáu tháng", "6 tháng", "chín tháng", "9 tháng", "tháng", "quý", "năm",
+                "tuần", "định kỳ")
+
+
 def subject(d: Digest) -> str:
     """The template's title without its 'Báo cáo …:' head, then the period in words."""
     title = d.title
     if title.lower().startswith("báo cáo"):
         title = title.split(":", 1)[1] if ":" in title else title[len("báo cáo"):]
     title = title.strip()
-    return f"{title[:1].upper()}{title[1:]} {period_words(d.period)}"
+    # "Báo cáo tháng" / "Báo cáo quý …": the period's own word comes with the period below
+    # ("Tháng 11 năm 2026", not "Tháng tháng 11 năm 2026")
+    lowered = title.lower()
+    for word in PERIOD_WORDS:
+        if lowered == word or lowered.startswith(word + " "):
+            title = title[len(word):].strip()
+            break
+    words = period_words(d.period)
+    if not title:
+        return f"{words[:1].upper()}{words[1:]}"
+    return f"{title[:1].upper()}{title[1:]} {words}"
 
 
 def number_line(org: OrganizationConfig) -> str:

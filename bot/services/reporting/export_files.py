@@ -52,4 +52,9 @@ async def send_file(deps: Deps, ctx: Ctx, data: ExportFile) -> list[Reply]:
     unit = tree.units[data.unit]
     caption = M.file_caption(data.kind, t.title, period.label_vi(), unit.name,
                              deps.local(ctx.now))
-    return [Reply(caption, document=Attachment(export_name(t, period, unit, data.kind), made))]
+    # The pressed digest loses its buttons (marked with the choice): the file comes with the
+    # other file's button and the way back, so the next press needs no new /tonghop.
+    files = [Button.of(M.BUTTON_EXCEL, ExportFile(data.unit, t.id, period.id, "xlsx")),
+             Button.of(M.BUTTON_WORD, ExportFile(data.unit, t.id, period.id, "docx"))]
+    return [Reply(caption, [files, *back], numbered=True,
+                  document=Attachment(export_name(t, period, unit, data.kind), made))]
