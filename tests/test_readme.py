@@ -126,12 +126,13 @@ def _from_block(block: list[str], start: int) -> list[Shown]:
                     break
                 output.append(later)
             out.append(Shown(_spaces(line[2:]), start + j, "\n".join(output)))
+        elif synopsis and raw.startswith(" ") and line:
+            # The lines under `baocao … COMMAND`: its subcommands, `a | b` for alternatives
+            # (checked first: a subcommand may be named like a prefix, `export`).
+            out.extend(Shown("baocao " + _spaces(part), start + j) for part in line.split(" | "))
         elif line.startswith(PREFIXES):
             out.append(Shown(_spaces(line), start + j))
             synopsis = line.endswith(" COMMAND")
-        elif synopsis and raw.startswith(" ") and line:
-            # The lines under `baocao … COMMAND`: its subcommands, `a | b` for alternatives.
-            out.extend(Shown("baocao " + _spaces(part), start + j) for part in line.split(" | "))
     return out
 
 
