@@ -72,6 +72,11 @@ async def test_a_stored_file_is_uploaded_with_its_name_and_sent_again_after_a_cr
         assert fake.last_message(CHAT)["document"]["file_name"] == NAME
         assert fake.last_message(CHAT)["caption"] == TEXT
     assert await storage.pending_outbox("telegram") == []
+    # the delivered row is kept a week (as every delivery record), without its file
+    kept = await storage.db.fetchall("SELECT state, payload FROM outbox")
+    assert [r["state"] for r in kept] == ["sent"]
+    payload = json.loads(kept[0]["payload"])
+    assert "file" not in payload and payload["name"] == NAME and payload["m"] == "send_document"
 
 
 async def test_a_file_telegram_finds_too_large_is_dropped_and_the_chat_goes_on(
