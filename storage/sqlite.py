@@ -1099,7 +1099,11 @@ def _write_batch(conn: sqlite3.Connection, batch: list[Changes]) -> list[bool]:
                  [m for c in batch for m in c.reply_marks])
     for outcome, row_ids in settled.items():
         for ids in _shaped(row_ids):
-            conn.execute(f"UPDATE outbox SET state=?, done_at=? WHERE id IN"
+            # A settled row's file (a workbook: megabytes as base64) is never sent again:
+            # dropped, so a week of kept delivery records holds texts, not every file.
+            conn.execute(f"UPDATE outbox SET state=?, done_at=?, payload = CASE WHEN"
+                         f" json_type(payload, '$.file') IS NULL THEN payload ELSE"
+                         f" json_remove(payload, '$.file') END WHERE id IN"
                          f" ({','.join('?' * len(ids))})", [outcome, now, *ids])
     return keep
 

@@ -281,3 +281,14 @@ def test_multi_choice_labels_with_commas_stay_apart() -> None:
     assert format_answer(question, ["hoi_nghi", "loa"]) == \
         "Hội nghị, tọa đàm, diễn đàn; Loa truyền thanh"
     assert format_answer(question, ["loa", "mxh"]) == "Loa truyền thanh; Mạng xã hội"
+
+
+def test_a_figure_too_large_for_babel_is_still_printed_the_vietnamese_way() -> None:
+    """A total of 10^26 or more (a sum of huge imported figures, a percentage change from
+    almost nothing) printed in a digest or the Word report must not raise."""
+    from bot.domain import vnformat
+
+    assert vnformat.number(1e26) == "100.000.000.000.000.004.764.729.344"
+    assert vnformat.number(10**30) == "1.000.000.000.000.000.000.000.000.000.000"
+    assert vnformat.number(1e300, 2).startswith("1.000.000.000.000.000.")
+    assert vnformat.percent(-1e27).startswith("-1.000.000.000.000.000.")

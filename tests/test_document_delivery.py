@@ -72,3 +72,35 @@ async def test_a_stored_file_is_uploaded_with_its_name_and_sent_again_after_a_cr
         assert fake.last_message(CHAT)["document"]["file_name"] == NAME
         assert fake.last_message(CHAT)["caption"] == TEXT
     assert await storage.pending_outbox("telegram") == []
+    # the delivered row is kept a week (as every delivery record), without its file
+    kept = await storage.db.fetchall("SELECT state, payload FROM outbox")
+    assert [r["state"] for r in kept] == ["sent"]
+    payload = json.loads(kept[0]["payload"])
+    assert "file" not in payload and payload["name"] == NAME and payload["m"] == "send_document"
+
+
+async def test_a_file_telegram_finds_too_large_is_dropped_and_the_chat_goes_on(
+        storage: SqliteStorage) -> None:
+    """413 Request Entity Too Large fails the same every time: the file is dropped (not tried
+    forever with the chat's later messages stuck behind it) and the next message is sent."""
+    rows = [Outgoing("telegram", str(CHAT), json.dumps(p, ensure_ascii=False), 1, "u1", REPLY)
+            for p in [*telegram.render(None, str(CHAT), [Reply(TEXT, document=FILE)]),
+                      *telegram.render(None, str(CHAT), [Reply("Tiếp theo")])]]
+    assert await storage.apply(Changes(actor=0, outbox=rows))
+
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        await storage.apply(Changes(actor=0, settled=settled))
+
+    with FakeBotAPI() as fake:
+        for _ in range(3):  # a too large file stays too large (3: the old retries end soon)
+            fake.fail_next("sendDocument", 413, "Request Entity Too Large")
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            courier = Courier("telegram", telegram.TelegramTransport(bot), telegram.render,
+                              record=record, unreachable=nothing, limits=Limits(0, 0))
+            courier.start()
+            courier.enqueue(courier.stored(await storage.pending_outbox("telegram")))
+            await courier.delivered_all(str(CHAT))
+            await courier.stop()
+        assert fake.documents == []
+        assert fake.last_message(CHAT)["text"] == "Tiếp theo"
+    assert await storage.pending_outbox("telegram") == []

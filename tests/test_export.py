@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import shutil
+import stat
 import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -315,6 +317,25 @@ def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(OSError):
         write_atomically(out, b"half")
     assert out.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["x.xlsx"]
+
+
+def test_a_written_file_is_readable_as_any_other_not_only_by_its_writer(
+        tmp_path: Path) -> None:
+    """Not the temporary file's 0600: a new export gets 0666 less the umask, a replaced one
+    keeps its mode (an export put in a shared folder stays readable by the office)."""
+    mask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "new.xlsx"
+        write_atomically(fresh, b"data")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        shared = tmp_path / "shared.xlsx"
+        shared.write_bytes(b"old")
+        shared.chmod(0o664)
+        write_atomically(shared, b"new")
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o664
+        assert shared.read_bytes() == b"new"
+    finally:
+        os.umask(mask)
 
 
 # --- the command -----------------------------------------------------------------------------

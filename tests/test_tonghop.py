@@ -183,3 +183,29 @@ async def test_officers_are_refused_and_foreign_units_too(tmp_path: Path) -> Non
         assert "/tonghop" not in officer.text
     finally:
         await app.close()
+
+
+async def test_a_file_button_pressed_twice_makes_the_file_once(tmp_path: Path) -> None:
+    """A double tap on "📊 Excel" (both presses reach the bot before the keyboard is gone)
+    sends one workbook and says so for the second; a minute later it is made afresh, and the
+    other file (Word) is not held back by it."""
+    app, boss, _ = await setup(tmp_path)
+    try:
+        app.reporting.deps.pictures = lambda person: True  # a channel that sends files
+        await boss.cmd("tonghop")
+        excel = next(b.data for r in boss.last for b in r.flat_buttons() if "Excel" in b.label)
+        first = await boss.press(excel)
+        assert [r.document.name for r in first if r.document is not None] == [
+            "bao-cao-thang-2026-02-tinh-doan-lao-cai.xlsx"]
+        again = await boss.press(excel)
+        assert [r.document for r in again] == [None]
+        assert again[0].text == "Tệp này vừa được gửi ở tin nhắn phía trên, vui lòng xem lại."
+        word = await boss.press_label("Word")
+        assert any(r.document is not None and r.document.name.endswith(".docx") for r in word)
+        clock = app.reporting.clock
+        assert isinstance(clock, Clock)
+        clock.now += timedelta(minutes=2)
+        later = await boss.press(excel)
+        assert any(r.document is not None for r in later)
+    finally:
+        await app.close()

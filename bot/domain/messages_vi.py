@@ -1221,6 +1221,7 @@ BUTTON_WORD = "📄 Báo cáo (Word)"
 FILES_NEED_TELEGRAM = ("Tệp Excel và Word chỉ gửi được qua Telegram. Trên kênh này, bạn có thể "
                        "nhờ quản trị viên xuất tệp bằng lệnh baocao export.")
 FILE_FAILED = "Chưa tạo được tệp, vui lòng thử lại sau ít phút."
+FILE_JUST_SENT = "Tệp này vừa được gửi ở tin nhắn phía trên, vui lòng xem lại."
 KW_PICK_PERIOD = "chon ky"
 PERIODS_OLDER = "Cũ hơn ▶"
 PERIODS_NEWER = "◀ Mới hơn"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -19,7 +20,13 @@ def _pattern(max_decimals: int) -> NumberPattern:
 @lru_cache(maxsize=4096, typed=True)  # Babel formats slowly; the same figures recur
 def number(value: float | int, max_decimals: int = 2) -> str:
     """1234.5 → '1.234,5'; 12.0 → '12'; -0.001 → '0' (never '-0')."""
-    text = str(_pattern(max_decimals).apply(value, VI))
+    try:
+        text = str(_pattern(max_decimals).apply(value, VI))
+    except decimal.InvalidOperation:  # 10^26 and up: beyond Babel's 28 digits of rounding
+        grouped = (f"{value:,}" if isinstance(value, int)
+                   else f"{value:,.{max_decimals}f}".rstrip("0").rstrip(".") if max_decimals
+                   else f"{value:,.0f}")
+        text = grouped.translate(str.maketrans(",.", ".,"))
     # Babel keeps the sign of what rounds to zero; the cache also takes -0.0 and 0.0 for one
     # key, so they must print alike.
     return "0" if text == "-0" else text

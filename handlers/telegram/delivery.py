@@ -9,7 +9,7 @@ from typing import Any
 
 from telegram import Bot, InputFile
 from telegram.constants import MessageLimit
-from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from bot.domain.dialogue import Reply
 from bot.services.channels import Inbound
@@ -26,6 +26,9 @@ PICTURES = True  # sendPhoto uploads a picture (multipart)
 UPLOAD_TIMEOUT = 20.0  # seconds to write a picture (python-telegram-bot's own for media)
 # A chat that is gone for good: nothing later will reach it either.
 GONE = ("chat not found", "user is deactivated", "bot was blocked", "peer_id_invalid")
+# A file over Telegram's upload limit: HTTP 413, which python-telegram-bot raises as a
+# NetworkError (transient). Sent again it fails again, and the chat's queue behind it with it.
+TOO_LARGE = ("request entity too large", "file too large", "(413)")
 
 
 def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Payload]:
@@ -130,6 +133,10 @@ class TelegramTransport:
             if any(g in e.message.lower() for g in GONE):
                 raise Refused(e.message) from e
             raise Rejected(e.message) from e
+        except NetworkError as e:
+            if "file" in payload and any(x in e.message.lower() for x in TOO_LARGE):
+                raise Rejected(e.message) from e
+            raise
         if method in (SEND, PHOTO, DOCUMENT) and isinstance(result, dict):
             message_id = result.get("message_id")
             return message_id if isinstance(message_id, int) else None

@@ -54,6 +54,8 @@ class Deps:
         self.pictures: Callable[[Person], bool] = lambda person: False
         # [organization] (the Word report's header; set by the app from the config)
         self.organization = OrganizationConfig()
+        # (person, unit, template, period, kind) → when that file was last made for them
+        self.files_made: dict[tuple[int, str, str, str, str], datetime] = {}
 
     async def template(self, template_id: str, version: int) -> Template:
         """A template as it was at `version` (a draft keeps the questions it started with)."""
