@@ -3,14 +3,26 @@ cells of odd answers, percentage figures, file names, the names of people no lon
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from bot.domain import messages_vi as M
-from bot.domain.templates import Aggregate, Level, Question, QuestionType
+from bot.domain.digest import Officer, TargetLine
+from bot.domain.templates import Aggregate, Level, Option, Question, QuestionType
 from bot.domain.units import Unit
+from bot.exports.docx_report import Note, notes_of
 from bot.exports.names import export_name, slug
-from bot.exports.rows import _Names
-from bot.exports.workbook import _percent_figure, answer_cell
+from bot.exports.rows import ABSENT, Chase, Correction, _Names
+from bot.exports.workbook import (
+    _percent_figure,
+    _target_cells,
+    answer_cell,
+    history_sheet,
+    missing_sheet,
+)
 from storage.sqlite import SqliteStorage
 from tests.test_export import MARCH, load
 
@@ -57,3 +69,64 @@ async def test_a_person_no_longer_stored_is_named_by_id(tmp_path: Path) -> None:
         assert await names.name(None) == ""
     finally:
         await storage.close()
+
+
+def test_a_multiple_choice_answer_reads_as_its_labels() -> None:
+    q = Question(id="m", text="Loại", type=QuestionType.MULTI_CHOICE,
+                 options=[Option(id="a", label="Hợp tác xã"), Option(id="b", label="Tổ hợp tác")])
+    assert answer_cell(q, ["a", "b", "zz"]) == ("s", "Hợp tác xã; Tổ hợp tác; zz")
+
+
+def _target(scope: str) -> TargetLine:
+    return TargetLine(0, "p", "≥ 80%", scope, "at_least", Fraction(3), Fraction(5), False,
+                      Fraction(60), "plan", None, True)
+
+
+def test_a_units_target_counts_units_even_on_a_percentage() -> None:
+    """each_unit: how many units reach the goal (3 of 5), not a percentage of the goal."""
+    assert _target_cells(_target("each_unit"), True)[1:4] == [("n", 5.0), ("n", 3.0),
+                                                              ("p", 0.6)]
+    assert _target_cells(_target("total"), True)[1:3] == [("p", 0.05), ("p", 0.03)]
+
+
+def _sheet_data(**fields: Any) -> Any:
+    return SimpleNamespace(many_periods=False, **fields)
+
+
+def test_one_reachable_officer_is_enough() -> None:
+    unit = Unit("A", "Xã A", None, Level.XA)
+    both = (Officer(1, "An", reachable=False), Officer(2, "Ba"))
+    chase = [Chase(unit, "", MARCH, "missing", 2, None, both),
+             Chase(unit, "", MARCH, "late", 1, None, (Officer(1, "An", reachable=False),)),
+             Chase(unit, "", MARCH, "returned", 0, None, ())]
+    _, rows = missing_sheet(_sheet_data(chase=chase))
+    assert [r[-1] for r in rows] == [("s", M.XLSX_YES), ("s", M.XLSX_NO),
+                                     ("s", M.XLSX_NO_OFFICER)]
+
+
+def test_the_history_sheet_names_unasked_answers_and_says_when_empty() -> None:
+    _, rows = history_sheet(_sheet_data(corrections=[]))
+    assert rows == [[("s", M.XLSX_NO_CORRECTIONS)]]
+    q = Question(id="n", text="Số", type=QuestionType.INTEGER)
+    unit = Unit("A", "Xã A", None, Level.XA)
+    at = datetime(2026, 4, 2, 3, tzinfo=UTC)
+    data = _sheet_data(corrections=[Correction(unit, MARCH, 2, "An", at, q, ABSENT, 3),
+                                    Correction(unit, MARCH, 3, "An", at, q, 3, ABSENT)],
+                       local=lambda t: t.replace(tzinfo=None))
+    _, rows = history_sheet(data)
+    assert [r[-2:] for r in rows] == [[("s", M.NOT_ANSWERED), ("n", 3)],
+                                      [("n", 3), ("s", M.NO_LONGER_ASKED)]]
+    assert M.NOT_ANSWERED != M.NO_LONGER_ASKED
+
+
+def test_only_marked_non_blank_text_answers_go_into_the_report(tmp_path: Path) -> None:
+    t = load(tmp_path)  # its text question "ghi_chu" is not marked in_report
+    marked = t.model_copy(update={"questions": [
+        q.model_copy(update={"in_report": q.id == "ghi_chu"}) for q in t.questions]})
+    units = {"A": Unit("A", "Xã A", None, Level.XA), "B": Unit("B", "Xã B", None, Level.XA)}
+    sent = [SimpleNamespace(counted=True, period=MARCH.id, unit="A",
+                            answers={"ghi_chu": "  thiếu   vốn "}),
+            SimpleNamespace(counted=True, period=MARCH.id, unit="B", answers={"ghi_chu": " \n "})]
+    assert notes_of(t, sent, {MARCH.id}, {"A", "B"}, units) == []
+    assert notes_of(marked, sent, {MARCH.id}, {"A", "B"}, units) == [
+        Note("A", "Xã A", "Ghi chú", "thiếu vốn")]
