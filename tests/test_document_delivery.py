@@ -72,3 +72,10 @@ async def test_a_stored_file_is_uploaded_with_its_name_and_sent_again_after_a_cr
         assert fake.last_message(CHAT)["document"]["file_name"] == NAME
         assert fake.last_message(CHAT)["caption"] == TEXT
     assert await storage.pending_outbox("telegram") == []
+
+
+def test_a_picture_and_a_file_carry_the_caption_once() -> None:
+    calls = telegram.render(None, str(CHAT), [Reply(TEXT, photo=b"\x89PNG", document=FILE)])
+    assert [c["m"] for c in calls] == [telegram.PHOTO, telegram.DOCUMENT]
+    assert calls[0]["p"] == {"chat_id": CHAT, "caption": TEXT}
+    assert calls[1]["p"] == {"chat_id": CHAT}  # the text is said once, on the picture
