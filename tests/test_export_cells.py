@@ -130,3 +130,19 @@ def test_only_marked_non_blank_text_answers_go_into_the_report(tmp_path: Path) -
     assert notes_of(t, sent, {MARCH.id}, {"A", "B"}, units) == []
     assert notes_of(marked, sent, {MARCH.id}, {"A", "B"}, units) == [
         Note("A", "Xã A", "Ghi chú", "thiếu vốn")]
+
+
+def test_notes_leave_out_returned_reports_and_follow_unit_names(tmp_path: Path) -> None:
+    t = load(tmp_path)
+    marked = t.model_copy(update={"questions": [
+        q.model_copy(update={"in_report": q.id == "ghi_chu"}) for q in t.questions]})
+    units = {"A": Unit("A", "Xã Yên", None, Level.XA), "B": Unit("B", "Xã An", None, Level.XA),
+             "C": Unit("C", "Xã Bình", None, Level.XA)}
+
+    def sent(unit: str, counted: bool = True) -> Any:
+        return SimpleNamespace(counted=counted, period=MARCH.id, unit=unit,
+                               answers={"ghi_chu": f"ý kiến {unit}"})
+
+    notes = notes_of(marked, [sent("A"), sent("C", counted=False), sent("B")], {MARCH.id},
+                     {"A", "B", "C"}, units)
+    assert [(n.unit, n.name) for n in notes] == [("B", "Xã An"), ("A", "Xã Yên")]
