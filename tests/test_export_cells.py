@@ -3,17 +3,18 @@ cells of odd answers, percentage figures, file names, the names of people no lon
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from bot.domain import messages_vi as M
-from bot.domain.digest import Officer, TargetLine
+from bot.domain.digest import Figure, Officer, TargetLine
 from bot.domain.templates import Aggregate, Level, Option, Question, QuestionType
 from bot.domain.units import Unit
-from bot.exports.docx_report import Note, notes_of
+from bot.exports.docx_report import Note, figure_sentence, labelled, notes_of
 from bot.exports.names import export_name, slug
 from bot.exports.rows import ABSENT, Chase, Correction, _Names
 from bot.exports.workbook import (
@@ -146,3 +147,24 @@ def test_notes_leave_out_returned_reports_and_follow_unit_names(tmp_path: Path) 
     notes = notes_of(marked, [sent("A"), sent("C", counted=False), sent("B")], {MARCH.id},
                      {"A", "B", "C"}, units)
     assert [(n.unit, n.name) for n in notes] == [("B", "Xã An"), ("A", "Xã Yên")]
+
+
+def test_a_units_target_without_a_goal_yet_is_not_a_count() -> None:
+    f = Figure("htx", "Số HTX mới", "HTX", Aggregate.SUM, Fraction(5), 2)
+    tl = TargetLine(0, "htx", "mỗi xã ≥ 2", "each_unit", "at_least", None, None, None, None,
+                    "plan", None, False)
+    text = figure_sentence(cast(Any, SimpleNamespace(previous=None)), f, [tl])
+    assert text == "Số HTX mới: 5 HTX; chỉ tiêu (mỗi xã ≥ 2) chưa đủ số liệu để đánh giá."
+
+
+@dataclass(frozen=True)
+class _Figures:
+    figures: tuple[Figure, ...]
+
+
+def test_a_percentage_figure_keeps_its_own_unit(tmp_path: Path) -> None:
+    t = load(tmp_path)  # ty_le: a percentage question
+    own = Figure("ty_le", "Tỷ lệ", "điểm", Aggregate.AVERAGE, Fraction(40), 2)
+    bare = Figure("ty_le", "Tỷ lệ", None, Aggregate.AVERAGE, Fraction(40), 2)
+    d = labelled(cast(Any, _Figures((own, bare))), t)
+    assert [f.unit for f in d.figures] == ["điểm", "%"]
