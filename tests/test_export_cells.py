@@ -18,11 +18,13 @@ from bot.exports.docx_report import Note, figure_sentence, labelled, notes_of
 from bot.exports.names import export_name, slug
 from bot.exports.rows import ABSENT, Chase, Correction, _Names
 from bot.exports.workbook import (
+    BLANK,
     _percent_figure,
     _target_cells,
     answer_cell,
     history_sheet,
     missing_sheet,
+    summary_sheet,
 )
 from storage.sqlite import SqliteStorage
 from tests.test_export import MARCH, load
@@ -168,3 +170,18 @@ def test_a_percentage_figure_keeps_its_own_unit(tmp_path: Path) -> None:
     bare = Figure("ty_le", "Tỷ lệ", None, Aggregate.AVERAGE, Fraction(40), 2)
     d = labelled(cast(Any, _Figures((own, bare))), t)
     assert [f.unit for f in d.figures] == ["điểm", "%"]
+
+
+def test_a_target_on_a_question_not_totalled_is_in_plain_numbers(tmp_path: Path) -> None:
+    t = load(tmp_path)
+    tl = TargetLine(0, "htx_moi", "HTX mới ≥ 10", "total", "at_least", Fraction(3),
+                    Fraction(10), False, Fraction(30), "plan", None, True)
+    done = SimpleNamespace(expected=2, actual=1, completeness=Fraction(1, 2), on_time=1,
+                           timeliness=Fraction(1), missing_units=["B"], late_units=[])
+    digest = SimpleNamespace(completeness=done, period=MARCH, previous=None, figures=(),
+                             targets=(tl,))
+    _, values, _, rows = summary_sheet(cast(Any, SimpleNamespace(digest=digest, template=t)))
+    assert values[2] == ("p", 0.5)
+    assert rows == [[("s", "HTX mới"), *[BLANK] * 5, ("s", "HTX mới ≥ 10"), ("n", 10.0),
+                     ("n", 3.0), ("p", 0.3), ("s", M.XLSX_MET_WORDS[False]),
+                     ("s", M.XLSX_BASIS_WORDS.get("plan", "plan"))]]
