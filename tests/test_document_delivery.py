@@ -104,3 +104,12 @@ async def test_a_file_telegram_finds_too_large_is_dropped_and_the_chat_goes_on(
         assert fake.documents == []
         assert fake.last_message(CHAT)["text"] == "Tiếp theo"
     assert await storage.pending_outbox("telegram") == []
+
+
+
+
+def test_a_picture_and_a_file_carry_the_caption_once() -> None:
+    calls = telegram.render(None, str(CHAT), [Reply(TEXT, photo=b"\x89PNG", document=FILE)])
+    assert [c["m"] for c in calls] == [telegram.PHOTO, telegram.DOCUMENT]
+    assert calls[0]["p"] == {"chat_id": CHAT, "caption": TEXT}
+    assert calls[1]["p"] == {"chat_id": CHAT}  # the text is said once, on the picture

@@ -436,3 +436,10 @@ async def test_libreoffice_opens_the_workbook(seeded: Any, tmp_path: Path) -> No
     pdf = tmp_path / "book.pdf"
     assert pdf.exists() and pdf.read_bytes().startswith(b"%PDF")
     assert "Error" not in done.stderr
+
+
+def test_cli_names_each_format_by_its_own_extension(site: Path, workdir: Path) -> None:
+    for fmt in ("csv", "docx"):
+        assert main(export_args(site, "--format", fmt)) == 0
+        assert (workdir / f"bao-cao-tong-hop-2026-03-tinh-lao-cai.{fmt}").is_file()
+    assert not (workdir / "bao-cao-tong-hop-2026-03-tinh-lao-cai.xlsx").exists()
