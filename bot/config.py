@@ -166,6 +166,10 @@ class OrganizationConfig(_Section):
     signer_title: str = Field(default="", max_length=200)  # "" = by kind (T/M BAN THƯỜNG VỤ…)
     signer_name: str = Field(default="", max_length=100)
     recipients: list[str] = ["Như trên;", "Lưu VP."]
+    # The unit code whose body `name`, `parent`, the number and the signer are (e.g. "LC"): a
+    # report over another unit (a district's) is headed with that unit's own name and its
+    # parent's, the number and signer left to fill. "" = every report is headed with `name`.
+    unit: str = Field(default="", max_length=64)
 
 
 class Config(_Section):

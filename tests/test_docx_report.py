@@ -359,3 +359,31 @@ def test_the_subject_never_repeats_the_periods_word(title: str, period: str,
 
     d = cast(Digest, SimpleNamespace(title=title, period=Period.parse(period)))
     assert subject(d) == subject_line
+
+
+def test_a_report_over_another_unit_is_headed_with_that_units_name() -> None:
+    """`[organization] unit = "P"`: the province's report keeps the configured body; a
+    report over one of its communes is headed with the commune's name under the province's,
+    the number and the signer left to fill (they are the province's)."""
+    from bot.exports.docx_report import issuing_body
+
+    units = {u.code: u for u in UNITS}
+    org = DOAN.model_copy(update={"unit": "P"})
+    assert issuing_body(org, "P", units) == org
+    commune = issuing_body(org, "A", units)
+    assert (commune.name, commune.parent) == (units["A"].name, units["P"].name)
+    assert (commune.number_suffix, commune.signer_name) == ("", "")
+    assert issuing_body(DOAN, "A", units) == DOAN  # no unit named: every report as configured
+
+
+async def test_the_header_of_a_communes_report_names_the_commune(tmp_path: Path) -> None:
+    t = load(tmp_path)
+    await seed(tmp_path / "baocao.db", t)
+    storage = await SqliteStorage.open(tmp_path / "baocao.db")
+    try:
+        data = await docx_file(storage, t, MARCH, "A", datetime(2026, 4, 20, tzinfo=VN), VN,
+                               10, None, DOAN.model_copy(update={"unit": "P"}))
+    finally:
+        await storage.close()
+    left, _ = header_texts(Document(io.BytesIO(data)))
+    assert left[:2] == ["TỈNH LÀO CAI", "XÃ BẢO HÀ"], left

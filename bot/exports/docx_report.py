@@ -261,6 +261,19 @@ def _cell_lines(cell: Any, lines: Sequence[tuple[str, bool, bool]], size: int) -
         run.font.size = Pt(size)
 
 
+def issuing_body(org: OrganizationConfig, root: str, units: Mapping[str, Unit]
+                 ) -> OrganizationConfig:
+    """The `[organization]` a report over `root` is headed with: as configured for its own
+    unit (or when no unit is named); for another unit, that unit's name under its parent's,
+    with the number's suffix and the signer left to fill (they are the configured body's)."""
+    if not org.unit or org.unit == root or root not in units:
+        return org
+    unit = units[root]
+    parent = units.get(unit.parent_code or "")
+    return org.model_copy(update={"name": unit.name, "parent": parent.name if parent else "",
+                                  "number_suffix": "", "signer_name": "", "signer_title": ""})
+
+
 def _header(doc: Any, org: OrganizationConfig, day: date) -> None:
     table = doc.add_table(rows=1, cols=2)  # the default table style has no borders
     table.autofit = False
@@ -360,6 +373,7 @@ def build_docx(digest: Digest, units: Mapping[str, Unit], org: OrganizationConfi
     """The draft report of `digest` as a .docx file; `made_at` local (the date line);
     `template`: the digest's, for the choices' labels."""
     d = digest if template is None else labelled(digest, template)
+    org = issuing_body(org, d.unit, units)
     day = made_at.date()
     doc = Document()
     section = doc.sections[0]
