@@ -187,10 +187,25 @@ class BroadcastStore:
                     " r.broadcast_id WHERE r.broadcast_id=? AND r.person_id=? AND b.ack=1",
                     (broadcast_id, person_id)).fetchone() is None:
                 return False
-            return conn.execute(
+            first = conn.execute(
                 "INSERT INTO broadcast_acks (broadcast_id, person_id, acked_at) VALUES (?,?,?)"
                 " ON CONFLICT DO NOTHING RETURNING 1",
                 (broadcast_id, person_id, now.isoformat())).fetchone() is not None
+            # a follow-up repeats the broadcast it follows: confirming it confirms that too
+            seen, current = {broadcast_id}, broadcast_id
+            while True:
+                row = conn.execute("SELECT follows FROM broadcasts WHERE id=?",
+                                   (current,)).fetchone()
+                if row is None or row[0] is None or row[0] in seen:
+                    break
+                current = int(row[0])
+                seen.add(current)
+                conn.execute(
+                    "INSERT INTO broadcast_acks (broadcast_id, person_id, acked_at)"
+                    " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM broadcast_recipients WHERE"
+                    " broadcast_id=? AND person_id=?) ON CONFLICT DO NOTHING",
+                    (current, person_id, now.isoformat(), current, person_id))
+            return first
         return await self.db.write(work)
 
     async def awaiting_ack(self, person_id: int) -> int | None:
