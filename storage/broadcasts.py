@@ -139,7 +139,14 @@ class BroadcastStore:
         return await self.db.write(work)
 
     async def finish(self, now: datetime) -> list[int]:
-        """Every 'sending' broadcast with no row left to deliver becomes 'done'; their ids."""
+        """Every 'sending' broadcast with no row left to deliver becomes 'done'; their ids.
+        Asked every second: a read first, a write only when one is done."""
+        if not await self.db.fetchone(
+                "SELECT 1 FROM broadcasts b WHERE state='sending' AND NOT EXISTS (SELECT 1"
+                " FROM outbox o WHERE o.broadcast_id = b.id AND o.state IN ('pending',"
+                " 'sending'))"):
+            return []
+
         def work(conn: sqlite3.Connection) -> list[int]:
             rows = conn.execute(
                 "UPDATE broadcasts SET state='done', finished_at=? WHERE state='sending' AND"
