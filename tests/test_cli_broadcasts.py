@@ -79,7 +79,7 @@ def test_create_with_yes_queues_rows_and_prints_the_id(
     assert "people: 3 in 3 unit(s)" in err and "by channel: 2 on telegram, 1 on zalo" in err
     assert "queued for 3 people" in err
     rows = query(site, "SELECT state, priority, chat_id FROM outbox WHERE broadcast_id=1")
-    assert sorted(r[2] for r in rows) == ["101", "102", "103"]
+    assert sorted(str(r[2]) for r in rows) == ["101", "102", "103"]
     assert {r[0] for r in rows} == {"pending"} and {r[1] for r in rows} == {2}
     assert query(site, "SELECT state FROM broadcasts") == [("sending",)]
     audit = query(site, "SELECT actor, entity FROM audit WHERE action='broadcast.create'")
@@ -179,5 +179,5 @@ def test_status_unconfirmed_and_follow_up(site: Path,
     assert "2 recipient(s) have not confirmed" in err
     assert main(["broadcast", "follow-up", "1", "--text", "Nhắc lại", "--yes"]) == 0
     assert capsys.readouterr().out.strip() == "2"
-    assert sorted(r[0] for r in query(site, "SELECT chat_id FROM outbox WHERE "
+    assert sorted(str(r[0]) for r in query(site, "SELECT chat_id FROM outbox WHERE "
                                       "broadcast_id=2")) == ["102", "103"]
