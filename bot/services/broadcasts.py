@@ -43,9 +43,9 @@ from bot.domain.units import Unit, ancestors_of
 from bot.services import digests
 from bot.services.delivery import BROADCAST
 from bot.services.units import UnitDirectory
-from storage.broadcasts import BroadcastRow, BroadcastStore
+from storage.broadcast_interface import BroadcastRow, BroadcastStore
+from storage.interface import Storage
 from storage.models import Outgoing, Person
-from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,13 @@ def default_renderers() -> dict[str, Render]:
 
 
 class Broadcasts:
-    def __init__(self, storage: SqliteStorage, templates: dict[str, Template],
+    def __init__(self, storage: Storage, store: BroadcastStore, templates: dict[str, Template],
                  units: UnitDirectory, *, zone: ZoneInfo, lock_days: int,
                  quiet: Policy, organization: str = "", supervisors: bool = False,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  renderers: Mapping[str, Render] | None = None) -> None:
         self.storage = storage
-        self.store = BroadcastStore(storage.db)
+        self.store = store
         self.templates = templates
         self.units = units
         self.zone = zone
@@ -151,7 +151,7 @@ class Broadcasts:
         found = select(audience, members, tree, reach,
                        missing=None if missing is None else missing.__contains__,
                        unconfirmed=unconfirmed)
-        people = {p.id: p for p in await self._people()}
+        people = {p.id: p for p in await self.store.people()}
         return [r for r in found if r.person_id in people], people
 
     async def _missing(self, audience: Audience, reach: list[str] | None,
@@ -171,13 +171,6 @@ class Broadcasts:
                 continue
             out |= {m.unit for m in d.completeness.missing if m.period == period.id}
         return out
-
-    async def _people(self) -> list[Person]:
-        """Every person on their own account (where pushes go)."""
-        rows = await self.storage.db.fetchall(
-            "SELECT id, channel, external_id, display_name, reachable FROM people")
-        return [Person(r["id"], r["channel"], r["external_id"], r["display_name"],
-                       bool(r["reachable"])) for r in rows]
 
     async def preview(self, audience: Audience, sender: Person | None) -> Preview:
         """Whom the audience reaches now (people, units, unreachable, by channel); refuses
