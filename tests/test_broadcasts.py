@@ -356,6 +356,19 @@ async def test_rendering_per_channel(app: App, people: dict[str, Person]) -> Non
                if r["person_id"] == people["o3"].id)
 
 
+async def test_a_file_too_large_for_its_recipients_is_refused(
+        app: App, people: dict[str, Person], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.services.broadcasts.UPLOAD_BUDGET", 800)
+    doc = Attachment("document", "big.pdf", b"x" * 300)
+    with pytest.raises(BroadcastRefused) as refused:  # 3 on Telegram: 900 bytes
+        await send(app, Audience(units=("LC-SP",), roles=()), attachment=doc)
+    assert "3 Telegram recipients" in refused.value.reason
+    assert "3 người" in refused.value.message
+    bid = await send(app, Audience(units=("LC-BX",), roles=(Role.OFFICER,)), attachment=doc)
+    assert len(outbox(app, bid)) == 3  # the file captioned with the text on Telegram (2 × 300
+    #                                    bytes: within), the text on Zalo
+
+
 def test_long_text_is_split_at_each_channels_limit() -> None:
     from handlers.telegram.delivery import render as telegram
     from handlers.zalo.delivery import render as zalo

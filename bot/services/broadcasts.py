@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 Render = Callable[[Any, str, list[Reply]], list[dict[str, Any]]]
 RICH = frozenset({"telegram"})  # channels that show buttons, photos and documents
 DEFAULT_ORG_NAME = "BCH ĐOÀN …"  # [organization] name left at its placeholder
+UPLOAD_BUDGET = 256 * 2**20  # bytes of attachments one broadcast may put in the outbox
 
 
 def default_renderers() -> dict[str, Render]:
@@ -194,7 +195,9 @@ class Broadcasts:
         if draft.send_at is not None and draft.send_at < now:
             raise BroadcastRefused("the time to send is in the past", M.BROADCAST_IN_PAST)
         tree = (await self.units.tree()).units
-        await self._check(draft.audience, sender, tree)
+        reach = await self._check(draft.audience, sender, tree)
+        if draft.attachment is not None:
+            await self._check_upload(draft, reach, now)
         send_at = (draft.send_at or now).astimezone(UTC)
         attachment = None
         if draft.attachment is not None:
@@ -213,6 +216,20 @@ class Broadcasts:
         if send_at <= now:
             await self.start_due(now)
         return bid
+
+    async def _check_upload(self, draft: BroadcastDraft, reach: list[str] | None,
+                            now: datetime) -> None:
+        """Each Telegram recipient's outbox row carries the file (a restart sends the same
+        bytes), so the file times the recipients must stay within UPLOAD_BUDGET."""
+        assert draft.attachment is not None
+        found, people = await self._resolve(draft.audience, reach, now)
+        rich = sum(1 for r in found if people[r.person_id].channel in RICH)
+        total = len(draft.attachment.data) * rich
+        if total > UPLOAD_BUDGET:
+            raise BroadcastRefused(
+                f"the file times its {rich} Telegram recipients is {total // 2**20} MB, over "
+                f"{UPLOAD_BUDGET // 2**20} MB: send a smaller file, or a link in the text",
+                M.broadcast_file_too_large(rich))
 
     async def follow_up(self, broadcast_id: int, text: str, sender: Person | None, *,
                         progress: tuple[str, str, int] | None = None) -> int:
