@@ -92,6 +92,7 @@ async def build_app(config: Config, clock: Clock = system_clock,
                             quiet=Policy(quiet_start=config.reminders.quiet_start,
                                          quiet_end=config.reminders.quiet_end),
                             organization=config.organization.name,
-                            supervisors=config.broadcasts.supervisors, clock=clock)
+                            supervisors=config.broadcasts.supervisors, clock=clock,
+                            channels=channels)
     return App(config, storage, templates, versions, reporting, reminders, channels,
                digest_sweep, broadcasts)

@@ -26,7 +26,7 @@ from bot.domain.templates import Level
 from bot.services.broadcasts import broadcast_reply
 from bot.services.invites import create_invite
 from storage.models import ImportedReport, Person
-from tests.harness import Chat, Clock, make_app
+from tests.harness import Chat, Clock, Messenger, deliver_through, make_app
 
 T, P = "thu_nghiem", "2026-Q1"
 ANSWERS = {"co_fanpage": True, "so_tin": 7, "htx_tong": 40, "htx_moi": 4, "ty_le": 60.0,
@@ -391,3 +391,26 @@ def test_photo_on_telegram_is_captioned_without_ack() -> None:
     calls = telegram(None, "1", [reply])
     assert [c["m"] for c in calls] == ["send_photo"]
     assert calls[0]["p"]["caption"].endswith("Ảnh hội nghị")
+
+
+async def test_a_running_channels_courier_renders_for_its_people(app: App,
+                                                                 people: dict[str, Person]
+                                                                 ) -> None:
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)  # the harness's "test" channel
+    try:
+        tester = await person(app, "900", "LC-BH-01", channel="test")
+        bid = await send(app, Audience(units=("LC-BH",)), ack=True)
+        rows = outbox(app, bid)
+        assert [r["person_id"] for r in rows] == [tester.id]
+        text = json.loads(rows[0]["payload"])["text"]  # the harness renderer's payload
+        assert text.startswith("📢 Thông báo từ Tỉnh đoàn Lào Cai") and "Gõ ĐÃ NHẬN" in text
+    finally:
+        await courier.stop()
+
+
+async def test_a_local_wall_time_is_read_in_the_configured_zone(
+        app: App, people: dict[str, Person]) -> None:
+    bid = await send(app, Audience(units=("LC-SP",)), send_at=datetime(2026, 2, 21, 8, 0))
+    row = await app.broadcasts.get(bid)
+    assert row is not None and row.send_at == datetime(2026, 2, 21, 1, 0, tzinfo=UTC)

@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +42,7 @@ from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.domain.units import Unit, ancestors_of
 from bot.services import digests
+from bot.services.channels import Channels
 from bot.services.delivery import BROADCAST
 from bot.services.units import UnitDirectory
 from storage.broadcast_interface import BroadcastRow, BroadcastStore
@@ -69,7 +71,8 @@ class Broadcasts:
                  units: UnitDirectory, *, zone: ZoneInfo, lock_days: int,
                  quiet: Policy, organization: str = "", supervisors: bool = False,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 renderers: Mapping[str, Render] | None = None) -> None:
+                 renderers: Mapping[str, Render] | None = None,
+                 channels: Channels | None = None) -> None:
         self.storage = storage
         self.store = store
         self.templates = templates
@@ -81,6 +84,8 @@ class Broadcasts:
         self.supervisors = supervisors  # [broadcasts] supervisors = true
         self.clock = clock
         self._renderers = renderers
+        self.channels = channels  # the running channels' couriers render for their people
+        self._failing: set[int] = set()  # broadcasts whose start failed (logged once)
 
     @property
     def renderers(self) -> Mapping[str, Render]:
@@ -190,6 +195,8 @@ class Broadcasts:
         side edits with progress. Refuses (BroadcastRefused) empty text, a unit unknown or
         outside the sender's subtrees, an unknown report or period, a time in the past."""
         now = self.clock()
+        if draft.send_at is not None and draft.send_at.tzinfo is None:  # local wall time
+            draft = replace(draft, send_at=draft.send_at.replace(tzinfo=self.zone))
         if not draft.text.strip():
             raise BroadcastRefused("empty text", M.BROADCAST_EMPTY_TEXT)
         if draft.send_at is not None and draft.send_at < now:
@@ -263,7 +270,9 @@ class Broadcasts:
                 if await self._start(row, now):
                     started.append(row.id)
             except Exception:  # one broadcast that cannot start must not stop the others
-                log.exception("broadcast %s could not start", row.id)
+                if row.id not in self._failing:  # tried again each second: logged once
+                    self._failing.add(row.id)
+                    log.exception("broadcast %s could not start", row.id)
         return started
 
     async def _start(self, row: BroadcastRow, now: datetime) -> bool:
@@ -292,12 +301,20 @@ class Broadcasts:
 
     def _render(self, person: Person, row: BroadcastRow, heading: str,
                 attachment: Attachment | None) -> list[dict[str, Any]] | None:
-        render = self.renderers.get(person.channel)
+        """The person's channel's calls: its running courier's renderer, else (the command
+        line) the channel's own; None for a channel with neither."""
+        courier = self.channels.courier(person.channel) if self.channels is not None else None
+        if courier is not None:
+            render: Render | None = courier.render
+            rich = courier.pictures and courier.buttons
+        else:
+            render = self.renderers.get(person.channel)
+            rich = person.channel in RICH
         if render is None:
             return None
         return render(None, person.external_id,
                       [broadcast_reply(row.id, heading, row.text, attachment, row.ack,
-                                       rich=person.channel in RICH)])
+                                       rich=rich)])
 
     async def _heading(self, creator: Person | None, follow_up: bool) -> str:
         name = await self.sender_name(creator)
