@@ -291,6 +291,21 @@ async def test_status_counts_by_person(app: App, people: dict[str, Person]) -> N
                            "unreachable": 0, "failed": 1, "pending": 1, "acknowledged": 0}
 
 
+async def test_counts_outlive_the_pruned_outbox_rows(app: App, people: dict[str, Person],
+                                                     clock: Clock) -> None:
+    b = app.broadcasts
+    bid = await send(app, Audience(units=("LC-SP",)))
+    set_rows(app, bid, "sent")
+    set_rows(app, bid, "unreachable", people["o4"].id)
+    set_rows(app, bid, "failed", people["o5"].id)
+    assert [s.id for s in await b.finish_done(clock())] == [bid]
+    with sqlite3.connect(app.config.storage.path) as conn:  # a week later: pruned
+        conn.execute("DELETE FROM outbox WHERE broadcast_id=?", (bid,))
+    s = await b.status(bid)
+    assert (s.state, s.recipients, s.delivered, s.unreachable, s.failed, s.pending) == (
+        "done", 3, 1, 1, 1, 0)
+
+
 # --- confirmations and follow-ups -------------------------------------------------------------
 
 
