@@ -3,6 +3,7 @@ rendering — a real app on a real SQLite file (the legacy tree LC → LC-BX / L
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -23,8 +24,9 @@ from bot.domain.broadcasts import (
 from bot.domain.buttons import AckBroadcast, unpack
 from bot.domain.roles import Role
 from bot.domain.templates import Level
-from bot.services.broadcasts import broadcast_reply
+from bot.services.broadcasts import Broadcasts, broadcast_reply
 from bot.services.invites import create_invite
+from storage.broadcasts import SqliteBroadcasts
 from storage.models import ImportedReport, Person
 from tests.harness import Chat, Clock, Messenger, deliver_through, make_app
 
@@ -226,6 +228,19 @@ async def test_scheduled_sending_done(app: App, people: dict[str, Person], clock
     done = await b.tick(at)
     assert [(s.id, s.state, s.delivered) for s in done] == [(bid, "done", 3)]
     assert await b.tick(at) == []
+
+
+async def test_two_starts_at_once_write_its_rows_once(app: App, people: dict[str, Person],
+                                                     clock: Clock) -> None:
+    """The bot's pump and a `baocao broadcast create` may both find it due."""
+    at = clock() + timedelta(hours=1)
+    bid = await send(app, Audience(units=("LC-BX",)), send_at=at)
+    other = Broadcasts(app.storage, SqliteBroadcasts(app.storage.db), app.templates,
+                       app.broadcasts.units, zone=app.config.zone, lock_days=10,
+                       quiet=app.broadcasts.quiet)
+    first, second = await asyncio.gather(app.broadcasts.start_due(at), other.start_due(at))
+    assert sorted(first + second) == [bid]
+    assert len(outbox(app, bid)) == 5 and (await app.broadcasts.status(bid)).recipients == 5
 
 
 async def test_cancel_until_it_starts(app: App, people: dict[str, Person],
