@@ -205,9 +205,12 @@ async def test_refusals(app: App, people: dict[str, Person], clock: Clock) -> No
 
 def test_describe_is_vietnamese() -> None:
     line = describe(Audience(units=("LC-BX",), levels=(Level.XA,), roles=(Role.OFFICER,),
-                             missing=(T, P)), {"LC-BX": "Huyện đoàn Bát Xát"})
-    assert line == ("Huyện đoàn Bát Xát · cấp xã · cán bộ báo cáo · chưa gửi báo cáo "
-                    "thu_nghiem kỳ 2026-Q1")
+                             missing=(T, P)), {"LC-BX": "Huyện đoàn Bát Xát"},
+                    {T: "Báo cáo quý thử nghiệm"})
+    assert line == ("Huyện đoàn Bát Xát · cấp xã · cán bộ báo cáo · chưa gửi “Báo cáo quý "
+                    "thử nghiệm” Quý I/2026")
+    assert describe(Audience(follows=4)) == ("Toàn bộ đơn vị trong phạm vi · chưa xác nhận "
+                                             "thông báo số 4")
 
 
 # --- state machine ------------------------------------------------------------------------------
