@@ -299,3 +299,14 @@ class OnBehalfPage(ButtonData, prefix="nhp"):
     """/nhapho's list of units, at `page`."""
 
     page: int = 0
+
+
+# --- broadcasts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AckBroadcast(ButtonData, prefix="ack"):
+    """"✅ Đã nhận" under a broadcast asking for confirmation (counted once, only from one of
+    its recipients: bot.services.broadcasts.Broadcasts.acknowledge)."""
+
+    broadcast_id: int
