@@ -312,3 +312,20 @@ async def test_a_change_from_the_command_line_reaches_the_running_bot(tmp_path: 
                         units)
     await lan.cmd("baocao")
     assert "không dành cho vai trò" in lan.text
+
+
+async def test_removing_the_officer_who_sent_reports_keeps_every_version(tmp_path: Path) -> None:
+    from tests.test_tonghop import setup as digest_setup
+
+    app, _, officer = await digest_setup(tmp_path)
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    units = ["LC-BX-01", "LC-BX-02", "LC-SP-01"]
+    before = await app.storage.latest_submissions(units)
+    officer_id = await person_id(app, "officer")
+    await admin.press(RosterRemoveYes("LC-BX-01", officer_id).pack())
+    assert admin.text.startswith("Đã gỡ")
+    after = await app.storage.latest_submissions(units)
+    assert after == before and len(after) == 4
+    assert {s.submitted_by for s in after} == {officer_id}
+    await officer.cmd("trangthai")
+    assert "không dành cho vai trò" in officer.text
