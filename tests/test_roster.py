@@ -161,7 +161,7 @@ async def test_people_of_a_unit_with_role_channel_activity_and_reachability(
     await admin.press(RosterPeople("LC-BX-01").pack())
     lines = admin.text.splitlines()
     assert lines[0] == "👥 Người trong Đoàn xã Bản Vược: 2"
-    assert any(line.startswith("1. Cán bộ — cán bộ báo cáo · thử · hoạt động gần nhất ")
+    assert any(line.startswith("1. Cán bộ — cán bộ báo cáo · test · hoạt động gần nhất ")
                for line in lines)
     (unreachable,) = [line for line in lines if "cán bộ theo dõi" in line]
     assert unreachable.endswith("⚠ không nhận được tin (đã chặn bot)")
@@ -329,3 +329,20 @@ async def test_removing_the_officer_who_sent_reports_keeps_every_version(tmp_pat
     assert {s.submitted_by for s in after} == {officer_id}
     await officer.cmd("trangthai")
     assert "không dành cho vai trò" in officer.text
+
+
+async def test_typed_numbers_work_the_menus_where_there_are_no_buttons(tmp_path: Path) -> None:
+    """Zalo and the terminal: each menu's buttons are numbered; typing the number presses."""
+    app, admin = await setup(tmp_path)
+    await join(app, "lan", "LC-BX")
+    await admin.cmd("quanly")
+    await admin.say("3")  # 👥 Người trong đơn vị
+    assert admin.text.startswith("👥 Người trong Huyện đoàn Bát Xát: 2")
+    names = labels(admin)
+    lan_remove = names.index("Gỡ khỏi đơn vị: Cán bộ", 2) + 1  # the second person's
+    await admin.say(str(lan_remove))
+    assert "Gỡ Cán bộ (cán bộ báo cáo) khỏi Huyện đoàn Bát Xát?" in admin.text
+    await admin.say("1")
+    assert admin.text.startswith("Đã gỡ Cán bộ khỏi Huyện đoàn Bát Xát")
+    assert await units_of(app, "lan") == []
+    assert await units_of(app, "admin") == [("LC-BX", Role.ADMIN)]

@@ -190,7 +190,7 @@ ROSTER_LAST_ADMIN = ("Bạn là cán bộ quản trị duy nhất của đơn v�
 ROSTER_NO_INVITES = "Đơn vị này không có mã mời nào đang mở."
 ROSTER_NO_PEOPLE = "Đơn vị này chưa có ai tham gia. Bấm “➕ Tạo mã mời” để mời người."
 ROSTER_ALL_COVERED = "Mọi đơn vị trong phạm vi bạn quản trị đều đã có cán bộ báo cáo."
-CHANNEL_VI = {"telegram": "Telegram", "zalo": "Zalo", "console": "máy tính", "test": "thử"}
+CHANNEL_VI = {"telegram": "Telegram", "zalo": "Zalo", "console": "máy tính"}
 
 
 def roster_unit(name: str, people: int, officers: int, children: int) -> str:
