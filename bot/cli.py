@@ -1074,6 +1074,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expires-days", type=int, default=14,
                    help="days until the code expires (default 14)")
     p.set_defaults(handler=cmd_invite_create)
+    from bot.cli_roster import register  # invite list|revoke, people list|remove|role
+
+    register(sub, isub)
 
     reminders = sub.add_parser("reminders", help="reminders and overdue notices")
     rsub = reminders.add_subparsers(dest="reminders_command", metavar="ACTION", required=True)

@@ -7,6 +7,7 @@ applied atomically by `apply`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from storage.models import (
     Changes,
     Draft,
     Invite,
+    Member,
     Membership,
     Notice,
     Outgoing,
@@ -109,6 +111,19 @@ class Storage(Protocol):
                             now: datetime) -> tuple[Person, Invite]:
         """Bind the person to the invite's unit; raise bot.domain.invites.InviteRefused."""
         ...
+
+    # --- the roster (storage/roster.py) --------------------------------------------------
+    async def invites(self, unit_codes: Sequence[str] | None = None) -> list[Invite]: ...
+    async def find_invite(self, code: str) -> Invite | None: ...
+    async def revoke_invite(self, code: str, actor: str, now: datetime) -> bool: ...
+    async def members(self, unit_codes: Sequence[str] | None = None) -> list[Member]: ...
+    async def unit_roles(self) -> dict[str, set[Role]]: ...
+    async def remove_member(self, person_id: int, unit_code: str, actor: str) -> list[Role]:
+        """Raise storage.roster.RosterRefused ('not_member', 'last_admin')."""
+        ...
+    async def set_member_role(self, person_id: int, unit_code: str, role: Role,
+                              actor: str) -> list[Role]: ...
+    async def roster_stamp(self) -> str: ...
 
     # --- drafts and submissions -------------------------------------------------------------
     async def find_draft(self, unit_code: str, template_id: str, period: str) -> Draft | None: ...

@@ -33,6 +33,29 @@ class Invite:
     max_uses: int
     uses: int = 0
     expires_at: datetime | None = None
+    created_at: datetime | None = None  # read back from storage (None when just made)
+    created_by: str = ""  # the audit's actor: 'cli', 'person:12'
+    revoked_at: datetime | None = None
+
+    def is_open(self, now: datetime) -> bool:
+        """Can someone still join with it?"""
+        return (self.revoked_at is None and self.uses < self.max_uses
+                and (self.expires_at is None or now < self.expires_at))
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One person's place in one unit, for the roster (`baocao people list`, /quanly)."""
+
+    person_id: int
+    display_name: str
+    channel: str  # the channel they joined with
+    linked: tuple[str, ...]  # other channels linked to them (/lienket)
+    reachable: bool
+    unit_code: str
+    role: Role
+    joined_at: datetime
+    last_active: datetime | None  # their latest answer, report, review or join
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ from storage.models import (
     Submission,
     Submit,
 )
+from storage.roster import RosterStore
 
 
 def _dump(value: Any) -> str:
@@ -169,7 +170,7 @@ async def _in_turns(rows: list[Any]) -> AsyncIterator[list[Any]]:
         yield rows[i:i + TURN_ROWS]
 
 
-class SqliteStorage:
+class SqliteStorage(RosterStore):
     """Everything baocao keeps, in one SQLite file."""
 
     def __init__(self, db: Database) -> None:
@@ -506,10 +507,12 @@ class SqliteStorage:
         """Bind a chat user through an invite, atomically; raise InviteRefused on refusal."""
         def work(conn: sqlite3.Connection) -> int:
             row = conn.execute(
-                "SELECT code, unit_code, role, max_uses, uses, expires_at FROM invites "
-                "WHERE code=?", (code,)).fetchone()
+                "SELECT code, unit_code, role, max_uses, uses, expires_at, revoked_at FROM "
+                "invites WHERE code=?", (code,)).fetchone()
             if row is None:
                 raise InviteRefused(InviteRefusal.UNKNOWN)
+            if row["revoked_at"]:
+                raise InviteRefused(InviteRefusal.REVOKED)
             if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= now:
                 raise InviteRefused(InviteRefusal.EXPIRED)
             if row["uses"] >= row["max_uses"]:

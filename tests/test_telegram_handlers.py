@@ -171,7 +171,8 @@ async def test_every_registered_command_is_in_help(bot: Bot) -> None:
                   if isinstance(h, CommandHandler) for name in h.commands}
     assert registered >= {"baocao", "trangthai", "huy", "giup", "start", "danhsach"}
     await joined(bot)
-    await joined(bot, role=Role.SUPERVISOR, unit="LC-BX")  # same person, both roles
+    await joined(bot, role=Role.SUPERVISOR, unit="LC-BX")  # same person, every role
+    await joined(bot, role=Role.ADMIN, unit="LC")  # /quanly is admins' only
     help_text = texts(await bot.text("/giup"))[0]
     for name in registered:
         assert f"/{name} " in help_text

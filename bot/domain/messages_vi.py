@@ -45,6 +45,8 @@ def invite_refused(reason: InviteRefusal, typed_code: str) -> str:
         InviteRefusal.USED_UP: "Mã mời này đã dùng hết số lượt. Vui lòng xin mã mới từ cán bộ "
                                "quản trị.",
         InviteRefusal.ALREADY: "Bạn đã tham gia với mã mời này rồi. Gõ /giup để xem các lệnh.",
+        InviteRefusal.REVOKED: "Mã mời này đã bị thu hồi. Vui lòng xin mã mới từ cán bộ quản "
+                               "trị.",
     }[reason]
 
 
@@ -95,6 +97,7 @@ COMMAND_HELP = {
     "lienket": "dùng baocao trên cả Telegram và Zalo (lấy mã liên kết)",
     "nhapho": "nhập hộ báo cáo cho một đơn vị chưa gửi",
     "tonghop": "tổng hợp một báo cáo: đơn vị đã gửi, chưa gửi, số liệu và chỉ tiêu",
+    "quanly": "quản lý người dùng: mã mời, người trong đơn vị, đơn vị chưa có ai",
 }
 HELP_HEADING = "Các lệnh bạn có thể dùng:"
 HELP_ANSWERING = ("Khi trả lời: gõ số hoặc chữ (có dấu hay không dấu đều được), ví dụ “12”, "
@@ -162,6 +165,161 @@ def not_for_your_role(roles: list[Role]) -> str:
     names = ", ".join(sorted(ROLE_VI[r] for r in roles)) or "chưa có"
     return (f"Lệnh này không dành cho vai trò của bạn ({names}). "
             "Gõ /giup để xem các lệnh bạn có thể dùng.")
+
+
+# --- /quanly: people and invites (admins) ---------------------------------------------------
+
+ROSTER_ADMINS_ONLY = ("Chỉ cán bộ quản trị mới quản lý người dùng và mã mời. Nếu cần mời "
+                      "thêm người hoặc gỡ người khỏi đơn vị, hãy liên hệ cán bộ quản trị.")
+ROSTER_NOT_YOURS = ("Đơn vị, người hoặc mã mời này không thuộc phạm vi bạn quản trị, nên "
+                    "không xem hay thay đổi được.")
+ROSTER_PICK = "👤 Quản lý người dùng — chọn đơn vị:"
+ROSTER_INVITE = "➕ Tạo mã mời"
+ROSTER_INVITES = "📋 Mã mời đang mở"
+ROSTER_PEOPLE = "👥 Người trong đơn vị"
+ROSTER_UNCOVERED = "🚫 Đơn vị chưa có ai"
+ROSTER_CHANGE_ROLE = "Đổi vai trò"
+ROSTER_REMOVE = "Gỡ khỏi đơn vị"
+ROSTER_NO = "↩ Không, quay lại"
+ROSTER_BACK_UNIT = "↩ Về đơn vị"
+ROSTER_UNKNOWN_INVITE = "Không có mã mời này (hoặc đã bị xóa)."
+ROSTER_ALREADY_REVOKED = "Mã mời này đã được thu hồi trước đó."
+ROSTER_NOT_MEMBER = "Người này không còn trong đơn vị (có thể vừa được người khác gỡ)."
+ROSTER_LAST_ADMIN = ("Bạn là cán bộ quản trị duy nhất của đơn vị này nên không thể tự gỡ mình "
+                     "hay tự đổi vai trò. Hãy mời thêm một cán bộ quản trị trước.")
+ROSTER_NO_INVITES = "Đơn vị này không có mã mời nào đang mở."
+ROSTER_NO_PEOPLE = "Đơn vị này chưa có ai tham gia. Bấm “➕ Tạo mã mời” để mời người."
+ROSTER_ALL_COVERED = "Mọi đơn vị trong phạm vi bạn quản trị đều đã có cán bộ báo cáo."
+CHANNEL_VI = {"telegram": "Telegram", "zalo": "Zalo", "console": "máy tính"}
+
+
+def roster_unit(name: str, people: int, officers: int, children: int) -> str:
+    lines = [f"🏢 {name}", f"Người tham gia: {vnformat.number(people)} "
+             f"(cán bộ báo cáo: {vnformat.number(officers)})."]
+    if children:
+        lines.append(f"Đơn vị trực thuộc: {vnformat.number(children)}.")
+    lines.append("Chọn việc cần làm:")
+    return "\n".join(lines)
+
+
+def roster_children_button(count: int) -> str:
+    return f"📂 Đơn vị trực thuộc ({vnformat.number(count)})"
+
+
+def roster_up_button(name: str) -> str:
+    return f"⬆ {name}"
+
+
+def roster_children(name: str, page: int, pages: int) -> str:
+    return f"📂 Đơn vị trực thuộc {name} (trang {page}/{pages}) — chọn đơn vị:"
+
+
+def roster_pick_role(name: str) -> str:
+    return f"➕ Mã mời vào {name}: người được mời sẽ có vai trò nào?"
+
+
+def roster_role_button(role: Role) -> str:
+    return ROLE_VI[role].capitalize()
+
+
+def roster_invite_made(code: str, unit: str, role: Role, link: str | None, until: datetime,
+                       days: int) -> str:
+    lines = [f"🎟 Mã mời vào {unit}, vai trò {ROLE_VI[role]}: {code}"]
+    if link:
+        lines.append(f"Đường dẫn tham gia (Telegram): {link}")
+    lines.append(f"Dùng được 1 lần, có hiệu lực đến {until:%H:%M} ngày {until:%d/%m/%Y} "
+                 f"({days} ngày).")
+    lines.append("Hãy chuyển tiếp tin nhắn này cho người cần tham gia: họ bấm đường dẫn, hoặc "
+                 f"mở bot baocao (Telegram hay Zalo) và gửi: {code}")
+    return "\n".join(lines)
+
+
+def roster_invites(name: str, lines: list[str]) -> str:
+    return f"📋 Mã mời đang mở của {name} ({vnformat.number(len(lines))}):\n" + "\n".join(lines)
+
+
+def roster_invite_line(code: str, role: Role, uses: int, max_uses: int,
+                       until: datetime | None) -> str:
+    left = max_uses - uses
+    when = f", hết hạn {until:%d/%m/%Y}" if until else ", không hết hạn"
+    return f"{code} — {ROLE_VI[role]}, còn {vnformat.number(left)} lượt{when}"
+
+
+def roster_revoke_button(code: str) -> str:
+    return f"🗑 Thu hồi {code}"
+
+
+def roster_ask_revoke(code: str, unit: str, role: Role) -> str:
+    return (f"Thu hồi mã mời {code} ({unit}, {ROLE_VI[role]})? Sau đó không ai tham gia được "
+            "bằng mã này; những người đã tham gia vẫn giữ nguyên.")
+
+
+ROSTER_REVOKE_YES = "✅ Thu hồi"
+
+
+def roster_revoked(code: str) -> str:
+    return f"Đã thu hồi mã mời {code}."
+
+
+def roster_people(name: str, count: int, page: int, pages: int, lines: list[str]) -> str:
+    head = f"👥 Người trong {name}: {vnformat.number(count)}"
+    if pages > 1:
+        head += f" (trang {page}/{pages})"
+    return head + "\n" + "\n".join(lines)
+
+
+def roster_person_line(index: int, name: str, roles: list[Role], channels: list[str],
+                       last: datetime | None, reachable: bool) -> str:
+    role_words = ", ".join(ROLE_VI[r] for r in roles)
+    where = " + ".join(CHANNEL_VI.get(c, c) for c in channels)
+    seen = f"hoạt động gần nhất {last:%d/%m/%Y}" if last else "chưa hoạt động"
+    line = f"{index}. {name or 'Chưa có tên'} — {role_words} · {where} · {seen}"
+    if not reachable:
+        line += " · ⚠ không nhận được tin (đã chặn bot)"
+    return line
+
+
+def roster_person_role_button(name: str) -> str:
+    return f"Đổi vai trò: {name}"
+
+
+def roster_person_remove_button(name: str) -> str:
+    return f"Gỡ khỏi đơn vị: {name}"
+
+
+def roster_ask_new_role(name: str, unit: str, roles: list[Role]) -> str:
+    now = ", ".join(ROLE_VI[r] for r in roles)
+    return f"Đổi vai trò của {name} trong {unit} (hiện là {now}) thành:"
+
+
+def roster_role_changed(name: str, unit: str, role: Role) -> str:
+    return f"Đã đổi vai trò của {name} trong {unit} thành {ROLE_VI[role]}."
+
+
+def roster_ask_remove(name: str, unit: str, roles: list[Role]) -> str:
+    now = ", ".join(ROLE_VI[r] for r in roles)
+    return (f"Gỡ {name} ({now}) khỏi {unit}? Các báo cáo đã gửi và bản nháp đang làm của đơn "
+            "vị vẫn được giữ nguyên; người này không làm báo cáo của đơn vị được nữa.")
+
+
+ROSTER_REMOVE_YES = "✅ Gỡ khỏi đơn vị"
+
+
+def roster_removed(name: str, unit: str) -> str:
+    return f"Đã gỡ {name} khỏi {unit}. Dữ liệu báo cáo của đơn vị vẫn được giữ nguyên."
+
+
+def roster_uncovered(nobody: int, no_officer: int, page: int, pages: int,
+                     lines: list[str]) -> str:
+    head = (f"🚫 Đơn vị chưa có ai đăng ký: {vnformat.number(nobody)}; có người nhưng chưa có "
+            f"cán bộ báo cáo: {vnformat.number(no_officer)}")
+    if pages > 1:
+        head += f" (trang {page}/{pages})"
+    return head + "\n" + "\n".join(lines) + "\nChọn một đơn vị để tạo mã mời."
+
+
+def roster_uncovered_line(index: int, name: str, nobody: bool) -> str:
+    return f"{index}. {name} — " + ("chưa có ai" if nobody else "chưa có cán bộ báo cáo")
 
 
 # --- report list and status ------------------------------------------------------------------

@@ -22,6 +22,7 @@ ALL = None
 OFFICER = frozenset({Role.OFFICER})
 WATCHERS = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN})
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+ADMINS_ONLY = frozenset({Role.ADMIN})
 
 COMMANDS: list[Command] = [
     Command("start", ALL),
@@ -32,6 +33,7 @@ COMMANDS: list[Command] = [
     Command("lienket", WATCHERS),
     Command("nhapho", SUPERVISORS),
     Command("tonghop", SUPERVISORS),
+    Command("quanly", ADMINS_ONLY),
     Command("giup", ALL),
 ]
 BY_NAME = {c.name: c for c in COMMANDS}

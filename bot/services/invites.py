@@ -5,18 +5,19 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from bot.domain.invites import CODE_ALPHABET, CODE_LENGTH
 from bot.domain.roles import Role
 from storage.interface import Storage
 from storage.models import Invite
 
-ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud
+ALPHABET = CODE_ALPHABET  # no 0/O, 1/I: easy to read aloud (the bound: bot.domain.invites)
 # Generous for any real invite (a province has a few thousand officers; ten years outlasts any
 # plan) and small enough that no date or counter overflows: 100000000 days is past year 9999.
 MAX_USES = 10_000
 MAX_EXPIRES_DAYS = 3_650
 
 
-def new_code(length: int = 8) -> str:
+def new_code(length: int = CODE_LENGTH) -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 

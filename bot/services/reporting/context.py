@@ -56,6 +56,8 @@ class Deps:
         self.organization = OrganizationConfig()
         # (person, unit, template, period, kind) → when that file was last made for them
         self.files_made: dict[tuple[int, str, str, str, str], datetime] = {}
+        # people whose memberships /quanly changed in this event: the service reads them again
+        self.roster_changed: set[int] = set()
 
     async def template(self, template_id: str, version: int) -> Template:
         """A template as it was at `version` (a draft keeps the questions it started with)."""

@@ -48,6 +48,7 @@ from bot.domain.buttons import (
 from bot.domain.conversation import Conversation, Mode
 from bot.domain.dialogue import Reply, navigation
 from bot.domain.roles import Role
+from bot.domain.roster_buttons import ROSTER_BUTTONS
 from bot.domain.text import fold
 from bot.services.channels import Inbound
 from bot.services.commands import BY_NAME, allowed
@@ -61,6 +62,7 @@ from bot.services.reporting import (
     on_behalf,
     questions,
     review,
+    roster,
     screens,
     tonghop,
 )
@@ -90,6 +92,7 @@ COMMANDS: dict[str, CommandAction] = {
     "lienket": joining.link_code,
     "nhapho": on_behalf.picker,
     "tonghop": tonghop.start,
+    "quanly": roster.start,
 }
 
 # Commands that leave the question on screen behind their answer: it is asked again after it,
@@ -188,6 +191,9 @@ async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
         if isinstance(data, PickPeriod):
             return await tonghop.pick_period(deps, ctx, data)
         return await on_behalf.picker(deps, ctx, data.page)
+    if isinstance(data, ROSTER_BUTTONS):  # /quanly: admins', checked again in bot.services.roster
+        ctx.pressed = data
+        return await roster.press(deps, ctx, data)
     if isinstance(data, OnBehalf):  # a supervisor's, before they act as the unit's officer
         ctx.pressed = data
         return await on_behalf.start(deps, ctx, data)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -73,6 +74,10 @@ class PersonQueue:
 class ReportingService:
     """Turns inbound chat events into replies; shared by every channel."""
 
+    # How often the roster stamp is read: `baocao people remove|role` (another process)
+    # reaches a running bot within this many seconds.
+    ROSTER_TTL = 15.0
+
     def __init__(self, storage: Storage, templates: dict[str, Template],
                  versions: dict[str, int], *, zone: ZoneInfo, lock_days: int,
                  clock: Clock, units: UnitDirectory | None = None,
@@ -99,6 +104,8 @@ class ReportingService:
         self._memberships: dict[int, list[Membership]] = {}
         self._states: dict[int, Conversation] = {}
         self._warmed = False  # after warm(), a person without a cached state has none
+        self._roster_stamp: str | None = None
+        self._roster_read = -self.ROSTER_TTL
 
     async def warm(self) -> int:
         """Load every chat user's record, memberships, conversation and pending notices in four
@@ -133,6 +140,7 @@ class ReportingService:
 
     async def _handle(self, event: Inbound, again: bool = False) -> list[Reply]:
         now = self.clock()
+        await self._roster_fresh()
         courier = self.channels.courier(event.channel)
         if event.command == "start" and event.argument.strip():
             return await self._join(event, event.argument, now, courier)
@@ -158,6 +166,9 @@ class ReportingService:
             replies = await self._not_shown_yet(ctx, event)
         else:
             replies = await routes.route(self.deps, ctx, event)
+        for changed in self.deps.roster_changed:  # /quanly removed or changed them: read again
+            self._memberships.pop(changed, None)
+        self.deps.roster_changed.clear()
         routes.remember_buttons(ctx.conversation, replies)
         if ctx.conversation != stored:
             ctx.changes.conversation = (person.id, ctx.conversation.to_json())
@@ -299,6 +310,18 @@ class ReportingService:
             cached = Conversation.from_json(await self.storage.get_conversation(person_id))
             self._states[person_id] = cached
         return cached
+
+    async def _roster_fresh(self) -> None:
+        """Memberships changed by another process (`baocao people …`): every cached one is
+        read again (rare; the stamp is read at most every ROSTER_TTL seconds)."""
+        if time.monotonic() - self._roster_read < self.ROSTER_TTL:
+            return
+        self._roster_read = time.monotonic()
+        stamp = await self.storage.roster_stamp()
+        if self._roster_stamp is not None and stamp != self._roster_stamp:
+            log.info("roster changed: memberships read again")
+            self._memberships.clear()
+        self._roster_stamp = stamp
 
     async def _memberships_of(self, person_id: int) -> list[Membership]:
         cached = self._memberships.get(person_id)
