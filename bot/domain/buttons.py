@@ -299,3 +299,28 @@ class OnBehalfPage(ButtonData, prefix="nhp"):
     """/nhapho's list of units, at `page`."""
 
     page: int = 0
+
+
+# --- announcements (/thongbao): bot/services/reporting/broadcast_chat.py ----------------------
+
+
+@dataclass(frozen=True)
+class Compose(ButtonData, prefix="tb"):
+    """A step of composing an announcement: `action` on the draft in the conversation
+    (`value`: a unit code, a level, a role, a template…; "-" for none), valid only while
+    that draft is on screen."""
+
+    action: str
+    value: str = "-"
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class BroadcastAction(ButtonData, prefix="tbx"):
+    """The sender's actions on an announcement already created: `action` "open" (status),
+    "who" (who has not confirmed, at `page`), "again" (follow-up), "cancel" (while
+    scheduled), "list" (their recent announcements); checked against the sender when pressed."""
+
+    action: str
+    broadcast: int = 0
+    page: int = 0

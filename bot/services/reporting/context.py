@@ -107,6 +107,9 @@ class Ctx:
     pressed: ButtonData | None = None  # the button pressed (or typed), as unpacked
     on_behalf: str | None = None  # the unit a supervisor enters a report for (nhập hộ)
     pushes: list[Push] = field(default_factory=list)  # messages to others, sent on commit
+    # (channel, chat, pressed message id or None) of the event: where an announcement's
+    # progress is shown (the message whose "Gửi" was pressed is edited where edits exist)
+    origin: tuple[str, str, str | None] | None = None
 
     @property
     def roles(self) -> set[Role]:
