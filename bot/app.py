@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_configured_templates
+from bot.domain.reminders import Policy
 from bot.domain.templates import Template
+from bot.services.broadcasts import Broadcasts
 from bot.services.channels import Channels
 from bot.services.digest_sweep import DigestSweep
 from bot.services.reminders import ReminderService
@@ -50,6 +52,7 @@ class App:
     reminders: ReminderService
     channels: Channels  # each running channel registers its sender here
     digests: DigestSweep  # supervisors' scheduled digests
+    broadcasts: Broadcasts  # announcements (started and closed by the sender's pump: `tick`)
 
     async def close(self) -> None:
         await self.storage.close()
@@ -82,5 +85,11 @@ async def build_app(config: Config, clock: Clock = system_clock,
                                lock_days=config.reports.lock_days, defaults=config.digests,
                                reminders=config.reminders, clock=clock, units=units,
                                channels=channels)
+    broadcasts = Broadcasts(storage, templates, units, zone=config.zone,
+                            lock_days=config.reports.lock_days,
+                            quiet=Policy(quiet_start=config.reminders.quiet_start,
+                                         quiet_end=config.reminders.quiet_end),
+                            organization=config.organization.name,
+                            supervisors=config.broadcasts.supervisors, clock=clock)
     return App(config, storage, templates, versions, reporting, reminders, channels,
-               digest_sweep)
+               digest_sweep, broadcasts)

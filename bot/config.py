@@ -172,6 +172,12 @@ class OrganizationConfig(_Section):
     unit: str = Field(default="", max_length=64)
 
 
+class BroadcastsConfig(_Section):
+    """Announcements: admins send them within their subtrees; supervisors too when allowed."""
+
+    supervisors: bool = False
+
+
 class Config(_Section):
     timezone: str = "Asia/Ho_Chi_Minh"
     telegram: TelegramConfig = TelegramConfig()
@@ -181,6 +187,7 @@ class Config(_Section):
     reminders: RemindersConfig = RemindersConfig()
     digests: DigestsConfig = DigestsConfig()
     organization: OrganizationConfig = OrganizationConfig()
+    broadcasts: BroadcastsConfig = BroadcastsConfig()
     _source: str = PrivateAttr(default="(no config file)")  # the file, for messages
 
     @field_validator("timezone")

@@ -301,6 +301,17 @@ class OnBehalfPage(ButtonData, prefix="nhp"):
     page: int = 0
 
 
+# --- broadcasts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AckBroadcast(ButtonData, prefix="ack"):
+    """"✅ Đã nhận" under a broadcast asking for confirmation (counted once, only from one of
+    its recipients: bot.services.broadcasts.Broadcasts.acknowledge)."""
+
+    broadcast_id: int
+
+
 # --- announcements (/thongbao): bot/services/reporting/broadcast_chat.py ----------------------
 
 

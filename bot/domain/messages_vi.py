@@ -1508,3 +1508,50 @@ def history_version(version: int, at: datetime, by: str) -> str:
 def file_caption(kind: str, title: str, period: str, unit_name: str, at: datetime) -> str:
     what = "Bảng tổng hợp (Excel)" if kind == "xlsx" else "Dự thảo báo cáo (Word)"
     return f"{what}: {title} — {period} — {unit_name}, lập lúc {vnformat.moment(at)}."
+
+
+# --- broadcasts (thông báo): the core's words (bot/domain/broadcasts.py, services) ---------
+
+BROADCAST_WHOLE_REACH = "Toàn bộ đơn vị trong phạm vi"
+BROADCAST_ACK_BUTTON = "✅ Đã nhận"
+BROADCAST_ACK_LINE = "Gõ ĐÃ NHẬN để xác nhận đã nhận thông báo."
+BROADCAST_DOCUMENT_ELSEWHERE = ("📎 Thông báo có kèm tệp, được gửi qua Telegram hoặc qua kênh "
+                                "khác của người gửi.")
+BROADCAST_PHOTO_ELSEWHERE = ("🖼 Thông báo có kèm ảnh, được gửi qua Telegram hoặc qua kênh "
+                             "khác của người gửi.")
+BROADCAST_EMPTY_TEXT = "Thông báo chưa có nội dung."
+BROADCAST_NOT_ALLOWED = "Bạn không có quyền gửi thông báo."
+BROADCAST_IN_PAST = "Thời điểm gửi đã qua, vui lòng chọn một thời điểm sau bây giờ."
+BROADCAST_NOT_FOUND = "Không tìm thấy thông báo này."
+BROADCAST_NOT_YOURS = "Bạn chỉ hủy được thông báo của mình hoặc trong phạm vi của mình."
+BROADCAST_NOTHING_UNCONFIRMED = "Mọi người nhận đã xác nhận thông báo này."
+BROADCAST_NO_ACK = "Thông báo này không yêu cầu xác nhận đã nhận."
+BROADCAST_NOBODY = "Không có ai trong phạm vi đã chọn."
+
+
+def broadcast_heading(sender: str) -> str:
+    return f"📢 Thông báo từ {sender}"
+
+
+def broadcast_follow_up_heading(sender: str) -> str:
+    return f"📢 Nhắc lại thông báo từ {sender}"
+
+
+def broadcast_unit_outside(code: str) -> str:
+    return f"Đơn vị {code} nằm ngoài phạm vi bạn được gửi thông báo."
+
+
+def broadcast_unknown_unit(code: str) -> str:
+    return f"Không có đơn vị mã {code}."
+
+
+def broadcast_unknown_report(template: str, period: str) -> str:
+    return f"Không có báo cáo {template} kỳ {period}."
+
+
+def broadcast_missing_part(template: str, period: str) -> str:
+    return f"chưa gửi báo cáo {template} kỳ {period}"
+
+
+def broadcast_follows_part(broadcast_id: int) -> str:
+    return f"chưa xác nhận thông báo số {broadcast_id}"

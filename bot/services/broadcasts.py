@@ -1,0 +1,433 @@
+"""Announcements (broadcasts): create, preview, start, finish, cancel, count, confirm.
+
+A broadcast is stored with its audience and starts when due (`start_due`, called every second
+by the sender's pump through `tick`): its audience is resolved then, so "the units that have
+not sent report R" means those that still have not, and each recipient's messages are
+rendered by their channel's own renderer and written to the outbox in one transaction with the
+broadcast's move to 'sending'. The sender delivers the rows; `finish_done` closes a broadcast
+when none is left to deliver. Nothing here sends anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.domain import messages_vi as M
+from bot.domain.broadcasts import (
+    Attachment,
+    Audience,
+    BroadcastDraft,
+    BroadcastRefused,
+    BroadcastStatus,
+    Member,
+    Preview,
+    Recipient,
+    preview_of,
+    select,
+)
+from bot.domain.buttons import AckBroadcast
+from bot.domain.dialogue import Attachment as FileAttachment
+from bot.domain.dialogue import Button, Reply
+from bot.domain.digest import DigestError
+from bot.domain.periods import Period, PeriodError
+from bot.domain.reminders import Policy, in_quiet_hours, out_of_quiet_hours
+from bot.domain.roles import Role
+from bot.domain.templates import Template
+from bot.domain.units import Unit, ancestors_of
+from bot.services import digests
+from bot.services.delivery import BROADCAST
+from bot.services.units import UnitDirectory
+from storage.broadcasts import BroadcastRow, BroadcastStore
+from storage.models import Outgoing, Person
+from storage.sqlite import SqliteStorage
+
+log = logging.getLogger(__name__)
+
+# A channel's renderer: (event, chat id, replies) → the channel's calls (JSON-able dicts).
+Render = Callable[[Any, str, list[Reply]], list[dict[str, Any]]]
+RICH = frozenset({"telegram"})  # channels that show buttons, photos and documents
+DEFAULT_ORG_NAME = "BCH ĐOÀN …"  # [organization] name left at its placeholder
+
+
+def default_renderers() -> dict[str, Render]:
+    """Each channel's own renderer (imported here: the services do not import handlers at
+    module level, and the command line writes rows without running any channel)."""
+    from handlers.telegram.delivery import render as telegram
+    from handlers.zalo.delivery import render as zalo
+    return {"telegram": telegram, "zalo": zalo}
+
+
+class Broadcasts:
+    def __init__(self, storage: SqliteStorage, templates: dict[str, Template],
+                 units: UnitDirectory, *, zone: ZoneInfo, lock_days: int,
+                 quiet: Policy, organization: str = "", supervisors: bool = False,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 renderers: Mapping[str, Render] | None = None) -> None:
+        self.storage = storage
+        self.store = BroadcastStore(storage.db)
+        self.templates = templates
+        self.units = units
+        self.zone = zone
+        self.lock_days = lock_days
+        self.quiet = quiet
+        self.organization = organization
+        self.supervisors = supervisors  # [broadcasts] supervisors = true
+        self.clock = clock
+        self._renderers = renderers
+
+    @property
+    def renderers(self) -> Mapping[str, Render]:
+        if self._renderers is None:
+            self._renderers = default_renderers()
+        return self._renderers
+
+    # --- who may broadcast, and to whom ---------------------------------------------------------
+
+    def _roles(self) -> set[Role]:
+        return {Role.ADMIN, Role.SUPERVISOR} if self.supervisors else {Role.ADMIN}
+
+    async def reach(self, sender: Person | None) -> list[str] | None:
+        """The subtree roots a sender may address: None for the command line (everything);
+        a chat sender's units where they are admin (or supervisor, when allowed)."""
+        if sender is None:
+            return None
+        roles = self._roles()
+        return sorted({m.unit.code for m in await self.storage.memberships(sender.id)
+                       if m.role in roles and not m.unit.retired})
+
+    async def may_broadcast(self, sender: Person) -> bool:
+        return bool(await self.reach(sender))
+
+    async def _check(self, audience: Audience, sender: Person | None,
+                     tree: Mapping[str, Unit]) -> list[str] | None:
+        """Refuse an audience the sender may not address; the sender's reach."""
+        reach = await self.reach(sender)
+        if reach is not None and not reach:
+            raise BroadcastRefused("not allowed to broadcast", M.BROADCAST_NOT_ALLOWED)
+        for code in audience.units:
+            if code not in tree:
+                raise BroadcastRefused(f"unknown unit {code!r}", M.broadcast_unknown_unit(code))
+            if reach is not None and not ancestors_of(code, tree) & set(reach):
+                raise BroadcastRefused(f"unit {code!r} is outside the sender's subtrees",
+                                       M.broadcast_unit_outside(code))
+        if audience.missing is not None:
+            self._report(*audience.missing)
+        if audience.follows is not None and await self.store.get(audience.follows) is None:
+            raise BroadcastRefused(f"no broadcast {audience.follows}", M.BROADCAST_NOT_FOUND)
+        return reach
+
+    def _report(self, template_id: str, period_id: str) -> tuple[Template, Period]:
+        t = self.templates.get(template_id)
+        try:
+            period = Period.parse(period_id)
+        except PeriodError:
+            period = None
+        if t is None or period is None or not t.asks_for(period):
+            raise BroadcastRefused(f"unknown report {template_id}:{period_id}",
+                                   M.broadcast_unknown_report(template_id, period_id))
+        return t, period
+
+    # --- the audience ------------------------------------------------------------------------
+
+    async def _resolve(self, audience: Audience, reach: list[str] | None, now: datetime
+                       ) -> tuple[list[Recipient], dict[int, Person]]:
+        tree = (await self.units.tree()).units
+        memberships = await self.storage.all_memberships()
+        members: list[Member] = [(pid, m.unit.code, m.role)
+                                 for pid, ms in memberships.items() for m in ms]
+        missing = None
+        if audience.missing is not None:
+            missing = await self._missing(audience, reach, tree, now)
+        unconfirmed = None
+        if audience.follows is not None:
+            unconfirmed = set(await self.store.recipients(audience.follows)) - \
+                await self.store.acked(audience.follows)
+        found = select(audience, members, tree, reach,
+                       missing=None if missing is None else missing.__contains__,
+                       unconfirmed=unconfirmed)
+        people = {p.id: p for p in await self._people()}
+        return [r for r in found if r.person_id in people], people
+
+    async def _missing(self, audience: Audience, reach: list[str] | None,
+                       tree: Mapping[str, Unit], now: datetime) -> set[str]:
+        """The units of the audience's subtrees that owe the report and have not sent it, as
+        the digest counts them (a report returned for correction counts as not sent)."""
+        assert audience.missing is not None
+        t, period = self._report(*audience.missing)
+        roots = list(audience.units) or reach or sorted(
+            c for c, u in tree.items() if u.parent_code is None or u.parent_code not in tree)
+        out: set[str] = set()
+        for root in roots:
+            try:
+                d = await digests.digest(self.storage, t, period, root, now, self.zone,
+                                         self.lock_days, units=tree)
+            except DigestError:
+                continue
+            out |= {m.unit for m in d.completeness.missing if m.period == period.id}
+        return out
+
+    async def _people(self) -> list[Person]:
+        """Every person on their own account (where pushes go)."""
+        rows = await self.storage.db.fetchall(
+            "SELECT id, channel, external_id, display_name, reachable FROM people")
+        return [Person(r["id"], r["channel"], r["external_id"], r["display_name"],
+                       bool(r["reachable"])) for r in rows]
+
+    async def preview(self, audience: Audience, sender: Person | None) -> Preview:
+        """Whom the audience reaches now (people, units, unreachable, by channel); refuses
+        (BroadcastRefused) what `create` would refuse of the audience."""
+        tree = (await self.units.tree()).units
+        reach = await self._check(audience, sender, tree)
+        found, people = await self._resolve(audience, reach, self.clock())
+        return preview_of(found, {pid: (p.channel, p.reachable) for pid, p in people.items()})
+
+    # --- creating -----------------------------------------------------------------------------
+
+    async def create(self, draft: BroadcastDraft, sender: Person | None, *,
+                     progress: tuple[str, str, int] | None = None) -> int:
+        """Store a broadcast (audited `broadcast.create`) and start it at once when due; its
+        id. `progress`: (channel, chat, message id) of the creator's message that the chat
+        side edits with progress. Refuses (BroadcastRefused) empty text, a unit unknown or
+        outside the sender's subtrees, an unknown report or period, a time in the past."""
+        now = self.clock()
+        if not draft.text.strip():
+            raise BroadcastRefused("empty text", M.BROADCAST_EMPTY_TEXT)
+        if draft.send_at is not None and draft.send_at < now:
+            raise BroadcastRefused("the time to send is in the past", M.BROADCAST_IN_PAST)
+        tree = (await self.units.tree()).units
+        await self._check(draft.audience, sender, tree)
+        send_at = (draft.send_at or now).astimezone(UTC)
+        attachment = None
+        if draft.attachment is not None:
+            a = draft.attachment
+            attachment = json.dumps({"kind": a.kind, "name": a.name,
+                                     "file": base64.b64encode(a.data).decode("ascii")})
+        bid = await self.store.create(
+            created_by=sender.id if sender is not None else None,
+            audience=draft.audience.to_json(), text=draft.text.strip(), attachment=attachment,
+            ack=draft.ack, urgent=draft.urgent, send_at=send_at,
+            follows=draft.audience.follows, progress=progress,
+            actor=f"person:{sender.id}" if sender is not None else "cli",
+            details={"audience": draft.audience.model_dump(mode="json", exclude_defaults=True),
+                     "send_at": send_at.isoformat(), "ack": draft.ack, "urgent": draft.urgent,
+                     "attachment": draft.attachment.name if draft.attachment else None})
+        if send_at <= now:
+            await self.start_due(now)
+        return bid
+
+    async def follow_up(self, broadcast_id: int, text: str, sender: Person | None, *,
+                        progress: tuple[str, str, int] | None = None) -> int:
+        """A new broadcast to the recipients of `broadcast_id` who have not confirmed it,
+        asking for confirmation again; its id."""
+        row = await self._own(broadcast_id, sender)
+        if not row.ack:
+            raise BroadcastRefused(f"broadcast {broadcast_id} asks for no confirmation",
+                                   M.BROADCAST_NO_ACK)
+        if not await self.unconfirmed(broadcast_id):
+            raise BroadcastRefused(f"everyone confirmed broadcast {broadcast_id}",
+                                   M.BROADCAST_NOTHING_UNCONFIRMED)
+        draft = BroadcastDraft(Audience(follows=broadcast_id), text, ack=True,
+                               urgent=row.urgent)
+        return await self.create(draft, sender, progress=progress)
+
+    # --- starting and finishing ---------------------------------------------------------------
+
+    async def start_due(self, now: datetime) -> list[int]:
+        """Start every scheduled broadcast whose time has come (outside the quiet hours unless
+        urgent: one due in them is moved to their end); the ids started."""
+        started = []
+        local = now.astimezone(self.zone)
+        quiet = in_quiet_hours(local.time(), self.quiet)
+        for row in await self.store.due(now):
+            if quiet and not row.urgent:
+                await self.store.defer(row.id, out_of_quiet_hours(local, self.quiet)
+                                       .astimezone(UTC))
+                continue
+            try:
+                if await self._start(row, now):
+                    started.append(row.id)
+            except Exception:  # one broadcast that cannot start must not stop the others
+                log.exception("broadcast %s could not start", row.id)
+        return started
+
+    async def _start(self, row: BroadcastRow, now: datetime) -> bool:
+        audience = Audience.from_json(row.audience)
+        creator = await self.storage.get_person(row.created_by) if row.created_by else None
+        reach = await self.reach(creator) if creator is not None else None
+        if reach is not None and not reach:
+            reach = ["\0none"]  # the creator lost their role since: reach nobody
+        found, people = await self._resolve(audience, reach, now)
+        heading = await self._heading(creator, follow_up=row.follows is not None)
+        attachment = _attachment(row.attachment)
+        messages: list[tuple[Outgoing, str]] = []
+        for r in found:
+            person = people[r.person_id]
+            state = "pending" if person.reachable else "unreachable"
+            payloads = self._render(person, row, heading, attachment)
+            if payloads is None:  # a channel without a renderer here: counted as failed
+                messages.append((Outgoing(person.channel, person.external_id, "{}", person.id,
+                                          None, BROADCAST), "failed"))
+                continue
+            messages.extend((Outgoing(person.channel, person.external_id,
+                                      json.dumps(p, ensure_ascii=False), person.id, None,
+                                      BROADCAST), state) for p in payloads)
+        return await self.store.start(row.id, [(r.person_id, r.unit) for r in found], messages,
+                                      now)
+
+    def _render(self, person: Person, row: BroadcastRow, heading: str,
+                attachment: Attachment | None) -> list[dict[str, Any]] | None:
+        render = self.renderers.get(person.channel)
+        if render is None:
+            return None
+        return render(None, person.external_id,
+                      [broadcast_reply(row.id, heading, row.text, attachment, row.ack,
+                                       rich=person.channel in RICH)])
+
+    async def _heading(self, creator: Person | None, follow_up: bool) -> str:
+        name = await self.sender_name(creator)
+        return M.broadcast_follow_up_heading(name) if follow_up else M.broadcast_heading(name)
+
+    async def sender_name(self, creator: Person | None) -> str:
+        """Whom a broadcast is from: the creator's unit (the first where they may broadcast);
+        for the command line, `[organization] name`, or the root unit's name."""
+        tree = (await self.units.tree()).units
+        if creator is not None:
+            roles = self._roles()
+            for m in await self.storage.memberships(creator.id):
+                if m.role in roles:
+                    return m.unit.name
+        if self.organization and self.organization != DEFAULT_ORG_NAME:
+            return self.organization
+        roots = sorted((u for u in tree.values() if u.parent_code is None and not u.retired),
+                       key=lambda u: u.code)
+        return roots[0].name if roots else "baocao"
+
+    async def finish_done(self, now: datetime) -> list[BroadcastStatus]:
+        """Close every broadcast being sent with nothing left to deliver; their final
+        status (for the creator's final report)."""
+        return [await self.status(bid) for bid in await self.store.finish(now)]
+
+    async def tick(self, now: datetime) -> list[BroadcastStatus]:
+        """The sender pump's call each second: start what is due, close what is done."""
+        await self.start_due(now)
+        return await self.finish_done(now)
+
+    # --- managing ---------------------------------------------------------------------------
+
+    async def _own(self, broadcast_id: int, sender: Person | None) -> BroadcastRow:
+        """The broadcast, if the sender may act on it: their own, or (admins) one whose
+        audience lies in their subtrees; the command line may act on any."""
+        row = await self.store.get(broadcast_id)
+        if row is None:
+            raise BroadcastRefused(f"no broadcast {broadcast_id}", M.BROADCAST_NOT_FOUND)
+        if sender is None or row.created_by == sender.id:
+            return row
+        admin = {m.unit.code for m in await self.storage.memberships(sender.id)
+                 if m.role == Role.ADMIN}
+        tree = (await self.units.tree()).units
+        units = list(Audience.from_json(row.audience).units)
+        if not units and row.created_by is not None:
+            creator = await self.storage.get_person(row.created_by)
+            units = (await self.reach(creator) or []) if creator is not None else []
+        if admin and units and all(ancestors_of(c, tree) & admin for c in units):
+            return row
+        raise BroadcastRefused(f"broadcast {broadcast_id} is not the sender's",
+                               M.BROADCAST_NOT_YOURS)
+
+    async def cancel(self, broadcast_id: int, sender: Person | None) -> bool:
+        """Cancel a broadcast still scheduled (audited); False once it has started (or was
+        cancelled). Refuses one the sender may not touch."""
+        await self._own(broadcast_id, sender)
+        actor = f"person:{sender.id}" if sender is not None else "cli"
+        return await self.store.cancel(broadcast_id, actor)
+
+    async def status(self, broadcast_id: int) -> BroadcastStatus:
+        """Counts by person: delivered (every part sent), unreachable, failed, pending (the
+        rest), acknowledged. A recipient whose rows were pruned (long delivered) counts as
+        delivered."""
+        row = await self.store.get(broadcast_id)
+        if row is None:
+            raise BroadcastRefused(f"no broadcast {broadcast_id}", M.BROADCAST_NOT_FOUND)
+        recipients = await self.store.recipients(broadcast_id)
+        counts = await self.store.counts(broadcast_id)
+        delivered = unreachable = failed = pending = 0
+        for pid in recipients:
+            c = counts.get(pid)
+            if c is None or c.sent == c.rows:
+                delivered += 1
+            elif c.unreachable:
+                unreachable += 1
+            elif c.failed:
+                failed += 1
+            else:
+                pending += 1
+        acked = len(await self.store.acked(broadcast_id) & set(recipients))
+        return BroadcastStatus(row.id, row.state, len(recipients), delivered, unreachable,
+                               failed, pending, acked, row.send_at, row.created_by, row.text,
+                               row.ack, row.follows)
+
+    async def acknowledge(self, broadcast_id: int, person_id: int) -> bool:
+        """A recipient confirms ("✅ Đã nhận"); True the first time, False for a repeat, for
+        someone who did not receive it, or for a broadcast asking for no confirmation."""
+        return await self.store.acknowledge(broadcast_id, person_id, self.clock())
+
+    async def unconfirmed(self, broadcast_id: int) -> list[tuple[Person, str]]:
+        """Recipients who have not confirmed, with the unit they were reached through."""
+        recipients = await self.store.recipients(broadcast_id)
+        acked = await self.store.acked(broadcast_id)
+        out = []
+        for pid, unit in recipients.items():
+            if pid in acked:
+                continue
+            person = await self.storage.get_person(pid)
+            if person is not None:
+                out.append((person, unit))
+        return out
+
+    async def awaiting_ack(self, person_id: int) -> int | None:
+        """The newest broadcast asking for confirmation that this person received and has not
+        confirmed (what a typed "ĐÃ NHẬN" confirms)."""
+        return await self.store.awaiting_ack(person_id)
+
+    async def get(self, broadcast_id: int) -> BroadcastRow | None:
+        return await self.store.get(broadcast_id)
+
+    async def list(self, sender: Person | None, limit: int = 20) -> list[BroadcastStatus]:
+        """The newest broadcasts: a chat sender's own; all for the command line."""
+        rows = await self.store.listed(sender.id if sender is not None else None, limit)
+        return [await self.status(r.id) for r in rows]
+
+
+def _attachment(text: str | None) -> Attachment | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return Attachment(data["kind"], data["name"], base64.b64decode(data["file"]))
+
+
+def broadcast_reply(broadcast_id: int, heading: str, text: str, attachment: Attachment | None,
+                    ack: bool, *, rich: bool) -> Reply:
+    """The message of a broadcast: on a rich channel (Telegram) with its photo or document
+    and a "✅ Đã nhận" button; elsewhere (Zalo) the text, a sentence for the file left out and
+    the keyword to type. Channels split long text at their own limits when rendering."""
+    body = f"{heading}\n\n{text}"
+    if rich:
+        buttons = ([[Button.of(M.BROADCAST_ACK_BUTTON, AckBroadcast(broadcast_id))]]
+                   if ack else [])
+        photo = attachment.data if attachment is not None and attachment.kind == "photo" else None
+        document = (FileAttachment(attachment.name, attachment.data)
+                    if attachment is not None and attachment.kind == "document" else None)
+        return Reply(body, buttons, photo=photo, document=document)
+    lines = [body]
+    if attachment is not None:
+        lines.append(M.BROADCAST_DOCUMENT_ELSEWHERE if attachment.kind == "document"
+                     else M.BROADCAST_PHOTO_ELSEWHERE)
+    if ack:
+        lines.append(M.BROADCAST_ACK_LINE)
+    return Reply("\n\n".join(lines))

@@ -1,0 +1,217 @@
+"""Broadcasts in SQLite (migrations 0014, 0015): the rows, their start (audience → outbox rows
+in one transaction), their end, counts and confirmations. Kept apart from storage/sqlite.py:
+it shares its database (one writer thread), not its code."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.database import Database, utcnow_iso
+from storage.models import Outgoing
+
+NEW_COLUMNS = ("created_at, created_by, audience, text, attachment, ack, urgent, send_at, follows,"
+               " progress_channel, progress_chat, progress_message")
+
+
+@dataclass(frozen=True)
+class BroadcastRow:
+    id: int
+    created_at: datetime
+    created_by: int | None
+    audience: str  # JSON
+    text: str
+    attachment: str | None  # JSON
+    ack: bool
+    urgent: bool
+    send_at: datetime
+    state: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    follows: int | None
+    progress: tuple[str, str, int] | None
+
+
+@dataclass(frozen=True)
+class PersonCounts:
+    """A recipient's outbox rows of one broadcast, by state."""
+
+    rows: int
+    sent: int
+    unreachable: int
+    failed: int
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _row(r: Any) -> BroadcastRow:
+    progress = ((r["progress_channel"], r["progress_chat"], int(r["progress_message"]))
+                if r["progress_channel"] is not None and r["progress_message"] is not None
+                else None)
+    return BroadcastRow(r["id"], datetime.fromisoformat(r["created_at"]), r["created_by"],
+                        r["audience"], r["text"], r["attachment"], bool(r["ack"]),
+                        bool(r["urgent"]), datetime.fromisoformat(r["send_at"]), r["state"],
+                        _when(r["started_at"]), _when(r["finished_at"]), r["follows"], progress)
+
+
+def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str,
+           details: dict[str, Any]) -> None:
+    conn.execute("INSERT INTO audit (at, actor, action, entity, details) VALUES (?,?,?,?,?)",
+                 (utcnow_iso(), actor, action, entity, json.dumps(details, ensure_ascii=False)))
+
+
+class BroadcastStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, *, created_by: int | None, audience: str, text: str,
+                     attachment: str | None, ack: bool, urgent: bool, send_at: datetime,
+                     follows: int | None, progress: tuple[str, str, int] | None,
+                     actor: str, details: dict[str, Any]) -> int:
+        """A new scheduled broadcast and its audit row; its id."""
+        now = utcnow_iso()
+        channel, chat, message = progress if progress is not None else (None, None, None)
+
+        def work(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                f"INSERT INTO broadcasts ({NEW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (now, created_by, audience, text, attachment, int(ack), int(urgent),
+                 send_at.isoformat(), follows, channel, chat, message))
+            bid = int(cur.lastrowid or 0)
+            _audit(conn, actor, "broadcast.create", f"broadcast:{bid}", details)
+            return bid
+        return await self.db.write(work)
+
+    async def get(self, broadcast_id: int) -> BroadcastRow | None:
+        row = await self.db.fetchone("SELECT * FROM broadcasts WHERE id=?", (broadcast_id,))
+        return _row(row) if row else None
+
+    async def listed(self, created_by: int | None, limit: int) -> list[BroadcastRow]:
+        """Newest first; `created_by` None: everyone's."""
+        if created_by is None:
+            rows = await self.db.fetchall("SELECT * FROM broadcasts ORDER BY id DESC LIMIT ?",
+                                          (limit,))
+        else:
+            rows = await self.db.fetchall(
+                "SELECT * FROM broadcasts WHERE created_by=? ORDER BY id DESC LIMIT ?",
+                (created_by, limit))
+        return [_row(r) for r in rows]
+
+    async def due(self, now: datetime) -> list[BroadcastRow]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM broadcasts WHERE state='scheduled' AND send_at <= ? ORDER BY id",
+            (now.isoformat(),))
+        return [_row(r) for r in rows]
+
+    async def defer(self, broadcast_id: int, until: datetime) -> None:
+        """Move a scheduled broadcast's start (the end of the quiet hours)."""
+        await self.db.write(lambda conn: conn.execute(
+            "UPDATE broadcasts SET send_at=? WHERE id=? AND state='scheduled'",
+            (until.isoformat(), broadcast_id)))
+
+    async def start(self, broadcast_id: int, recipients: list[tuple[int, str]],
+                    messages: list[tuple[Outgoing, str]], now: datetime) -> bool:
+        """Mark it 'sending' and write its recipients and outbox rows (with their state:
+        'pending', or 'unreachable' for a person known unreachable), all in one transaction;
+        False (nothing written) if it is no longer scheduled (cancelled, started by another
+        process)."""
+        at = now.isoformat()
+
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute("UPDATE broadcasts SET state='sending', started_at=? WHERE id=?"
+                            " AND state='scheduled' RETURNING id",
+                            (at, broadcast_id)).fetchone() is None:
+                return False
+            conn.executemany("INSERT INTO broadcast_recipients (broadcast_id, person_id,"
+                             " unit_code) VALUES (?,?,?)",
+                             [(broadcast_id, p, u) for p, u in recipients])
+            conn.executemany(
+                "INSERT INTO outbox (channel, chat_id, person_id, event_id, priority, payload,"
+                " state, created_at, done_at, broadcast_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(m.channel, m.chat_id, m.person_id, None, m.priority, m.payload, state, at,
+                  None if state == "pending" else at, broadcast_id) for m, state in messages])
+            return True
+        return await self.db.write(work)
+
+    async def finish(self, now: datetime) -> list[int]:
+        """Every 'sending' broadcast with no row left to deliver becomes 'done'; their ids."""
+        def work(conn: sqlite3.Connection) -> list[int]:
+            rows = conn.execute(
+                "UPDATE broadcasts SET state='done', finished_at=? WHERE state='sending' AND"
+                " NOT EXISTS (SELECT 1 FROM outbox o WHERE o.broadcast_id = broadcasts.id AND"
+                " o.state IN ('pending', 'sending')) RETURNING id", (now.isoformat(),)).fetchall()
+            return sorted(int(r[0]) for r in rows)
+        return await self.db.write(work)
+
+    async def cancel(self, broadcast_id: int, actor: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute("UPDATE broadcasts SET state='cancelled', finished_at=? WHERE id=?"
+                            " AND state='scheduled' RETURNING id",
+                            (utcnow_iso(), broadcast_id)).fetchone() is None:
+                return False
+            _audit(conn, actor, "broadcast.cancel", f"broadcast:{broadcast_id}", {})
+            return True
+        return await self.db.write(work)
+
+    async def recipients(self, broadcast_id: int) -> dict[int, str]:
+        """person id → the unit they were reached through."""
+        rows = await self.db.fetchall(
+            "SELECT person_id, unit_code FROM broadcast_recipients WHERE broadcast_id=?"
+            " ORDER BY person_id", (broadcast_id,))
+        return {r["person_id"]: r["unit_code"] for r in rows}
+
+    async def counts(self, broadcast_id: int) -> dict[int, PersonCounts]:
+        rows = await self.db.fetchall(
+            "SELECT person_id, COUNT(*) AS n, SUM(state='sent') AS sent,"
+            " SUM(state='unreachable') AS unreachable, SUM(state='failed') AS failed"
+            " FROM outbox WHERE broadcast_id=? GROUP BY person_id", (broadcast_id,))
+        return {r["person_id"]: PersonCounts(r["n"], r["sent"], r["unreachable"], r["failed"])
+                for r in rows}
+
+    async def acked(self, broadcast_id: int) -> set[int]:
+        rows = await self.db.fetchall(
+            "SELECT person_id FROM broadcast_acks WHERE broadcast_id=?", (broadcast_id,))
+        return {r["person_id"] for r in rows}
+
+    async def acknowledge(self, broadcast_id: int, person_id: int, now: datetime) -> bool:
+        """Record a confirmation from a recipient of a broadcast asking for one; True the
+        first time."""
+        def work(conn: sqlite3.Connection) -> bool:
+            if conn.execute(
+                    "SELECT 1 FROM broadcast_recipients r JOIN broadcasts b ON b.id ="
+                    " r.broadcast_id WHERE r.broadcast_id=? AND r.person_id=? AND b.ack=1",
+                    (broadcast_id, person_id)).fetchone() is None:
+                return False
+            first = conn.execute(
+                "INSERT INTO broadcast_acks (broadcast_id, person_id, acked_at) VALUES (?,?,?)"
+                " ON CONFLICT DO NOTHING RETURNING 1",
+                (broadcast_id, person_id, now.isoformat())).fetchone() is not None
+            # a follow-up repeats the broadcast it follows: confirming it confirms that too
+            seen, current = {broadcast_id}, broadcast_id
+            while True:
+                row = conn.execute("SELECT follows FROM broadcasts WHERE id=?",
+                                   (current,)).fetchone()
+                if row is None or row[0] is None or row[0] in seen:
+                    break
+                current = int(row[0])
+                seen.add(current)
+                conn.execute(
+                    "INSERT INTO broadcast_acks (broadcast_id, person_id, acked_at)"
+                    " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM broadcast_recipients WHERE"
+                    " broadcast_id=? AND person_id=?) ON CONFLICT DO NOTHING",
+                    (current, person_id, now.isoformat(), current, person_id))
+            return first
+        return await self.db.write(work)
+
+    async def awaiting_ack(self, person_id: int) -> int | None:
+        row = await self.db.fetchone(
+            "SELECT b.id FROM broadcast_recipients r JOIN broadcasts b ON b.id = r.broadcast_id"
+            " WHERE r.person_id=? AND b.ack=1 AND NOT EXISTS (SELECT 1 FROM broadcast_acks a"
+            " WHERE a.broadcast_id = b.id AND a.person_id = r.person_id)"
+            " ORDER BY b.id DESC LIMIT 1", (person_id,))
+        return int(row["id"]) if row else None
