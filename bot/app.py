@@ -91,5 +91,6 @@ async def build_app(config: Config, clock: Clock = system_clock,
                                          quiet_end=config.reminders.quiet_end),
                             organization=config.organization.name,
                             supervisors=config.broadcasts.supervisors, clock=clock)
+    reporting.deps.broadcasts = broadcasts  # /thongbao and "✅ Đã nhận" in chat
     return App(config, storage, templates, versions, reporting, reminders, channels,
                digest_sweep, broadcasts)

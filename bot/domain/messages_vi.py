@@ -48,6 +48,7 @@ BC_PICK_TEMPLATE = "📭 Các đơn vị chưa gửi báo cáo nào?"
 BC_NO_TEMPLATE = "Không có báo cáo nào áp dụng cho các đơn vị bạn phụ trách."
 BC_TEMPLATE_NO_PERIOD = "Báo cáo này chưa có kỳ nào bắt đầu."
 BUTTON_BC_UNIT = "🏢 Chọn đơn vị"
+BUTTON_BC_OPEN_UNIT = "📂 trực thuộc"
 BUTTON_BC_LEVEL = "📶 Chọn cấp"
 BUTTON_BC_ROLE = "👤 Chọn vai trò"
 BUTTON_BC_MISSING = "📭 Đơn vị chưa gửi báo cáo"
@@ -92,8 +93,8 @@ def bc_form(audience: str, reach: str) -> str:
 
 def bc_pick_unit(name: str, page: int, pages: int) -> str:
     paging = f" (trang {page}/{pages})" if pages > 1 else ""
-    return (f"🏢 Chọn đơn vị trong {name}{paging}: bấm «✔» để gửi cho cả đơn vị đó,"
-            " bấm tên đơn vị để xem các đơn vị trực thuộc.")
+    return (f"🏢 Chọn đơn vị trong {name}{paging}: bấm «✔ tên đơn vị» để gửi cho cả đơn vị"
+            f" đó, «{BUTTON_BC_OPEN_UNIT}» để xem các đơn vị trực thuộc nó.")
 
 
 def bc_level_button(level: str) -> str:

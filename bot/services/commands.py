@@ -32,6 +32,7 @@ COMMANDS: list[Command] = [
     Command("lienket", WATCHERS),
     Command("nhapho", SUPERVISORS),
     Command("tonghop", SUPERVISORS),
+    Command("thongbao", SUPERVISORS),  # supervisors only where the config allows it
     Command("giup", ALL),
 ]
 BY_NAME = {c.name: c for c in COMMANDS}

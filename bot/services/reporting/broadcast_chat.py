@@ -46,7 +46,6 @@ from bot.domain.reports import schedule_windows, started_periods
 from bot.domain.roles import Role
 from bot.domain.send_time import SendTimeError, parse_send_time
 from bot.domain.templates import Level, QuestionType
-from bot.domain.text import fold
 from bot.domain.units import LEVEL_VI, Unit, ancestors_of, subtree_codes
 from bot.services.channels import Inbound, Pressed
 from bot.services.delivery import REMINDER, Parcel
@@ -110,9 +109,10 @@ async def button(deps: Deps, ctx: Ctx, data: Compose) -> list[Reply]:
     if d is None:
         return [Reply(M.STALE)]
     action = _ACTIONS.get(data.action)
-    if action is None:
-        return [Reply(M.STALE)]
-    return await action(deps, ctx, d, data)
+    replies = [Reply(M.STALE)] if action is None else await action(deps, ctx, d, data)
+    if len(replies) == 1 and replies[0].text == M.STALE:  # forged or outdated: the screen again
+        replies += await _again(deps, ctx, d)
+    return replies
 
 
 async def on_text(deps: Deps, ctx: Ctx, typed: str, key: str) -> list[Reply]:
@@ -248,7 +248,7 @@ def _ask_text(ctx: Ctx, d: Draft, step: str = "text") -> Reply:
     if step == "follow":
         rows = [[Button.of(M.BUTTON_BC_RESEND_SAME, Compose("rs"), "gui lai")],
                 [_cancel_button()]]
-        return Reply(M.bc_ask_follow_up(int(d.get("f") or 0)), rows)
+        return Reply(M.bc_ask_follow_up(int(d.get("f") or 0), int(d.get("n") or 0)), rows)
     return Reply(M.BC_ASK_TEXT, [[_back_button(), _cancel_button()]])
 
 
@@ -294,10 +294,13 @@ async def _preview(deps: Deps, ctx: Ctx, d: Draft) -> list[Reply]:
     when = local or deps.local(ctx.now)
     in_quiet = not urgent and in_quiet_hours(when.time(), Policy(quiet_start=quiet.quiet_start,
                                                                  quiet_end=quiet.quiet_end))
+    # the text as recipients will read it, under the heading the service gives it
+    sender = await service.sender_name(ctx.person)
+    heading = (M.broadcast_follow_up_heading(sender) if follow else M.broadcast_heading(sender))
     text = M.bc_preview(p.people, p.units, p.unreachable,
                         describe(audience, await _names(deps)), local,
-                        bool(d.get("k")) or bool(follow), urgent, str(d.get("t", "")),
-                        in_quiet)
+                        bool(d.get("k")) or bool(follow), urgent,
+                        f"{heading}\n\n{d.get('t', '')}", in_quiet)
     edit = Compose("tx") if follow else Compose("ed")
     rows = [[Button.of(M.BUTTON_BC_EDIT, edit, "sua"), _cancel_button()]]
     if p.people:
@@ -332,7 +335,7 @@ async def _pick_unit_screen(deps: Deps, ctx: Ctx, d: Draft, data: Compose) -> li
     for child in children[page * UNITS_PAGE:(page + 1) * UNITS_PAGE]:
         row = [Button.of("✔ " + child.name, Compose("pu", child.code))]
         if _children(tree, child.code):
-            row.append(Button.of("📂", Compose("u", child.code)))
+            row.append(Button.of(M.BUTTON_BC_OPEN_UNIT, Compose("u", child.code)))
         rows.append(row)
     paging = []
     if page > 0:
@@ -618,9 +621,10 @@ async def action(deps: Deps, ctx: Ctx, data: BroadcastAction) -> list[Reply]:
             return [Reply(M.BC_CANNOT_CANCEL), await _status(deps, status, row.audience)]
         return [Reply(M.bc_cancelled_scheduled(row.id))]
     if data.action == "again":
-        if not status.ack or not await service.unconfirmed(row.id):
+        waiting = await service.unconfirmed(row.id) if status.ack else []
+        if not waiting:
             return [Reply(M.bc_unconfirmed(row.id, [], 0, 1, 1))]
-        d: Draft = {"f": row.id}
+        d: Draft = {"f": row.id, "n": len(waiting)}
         return [_ask_text(ctx, d, "follow")]
     return [Reply(M.STALE)]
 
@@ -763,7 +767,7 @@ class BroadcastProgress:
         row = await self.app.broadcasts.get(s.id)
         if row is None or row.progress is None:
             return
-        channel, chat, message = row.progress
+        channel, chat, _ = row.progress
         text = M.bc_final(s.id, s.delivered, s.recipients, s.unreachable, s.failed, s.ack,
                           s.acknowledged)
         self._edit(row.progress, text)

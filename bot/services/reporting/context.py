@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.config import DigestsConfig, OrganizationConfig, RemindersConfig
@@ -26,6 +27,9 @@ from bot.services.reporting.pushes import Push
 from bot.services.units import UnitDirectory
 from storage.interface import Storage
 from storage.models import Changes, Draft, Membership, Person, Submission
+
+if TYPE_CHECKING:
+    from bot.services.broadcasts import Broadcasts
 
 
 class Deps:
@@ -54,6 +58,8 @@ class Deps:
         self.pictures: Callable[[Person], bool] = lambda person: False
         # [organization] (the Word report's header; set by the app from the config)
         self.organization = OrganizationConfig()
+        # announcements (/thongbao; set by the app: bot.services.broadcasts.Broadcasts)
+        self.broadcasts: Broadcasts | None = None
         # (person, unit, template, period, kind) → when that file was last made for them
         self.files_made: dict[tuple[int, str, str, str, str], datetime] = {}
 
