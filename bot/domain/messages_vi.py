@@ -110,6 +110,10 @@ def bc_choose_unit(name: str) -> str:
     return f"✔ Cả {name}"
 
 
+def bc_missing_part(title: str, period: str) -> str:
+    return f"đơn vị chưa gửi {title} — {period}"
+
+
 def bc_pick_period(title: str) -> str:
     return f"📅 Kỳ nào của «{title}»?"
 

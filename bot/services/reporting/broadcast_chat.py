@@ -198,6 +198,21 @@ async def _names(deps: Deps) -> dict[str, str]:
     return {code: u.name for code, u in tree.units.items()}
 
 
+async def _describe(deps: Deps, audience: Audience) -> str:
+    """The audience in words, a report by its title and period (the service's own
+    description names them by id, for the command line)."""
+    missing = audience.missing
+    if missing is None:
+        return describe(audience, await _names(deps))
+    text = describe(audience.model_copy(update={"missing": None}), await _names(deps))
+    t = deps.templates.get(missing[0])
+    try:
+        period = Period.parse(missing[1]).label_vi()
+    except PeriodError:
+        period = missing[1]
+    return f"{text} · {M.bc_missing_part(t.title if t else missing[0], period)}"
+
+
 async def _again(deps: Deps, ctx: Ctx, d: Draft) -> list[Reply]:
     """The draft's current screen once more."""
     step = d.get("s")
@@ -233,7 +248,7 @@ async def _form(deps: Deps, ctx: Ctx, d: Draft, note: str | None = None) -> Repl
         reach = preview_line(await service.preview(audience, ctx.person))
     except BroadcastRefused as e:
         reach = e.message
-    text = M.bc_form(describe(audience, await _names(deps)), reach)
+    text = M.bc_form(await _describe(deps, audience), reach)
     rows = [[Button.of(M.BUTTON_BC_UNIT, Compose("u")), Button.of(M.BUTTON_BC_LEVEL, Compose("l"))],
             [Button.of(M.BUTTON_BC_ROLE, Compose("r")),
              Button.of(M.BUTTON_BC_MISSING, Compose("m"))],
@@ -262,7 +277,7 @@ async def _options(deps: Deps, ctx: Ctx, d: Draft) -> Reply:
     _keep(ctx, d, "opts")
     ack, urgent, at = bool(d.get("k")), bool(d.get("u")), _at(d)
     local = deps.local(at) if at is not None else None
-    text = M.bc_options(describe(_audience(d), await _names(deps)), str(d.get("t", "")), ack,
+    text = M.bc_options(await _describe(deps, _audience(d)), str(d.get("t", "")), ack,
                         urgent, local)
     rows = [[Button.of(M.bc_toggle(M.BC_ACK_LABEL, ack), Compose("ak"))],
             [Button.of(M.bc_toggle(M.BC_URGENT_LABEL, urgent), Compose("ug"))],
@@ -298,7 +313,7 @@ async def _preview(deps: Deps, ctx: Ctx, d: Draft) -> list[Reply]:
     sender = await service.sender_name(ctx.person)
     heading = (M.broadcast_follow_up_heading(sender) if follow else M.broadcast_heading(sender))
     text = M.bc_preview(p.people, p.units, p.unreachable,
-                        describe(audience, await _names(deps)), local,
+                        await _describe(deps, audience), local,
                         bool(d.get("k")) or bool(follow), urgent,
                         f"{heading}\n\n{d.get('t', '')}", in_quiet)
     edit = Compose("tx") if follow else Compose("ed")
@@ -634,8 +649,8 @@ async def _status(deps: Deps, s: BroadcastStatus, audience_json: str) -> Reply:
         audience = Audience.from_json(audience_json)
     except ValidationError:
         audience = Audience()
-    text = M.bc_status(s.id, s.state, deps.local(s.send_at), describe(audience, await
-                       _names(deps)), s.text, s.recipients, s.delivered, s.unreachable,
+    text = M.bc_status(s.id, s.state, deps.local(s.send_at), await _describe(deps, audience),
+                       s.text, s.recipients, s.delivered, s.unreachable,
                        s.failed, s.pending, s.ack, s.acknowledged)
     rows: list[list[Button]] = []
     if s.ack and s.state in ("sending", "done"):
