@@ -17,6 +17,7 @@ from bot.services.digest_sweep import DigestSweep
 from bot.services.reminders import ReminderService
 from bot.services.reporting import Clock, ReportingService
 from bot.services.units import UnitDirectory
+from storage.broadcasts import SqliteBroadcasts
 from storage.sqlite import SqliteStorage
 
 BOT_USERNAME_KEY = "telegram.bot_username"
@@ -85,12 +86,14 @@ async def build_app(config: Config, clock: Clock = system_clock,
                                lock_days=config.reports.lock_days, defaults=config.digests,
                                reminders=config.reminders, clock=clock, units=units,
                                channels=channels)
-    broadcasts = Broadcasts(storage, templates, units, zone=config.zone,
+    broadcasts = Broadcasts(storage, SqliteBroadcasts(storage.db), templates, units,
+                            zone=config.zone,
                             lock_days=config.reports.lock_days,
                             quiet=Policy(quiet_start=config.reminders.quiet_start,
                                          quiet_end=config.reminders.quiet_end),
                             organization=config.organization.name,
-                            supervisors=config.broadcasts.supervisors, clock=clock)
+                            supervisors=config.broadcasts.supervisors, clock=clock,
+                            channels=channels)
     reporting.deps.broadcasts = broadcasts  # /thongbao and "✅ Đã nhận" in chat
     return App(config, storage, templates, versions, reporting, reminders, channels,
                digest_sweep, broadcasts)

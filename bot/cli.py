@@ -1127,6 +1127,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "bao-cao-ocop-2026-Q1-tinh-lao-cai.xlsx in the current folder)")
     p.set_defaults(handler=cmd_export)
 
+    from bot.cli_broadcasts import add_parser as add_broadcast_parser
+
+    add_broadcast_parser(sub)
+
     p = sub.add_parser("run", help="run the bot on every configured channel (Telegram, Zalo; "
                        "long polling or webhook, per config)")
     p.set_defaults(handler=cmd_run)

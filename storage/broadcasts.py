@@ -6,43 +6,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from storage.broadcast_interface import BroadcastRow, PersonCounts
 from storage.database import Database, utcnow_iso
-from storage.models import Outgoing
+from storage.models import Outgoing, Person
 
 NEW_COLUMNS = ("created_at, created_by, audience, text, attachment, ack, urgent, send_at, follows,"
                " progress_channel, progress_chat, progress_message")
-
-
-@dataclass(frozen=True)
-class BroadcastRow:
-    id: int
-    created_at: datetime
-    created_by: int | None
-    audience: str  # JSON
-    text: str
-    attachment: str | None  # JSON
-    ack: bool
-    urgent: bool
-    send_at: datetime
-    state: str
-    started_at: datetime | None
-    finished_at: datetime | None
-    follows: int | None
-    progress: tuple[str, str, int] | None
-
-
-@dataclass(frozen=True)
-class PersonCounts:
-    """A recipient's outbox rows of one broadcast, by state."""
-
-    rows: int
-    sent: int
-    unreachable: int
-    failed: int
 
 
 def _when(text: str | None) -> datetime | None:
@@ -65,7 +37,9 @@ def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str,
                  (utcnow_iso(), actor, action, entity, json.dumps(details, ensure_ascii=False)))
 
 
-class BroadcastStore:
+class SqliteBroadcasts:
+    """storage.broadcast_interface.BroadcastStore on the bot's SQLite database."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -139,7 +113,14 @@ class BroadcastStore:
         return await self.db.write(work)
 
     async def finish(self, now: datetime) -> list[int]:
-        """Every 'sending' broadcast with no row left to deliver becomes 'done'; their ids."""
+        """Every 'sending' broadcast with no row left to deliver becomes 'done'; their ids.
+        Asked every second: a read first, a write only when one is done."""
+        if not await self.db.fetchone(
+                "SELECT 1 FROM broadcasts b WHERE state='sending' AND NOT EXISTS (SELECT 1"
+                " FROM outbox o WHERE o.broadcast_id = b.id AND o.state IN ('pending',"
+                " 'sending'))"):
+            return []
+
         def work(conn: sqlite3.Connection) -> list[int]:
             rows = conn.execute(
                 "UPDATE broadcasts SET state='done', finished_at=? WHERE state='sending' AND"
@@ -215,3 +196,10 @@ class BroadcastStore:
             " WHERE a.broadcast_id = b.id AND a.person_id = r.person_id)"
             " ORDER BY b.id DESC LIMIT 1", (person_id,))
         return int(row["id"]) if row else None
+
+    async def people(self) -> list[Person]:
+        """Every person on their own account (where pushes go)."""
+        rows = await self.db.fetchall(
+            "SELECT id, channel, external_id, display_name, reachable FROM people")
+        return [Person(r["id"], r["channel"], r["external_id"], r["display_name"],
+                       bool(r["reachable"])) for r in rows]

@@ -26,7 +26,7 @@ from bot.domain.templates import Level
 from bot.services.broadcasts import broadcast_reply
 from bot.services.invites import create_invite
 from storage.models import ImportedReport, Person
-from tests.harness import Chat, Clock, make_app
+from tests.harness import Chat, Clock, Messenger, deliver_through, make_app
 
 T, P = "thu_nghiem", "2026-Q1"
 ANSWERS = {"co_fanpage": True, "so_tin": 7, "htx_tong": 40, "htx_moi": 4, "ty_le": 60.0,
@@ -356,6 +356,19 @@ async def test_rendering_per_channel(app: App, people: dict[str, Person]) -> Non
                if r["person_id"] == people["o3"].id)
 
 
+async def test_a_file_too_large_for_its_recipients_is_refused(
+        app: App, people: dict[str, Person], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.services.broadcasts.UPLOAD_BUDGET", 800)
+    doc = Attachment("document", "big.pdf", b"x" * 300)
+    with pytest.raises(BroadcastRefused) as refused:  # 3 on Telegram: 900 bytes
+        await send(app, Audience(units=("LC-SP",), roles=()), attachment=doc)
+    assert "3 Telegram recipients" in refused.value.reason
+    assert "3 người" in refused.value.message
+    bid = await send(app, Audience(units=("LC-BX",), roles=(Role.OFFICER,)), attachment=doc)
+    assert len(outbox(app, bid)) == 3  # the file captioned with the text on Telegram (2 × 300
+    #                                    bytes: within), the text on Zalo
+
+
 def test_long_text_is_split_at_each_channels_limit() -> None:
     from handlers.telegram.delivery import render as telegram
     from handlers.zalo.delivery import render as zalo
@@ -378,3 +391,26 @@ def test_photo_on_telegram_is_captioned_without_ack() -> None:
     calls = telegram(None, "1", [reply])
     assert [c["m"] for c in calls] == ["send_photo"]
     assert calls[0]["p"]["caption"].endswith("Ảnh hội nghị")
+
+
+async def test_a_running_channels_courier_renders_for_its_people(app: App,
+                                                                 people: dict[str, Person]
+                                                                 ) -> None:
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)  # the harness's "test" channel
+    try:
+        tester = await person(app, "900", "LC-BH-01", channel="test")
+        bid = await send(app, Audience(units=("LC-BH",)), ack=True)
+        rows = outbox(app, bid)
+        assert [r["person_id"] for r in rows] == [tester.id]
+        text = json.loads(rows[0]["payload"])["text"]  # the harness renderer's payload
+        assert text.startswith("📢 Thông báo từ Tỉnh đoàn Lào Cai") and "Gõ ĐÃ NHẬN" in text
+    finally:
+        await courier.stop()
+
+
+async def test_a_local_wall_time_is_read_in_the_configured_zone(
+        app: App, people: dict[str, Person]) -> None:
+    bid = await send(app, Audience(units=("LC-SP",)), send_at=datetime(2026, 2, 21, 8, 0))
+    row = await app.broadcasts.get(bid)
+    assert row is not None and row.send_at == datetime(2026, 2, 21, 1, 0, tzinfo=UTC)

@@ -1542,6 +1542,11 @@ def broadcast_follow_up_heading(sender: str) -> str:
     return f"📢 Nhắc lại thông báo từ {sender}"
 
 
+def broadcast_file_too_large(people: int) -> str:
+    return (f"Tệp quá lớn để gửi cho {vnformat.number(people)} người qua Telegram. Vui lòng "
+            "gửi tệp nhỏ hơn, hoặc đưa đường dẫn tải tệp vào nội dung thông báo.")
+
+
 def broadcast_unit_outside(code: str) -> str:
     return f"Đơn vị {code} nằm ngoài phạm vi bạn được gửi thông báo."
 

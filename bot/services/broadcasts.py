@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,11 +42,13 @@ from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.domain.units import Unit, ancestors_of
 from bot.services import digests
+from bot.services.channels import Channels
 from bot.services.delivery import BROADCAST
+from bot.services.turns import Turns
 from bot.services.units import UnitDirectory
-from storage.broadcasts import BroadcastRow, BroadcastStore
+from storage.broadcast_interface import BroadcastRow, BroadcastStore
+from storage.interface import Storage
 from storage.models import Outgoing, Person
-from storage.sqlite import SqliteStorage
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ log = logging.getLogger(__name__)
 Render = Callable[[Any, str, list[Reply]], list[dict[str, Any]]]
 RICH = frozenset({"telegram"})  # channels that show buttons, photos and documents
 DEFAULT_ORG_NAME = "BCH ĐOÀN …"  # [organization] name left at its placeholder
+UPLOAD_BUDGET = 256 * 2**20  # bytes of attachments one broadcast may put in the outbox
 
 
 def default_renderers() -> dict[str, Render]:
@@ -64,13 +68,14 @@ def default_renderers() -> dict[str, Render]:
 
 
 class Broadcasts:
-    def __init__(self, storage: SqliteStorage, templates: dict[str, Template],
+    def __init__(self, storage: Storage, store: BroadcastStore, templates: dict[str, Template],
                  units: UnitDirectory, *, zone: ZoneInfo, lock_days: int,
                  quiet: Policy, organization: str = "", supervisors: bool = False,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 renderers: Mapping[str, Render] | None = None) -> None:
+                 renderers: Mapping[str, Render] | None = None,
+                 channels: Channels | None = None) -> None:
         self.storage = storage
-        self.store = BroadcastStore(storage.db)
+        self.store = store
         self.templates = templates
         self.units = units
         self.zone = zone
@@ -80,6 +85,8 @@ class Broadcasts:
         self.supervisors = supervisors  # [broadcasts] supervisors = true
         self.clock = clock
         self._renderers = renderers
+        self.channels = channels  # the running channels' couriers render for their people
+        self._failing: set[int] = set()  # broadcasts whose start failed (logged once)
 
     @property
     def renderers(self) -> Mapping[str, Render]:
@@ -151,7 +158,7 @@ class Broadcasts:
         found = select(audience, members, tree, reach,
                        missing=None if missing is None else missing.__contains__,
                        unconfirmed=unconfirmed)
-        people = {p.id: p for p in await self._people()}
+        people = {p.id: p for p in await self.store.people()}
         return [r for r in found if r.person_id in people], people
 
     async def _missing(self, audience: Audience, reach: list[str] | None,
@@ -172,13 +179,6 @@ class Broadcasts:
             out |= {m.unit for m in d.completeness.missing if m.period == period.id}
         return out
 
-    async def _people(self) -> list[Person]:
-        """Every person on their own account (where pushes go)."""
-        rows = await self.storage.db.fetchall(
-            "SELECT id, channel, external_id, display_name, reachable FROM people")
-        return [Person(r["id"], r["channel"], r["external_id"], r["display_name"],
-                       bool(r["reachable"])) for r in rows]
-
     async def preview(self, audience: Audience, sender: Person | None) -> Preview:
         """Whom the audience reaches now (people, units, unreachable, by channel); refuses
         (BroadcastRefused) what `create` would refuse of the audience."""
@@ -196,12 +196,16 @@ class Broadcasts:
         side edits with progress. Refuses (BroadcastRefused) empty text, a unit unknown or
         outside the sender's subtrees, an unknown report or period, a time in the past."""
         now = self.clock()
+        if draft.send_at is not None and draft.send_at.tzinfo is None:  # local wall time
+            draft = replace(draft, send_at=draft.send_at.replace(tzinfo=self.zone))
         if not draft.text.strip():
             raise BroadcastRefused("empty text", M.BROADCAST_EMPTY_TEXT)
         if draft.send_at is not None and draft.send_at < now:
             raise BroadcastRefused("the time to send is in the past", M.BROADCAST_IN_PAST)
         tree = (await self.units.tree()).units
-        await self._check(draft.audience, sender, tree)
+        reach = await self._check(draft.audience, sender, tree)
+        if draft.attachment is not None:
+            await self._check_upload(draft, reach, now)
         send_at = (draft.send_at or now).astimezone(UTC)
         attachment = None
         if draft.attachment is not None:
@@ -220,6 +224,20 @@ class Broadcasts:
         if send_at <= now:
             await self.start_due(now)
         return bid
+
+    async def _check_upload(self, draft: BroadcastDraft, reach: list[str] | None,
+                            now: datetime) -> None:
+        """Each Telegram recipient's outbox row carries the file (a restart sends the same
+        bytes), so the file times the recipients must stay within UPLOAD_BUDGET."""
+        assert draft.attachment is not None
+        found, people = await self._resolve(draft.audience, reach, now)
+        rich = sum(1 for r in found if people[r.person_id].channel in RICH)
+        total = len(draft.attachment.data) * rich
+        if total > UPLOAD_BUDGET:
+            raise BroadcastRefused(
+                f"the file times its {rich} Telegram recipients is {total // 2**20} MB, over "
+                f"{UPLOAD_BUDGET // 2**20} MB: send a smaller file, or a link in the text",
+                M.broadcast_file_too_large(rich))
 
     async def follow_up(self, broadcast_id: int, text: str, sender: Person | None, *,
                         progress: tuple[str, str, int] | None = None) -> int:
@@ -253,7 +271,9 @@ class Broadcasts:
                 if await self._start(row, now):
                     started.append(row.id)
             except Exception:  # one broadcast that cannot start must not stop the others
-                log.exception("broadcast %s could not start", row.id)
+                if row.id not in self._failing:  # tried again each second: logged once
+                    self._failing.add(row.id)
+                    log.exception("broadcast %s could not start", row.id)
         return started
 
     async def _start(self, row: BroadcastRow, now: datetime) -> bool:
@@ -266,7 +286,9 @@ class Broadcasts:
         heading = await self._heading(creator, follow_up=row.follows is not None)
         attachment = _attachment(row.attachment)
         messages: list[tuple[Outgoing, str]] = []
+        turns = Turns()  # 10,000 recipients are ~0.3 s of rendering: chats answered meanwhile
         for r in found:
+            await turns.take()
             person = people[r.person_id]
             state = "pending" if person.reachable else "unreachable"
             payloads = self._render(person, row, heading, attachment)
@@ -282,12 +304,20 @@ class Broadcasts:
 
     def _render(self, person: Person, row: BroadcastRow, heading: str,
                 attachment: Attachment | None) -> list[dict[str, Any]] | None:
-        render = self.renderers.get(person.channel)
+        """The person's channel's calls: its running courier's renderer, else (the command
+        line) the channel's own; None for a channel with neither."""
+        courier = self.channels.courier(person.channel) if self.channels is not None else None
+        if courier is not None:
+            render: Render | None = courier.render
+            rich = courier.pictures and courier.buttons
+        else:
+            render = self.renderers.get(person.channel)
+            rich = person.channel in RICH
         if render is None:
             return None
         return render(None, person.external_id,
                       [broadcast_reply(row.id, heading, row.text, attachment, row.ack,
-                                       rich=person.channel in RICH)])
+                                       rich=rich)])
 
     async def _heading(self, creator: Person | None, follow_up: bool) -> str:
         name = await self.sender_name(creator)
