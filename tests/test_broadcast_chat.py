@@ -399,3 +399,43 @@ async def test_progress_edits_at_most_every_five_seconds_and_a_final_report(
     for uid in ("o0", "o1", "o2"):
         got = [t for t in messenger.texts(uid) if "Họp giao ban" in t]
         assert len(got) == 1  # once
+
+
+async def test_typed_only_as_on_zalo(app: App) -> None:
+    """Numbers and keywords stand for the buttons (Zalo has none): the whole dialogue typed."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "bx1", "LC-BX-01")
+    await admin.cmd("thongbao")
+    await admin.say("3")  # 👤 Chọn vai trò
+    assert "Gửi cho ai" in admin.text
+    await admin.say("1")  # Cán bộ báo cáo
+    assert "cán bộ báo cáo" in admin.text and "1 người" in admin.text
+    await admin.say("tiếp")
+    await admin.say("1")  # a text that is a number: the announcement's text, not a button
+    assert "Bước 3/3" in admin.text and "«1»" in admin.text
+    await admin.say("hen gio")
+    await admin.say("17h30")
+    assert "lúc 17:30 ngày 20/02/2026" in admin.text
+    await admin.say("xem trước")
+    assert "Sẽ gửi tới 1 người ở 1 đơn vị" in admin.text
+    await admin.say("gửi")
+    assert "Đã hẹn gửi thông báo #1" in admin.text
+    row = await app.broadcasts.get(1)
+    assert row is not None and row.text == "1" and row.state == "scheduled"
+
+
+async def test_a_draft_survives_a_restart(tmp_path: Path) -> None:
+    clock = Clock()
+    first = await make_app(tmp_path, clock)
+    admin = await join(first, "admin", "LC", Role.ADMIN)
+    await admin.cmd("thongbao")
+    await admin.press_label("Tiếp")
+    await first.close()
+    second = await make_app(tmp_path, clock)
+    try:
+        await second.reporting.warm()
+        again = Chat(second, "admin", counter=100)
+        await again.say("Sau khi khởi động lại.")
+        assert "Bước 3/3" in again.text and "Sau khi khởi động lại." in again.text
+    finally:
+        await second.close()
