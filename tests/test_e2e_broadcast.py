@@ -4,9 +4,9 @@ February's report, sees the preview, confirms, watches the progress edits of tha
 gets the final report; each recipient gets it exactly once (those who reported, none); two
 confirm with "✅ Đã nhận"; the admin sends a follow-up that reaches only the third.
 
-The sender's pump (a later branch) calls the progress hook every second; here the test calls
-`BroadcastProgress.tick` itself and hands the announcement's outbox rows to the courier in two
-halves, so that one progress edit in between is certain."""
+The sender's pump calls the progress hook every second; here the test stops it, calls
+`BroadcastProgress.tick` itself (its clock is the test's) and hands the announcement's outbox
+rows to the courier in two halves, so that one progress edit in between is certain."""
 
 from __future__ import annotations
 
@@ -75,11 +75,22 @@ def tap(fake: FakeBotAPI, user: int, label: str, expect: str) -> str:
 
 
 async def broadcast_rows(app: App) -> list[Parcel]:
-    """The announcements' outbox rows still to deliver (what the sender's pump claims)."""
+    """The announcements' outbox rows still to deliver, taken as the sender takes them:
+    claimed (pending → sending) where the storage claims them, else read back."""
     courier = app.channels.courier("telegram")
     assert courier is not None
+    claim = getattr(app.storage, "claim_broadcast_rows", None)
+    if claim is not None:
+        return courier.stored(await claim("telegram", 1000))
     return [p for p in courier.stored(await app.storage.pending_outbox("telegram"))
             if p.message.priority == BROADCAST]
+
+
+async def without_pump(app: App) -> None:
+    """The test is the sender: a running pump (with its own clock) would deliver at once."""
+    pump = getattr(app.channels, "pump", None)
+    if pump is not None:
+        await pump.stop()
 
 
 def received(fake: FakeBotAPI, user: int, text: str) -> int:
@@ -119,6 +130,7 @@ async def test_an_announcement_to_the_units_that_have_not_reported(tmp_path: Pat
         courier = app.channels.courier("telegram")
         assert courier is not None
         progress = BroadcastProgress(app)
+        await without_pump(app)
         try:
             for code, phone in officers.items():
                 invite = await create_invite(app.storage, code, Role.OFFICER, 1, 7, clock())
