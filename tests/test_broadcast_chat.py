@@ -16,7 +16,9 @@ from bot.domain.broadcasts import Audience, BroadcastDraft
 from bot.domain.buttons import AckBroadcast, BroadcastAction, Compose
 from bot.domain.conversation import Mode
 from bot.domain.roles import Role
+from bot.services.delivery import BROADCAST, Courier, Limits
 from bot.services.reporting.broadcast_chat import BroadcastProgress
+from storage.models import Changes, Stored
 from tests.harness import Chat, Clock, Messenger, _render, deliver_through, join, make_app
 
 
@@ -40,6 +42,16 @@ async def state(app: App, chat: Chat) -> Mode:
     assert person is not None
     stored = app.reporting._states.get(person.id)
     return stored.mode if stored is not None else Mode.IDLE
+
+
+async def broadcast_rows(app: App) -> list[Stored]:
+    """The announcements' rows to deliver, taken as the sender's pump takes them (claimed)
+    where the storage claims them, else read back (not the replies also pending)."""
+    claim = getattr(app.storage, "claim_broadcast_rows", None)
+    if claim is not None:
+        return list(await claim("test", 100))
+    return [r for r in await app.storage.pending_outbox("test")
+            if r.message.priority == BROADCAST]
 
 
 def labels(chat: Chat) -> str:
@@ -379,14 +391,14 @@ async def test_progress_edits_at_most_every_five_seconds_and_a_final_report(
     await admin.press_label("✅ Gửi")
     progress = BroadcastProgress(app)
     now = app.reporting.clock()
-    # the harness's channel has no pump: its pending rows are handed to the courier here
+    # the test is the sender: the announcement's rows are handed to the courier here
     courier = app.channels.courier("test")
     assert courier is not None
     await progress.tick(now)
     first = list(messenger.got.get("admin", []))
     await progress.tick(now + timedelta(seconds=1))  # within 5 s: no second edit
     assert messenger.got.get("admin", []) == first
-    courier.enqueue(courier.stored(await app.storage.pending_outbox("test")))
+    courier.enqueue(courier.stored(await broadcast_rows(app)))
     for uid in ("o0", "o1", "o2"):
         await courier.delivered_all(uid)
     await courier.flush()
@@ -439,3 +451,37 @@ async def test_a_draft_survives_a_restart(tmp_path: Path) -> None:
         assert "Bước 3/3" in again.text and "Sau khi khởi động lại." in again.text
     finally:
         await second.close()
+
+
+async def test_without_edits_only_the_start_and_the_final_report(app: App) -> None:
+    """A channel without message edits (Zalo): no progress messages in between."""
+    messenger = Messenger()
+
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        await app.storage.apply(Changes(actor=0, settled=settled))
+
+    async def unreachable(person_id: int) -> None:
+        await app.storage.set_reachable(person_id, False)
+
+    courier = Courier("test", messenger, _render, record=record, unreachable=unreachable,
+                      limits=Limits(0, 0), buttons=False)
+    app.channels.register_courier(courier)
+    courier.start()
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.say("gui")  # typed, as on Zalo
+    assert "đang gửi 0/2" in admin.text
+    progress = BroadcastProgress(app)
+    now = app.reporting.clock()
+    await progress.tick(now)
+    courier.enqueue(courier.stored(await broadcast_rows(app)))
+    await courier.delivered_all("o1")
+    await courier.delivered_all("admin")
+    await courier.flush()
+    await progress.tick(now + timedelta(seconds=6))
+    await courier.delivered_all("admin")
+    texts = messenger.texts("admin")
+    assert sum("đang gửi" in t for t in texts) == 1  # the reply to "gửi" only
+    assert sum("đã gửi xong: 2/2" in t for t in texts) == 1
+    await courier.stop()
