@@ -200,7 +200,11 @@ async def test_an_announcement_to_the_units_that_have_not_reported(tmp_path: Pat
 
             # two confirm
             for code in ("X03", "X04"):
-                await to(tap, fake, OFFICERS[code], "Đã nhận", "Đã ghi nhận")
+                marked = await to(tap, fake, OFFICERS[code], "Đã nhận", "Đã xác nhận lúc")
+                assert marked.startswith("📢 Thông báo từ Tỉnh đoàn Thử") and TEXT in marked
+                assert "✅ Đã xác nhận lúc 10:00 03/03/2026" in marked
+                message = fake.sent_messages(OFFICERS[code])[-1]
+                assert TEXT in message["text"] and not message.get("reply_markup")
             status = await app.broadcasts.status(1)
             assert status.acknowledged == 2
 

@@ -211,9 +211,8 @@ def bc_acked(at: datetime) -> str:
     return f"✅ Đã ghi nhận: bạn đã xác nhận lúc {at:%H:%M %d/%m/%Y}."
 
 
-def bc_acked_typed(count: int, at: datetime) -> str:
-    what = "thông báo" if count == 1 else f"{count} thông báo"
-    return f"✅ Đã ghi nhận: bạn đã nhận {what}, lúc {at:%H:%M %d/%m/%Y}."
+def bc_acked_mark(at: datetime) -> str:
+    return f"✅ Đã xác nhận lúc {at:%H:%M %d/%m/%Y}"
 
 
 def bc_list_heading(count: int) -> str:

@@ -697,8 +697,12 @@ async def acknowledge(deps: Deps, ctx: Ctx, data: AckBroadcast) -> list[Reply]:
     changes nothing and says so. A question on screen is asked again below."""
     service = _service(deps)
     ok = service is not None and await service.acknowledge(data.broadcast_id, ctx.person.id)
+    again = await screens.ask_again(deps, ctx, note=None)
+    if ok and ctx.pressed_text:  # the announcement itself says it was confirmed, and when
+        marked = f"{ctx.pressed_text}\n\n{M.bc_acked_mark(deps.local(ctx.now))}"
+        return [Reply(marked, replace=True), *again]
     text = M.bc_acked(deps.local(ctx.now)) if ok else M.BC_ACK_STALE
-    return [Reply(text), *(await screens.ask_again(deps, ctx, note=None))]
+    return [Reply(text), *again]
 
 
 async def typed_ack(deps: Deps, ctx: Ctx, key: str) -> list[Reply] | None:

@@ -116,6 +116,7 @@ class Ctx:
     # (channel, chat, pressed message id or None) of the event: where an announcement's
     # progress is shown (the message whose "Gửi" was pressed is edited where edits exist)
     origin: tuple[str, str, str | None] | None = None
+    pressed_text: str = ""  # the text of the message whose button was pressed (if known)
 
     @property
     def roles(self) -> set[Role]:

@@ -141,6 +141,7 @@ async def route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
 async def _route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
     ctx.origin = (event.channel, event.chat,
                   event.pressed.message_id if event.pressed is not None else None)
+    ctx.pressed_text = event.pressed.text if event.pressed is not None else ""
     if broadcast_chat.composing(ctx) and (event.photo is not None or event.other is not None):
         return await broadcast_chat.on_file(deps, ctx)  # an announcement's text is typed
     if event.command is not None:
