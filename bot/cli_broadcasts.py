@@ -8,6 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,6 +146,12 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
                            send_at=send_at)
 
     async def work(app: Any) -> int:
+        nonlocal audience, draft
+        units = (await app.broadcasts.units.tree()).units
+        same = {c: [u for u in units if u.casefold() == c.casefold()] for c in audience.units}
+        audience = audience.model_copy(update={"units": tuple(  # as `digest --unit` reads it
+            c if c in units or len(same[c]) != 1 else same[c][0] for c in audience.units)})
+        draft = replace(draft, audience=audience)
         preview = await app.broadcasts.preview(audience, None)
         print("\n".join(_preview_lines(preview)), file=sys.stderr)
         if preview.people == 0:

@@ -126,7 +126,15 @@ class SqliteBroadcasts:
                 "UPDATE broadcasts SET state='done', finished_at=? WHERE state='sending' AND"
                 " NOT EXISTS (SELECT 1 FROM outbox o WHERE o.broadcast_id = broadcasts.id AND"
                 " o.state IN ('pending', 'sending')) RETURNING id", (now.isoformat(),)).fetchall()
-            return sorted(int(r[0]) for r in rows)
+            done = sorted(int(r[0]) for r in rows)
+            conn.executemany(  # each person's outcome, kept after the rows are pruned
+                "UPDATE broadcast_recipients SET outcome = (SELECT CASE"
+                " WHEN SUM(o.state = 'unreachable') > 0 THEN 'unreachable'"
+                " WHEN SUM(o.state = 'failed') > 0 THEN 'failed' ELSE 'delivered' END"
+                " FROM outbox o WHERE o.broadcast_id = broadcast_recipients.broadcast_id"
+                " AND o.person_id = broadcast_recipients.person_id) WHERE broadcast_id=?",
+                [(b,) for b in done])
+            return done
         return await self.db.write(work)
 
     async def cancel(self, broadcast_id: int, actor: str) -> bool:
@@ -145,6 +153,13 @@ class SqliteBroadcasts:
             "SELECT person_id, unit_code FROM broadcast_recipients WHERE broadcast_id=?"
             " ORDER BY person_id", (broadcast_id,))
         return {r["person_id"]: r["unit_code"] for r in rows}
+
+    async def outcomes(self, broadcast_id: int) -> dict[int, str]:
+        """person id → 'delivered', 'unreachable' or 'failed', once the broadcast is done."""
+        rows = await self.db.fetchall(
+            "SELECT person_id, outcome FROM broadcast_recipients WHERE broadcast_id=? AND"
+            " outcome IS NOT NULL", (broadcast_id,))
+        return {r["person_id"]: r["outcome"] for r in rows}
 
     async def counts(self, broadcast_id: int) -> dict[int, PersonCounts]:
         rows = await self.db.fetchall(

@@ -3,6 +3,7 @@ rendering — a real app on a real SQLite file (the legacy tree LC → LC-BX / L
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -23,8 +24,9 @@ from bot.domain.broadcasts import (
 from bot.domain.buttons import AckBroadcast, unpack
 from bot.domain.roles import Role
 from bot.domain.templates import Level
-from bot.services.broadcasts import broadcast_reply
+from bot.services.broadcasts import Broadcasts, broadcast_reply
 from bot.services.invites import create_invite
+from storage.broadcasts import SqliteBroadcasts
 from storage.models import ImportedReport, Person
 from tests.harness import Chat, Clock, Messenger, deliver_through, make_app
 
@@ -203,9 +205,12 @@ async def test_refusals(app: App, people: dict[str, Person], clock: Clock) -> No
 
 def test_describe_is_vietnamese() -> None:
     line = describe(Audience(units=("LC-BX",), levels=(Level.XA,), roles=(Role.OFFICER,),
-                             missing=(T, P)), {"LC-BX": "Huyện đoàn Bát Xát"})
-    assert line == ("Huyện đoàn Bát Xát · cấp xã · cán bộ báo cáo · chưa gửi báo cáo "
-                    "thu_nghiem kỳ 2026-Q1")
+                             missing=(T, P)), {"LC-BX": "Huyện đoàn Bát Xát"},
+                    {T: "Báo cáo quý thử nghiệm"})
+    assert line == ("Huyện đoàn Bát Xát · cấp xã · cán bộ báo cáo · chưa gửi “Báo cáo quý "
+                    "thử nghiệm” Quý I/2026")
+    assert describe(Audience(follows=4)) == ("Toàn bộ đơn vị trong phạm vi · chưa xác nhận "
+                                             "thông báo số 4")
 
 
 # --- state machine ------------------------------------------------------------------------------
@@ -226,6 +231,19 @@ async def test_scheduled_sending_done(app: App, people: dict[str, Person], clock
     done = await b.tick(at)
     assert [(s.id, s.state, s.delivered) for s in done] == [(bid, "done", 3)]
     assert await b.tick(at) == []
+
+
+async def test_two_starts_at_once_write_its_rows_once(app: App, people: dict[str, Person],
+                                                     clock: Clock) -> None:
+    """The bot's pump and a `baocao broadcast create` may both find it due."""
+    at = clock() + timedelta(hours=1)
+    bid = await send(app, Audience(units=("LC-BX",)), send_at=at)
+    other = Broadcasts(app.storage, SqliteBroadcasts(app.storage.db), app.templates,
+                       app.broadcasts.units, zone=app.config.zone, lock_days=10,
+                       quiet=app.broadcasts.quiet)
+    first, second = await asyncio.gather(app.broadcasts.start_due(at), other.start_due(at))
+    assert sorted(first + second) == [bid]
+    assert len(outbox(app, bid)) == 5 and (await app.broadcasts.status(bid)).recipients == 5
 
 
 async def test_cancel_until_it_starts(app: App, people: dict[str, Person],
@@ -289,6 +307,21 @@ async def test_status_counts_by_person(app: App, people: dict[str, Person]) -> N
     assert (s.recipients, s.delivered, s.failed, s.unreachable, s.pending) == (3, 1, 1, 0, 1)
     assert s.as_json() == {"id": bid, "state": "sending", "recipients": 3, "delivered": 1,
                            "unreachable": 0, "failed": 1, "pending": 1, "acknowledged": 0}
+
+
+async def test_counts_outlive_the_pruned_outbox_rows(app: App, people: dict[str, Person],
+                                                     clock: Clock) -> None:
+    b = app.broadcasts
+    bid = await send(app, Audience(units=("LC-SP",)))
+    set_rows(app, bid, "sent")
+    set_rows(app, bid, "unreachable", people["o4"].id)
+    set_rows(app, bid, "failed", people["o5"].id)
+    assert [s.id for s in await b.finish_done(clock())] == [bid]
+    with sqlite3.connect(app.config.storage.path) as conn:  # a week later: pruned
+        conn.execute("DELETE FROM outbox WHERE broadcast_id=?", (bid,))
+    s = await b.status(bid)
+    assert (s.state, s.recipients, s.delivered, s.unreachable, s.failed, s.pending) == (
+        "done", 3, 1, 1, 1, 0)
 
 
 # --- confirmations and follow-ups -------------------------------------------------------------

@@ -72,7 +72,7 @@ def query(db: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
 
 def test_create_with_yes_queues_rows_and_prints_the_id(
         site: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["broadcast", "create", "--unit", "LC-BX", "--role", "officer", "--text",
+    assert main(["broadcast", "create", "--unit", "lc-bx", "--role", "officer", "--text",
                  "Hạn báo cáo 6 tháng lùi đến ngày 10/6", "--urgent", "--ack", "--yes"]) == 0
     out, err = capsys.readouterr()
     assert out.strip() == "1"
@@ -82,8 +82,11 @@ def test_create_with_yes_queues_rows_and_prints_the_id(
     assert sorted(str(r[2]) for r in rows) == ["101", "102", "103"]
     assert {r[0] for r in rows} == {"pending"} and {r[1] for r in rows} == {2}
     assert query(site, "SELECT state FROM broadcasts") == [("sending",)]
-    audit = query(site, "SELECT actor, entity FROM audit WHERE action='broadcast.create'")
-    assert audit == [("cli", "broadcast:1")]
+    audit = query(site, "SELECT actor, entity, details FROM audit WHERE"
+                        " action='broadcast.create'")
+    assert audit[0][:2] == ("cli", "broadcast:1")
+    assert json.loads(str(audit[0][2]))["audience"] == {"units": ["LC-BX"],
+                                                       "roles": ["officer"]}
 
 
 def test_create_asks_and_refuses_without_a_terminal(

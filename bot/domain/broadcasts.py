@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain import messages_vi as M
+from bot.domain.periods import Period, PeriodError
 from bot.domain.roles import Role
 from bot.domain.templates import Level
 from bot.domain.units import LEVEL_VI, Unit, ancestors_of, effective_org
@@ -164,8 +165,10 @@ def select(audience: Audience, members: Iterable[Member], units: Mapping[str, Un
     return [Recipient(p, u) for p, u in sorted(found.items())]
 
 
-def describe(audience: Audience, unit_names: Mapping[str, str] | None = None) -> str:
-    """A one-line Vietnamese summary of an audience, for previews and lists."""
+def describe(audience: Audience, unit_names: Mapping[str, str] | None = None,
+             report_titles: Mapping[str, str] | None = None) -> str:
+    """A one-line Vietnamese summary of an audience, for previews and lists (units and
+    reports by name where the caller gives them)."""
     names = unit_names or {}
     parts: list[str] = []
     if audience.units:
@@ -179,7 +182,13 @@ def describe(audience: Audience, unit_names: Mapping[str, str] | None = None) ->
     if audience.roles:
         parts.append(", ".join(ROLE_VI[r] for r in audience.roles))
     if audience.missing is not None:
-        parts.append(M.broadcast_missing_part(*audience.missing))
+        template, period = audience.missing
+        try:
+            label = Period.parse(period).label_vi()
+        except PeriodError:
+            label = period
+        parts.append(M.broadcast_missing_part((report_titles or {}).get(template, template),
+                                              label))
     if audience.follows is not None:
         parts.append(M.broadcast_follows_part(audience.follows))
     return " · ".join(parts)

@@ -1558,8 +1558,8 @@ def broadcast_unknown_report(template: str, period: str) -> str:
     return f"Không có báo cáo {template} kỳ {period}."
 
 
-def broadcast_missing_part(template: str, period: str) -> str:
-    return f"chưa gửi báo cáo {template} kỳ {period}"
+def broadcast_missing_part(title: str, period: str) -> str:
+    return f"chưa gửi “{title}” {period}"
 
 
 def broadcast_follows_part(broadcast_id: int) -> str:

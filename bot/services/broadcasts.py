@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import messages_vi as M
 from bot.domain.broadcasts import (
+    DONE,
     Attachment,
     Audience,
     BroadcastDraft,
@@ -46,7 +47,7 @@ from bot.services.channels import Channels
 from bot.services.delivery import BROADCAST
 from bot.services.turns import Turns
 from bot.services.units import UnitDirectory
-from storage.broadcast_interface import BroadcastRow, BroadcastStore
+from storage.broadcast_interface import BroadcastRow, BroadcastStore, PersonCounts
 from storage.interface import Storage
 from storage.models import Outgoing, Person
 
@@ -379,28 +380,22 @@ class Broadcasts:
 
     async def status(self, broadcast_id: int) -> BroadcastStatus:
         """Counts by person: delivered (every part sent), unreachable, failed, pending (the
-        rest), acknowledged. A recipient whose rows were pruned (long delivered) counts as
-        delivered."""
+        rest), acknowledged. Once done, each person's outcome kept then (the outbox rows are
+        pruned after a week)."""
         row = await self.store.get(broadcast_id)
         if row is None:
             raise BroadcastRefused(f"no broadcast {broadcast_id}", M.BROADCAST_NOT_FOUND)
         recipients = await self.store.recipients(broadcast_id)
-        counts = await self.store.counts(broadcast_id)
-        delivered = unreachable = failed = pending = 0
+        outcomes = await self.store.outcomes(broadcast_id) if row.state == DONE else {}
+        counts = await self.store.counts(broadcast_id) if len(outcomes) < len(recipients) \
+            else {}
+        tally = {"delivered": 0, "unreachable": 0, "failed": 0, "pending": 0}
         for pid in recipients:
-            c = counts.get(pid)
-            if c is None or c.sent == c.rows:
-                delivered += 1
-            elif c.unreachable:
-                unreachable += 1
-            elif c.failed:
-                failed += 1
-            else:
-                pending += 1
+            tally[outcomes.get(pid) or _outcome(counts.get(pid))] += 1
         acked = len(await self.store.acked(broadcast_id) & set(recipients))
-        return BroadcastStatus(row.id, row.state, len(recipients), delivered, unreachable,
-                               failed, pending, acked, row.send_at, row.created_by, row.text,
-                               row.ack, row.follows)
+        return BroadcastStatus(row.id, row.state, len(recipients), tally["delivered"],
+                               tally["unreachable"], tally["failed"], tally["pending"], acked,
+                               row.send_at, row.created_by, row.text, row.ack, row.follows)
 
     async def acknowledge(self, broadcast_id: int, person_id: int) -> bool:
         """A recipient confirms ("✅ Đã nhận"); True the first time, False for a repeat, for
@@ -432,6 +427,15 @@ class Broadcasts:
         """The newest broadcasts: a chat sender's own; all for the command line."""
         rows = await self.store.listed(sender.id if sender is not None else None, limit)
         return [await self.status(r.id) for r in rows]
+
+
+def _outcome(c: PersonCounts | None) -> str:
+    """A person's standing from their outbox rows (none left: delivered long ago)."""
+    if c is None or c.sent == c.rows:
+        return "delivered"
+    if c.unreachable:
+        return "unreachable"
+    return "failed" if c.failed else "pending"
 
 
 def _attachment(text: str | None) -> Attachment | None:
