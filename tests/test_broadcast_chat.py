@@ -485,3 +485,26 @@ async def test_without_edits_only_the_start_and_the_final_report(app: App) -> No
     assert sum("đang gửi" in t for t in texts) == 1  # the reply to "gửi" only
     assert sum("đã gửi xong: 2/2" in t for t in texts) == 1
     await courier.stop()
+
+
+async def test_final_report_once_even_if_the_service_tick_is_also_called(app: App) -> None:
+    """Wired twice (the service's own tick called elsewhere first): the report still comes,
+    once."""
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("✅ Gửi")
+    progress = BroadcastProgress(app)
+    now = app.reporting.clock()
+    await progress.tick(now)  # sees it sending
+    courier.enqueue(courier.stored(await broadcast_rows(app)))
+    await courier.delivered_all("o1")
+    await courier.delivered_all("admin")
+    await courier.flush()
+    assert [s.id for s in await app.broadcasts.tick(now)] == [1]  # the other caller
+    await progress.tick(now + timedelta(seconds=1))
+    await progress.tick(now + timedelta(seconds=9))
+    await courier.delivered_all("admin")
+    assert sum("đã gửi xong: 2/2" in t for t in messenger.texts("admin")) == 1

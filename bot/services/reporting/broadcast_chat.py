@@ -736,21 +736,36 @@ class BroadcastProgress:
     """The sender's per-second hook for the chat side: `tick(now)` starts what is due and
     closes what is done (the service's `tick`), edits the progress messages of announcements
     being sent (at most every PROGRESS_EVERY seconds, only when the figures changed), and
-    sends each finished one's final report to its creator."""
+    sends each finished one's final report to its creator, once. An announcement this hook
+    saw sending and finds done without the service's `tick` having said so (someone else
+    called it: wired twice) is reported too."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         self._shown: dict[int, tuple[datetime, str]] = {}
+        self._watched: set[int] = set()  # being sent at the last tick
+        self._reported: set[int] = set()  # final report written (this process)
 
     async def tick(self, now: datetime) -> None:
         service = self.app.broadcasts
-        for status in await service.tick(now):
+        finished = list(await service.tick(now))
+        sending = await self._sending()
+        ids = {bid for bid, _ in sending}
+        for bid in sorted(self._watched - ids - {s.id for s in finished}):
+            status = await service.status(bid)
+            if status.state == "done":
+                finished.append(status)
+        self._watched = ids
+        for status in finished:
             self._shown.pop(status.id, None)
+            if status.id in self._reported:
+                continue
+            self._reported.add(status.id)
             try:
                 await self._final(status)
             except Exception:  # one report that cannot be written must not stop the pump
                 log.exception("final report of broadcast %s failed", status.id)
-        for bid, target in await self._sending():
+        for bid, target in sending:
             last = self._shown.get(bid)
             if last is not None and (now - last[0]).total_seconds() < PROGRESS_EVERY:
                 continue
@@ -762,11 +777,11 @@ class BroadcastProgress:
             self._edit(target, text)
 
     async def _sending(self) -> list[tuple[int, tuple[str, str, int]]]:
-        """Announcements being sent whose creator's message can be edited."""
+        """Announcements being sent that were created in chat (their creator's message)."""
         rows = await self.app.storage.db.fetchall(
             "SELECT id, progress_channel, progress_chat, progress_message FROM broadcasts"
-            " WHERE state='sending' AND progress_channel IS NOT NULL AND progress_message > 0")
-        return [(int(r[0]), (str(r[1]), str(r[2]), int(r[3]))) for r in rows]
+            " WHERE state='sending' AND progress_channel IS NOT NULL")
+        return [(int(r[0]), (str(r[1]), str(r[2]), int(r[3] or 0))) for r in rows]
 
     def _edit(self, target: tuple[str, str, int], text: str) -> None:
         """Edit the progress message (not stored: a lost edit is overtaken by the next, and
