@@ -94,5 +94,6 @@ async def build_app(config: Config, clock: Clock = system_clock,
                             organization=config.organization.name,
                             supervisors=config.broadcasts.supervisors, clock=clock,
                             channels=channels)
+    reporting.deps.broadcasts = broadcasts  # /thongbao and "✅ Đã nhận" in chat
     return App(config, storage, templates, versions, reporting, reminders, channels,
                digest_sweep, broadcasts)

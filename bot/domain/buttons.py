@@ -310,3 +310,28 @@ class AckBroadcast(ButtonData, prefix="ack"):
     its recipients: bot.services.broadcasts.Broadcasts.acknowledge)."""
 
     broadcast_id: int
+
+
+# --- announcements (/thongbao): bot/services/reporting/broadcast_chat.py ----------------------
+
+
+@dataclass(frozen=True)
+class Compose(ButtonData, prefix="tb"):
+    """A step of composing an announcement: `action` on the draft in the conversation
+    (`value`: a unit code, a level, a role, a template…; "-" for none), valid only while
+    that draft is on screen."""
+
+    action: str
+    value: str = "-"
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class BroadcastAction(ButtonData, prefix="tbx"):
+    """The sender's actions on an announcement already created: `action` "open" (status),
+    "who" (who has not confirmed, at `page`), "again" (follow-up), "cancel" (while
+    scheduled), "list" (their recent announcements); checked against the sender when pressed."""
+
+    action: str
+    broadcast: int = 0
+    page: int = 0

@@ -8,6 +8,7 @@ next message.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -25,6 +26,7 @@ class Mode(StrEnum):
     CONFIRM_CANCEL = "confirm_cancel"  # "abandon this draft?"
     CONFIRM_SEND = "confirm_send"  # "send this correction?"
     RETURN_REASON = "return_reason"  # a supervisor types why `report` (`version`) is returned
+    BROADCAST = "broadcast"  # /thongbao: an announcement being composed (`broadcast`)
 
 
 @dataclass
@@ -47,6 +49,9 @@ class Conversation:
     # A supervisor entering a report for this unit ("nhập hộ"): they act as its officer until
     # the report is sent or cancelled (kept across screens, dropped by `clear`).
     for_unit: str | None = None
+    # BROADCAST: the announcement being composed (step, audience, text, options; JSON-ready,
+    # see bot/services/reporting/broadcast_chat.py), dropped by any other screen
+    broadcast: dict[str, Any] | None = None
 
     def show(self, mode: Mode, report: ReportKey | None = None, *,
              question: str | None = None, to_summary: bool = False,
@@ -57,6 +62,7 @@ class Conversation:
         self.to_summary, self.selected, self.back = to_summary, selected, back
         self.numbered, self.keywords, self.shown, self.doubted = [], {}, None, None
         self.version = version
+        self.broadcast = None
 
     def clear(self) -> None:
         self.show(Mode.IDLE)
@@ -70,7 +76,8 @@ class Conversation:
                             list(self.numbered), dict(self.keywords),
                             None if self.shown is None else dict(self.shown),
                             None if self.doubted is None else list(self.doubted),
-                            self.version, self.for_unit)
+                            self.version, self.for_unit,
+                            None if self.broadcast is None else copy.deepcopy(self.broadcast))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -98,6 +105,8 @@ class Conversation:
             out["v"] = self.version
         if self.for_unit is not None:
             out["for"] = self.for_unit
+        if self.broadcast is not None:
+            out["bc"] = copy.deepcopy(self.broadcast)
         return out
 
     @classmethod
@@ -128,5 +137,7 @@ class Conversation:
         v = raw.get("v")
         version = v if isinstance(v, int) and not isinstance(v, bool) else None
         for_unit = raw.get("for") if isinstance(raw.get("for"), str) else None
+        bc = raw.get("bc")
+        broadcast = dict(bc) if isinstance(bc, dict) else None
         return cls(mode, report, question, bool(raw.get("sum")), selected, back, numbered,
-                   keywords, shown, doubted, version, for_unit)
+                   keywords, shown, doubted, version, for_unit, broadcast)

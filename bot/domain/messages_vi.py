@@ -29,6 +29,239 @@ STATUS_VI = {
 STATUS_ICON = {Status.NOT_STARTED: "⚪", Status.IN_PROGRESS: "✏", Status.SUBMITTED: "✅",
                Status.LATE: "⏰"}
 
+# --- announcements in chat (/thongbao, bot/services/reporting/broadcast_chat.py) -------------
+
+BC_NOT_ALLOWED = ("Chỉ cán bộ quản trị mới gửi được thông báo"
+                  " (cán bộ theo dõi: khi cấu hình cho phép).")
+BC_CANCELLED = "✖ Đã hủy thông báo đang soạn. Chưa gửi gì cả."
+BC_NOBODY = "⚠ Không có ai trong nhóm người nhận này. Hãy đổi người nhận."
+BC_ASK_TEXT = ("✏️ Bước 2/3 — gõ nội dung thông báo thành một tin nhắn.\n"
+               "Người nhận sẽ đọc đúng như bạn gõ (tin dài được tách thành nhiều phần).")
+BC_TEXT_EMPTY = "⚠ Nội dung trống. Hãy gõ nội dung thông báo."
+BC_NO_FILES = ("⚠ Ảnh và tệp chưa gửi kèm được khi soạn trong chat (dùng dòng lệnh"
+               " `baocao broadcast`). Hãy gõ nội dung thông báo bằng chữ.")
+BC_ASK_TIME = ("🕒 Gõ giờ gửi theo giờ Việt Nam, ví dụ: 17:30 (hôm nay, hoặc mai nếu đã qua)"
+               " hoặc 07:30 08/12 (giờ và ngày).")
+BC_PICK_LEVEL = "📶 Gửi cho đơn vị cấp nào?"
+BC_PICK_ROLE = "👤 Gửi cho ai trong các đơn vị đó?"
+BC_PICK_TEMPLATE = "📭 Các đơn vị chưa gửi báo cáo nào?"
+BC_NO_TEMPLATE = "Không có báo cáo nào áp dụng cho các đơn vị bạn phụ trách."
+BC_TEMPLATE_NO_PERIOD = "Báo cáo này chưa có kỳ nào bắt đầu."
+BUTTON_BC_UNIT = "🏢 Chọn đơn vị"
+BUTTON_BC_OPEN_UNIT = "📂 trực thuộc"
+BUTTON_BC_LEVEL = "📶 Chọn cấp"
+BUTTON_BC_ROLE = "👤 Chọn vai trò"
+BUTTON_BC_MISSING = "📭 Đơn vị chưa gửi báo cáo"
+BUTTON_BC_NEXT = "➡ Tiếp: soạn nội dung"
+BUTTON_BC_LIST = "📋 Thông báo đã gửi"
+BUTTON_BC_CANCEL = "✖ Hủy"
+BUTTON_BC_BACK = "↩ Quay lại"
+BUTTON_BC_ALL_LEVELS = "Mọi cấp"
+BUTTON_BC_ALL_ROLES = "Mọi người"
+BUTTON_BC_NO_MISSING = "Bỏ điều kiện chưa gửi báo cáo"
+BUTTON_BC_OTHER_PERIOD = "Chọn kỳ khác"
+BUTTON_BC_WHOLE = "✔ Toàn bộ phạm vi của bạn"
+BUTTON_BC_NOW = "🕒 Gửi ngay"
+BUTTON_BC_LATER = "🕒 Hẹn giờ…"
+BUTTON_BC_PREVIEW = "👀 Xem trước ➡"
+BUTTON_BC_RECIPIENTS = "👥 Đổi người nhận"
+BUTTON_BC_EDIT_TEXT = "✏️ Sửa nội dung"
+BUTTON_BC_SEND = "✅ Gửi"
+BUTTON_BC_EDIT = "✏️ Sửa"
+BUTTON_BC_WHO = "Ai chưa xác nhận"
+BUTTON_BC_AGAIN = "🔁 Nhắc lại người chưa xác nhận"
+BUTTON_BC_CANCEL_SCHEDULED = "✖ Hủy thông báo đã hẹn"
+BUTTON_BC_RESEND_SAME = "🔁 Gửi lại nội dung cũ"
+BUTTON_BC_TO_LIST = "📋 Về danh sách"
+BUTTON_BC_OPEN_STATUS = "📊 Xem tình hình"
+BC_ROLE_BUTTON = {Role.OFFICER: "Cán bộ báo cáo", Role.SUPERVISOR: "Cán bộ theo dõi",
+                  Role.ADMIN: "Cán bộ quản trị"}
+BC_ACK_STALE = "Thông báo này đã cũ hoặc không gửi cho bạn, không cần xác nhận."
+BC_STATE_VI = {"scheduled": "🕒 đã hẹn", "sending": "⏳ đang gửi", "done": "✔ đã gửi xong",
+               "cancelled": "✖ đã hủy"}
+BC_CANNOT_CANCEL = "Thông báo này đã bắt đầu gửi (hoặc đã hủy): không hủy được nữa."
+BC_PRESS_A_BUTTON = "Hãy bấm một nút bên dưới (hoặc gõ số của nút)."
+BC_LIST_EMPTY = "Bạn chưa gửi thông báo nào."
+BC_NOT_YOURS = "Thông báo này không phải của bạn."
+
+
+def bc_form(audience: str, reach: str) -> str:
+    return ("📣 Thông báo mới — Bước 1/3: người nhận\n"
+            f"Gửi tới: {audience}\nHiện có: {reach}\n"
+            "Bấm để thu hẹp (đơn vị, cấp, vai trò, chưa gửi báo cáo), rồi bấm «Tiếp».")
+
+
+def bc_pick_unit(name: str, page: int, pages: int) -> str:
+    paging = f" (trang {page}/{pages})" if pages > 1 else ""
+    return (f"🏢 Chọn đơn vị trong {name}{paging}: bấm «✔ tên đơn vị» để gửi cho cả đơn vị"
+            f" đó, «{BUTTON_BC_OPEN_UNIT}» để xem các đơn vị trực thuộc nó.")
+
+
+def bc_level_button(level: str) -> str:
+    return f"Các đơn vị cấp {level}"
+
+
+def bc_too_long(length: int, limit: int) -> str:
+    return (f"⚠ Nội dung dài {vnformat.number(length)} ký tự, quá {vnformat.number(limit)}"
+            " ký tự. Hãy rút gọn rồi gõ lại.")
+
+
+def bc_choose_unit(name: str) -> str:
+    return f"✔ Cả {name}"
+
+
+def bc_missing_part(title: str, period: str) -> str:
+    return f"đơn vị chưa gửi {title} — {period}"
+
+
+def bc_pick_period(title: str) -> str:
+    return f"📅 Kỳ nào của «{title}»?"
+
+
+def bc_missing_button(title: str, period: str) -> str:
+    return f"{title} — {period}"
+
+
+def bc_yes_no(on: bool) -> str:
+    return "có" if on else "không"
+
+
+def bc_toggle(label: str, on: bool) -> str:
+    return ("☑ " if on else "☐ ") + label
+
+
+BC_ACK_LABEL = "Yêu cầu xác nhận ✅"
+BC_URGENT_LABEL = "Khẩn (gửi cả giờ nghỉ)"
+
+
+def bc_when(at: datetime | None) -> str:
+    return "ngay" if at is None else f"lúc {vnformat.moment(at)}"
+
+
+def bc_options(audience: str, text: str, ack: bool, urgent: bool, at: datetime | None) -> str:
+    shown = text if len(text) <= 300 else text[:300] + "…"
+    return ("⚙️ Bước 3/3 — tùy chọn\n"
+            f"Gửi tới: {audience}\nNội dung: «{shown}»\n"
+            f"Yêu cầu xác nhận: {bc_yes_no(ack)} · Khẩn: {bc_yes_no(urgent)} · "
+            f"Gửi: {bc_when(at)}")
+
+
+def bc_preview(people: int, units: int, unreachable: int, audience: str, at: datetime | None,
+               ack: bool, urgent: bool, text: str, quiet: bool) -> str:
+    reach = f"Sẽ gửi tới {vnformat.number(people)} người ở {vnformat.number(units)} đơn vị"
+    if unreachable:
+        reach += f" · {vnformat.number(unreachable)} người không nhận được tin"
+    options = [f"Gửi {bc_when(at)}"]
+    if ack:
+        options.append("có nút «✅ Đã nhận»")
+    if urgent:
+        options.append("khẩn: gửi cả giờ nghỉ")
+    lines = ["👀 Xem trước thông báo", reach, f"Gửi tới: {audience}", " · ".join(options)]
+    if quiet:
+        lines.append("🌙 Đang giờ nghỉ: thông báo không khẩn sẽ đi khi hết giờ nghỉ.")
+    lines += ["━━━━━━━━━━", text, "━━━━━━━━━━",
+              "Bấm «✅ Gửi» để gửi. Chưa bấm thì chưa có gì được gửi."]
+    return "\n".join(lines)
+
+
+def bc_bad_time(typed: str, why: str) -> str:
+    return f"⚠ «{typed}»: {why}"
+
+
+BC_TIME_UNREAD = "không đọc được giờ. Gõ như 17:30 hoặc 07:30 08/12."
+BC_TIME_PAST = "thời điểm này đã qua."
+BC_TIME_FAR = "chỉ hẹn được trong vòng 60 ngày."
+
+
+def bc_started(broadcast_id: int, people: int) -> str:
+    return f"⏳ Đang gửi thông báo #{broadcast_id}: 0/{vnformat.number(people)} người…"
+
+
+def bc_scheduled(broadcast_id: int, at: datetime) -> str:
+    return (f"🕒 Đã hẹn gửi thông báo #{broadcast_id} {bc_when(at)}. Muốn hủy: /thongbao →"
+            f" «{BUTTON_BC_LIST}».")
+
+
+def bc_progress(broadcast_id: int, delivered: int, recipients: int, unreachable: int,
+                failed: int) -> str:
+    line = (f"⏳ Thông báo #{broadcast_id}: đang gửi {vnformat.number(delivered)}/"
+            f"{vnformat.number(recipients)}")
+    if unreachable:
+        line += f" · {vnformat.number(unreachable)} không nhận được"
+    if failed:
+        line += f" · {vnformat.number(failed)} lỗi"
+    return line
+
+
+def bc_final(broadcast_id: int, delivered: int, recipients: int, unreachable: int,
+             failed: int, ack: bool, acknowledged: int) -> str:
+    line = (f"✔ Thông báo #{broadcast_id} đã gửi xong: {vnformat.number(delivered)}/"
+            f"{vnformat.number(recipients)} người nhận được")
+    if unreachable:
+        line += f" · {vnformat.number(unreachable)} không nhận được (đã chặn bot hoặc rời kênh)"
+    if failed:
+        line += f" · {vnformat.number(failed)} gửi lỗi"
+    if ack:
+        line += (f"\nĐã xác nhận: {vnformat.number(acknowledged)}. Xem ai chưa xác nhận:"
+                 f" /thongbao → «{BUTTON_BC_LIST}».")
+    return line
+
+
+def bc_acked(at: datetime) -> str:
+    return f"✅ Đã ghi nhận: bạn đã xác nhận lúc {at:%H:%M %d/%m/%Y}."
+
+
+def bc_acked_mark(at: datetime) -> str:
+    return f"✅ Đã xác nhận lúc {at:%H:%M %d/%m/%Y}"
+
+
+def bc_list_heading(count: int) -> str:
+    return f"📋 Thông báo bạn đã gửi gần đây ({count}):"
+
+
+def bc_list_button(broadcast_id: int, state: str, delivered: int, recipients: int,
+                   text: str) -> str:
+    head = text.splitlines()[0] if text else ""
+    head = head if len(head) <= 24 else head[:24] + "…"
+    return (f"#{broadcast_id} {BC_STATE_VI.get(state, state)} "
+            f"{vnformat.number(delivered)}/{vnformat.number(recipients)} · {head}")
+
+
+def bc_status(broadcast_id: int, state: str, at: datetime, audience: str, text: str,
+              recipients: int, delivered: int, unreachable: int, failed: int, pending: int,
+              ack: bool, acknowledged: int) -> str:
+    shown = text if len(text) <= 500 else text[:500] + "…"
+    lines = [f"📣 Thông báo #{broadcast_id} — {BC_STATE_VI.get(state, state)}",
+             f"Gửi tới: {audience}", f"Thời gian: {vnformat.moment(at)}",
+             f"Người nhận: {vnformat.number(recipients)} · đã nhận được "
+             f"{vnformat.number(delivered)} · đang chờ {vnformat.number(pending)}"
+             f" · không nhận được {vnformat.number(unreachable)}"
+             + (f" · lỗi {vnformat.number(failed)}" if failed else "")]
+    if ack:
+        lines.append(f"Đã xác nhận: {vnformat.number(acknowledged)}/"
+                     f"{vnformat.number(recipients)}")
+    lines += ["", shown]
+    return "\n".join(lines)
+
+
+def bc_unconfirmed(broadcast_id: int, names: Sequence[str], total: int, page: int,
+                   pages: int) -> str:
+    if not total:
+        return f"✅ Mọi người nhận thông báo #{broadcast_id} đều đã xác nhận."
+    paging = f" (trang {page}/{pages})" if pages > 1 else ""
+    return "\n".join([f"⏳ Chưa xác nhận thông báo #{broadcast_id}: "
+                      f"{vnformat.number(total)} người{paging}",
+                      *(f"• {n}" for n in names)])
+
+
+def bc_ask_follow_up(broadcast_id: int, count: int) -> str:
+    return (f"🔁 Nhắc lại {vnformat.number(count)} người chưa xác nhận thông báo"
+            f" #{broadcast_id}: gõ nội dung nhắc, hoặc bấm «{BUTTON_BC_RESEND_SAME}».")
+
+
+def bc_cancelled_scheduled(broadcast_id: int) -> str:
+    return f"✖ Đã hủy thông báo #{broadcast_id}. Không ai nhận được."
+
 # --- joining ---------------------------------------------------------------------------------
 
 JOIN_STEPS = ("Bạn chưa tham gia đơn vị nào. Hãy xin cán bộ quản trị một mã mời, rồi gõ:\n"
@@ -96,6 +329,7 @@ COMMAND_HELP = {
     "giup": "hướng dẫn và danh sách lệnh",
     "lienket": "dùng baocao trên cả Telegram và Zalo (lấy mã liên kết)",
     "nhapho": "nhập hộ báo cáo cho một đơn vị chưa gửi",
+    "thongbao": "gửi thông báo tới các đơn vị và xem ai đã nhận",
     "tonghop": "tổng hợp một báo cáo: đơn vị đã gửi, chưa gửi, số liệu và chỉ tiêu",
     "quanly": "quản lý người dùng: mã mời, người trong đơn vị, đơn vị chưa có ai",
 }

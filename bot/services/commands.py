@@ -34,6 +34,7 @@ COMMANDS: list[Command] = [
     Command("nhapho", SUPERVISORS),
     Command("tonghop", SUPERVISORS),
     Command("quanly", ADMINS_ONLY),
+    Command("thongbao", SUPERVISORS),  # supervisors only where the config allows it
     Command("giup", ALL),
 ]
 BY_NAME = {c.name: c for c in COMMANDS}

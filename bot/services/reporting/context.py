@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.config import DigestsConfig, OrganizationConfig, RemindersConfig
@@ -26,6 +27,9 @@ from bot.services.reporting.pushes import Push
 from bot.services.units import UnitDirectory
 from storage.interface import Storage
 from storage.models import Changes, Draft, Membership, Person, Submission
+
+if TYPE_CHECKING:
+    from bot.services.broadcasts import Broadcasts
 
 
 class Deps:
@@ -54,6 +58,8 @@ class Deps:
         self.pictures: Callable[[Person], bool] = lambda person: False
         # [organization] (the Word report's header; set by the app from the config)
         self.organization = OrganizationConfig()
+        # announcements (/thongbao; set by the app: bot.services.broadcasts.Broadcasts)
+        self.broadcasts: Broadcasts | None = None
         # (person, unit, template, period, kind) → when that file was last made for them
         self.files_made: dict[tuple[int, str, str, str, str], datetime] = {}
         # people whose memberships /quanly changed in this event: the service reads them again
@@ -109,6 +115,10 @@ class Ctx:
     pressed: ButtonData | None = None  # the button pressed (or typed), as unpacked
     on_behalf: str | None = None  # the unit a supervisor enters a report for (nhập hộ)
     pushes: list[Push] = field(default_factory=list)  # messages to others, sent on commit
+    # (channel, chat, pressed message id or None) of the event: where an announcement's
+    # progress is shown (the message whose "Gửi" was pressed is edited where edits exist)
+    origin: tuple[str, str, str | None] | None = None
+    pressed_text: str = ""  # the text of the message whose button was pressed (if known)
 
     @property
     def roles(self) -> set[Role]:

@@ -11,11 +11,14 @@ from typing import Any
 
 from bot.domain import messages_vi as M
 from bot.domain.buttons import (
+    AckBroadcast,
     Approve,
     AskCancel,
     Back,
+    BroadcastAction,
     Choose,
     ClearAnswer,
+    Compose,
     ConfirmCancel,
     ConfirmSend,
     CorrectReport,
@@ -53,6 +56,7 @@ from bot.domain.text import fold
 from bot.services.channels import Inbound
 from bot.services.commands import BY_NAME, allowed
 from bot.services.reporting import (
+    broadcast_chat,
     catalogue,
     export_files,
     joining,
@@ -93,6 +97,7 @@ COMMANDS: dict[str, CommandAction] = {
     "nhapho": on_behalf.picker,
     "tonghop": tonghop.start,
     "quanly": roster.start,
+    "thongbao": broadcast_chat.start,
 }
 
 # Commands that leave the question on screen behind their answer: it is asked again after it,
@@ -137,6 +142,11 @@ async def route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
 
 
 async def _route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
+    ctx.origin = (event.channel, event.chat,
+                  event.pressed.message_id if event.pressed is not None else None)
+    ctx.pressed_text = event.pressed.text if event.pressed is not None else ""
+    if broadcast_chat.composing(ctx) and (event.photo is not None or event.other is not None):
+        return await broadcast_chat.on_file(deps, ctx)  # an announcement's text is typed
     if event.command is not None:
         return await command(deps, ctx, event.command)
     if event.button is not None:
@@ -155,6 +165,10 @@ async def command(deps: Deps, ctx: Ctx, name: str) -> list[Reply]:
         if name == "huy":
             return review.cancel_return(ctx)
         ctx.conversation.clear()
+    if broadcast_chat.composing(ctx):  # any command leaves the announcement being composed
+        if name == "huy":
+            return broadcast_chat.cancel(ctx)
+        ctx.conversation.clear()
     known = BY_NAME.get(name)
     action = COMMANDS.get(name)
     if known is None or action is None:
@@ -169,6 +183,16 @@ async def command(deps: Deps, ctx: Ctx, name: str) -> list[Reply]:
 
 async def button(deps: Deps, ctx: Ctx, raw: str) -> list[Reply]:
     data = unpack(raw)
+    if isinstance(data, AckBroadcast):  # any recipient; the screen they are on stays
+        ctx.pressed = data
+        return await broadcast_chat.acknowledge(deps, ctx, data)
+    if isinstance(data, Compose | BroadcastAction):  # announcements (checked there)
+        ctx.pressed = data
+        if isinstance(data, Compose):
+            return await broadcast_chat.button(deps, ctx, data)
+        return await broadcast_chat.action(deps, ctx, data)
+    if broadcast_chat.composing(ctx):  # any other button leaves the announcement
+        ctx.conversation.clear()
     if ctx.conversation.mode is Mode.RETURN_REASON:
         # Any other button is a change of mind (as a command is): the reason is no longer
         # asked, or the next thing typed, however much later, would return the report.
@@ -262,6 +286,11 @@ async def text(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
     if pressed is not None:
         ctx.typed = True
         return await button(deps, ctx, pressed)
+    if broadcast_chat.composing(ctx):
+        return await broadcast_chat.on_text(deps, ctx, typed, key)
+    confirmed = await broadcast_chat.typed_ack(deps, ctx, key)  # "đã nhận" (Zalo)
+    if confirmed is not None:
+        return confirmed
     if key in ("huy", "/huy"):
         return await command(deps, ctx, "huy")
     if ctx.conversation.mode is Mode.QUESTION:
