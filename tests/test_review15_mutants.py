@@ -16,7 +16,6 @@ from bot.domain import messages_vi as M
 from bot.domain.broadcasts import (
     Attachment,
     Audience,
-    BroadcastDraft,
     BroadcastRefused,
     Preview,
     describe,
@@ -29,19 +28,13 @@ from bot.services import roster
 from bot.services.broadcasts import broadcast_reply
 from bot.services.invites import create_invite
 from storage.models import Person
+from tests import test_broadcasts as tb
+from tests import test_cli_broadcasts as tcb
 from tests.harness import Clock
-from tests.test_cli_broadcasts import site  # noqa: F401 (pytest fixture)
-from tests.test_broadcasts import (  # noqa: F401 (pytest fixtures)
-    add_to,
-    app,
-    clock,
-    ids,
-    outbox,
-    people,
-    person,
-    recipients,
-    send,
-)
+from tests.test_broadcasts import add_to, ids, outbox, person, recipients, send
+
+# the fixtures of the neighbouring tests, shared
+app, clock, people, site = tb.app, tb.clock, tb.people, tcb.site
 
 # --- broadcasts: audience ------------------------------------------------------------------
 
