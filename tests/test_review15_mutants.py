@@ -23,6 +23,13 @@ from bot.domain.broadcasts import (
 )
 from bot.domain.invites import guess_odds, is_code_shaped
 from bot.domain.roles import Role
+from bot.domain.roster_buttons import (
+    RosterInvites,
+    RosterPeople,
+    RosterRevoke,
+    RosterRevokeYes,
+    RosterUnit,
+)
 from bot.domain.units import Unit
 from bot.services import roster
 from bot.services.broadcasts import broadcast_reply
@@ -30,8 +37,9 @@ from bot.services.invites import create_invite
 from storage.models import Person
 from tests import test_broadcasts as tb
 from tests import test_cli_broadcasts as tcb
-from tests.harness import Clock
+from tests.harness import Chat, Clock, join
 from tests.test_broadcasts import add_to, ids, outbox, person, recipients, send
+from tests.test_roster import setup as roster_setup
 
 # the fixtures of the neighbouring tests, shared
 app, clock, people, site = tb.app, tb.clock, tb.people, tcb.site
@@ -291,3 +299,84 @@ def test_guess_odds_are_without_replacement_and_codes_have_one_length() -> None:
     assert guess_odds(1, 10, space=10) == 1.0  # ten distinct guesses out of ten: certain
     assert guess_odds(1, 1, space=10) == pytest.approx(0.1)
     assert is_code_shaped("ABCDEFGH") and not is_code_shaped("ABCDEFGHJ")
+
+
+# --- roster: /quanly in chat -----------------------------------------------------------------
+
+
+def _labels(chat: Chat) -> list[str]:
+    return [b.label for r in chat.last for b in r.flat_buttons()]
+
+
+async def test_asking_to_revoke_checks_the_scope_and_a_revoked_code(tmp_path: Path) -> None:
+    app, admin = await roster_setup(tmp_path)
+    try:
+        now = app.reporting.clock()
+        theirs = await create_invite(app.storage, "LC-SP-01", Role.OFFICER, 1, 7, now)
+        await admin.press(RosterRevoke(theirs.code).pack())
+        assert admin.text == M.ROSTER_NOT_YOURS and not _labels(admin)
+        mine = await create_invite(app.storage, "LC-BX-01", Role.OFFICER, 1, 7, now)
+        await admin.press(RosterRevokeYes(mine.code).pack())
+        await admin.press(RosterRevoke(mine.code).pack())
+        assert admin.text == M.ROSTER_ALREADY_REVOKED
+    finally:
+        await app.close()
+
+
+async def test_the_unit_menu_counts_officers_and_goes_no_higher_than_the_scope(
+        tmp_path: Path) -> None:
+    app, admin = await roster_setup(tmp_path)
+    try:
+        await join(app, "o", "LC-BX")
+        await admin.cmd("quanly")
+        assert "Người tham gia: 2 (cán bộ báo cáo: 1)." in admin.text
+        assert not any(label.startswith("⬆") for label in _labels(admin))
+        await admin.press(RosterUnit("LC-BX-01").pack())
+        assert "⬆ Huyện đoàn Bát Xát" in _labels(admin)
+    finally:
+        await app.close()
+
+
+async def test_every_open_invite_of_the_unit_is_listed(tmp_path: Path) -> None:
+    app, admin = await roster_setup(tmp_path)
+    try:
+        now = app.reporting.clock()
+        codes = [(await create_invite(app.storage, "LC-BX", Role.OFFICER, 1, 7, now)).code
+                 for _ in range(3)]
+        await admin.press(RosterInvites("LC-BX").pack())
+        assert all(code in admin.text for code in codes)
+    finally:
+        await app.close()
+
+
+async def test_people_are_paged_by_ten(tmp_path: Path) -> None:
+    app, admin = await roster_setup(tmp_path)
+    try:
+        for i in range(11):
+            await join(app, f"p{i}", "LC-BX-01")
+
+        async def page(n: int) -> tuple[int, bool, bool]:
+            await admin.press(RosterPeople("LC-BX-01", n).pack())
+            found = _labels(admin)
+            return (sum(x.startswith("Gỡ khỏi đơn vị") for x in found),
+                    M.DIGEST_PAGE_BACK in found, M.DIGEST_PAGE_NEXT in found)
+
+        assert await page(0) == (10, False, True)
+        assert await page(1) == (1, True, False)
+        assert await page(7) == (1, True, False)  # a page past the end: the last one
+    finally:
+        await app.close()
+
+
+# --- roster: the command line ------------------------------------------------------------------
+
+
+def test_roster_command_line_unknown_unit_and_unreachable_people(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite", "list", "--all", "--unit", "NOPE"]) == 1
+    assert "NOPE" in capsys.readouterr().err
+    with sqlite3.connect(site) as conn:
+        conn.execute("UPDATE people SET reachable=0 WHERE external_id='104'")
+    assert main(["people", "list", "--unit", "LC-SP-01"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].endswith("  unreachable")
