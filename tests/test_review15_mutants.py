@@ -4,8 +4,9 @@ break) of the broadcasts' or the roster's code that the other tests let through.
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -380,3 +381,24 @@ def test_roster_command_line_unknown_unit_and_unreachable_people(
     assert main(["people", "list", "--unit", "LC-SP-01"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].endswith("  unreachable")
+
+
+def test_invites_used_up_are_listed_as_used(site: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite", "list", "--all", "--json"]) == 0
+    states = {r["state"] for r in json.loads(capsys.readouterr().out)}
+    assert states == {"used"}  # each of the fixture's one-use invites was taken
+
+
+async def test_last_activity_counts_the_conversation(app: App,
+                                                     people: dict[str, Person]) -> None:
+    o1 = people["o1"].id
+    await Chat(app, "101", channel="telegram").cmd("baocao")
+    with sqlite3.connect(app.config.storage.path) as conn:
+        moved = conn.execute("SELECT updated_at FROM conversations WHERE person_id=?",
+                             (o1,)).fetchone()[0]
+        acted = conn.execute("SELECT MAX(at) FROM audit WHERE actor=?",
+                             (f"person:{o1}",)).fetchone()[0]
+    assert moved != acted
+    expected = max(datetime.fromisoformat(moved), datetime.fromisoformat(acted))
+    assert [m.last_active for m in await app.storage.members(["LC-BX-01"])] == [expected]
