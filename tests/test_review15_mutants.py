@@ -27,8 +27,10 @@ from bot.domain.roles import Role
 from bot.domain.roster_buttons import (
     RosterInvites,
     RosterPeople,
+    RosterRemoveYes,
     RosterRevoke,
     RosterRevokeYes,
+    RosterSetRole,
     RosterUnit,
 )
 from bot.domain.units import Unit
@@ -38,7 +40,7 @@ from bot.services.invites import create_invite
 from storage.models import Person
 from tests import test_broadcasts as tb
 from tests import test_cli_broadcasts as tcb
-from tests.harness import Chat, Clock, join
+from tests.harness import Chat, Clock, join, make_app
 from tests.test_broadcasts import add_to, ids, outbox, person, recipients, send
 from tests.test_roster import setup as roster_setup
 
@@ -402,3 +404,27 @@ async def test_last_activity_counts_the_conversation(app: App,
     assert moved != acted
     expected = max(datetime.fromisoformat(moved), datetime.fromisoformat(acted))
     assert [m.last_active for m in await app.storage.members(["LC-BX-01"])] == [expected]
+
+
+async def test_a_change_in_chat_reaches_the_person_before_the_roster_is_read_again(
+        tmp_path: Path) -> None:
+    """With the running bot's roster cache (read again at most every ROSTER_TTL seconds), the
+    person changed or removed from /quanly is read again at once."""
+    app = await make_app(tmp_path, Clock())
+    try:
+        admin = await join(app, "admin", "LC-BX", Role.ADMIN)
+        lan = await join(app, "lan", "LC-BX-01")
+        lan_id = (await app.storage.find_person("test", "lan")).id  # type: ignore[union-attr]
+        hoa = await join(app, "hoa", "LC-BX-02")
+        hoa_id = (await app.storage.find_person("test", "hoa")).id  # type: ignore[union-attr]
+        for chat in (lan, hoa):  # their memberships are cached now
+            await chat.cmd("baocao")
+            assert "không dành cho vai trò" not in chat.text
+        await admin.press(RosterSetRole("LC-BX-01", lan_id, "supervisor").pack())
+        await lan.cmd("baocao")
+        assert "không dành cho vai trò" in lan.text
+        await admin.press(RosterRemoveYes("LC-BX-02", hoa_id).pack())
+        await hoa.cmd("baocao")
+        assert "fanpage" not in hoa.text
+    finally:
+        await app.close()
