@@ -25,6 +25,7 @@ from bot.domain.broadcasts import (
 from bot.domain.invites import guess_odds, is_code_shaped
 from bot.domain.roles import Role
 from bot.domain.roster_buttons import (
+    RosterChildren,
     RosterInvites,
     RosterPeople,
     RosterRemoveYes,
@@ -33,6 +34,7 @@ from bot.domain.roster_buttons import (
     RosterSetRole,
     RosterUnit,
 )
+from bot.domain.templates import Level
 from bot.domain.units import Unit
 from bot.services import roster
 from bot.services.broadcasts import broadcast_reply
@@ -426,5 +428,22 @@ async def test_a_change_in_chat_reaches_the_person_before_the_roster_is_read_aga
         await admin.press(RosterRemoveYes("LC-BX-02", hoa_id).pack())
         await hoa.cmd("baocao")
         assert "không dành cho vai trò" in hoa.text  # no unit any more
+    finally:
+        await app.close()
+
+
+async def test_child_units_are_paged_by_ten(tmp_path: Path) -> None:
+    app, admin = await roster_setup(tmp_path)
+    try:
+        await app.storage.upsert_units([Unit(f"LC-BX-{i:02d}", f"Xã thử {i:02d}", "LC-BX",
+                                             Level.XA) for i in range(4, 13)])  # 12 in all
+        app.reporting.deps.units.forget()
+
+        async def page(n: int) -> list[str]:
+            await admin.press(RosterChildren("LC-BX", n).pack())
+            return [x for x in _labels(admin) if x.startswith(("Xã", "Đoàn"))]
+
+        first, second = await page(0), await page(1)
+        assert len(first) == 10 and len(second) == 2 and not set(first) & set(second)
     finally:
         await app.close()
