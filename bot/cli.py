@@ -1155,6 +1155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, StorageError) as e:  # StorageError says "cannot open database …"
         print(f"error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+        # another process held the write lock past the busy timeout: its transaction was
+        # rolled back whole, so saying so is enough (not a traceback)
+        print("error: the database is busy (another program is writing to it): try again",
+              file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from bot.cli import EXIT_OK, CommandError, configured_database, load
 from bot.config import Config
+from bot.domain.broadcasts import TEXT_MAX, is_picture
 from bot.domain.units import clean_code, parse_level, parse_org
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ def _org(text: str) -> str:
 
 
 def _missing(text: str) -> tuple[str, str]:
-    template, sep, period = text.strip().partition(":")
+    template, sep, period = (part.strip() for part in text.strip().partition(":"))
     if not sep or not template or not period:
         raise argparse.ArgumentTypeError(f"not TEMPLATE:PERIOD: {text!r} (e.g. "
                                          "thanh_nien_giam_ngheo:2026-Q1)")
@@ -58,11 +59,16 @@ def _missing(text: str) -> tuple[str, str]:
 
 
 def _read(path: Path, flag: str, limit: int | None = None) -> bytes:
+    """The file's bytes; its size is checked before reading (a wrong 5 GB file is refused,
+    not loaded)."""
     try:
+        if limit is not None and path.stat().st_size > limit:
+            raise CommandError(f"{flag}: {path} is larger than {limit // (1024 * 1024)} MB "
+                               "(Telegram's limit)")
         data = path.read_bytes()
     except OSError as e:
         raise CommandError(f"{flag}: cannot read {path}: {e.strerror or e}") from e
-    if limit is not None and len(data) > limit:
+    if limit is not None and len(data) > limit:  # grew meanwhile
         raise CommandError(f"{flag}: {path} is larger than {limit // (1024 * 1024)} MB "
                            "(Telegram's limit)")
     return data
@@ -77,9 +83,12 @@ def _text(args: argparse.Namespace) -> str:
             raise CommandError(f"--text-file: {args.text_file} is not UTF-8 text") from e
     else:
         text = args.text
+    flag = "--text-file" if args.text_file is not None else "--text"
     if not text.strip():
-        raise CommandError(("--text-file" if args.text_file is not None else "--text")
-                           + " is empty")
+        raise CommandError(f"{flag} is empty")
+    if len(text.strip()) > TEXT_MAX:
+        raise CommandError(f"{flag} is longer than {TEXT_MAX} characters: shorten it, or put "
+                           "a link to the full text in it")
     return str(text)
 
 
@@ -128,6 +137,9 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
     if args.photo is not None:
         attachment = Attachment("photo", args.photo.name, _read(args.photo, "--photo",
                                                                   PHOTO_MAX))
+        if not is_picture(attachment.data):
+            raise CommandError(f"--photo: {args.photo} is not a picture (JPEG, PNG, GIF or "
+                               "WebP): send it with --document")
     elif args.document is not None:
         attachment = Attachment("document", args.document.name,
                                 _read(args.document, "--document", DOCUMENT_MAX))
@@ -151,8 +163,13 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
         same = {c: [u for u in units if u.casefold() == c.casefold()] for c in audience.units}
         audience = audience.model_copy(update={"units": tuple(  # as `digest --unit` reads it
             c if c in units or len(same[c]) != 1 else same[c][0] for c in audience.units)})
+        if audience.missing is not None and audience.missing[0] not in app.broadcasts.templates:
+            template = audience.missing[0].casefold()  # "THU_NGHIEM:2026-q1" as typed
+            ids = [t for t in app.broadcasts.templates if t.casefold() == template]
+            if len(ids) == 1:
+                audience = audience.model_copy(update={"missing": (ids[0], audience.missing[1])})
         draft = replace(draft, audience=audience)
-        preview = await app.broadcasts.preview(audience, None)
+        preview = await app.broadcasts.preview(audience, None, send_at)
         print("\n".join(_preview_lines(preview)), file=sys.stderr)
         if preview.people == 0:
             raise CommandError("nobody matches this audience: nothing created")

@@ -1455,6 +1455,8 @@ BROADCAST_NOT_YOURS = "Bạn chỉ hủy được thông báo của mình hoặc
 BROADCAST_NOTHING_UNCONFIRMED = "Mọi người nhận đã xác nhận thông báo này."
 BROADCAST_NO_ACK = "Thông báo này không yêu cầu xác nhận đã nhận."
 BROADCAST_NOBODY = "Không có ai trong phạm vi đã chọn."
+BROADCAST_NOT_A_PICTURE = ("Tệp gửi kèm không phải là ảnh (JPEG, PNG, GIF hoặc WebP). Vui lòng "
+                           "gửi ảnh, hoặc gửi tệp dưới dạng tài liệu.")
 
 
 def broadcast_heading(sender: str) -> str:
@@ -1480,6 +1482,16 @@ def broadcast_unknown_unit(code: str) -> str:
 
 def broadcast_unknown_report(template: str, period: str) -> str:
     return f"Không có báo cáo {template} kỳ {period}."
+
+
+def broadcast_period_not_started(period: str, start: str) -> str:
+    return (f"Kỳ {period} bắt đầu từ ngày {start}: chưa đơn vị nào phải gửi báo cáo kỳ này. "
+            "Vui lòng chọn kỳ khác.")
+
+
+def broadcast_text_too_long(limit: int) -> str:
+    return (f"Nội dung thông báo dài quá {vnformat.number(limit)} ký tự. Vui lòng rút gọn, "
+            "hoặc đưa đường dẫn tới văn bản đầy đủ vào nội dung.")
 
 
 def broadcast_missing_part(title: str, period: str) -> str:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from bot.domain import messages_vi as M
 from bot.domain.broadcasts import (
     DONE,
+    TEXT_MAX,
     Attachment,
     Audience,
     BroadcastDraft,
@@ -30,6 +31,7 @@ from bot.domain.broadcasts import (
     Member,
     Preview,
     Recipient,
+    is_picture,
     preview_of,
     select,
 )
@@ -42,6 +44,7 @@ from bot.domain.reminders import Policy, in_quiet_hours, out_of_quiet_hours
 from bot.domain.roles import Role
 from bot.domain.templates import Template
 from bot.domain.units import Unit, ancestors_of
+from bot.domain.vnformat import day
 from bot.services import digests
 from bot.services.channels import Channels
 from bot.services.delivery import BROADCAST
@@ -113,8 +116,10 @@ class Broadcasts:
         return bool(await self.reach(sender))
 
     async def _check(self, audience: Audience, sender: Person | None,
-                     tree: Mapping[str, Unit]) -> list[str] | None:
-        """Refuse an audience the sender may not address; the sender's reach."""
+                     tree: Mapping[str, Unit], when: datetime) -> list[str] | None:
+        """Refuse an audience the sender may not address (or a report not owed yet at
+        `when`, when it would start: every unit would count as not having sent it); the
+        sender's reach."""
         reach = await self.reach(sender)
         if reach is not None and not reach:
             raise BroadcastRefused("not allowed to broadcast", M.BROADCAST_NOT_ALLOWED)
@@ -125,7 +130,11 @@ class Broadcasts:
                 raise BroadcastRefused(f"unit {code!r} is outside the sender's subtrees",
                                        M.broadcast_unit_outside(code))
         if audience.missing is not None:
-            self._report(*audience.missing)
+            _, period = self._report(*audience.missing)
+            if period.start > when.astimezone(self.zone).date():
+                raise BroadcastRefused(
+                    f"period {period.id} has not started yet (it starts {period.start})",
+                    M.broadcast_period_not_started(period.label_vi(), day(period.start)))
         if audience.follows is not None and await self.store.get(audience.follows) is None:
             raise BroadcastRefused(f"no broadcast {audience.follows}", M.BROADCAST_NOT_FOUND)
         return reach
@@ -180,11 +189,12 @@ class Broadcasts:
             out |= {m.unit for m in d.completeness.missing if m.period == period.id}
         return out
 
-    async def preview(self, audience: Audience, sender: Person | None) -> Preview:
+    async def preview(self, audience: Audience, sender: Person | None,
+                      at: datetime | None = None) -> Preview:
         """Whom the audience reaches now (people, units, unreachable, by channel); refuses
-        (BroadcastRefused) what `create` would refuse of the audience."""
+        (BroadcastRefused) what `create` would refuse of the audience starting `at` (now)."""
         tree = (await self.units.tree()).units
-        reach = await self._check(audience, sender, tree)
+        reach = await self._check(audience, sender, tree, at or self.clock())
         found, people = await self._resolve(audience, reach, self.clock())
         return preview_of(found, {pid: (p.channel, p.reachable) for pid, p in people.items()})
 
@@ -201,10 +211,17 @@ class Broadcasts:
             draft = replace(draft, send_at=draft.send_at.replace(tzinfo=self.zone))
         if not draft.text.strip():
             raise BroadcastRefused("empty text", M.BROADCAST_EMPTY_TEXT)
+        if len(draft.text.strip()) > TEXT_MAX:
+            raise BroadcastRefused(f"the text is longer than {TEXT_MAX} characters",
+                                   M.broadcast_text_too_long(TEXT_MAX))
+        if (draft.attachment is not None and draft.attachment.kind == "photo"
+                and not is_picture(draft.attachment.data)):
+            raise BroadcastRefused(f"{draft.attachment.name} is not a picture (JPEG, PNG, GIF "
+                                   "or WebP): send it as a document", M.BROADCAST_NOT_A_PICTURE)
         if draft.send_at is not None and draft.send_at < now:
             raise BroadcastRefused("the time to send is in the past", M.BROADCAST_IN_PAST)
         tree = (await self.units.tree()).units
-        reach = await self._check(draft.audience, sender, tree)
+        reach = await self._check(draft.audience, sender, tree, draft.send_at or now)
         if draft.attachment is not None:
             await self._check_upload(draft, reach, now)
         send_at = (draft.send_at or now).astimezone(UTC)

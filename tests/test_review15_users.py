@@ -1,0 +1,168 @@
+"""Review of issue 15 as users would attack it: the roster and the broadcasts' core and
+command line with messy input (files that are not what they say, periods not started, codes
+in lower case, a locked database)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_app
+from bot.cli import main
+from bot.config import load_config
+from bot.domain.broadcasts import Attachment, Audience, BroadcastDraft, BroadcastRefused
+from tests.test_cli_broadcasts import lines, query, site  # noqa: F401  (the fixture)
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def create(*argv: str) -> int:
+    return main(["broadcast", "create", *argv, "--yes"])
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = lines(capsys.readouterr().err)
+    assert not any("Traceback" in x for x in err), err
+    return err[-1]
+
+
+def test_a_photo_that_is_not_a_picture_is_refused_naming_the_flag(
+        site: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:  # noqa: F811
+    """Telegram refuses such a "photo" for every recipient: refused before anything is
+    queued, and the admin is told to send it as a document."""
+    fake = tmp_path / "ke_hoach.png"
+    fake.write_text("Kế hoạch tháng 6", encoding="utf-8")
+    assert create("--photo", str(fake), "--text", "Kế hoạch", "--urgent") == 1
+    assert one_line_error(capsys) == (f"error: --photo: {fake} is not a picture (JPEG, PNG, "
+                                      "GIF or WebP): send it with --document")
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
+    real = tmp_path / "anh.png"
+    real.write_bytes(PNG)
+    assert create("--photo", str(real), "--text", "Ảnh hội nghị", "--urgent") == 0
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(1,)]
+    assert create("--document", str(fake), "--text", "Kế hoạch", "--urgent") == 0
+
+
+def test_the_service_refuses_a_photo_that_is_not_a_picture_in_vietnamese(
+        site: Path) -> None:  # noqa: F811
+    """The chat side (/thongbao) goes through the same check."""
+    async def go() -> None:
+        app = await build_app(load_config(None))
+        try:
+            draft = BroadcastDraft(Audience(), "Kế hoạch", Attachment("photo", "a.pdf",
+                                                                       b"%PDF-1.4"),
+                                   urgent=True)
+            with pytest.raises(BroadcastRefused) as refused:
+                await app.broadcasts.create(draft, None)
+            assert refused.value.message.startswith("Tệp gửi kèm không phải là ảnh")
+            assert await app.broadcasts.list(None) == []
+        finally:
+            await app.close()
+
+    asyncio.run(go())
+
+
+def test_a_document_too_large_is_refused_without_reading_it(
+        site: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    big = tmp_path / "bien_ban.zip"
+    with big.open("wb") as f:
+        f.truncate(6 * 2**30)  # sparse: 6 GB that would be loaded into memory first
+
+    def no_read(self: Path) -> bytes:
+        raise AssertionError(f"{self} read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", no_read)
+    assert create("--document", str(big), "--text", "Biên bản", "--urgent") == 1
+    assert one_line_error(capsys) == (f"error: --document: {big} is larger than 50 MB "
+                                      "(Telegram's limit)")
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
+
+
+def test_missing_a_period_not_started_is_refused(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """Nobody owes a report of a period that has not started: every unit would count as
+    "not sent" and the whole tree would be told off."""
+    assert create("--missing", "thu_nghiem:2099-Q1", "--text", "Nhắc nộp", "--urgent") == 1
+    assert one_line_error(capsys) == ("error: period 2099-Q1 has not started yet (it starts "
+                                      "2099-01-01)")
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
+    # scheduled for a time when it has started: accepted (resolved then)
+    assert create("--missing", "thu_nghiem:2099-Q1", "--text", "Nhắc nộp",
+                  "--at", "2099-02-02 08:00") == 0
+    assert query(site, "SELECT state FROM broadcasts") == [("scheduled",)]
+
+
+def test_missing_with_the_report_typed_in_upper_case(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    assert create("--missing", " THU_NGHIEM : 2026-q1 ", "--text", "Nhắc nộp", "--urgent") == 0
+    capsys.readouterr()
+    ((audience,),) = query(site, "SELECT audience FROM broadcasts")
+    assert Audience.from_json(str(audience)).missing == ("thu_nghiem", "2026-q1")
+
+
+def test_a_huge_text_is_refused_naming_the_flag(
+        site: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:  # noqa: F811
+    """A wrong --text-file (a log, a whole document) would be thousands of messages to each
+    recipient."""
+    wrong = tmp_path / "nhat_ky.txt"
+    wrong.write_text("Thông báo dòng nhật ký\n" * 50_000, encoding="utf-8")
+    assert create("--text-file", str(wrong), "--urgent") == 1
+    assert one_line_error(capsys) == ("error: --text-file is longer than 20000 characters: "
+                                      "shorten it, or put a link to the full text in it")
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
+    assert create("--text", "Đ" * 20_000, "--urgent") == 0
+
+
+@pytest.mark.parametrize("argv", [["people", "list", "--unit", "lc-bx-01"],
+                                  ["invite", "list", "--unit", "lc-bx"],
+                                  ["invite", "list", "--all", "--unit", "Lc-Bx"]])
+def test_roster_reads_take_unit_codes_in_lower_case(
+        site: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:  # noqa: F811
+    assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "LC-BX" in out or out == ""
+
+
+def test_roster_changes_take_unit_codes_in_lower_case(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    ((pid,),) = query(site, "SELECT id FROM people WHERE external_id='102'")
+    assert main(["people", "role", "--person", str(pid), "--unit", "lc-bx-02", "--role",
+                 "supervisor"]) == 0
+    assert capsys.readouterr().out.strip() == (f"person {pid} in LC-BX-02: officer -> "
+                                               "supervisor")
+    assert main(["people", "remove", "--person", str(pid), "--unit", " lc-bx-02"]) == 0
+    assert capsys.readouterr().out.strip() == (f"removed person {pid} from LC-BX-02 (was "
+                                               "supervisor)")
+    assert query(site, "SELECT COUNT(*) FROM memberships WHERE person_id=?", pid) == [(0,)]
+
+
+@pytest.mark.parametrize("argv", [
+    ["people", "remove", "--person", "{pid}", "--unit", "LC-BX-02"],
+    ["people", "role", "--person", "{pid}", "--unit", "LC-BX-02", "--role", "admin"],
+    ["broadcast", "create", "--text", "Họp gấp", "--urgent", "--yes"],
+])
+def test_a_database_locked_by_another_process_is_one_line_and_changes_nothing(
+        site: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    """Another admin's long write (or a backup, or `sqlite3` left in a transaction) holds
+    the database longer than the busy timeout."""
+    from storage.database import Database
+
+    monkeypatch.setattr(Database, "BUSY_TIMEOUT_MS", 50)
+    ((pid,),) = query(site, "SELECT id FROM people WHERE external_id='102'")
+    before = query(site, "SELECT * FROM memberships ORDER BY person_id, unit_code")
+    holder = sqlite3.connect(site, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        assert main([a.replace("{pid}", str(pid)) for a in argv]) == 1
+        assert one_line_error(capsys) == ("error: the database is busy (another program "
+                                          "is writing to it): try again")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert query(site, "SELECT * FROM memberships ORDER BY person_id, unit_code") == before
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
