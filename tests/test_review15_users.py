@@ -14,7 +14,11 @@ from bot.app import build_app
 from bot.cli import main
 from bot.config import load_config
 from bot.domain.broadcasts import Attachment, Audience, BroadcastDraft, BroadcastRefused
+from bot.domain.roster_buttons import RosterRemoveYes
+from tests.harness import join
 from tests.test_cli_broadcasts import lines, query, site  # noqa: F401  (the fixture)
+from tests.test_roster import open_report, person_id
+from tests.test_roster import setup as roster_setup
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -166,3 +170,21 @@ def test_a_database_locked_by_another_process_is_one_line_and_changes_nothing(
         holder.close()
     assert query(site, "SELECT * FROM memberships ORDER BY person_id, unit_code") == before
     assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
+
+
+async def test_an_officer_removed_while_answering_is_told_so_and_the_draft_stays(
+        tmp_path: Path) -> None:
+    """Not "the draft was sent or cancelled" (it was neither): they were taken out of the
+    unit; what they answered stays for a colleague."""
+    app, admin = await roster_setup(tmp_path)
+    lan = await join(app, "lan", "LC-BX-01")
+    assert "fanpage" in await open_report(lan)
+    await lan.say("có")
+    await admin.press(RosterRemoveYes("LC-BX-01", await person_id(app, "lan")).pack())
+    assert admin.text.startswith("Đã gỡ")
+    await lan.say("12")
+    assert lan.text.startswith("Bạn không còn là cán bộ báo cáo của Đoàn xã Bản Vược, nên "
+                               "không làm tiếp báo cáo này được."), lan.text
+    assert "đã được gửi hoặc hủy" not in lan.text
+    (kept,) = await app.storage.drafts_for_units(["LC-BX-01"])
+    assert kept.answers == {"co_fanpage": True}

@@ -391,6 +391,12 @@ def not_sent(names: list[str]) -> str:
 NOT_STARTED_YET = "Kỳ báo cáo này chưa bắt đầu."
 NO_DRAFT = "Báo cáo này không còn bản nháp (có thể đã được gửi hoặc hủy)."
 NO_DRAFT_TO_SEND = "Báo cáo này không còn bản nháp (có thể đã được gửi)."
+
+
+def no_longer_officer(unit: str) -> str:
+    return (f"Bạn không còn là cán bộ báo cáo của {unit}, nên không làm tiếp báo cáo này được. "
+            "Những câu đã trả lời vẫn được giữ cho đơn vị.")
+
 NO_DRAFT_TO_CANCEL = "Không có bản nháp nào để hủy."
 NOTHING_IN_PROGRESS = "Bạn không có báo cáo nào đang làm. Gõ /baocao để xem danh sách."
 NOT_A_PHOTO_QUESTION = "Bạn chưa ở câu hỏi cần ảnh. Gõ /baocao để tiếp tục báo cáo."
