@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from bot.cli import EXIT_OK, CommandError, configured_database, load
 from bot.config import Config
 from bot.domain.broadcasts import TEXT_MAX, is_picture
+from bot.domain.reminders import in_quiet_hours, out_of_quiet_hours
 from bot.domain.units import clean_code, parse_level, parse_org
 
 T = TypeVar("T")
@@ -161,8 +162,9 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
         nonlocal audience, draft
         units = (await app.broadcasts.units.tree()).units
         same = {c: [u for u in units if u.casefold() == c.casefold()] for c in audience.units}
-        audience = audience.model_copy(update={"units": tuple(  # as `digest --unit` reads it
-            c if c in units or len(same[c]) != 1 else same[c][0] for c in audience.units)})
+        audience = audience.model_copy(update={"units": tuple(dict.fromkeys(  # as `digest
+            c if c in units or len(same[c]) != 1 else same[c][0]  # --unit` reads it
+            for c in audience.units))})
         if audience.missing is not None and audience.missing[0] not in app.broadcasts.templates:
             template = audience.missing[0].casefold()  # "THU_NGHIEM:2026-q1" as typed
             ids = [t for t in app.broadcasts.templates if t.casefold() == template]
@@ -180,6 +182,11 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
         print(bid)
         if status.state == "scheduled":
             at = status.send_at.astimezone(config.zone)
+            quiet = app.broadcasts.quiet
+            if not args.urgent and in_quiet_hours(at.time(), quiet):  # moved when due
+                at = out_of_quiet_hours(at, quiet)
+                print("--at is in the quiet hours: it starts at their end (--urgent sends "
+                      "in them)", file=sys.stderr)
             print(f"scheduled for {at:%Y-%m-%d %H:%M} (local time); `baocao run` starts and "
                   f"delivers it; cancel with `baocao broadcast cancel {bid}`", file=sys.stderr)
         else:

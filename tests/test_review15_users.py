@@ -188,3 +188,32 @@ async def test_an_officer_removed_while_answering_is_told_so_and_the_draft_stays
     assert "đã được gửi hoặc hủy" not in lan.text
     (kept,) = await app.storage.drafts_for_units(["LC-BX-01"])
     assert kept.answers == {"co_fanpage": True}
+
+
+def test_at_in_the_quiet_hours_says_when_it_really_starts(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """Quiet hours 21:00-07:00 (the default): 23:30 starts at 07:00 the next morning, and the
+    admin is told so instead of "scheduled for 23:30"."""
+    assert create("--unit", "Lc-Bx", "lc-bx", "LC-BX", "--text", "Họp giao ban",
+                  "--at", "2099-06-01 23:30") == 0
+    err = lines(capsys.readouterr().err)
+    assert "--at is in the quiet hours: it starts at their end (--urgent sends in them)" in err
+    assert err[-1].startswith("scheduled for 2099-06-02 07:00 (local time)"), err
+    ((audience,),) = query(site, "SELECT audience FROM broadcasts")
+    assert Audience.from_json(str(audience)).units == ("LC-BX",)  # one subtree, once
+    assert create("--text", "Khẩn", "--at", "2099-06-01 23:30", "--urgent") == 0
+    assert lines(capsys.readouterr().err)[-1].startswith("scheduled for 2099-06-01 23:30")
+
+
+def test_a_follow_up_to_a_broadcast_not_sent_yet_says_so(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """Not "everyone confirmed" for a broadcast that reached nobody yet (or was cancelled)."""
+    assert create("--text", "Họp", "--ack", "--at", "2099-06-01 08:00") == 0
+    assert main(["broadcast", "follow-up", "1", "--text", "Nhắc", "--yes"]) == 1
+    assert one_line_error(capsys) == ("error: broadcast 1 has not been sent (it is "
+                                      "scheduled)")
+    assert main(["broadcast", "cancel", "1"]) == 0
+    assert main(["broadcast", "follow-up", "1", "--text", "Nhắc", "--yes"]) == 1
+    assert one_line_error(capsys) == ("error: broadcast 1 has not been sent (it is "
+                                      "cancelled)")
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(1,)]

@@ -1461,6 +1461,8 @@ BROADCAST_NOT_YOURS = "Bạn chỉ hủy được thông báo của mình hoặc
 BROADCAST_NOTHING_UNCONFIRMED = "Mọi người nhận đã xác nhận thông báo này."
 BROADCAST_NO_ACK = "Thông báo này không yêu cầu xác nhận đã nhận."
 BROADCAST_NOBODY = "Không có ai trong phạm vi đã chọn."
+BROADCAST_NOT_SENT_YET = ("Thông báo này chưa được gửi đi (đang chờ đến giờ gửi hoặc đã hủy), "
+                          "nên chưa có ai để nhắc lại.")
 BROADCAST_NOT_A_PICTURE = ("Tệp gửi kèm không phải là ảnh (JPEG, PNG, GIF hoặc WebP). Vui lòng "
                            "gửi ảnh, hoặc gửi tệp dưới dạng tài liệu.")
 

@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import messages_vi as M
 from bot.domain.broadcasts import (
+    CANCELLED,
     DONE,
+    SCHEDULED,
     TEXT_MAX,
     Attachment,
     Audience,
@@ -262,6 +264,9 @@ class Broadcasts:
         """A new broadcast to the recipients of `broadcast_id` who have not confirmed it,
         asking for confirmation again; its id."""
         row = await self._own(broadcast_id, sender)
+        if row.state in (SCHEDULED, CANCELLED):  # nobody reached: not "everyone confirmed"
+            raise BroadcastRefused(f"broadcast {broadcast_id} has not been sent (it is "
+                                   f"{row.state})", M.BROADCAST_NOT_SENT_YET)
         if not row.ack:
             raise BroadcastRefused(f"broadcast {broadcast_id} asks for no confirmation",
                                    M.BROADCAST_NO_ACK)
