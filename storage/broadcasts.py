@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -211,6 +212,17 @@ class SqliteBroadcasts:
             " WHERE a.broadcast_id = b.id AND a.person_id = r.person_id)"
             " ORDER BY b.id DESC LIMIT 1", (person_id,))
         return int(row["id"]) if row else None
+
+    async def links(self, channels: Iterable[str]) -> dict[int, tuple[str, str]]:
+        """person id → (channel, chat) of an account linked to them on one of these channels
+        (the oldest link when several)."""
+        wanted = list(channels)
+        if not wanted:
+            return {}
+        rows = await self.db.fetchall(
+            "SELECT person_id, channel, external_id FROM person_links WHERE channel IN"
+            f" ({','.join('?' * len(wanted))}) ORDER BY created_at DESC", wanted)
+        return {r["person_id"]: (r["channel"], r["external_id"]) for r in rows}
 
     async def people(self) -> list[Person]:
         """Every person on their own account (where pushes go)."""

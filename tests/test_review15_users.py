@@ -217,3 +217,39 @@ def test_a_follow_up_to_a_broadcast_not_sent_yet_says_so(
     assert one_line_error(capsys) == ("error: broadcast 1 has not been sent (it is "
                                       "cancelled)")
     assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(1,)]
+
+
+def test_a_file_for_someone_on_zalo_goes_to_their_linked_telegram_account(
+        site: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:  # noqa: F811
+    """Zalo cannot carry the file and its message says it was sent on Telegram: for a person
+    who linked a Telegram account (/lienket), it is, there; someone on Zalo alone gets the
+    Zalo text."""
+    from datetime import UTC, datetime, timedelta
+
+    async def link() -> None:
+        app = await build_app(load_config(None))
+        try:
+            person = await app.storage.find_person("zalo", "103")
+            assert person is not None
+            now = datetime.now(UTC)
+            assert await app.storage.create_link_code(person.id, "LINK1234",
+                                                      now + timedelta(hours=1))
+            assert await app.storage.redeem_link_code("LINK1234", "telegram", "903", now)
+        finally:
+            await app.close()
+
+    plan = tmp_path / "ke_hoach.pdf"
+    plan.write_bytes(b"%PDF-1.4 ke hoach")
+    assert create("--unit", "LC-BX-03", "--document", str(plan), "--text", "Kế hoạch",
+                  "--urgent") == 0
+    assert query(site, "SELECT channel, chat_id FROM outbox WHERE broadcast_id=1") == [
+        ("zalo", "103")]
+    asyncio.run(link())
+    assert create("--unit", "LC-BX-03", "--document", str(plan), "--text", "Kế hoạch",
+                  "--urgent") == 0
+    rows = query(site, "SELECT channel, chat_id, payload FROM outbox WHERE broadcast_id=2")
+    assert [(r[0], r[1]) for r in rows] == [("telegram", "903")]
+    assert '"send_document"' in str(rows[0][2]) and "ke_hoach.pdf" in str(rows[0][2])
+    capsys.readouterr()
+    assert main(["broadcast", "status", "2", "--json"]) == 0
+    assert '"recipients": 1' in capsys.readouterr().out

@@ -308,11 +308,17 @@ class Broadcasts:
         found, people = await self._resolve(audience, reach, now)
         heading = await self._heading(creator, follow_up=row.follows is not None)
         attachment = _attachment(row.attachment)
+        # a file for someone who joined on Zalo goes to their linked Telegram account, if any
+        # (Zalo's own message would say it was sent on Telegram)
+        links = await self.store.links(RICH) if attachment is not None else {}
         messages: list[tuple[Outgoing, str]] = []
         turns = Turns()  # 10,000 recipients are ~0.3 s of rendering: chats answered meanwhile
         for r in found:
             await turns.take()
             person = people[r.person_id]
+            if person.channel not in RICH and person.id in links:
+                channel, chat = links[person.id]
+                person = replace(person, channel=channel, external_id=chat, reachable=True)
             state = "pending" if person.reachable else "unreachable"
             payloads = self._render(person, row, heading, attachment)
             if payloads is None:  # a channel without a renderer here: counted as failed
