@@ -75,8 +75,18 @@ def _read(path: Path, flag: str, limit: int | None = None) -> bytes:
     return data
 
 
+def _too_long(flag: str) -> CommandError:
+    return CommandError(f"{flag} is longer than {TEXT_MAX} characters: shorten it, or put a "
+                        "link to the full text in it")
+
+
 def _text(args: argparse.Namespace) -> str:
     if args.text_file is not None:
+        try:  # a wrong file (a log, a backup) is refused before it is read
+            if args.text_file.stat().st_size > 4 * TEXT_MAX + 3:  # UTF-8 and its BOM
+                raise _too_long("--text-file")
+        except OSError:
+            pass  # _read names what is wrong
         data = _read(args.text_file, "--text-file")
         try:
             text = data.decode("utf-8-sig")
@@ -88,8 +98,7 @@ def _text(args: argparse.Namespace) -> str:
     if not text.strip():
         raise CommandError(f"{flag} is empty")
     if len(text.strip()) > TEXT_MAX:
-        raise CommandError(f"{flag} is longer than {TEXT_MAX} characters: shorten it, or put "
-                           "a link to the full text in it")
+        raise _too_long(flag)
     return str(text)
 
 
@@ -252,8 +261,12 @@ def cmd_broadcast_unconfirmed(args: argparse.Namespace) -> int:
     config = load(args)
 
     async def work(app: Any) -> int:
-        if await app.broadcasts.get(args.id) is None:
+        row = await app.broadcasts.get(args.id)
+        if row is None:
             raise CommandError(f"no broadcast {args.id}")
+        if not row.ack:  # else everyone would be listed as "not confirmed"
+            raise CommandError(f"broadcast {args.id} asks for no confirmation (made without "
+                               "--ack)")
         people = await app.broadcasts.unconfirmed(args.id)
         for person, unit in people:
             print(f"{unit}\t{person.display_name}\t{person.channel}:{person.external_id}")

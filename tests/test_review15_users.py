@@ -253,3 +253,33 @@ def test_a_file_for_someone_on_zalo_goes_to_their_linked_telegram_account(
     capsys.readouterr()
     assert main(["broadcast", "status", "2", "--json"]) == 0
     assert '"recipients": 1' in capsys.readouterr().out
+
+
+def test_a_huge_text_file_is_refused_without_reading_it(
+        site: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    backup = tmp_path / "sao_luu.txt"
+    with backup.open("wb") as f:
+        f.truncate(4 * 2**30)  # sparse
+
+    def no_read(self: Path) -> bytes:
+        raise AssertionError(f"{self} read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", no_read)
+    assert create("--text-file", str(backup), "--urgent") == 1
+    assert one_line_error(capsys) == ("error: --text-file is longer than 20000 characters: "
+                                      "shorten it, or put a link to the full text in it")
+
+
+def test_unconfirmed_of_a_broadcast_asking_for_no_confirmation_says_so(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """Not "5 recipient(s) have not confirmed" for a broadcast that asked nobody to."""
+    assert create("--text", "Lịch họp", "--urgent") == 0
+    capsys.readouterr()
+    assert main(["broadcast", "unconfirmed", "1"]) == 1
+    assert one_line_error(capsys) == ("error: broadcast 1 asks for no confirmation (made "
+                                      "without --ack)")
+    assert create("--text", "Lịch họp", "--urgent", "--ack") == 0
+    capsys.readouterr()
+    assert main(["broadcast", "unconfirmed", "2"]) == 0
+    assert lines(capsys.readouterr().err)[-1] == "5 recipient(s) have not confirmed"
