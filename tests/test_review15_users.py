@@ -283,3 +283,32 @@ def test_unconfirmed_of_a_broadcast_asking_for_no_confirmation_says_so(
     capsys.readouterr()
     assert main(["broadcast", "unconfirmed", "2"]) == 0
     assert lines(capsys.readouterr().err)[-1] == "5 recipient(s) have not confirmed"
+
+
+@pytest.mark.parametrize("action", ["role", "remove"])
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+        tmp_path: Path, action: str) -> None:
+    """Hà and Minh administer LC-BX and press at the same moment: each press was checked
+    against the roles read when it arrived; the second must not go through once its admin
+    was demoted by the first, or the unit is left with no admin at all."""
+    from bot.domain.roles import Role
+    from bot.services import roster
+
+    app, _ = await roster_setup(tmp_path)
+    await join(app, "minh", "LC-BX", Role.ADMIN)
+    ha, minh = await person_id(app, "admin"), await person_id(app, "minh")
+    units = {u.code: u for u in await app.storage.list_units()}
+    scopes = {p: roster.admin_scope(await app.storage.memberships(p), units.values())
+              for p in (ha, minh)}  # both read before either change
+    assert await roster.change_role(app.storage, scopes[ha], minh, "LC-BX", Role.OFFICER,
+                                    f"person:{ha}", units) == [Role.ADMIN]
+    with pytest.raises(roster.Denied) as denied:
+        if action == "role":
+            await roster.change_role(app.storage, scopes[minh], ha, "LC-BX", Role.OFFICER,
+                                     f"person:{minh}", units)
+        else:
+            await roster.remove(app.storage, scopes[minh], ha, "LC-BX", f"person:{minh}",
+                                units)
+    assert denied.value.why is roster.Why.NOT_YOURS
+    roles = {m.person_id: m.role for m in await app.storage.members(["LC-BX"])}
+    assert roles == {ha: Role.ADMIN, minh: Role.OFFICER}
