@@ -31,6 +31,7 @@ def _why(e: Denied, args: argparse.Namespace) -> str:
         Why.NOT_MEMBER: f"--person {getattr(args, 'person', '?')} is not in unit {unit} (see "
                         f"`baocao people list --unit {unit}`)",
         Why.LAST_ADMIN: "the unit's last admin cannot remove themself",
+        Why.RETIRED: f"unit {e.subject} is retired: it takes nobody new",
     }[e.why]
 
 

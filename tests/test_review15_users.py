@@ -312,3 +312,19 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
     assert denied.value.why is roster.Why.NOT_YOURS
     roles = {m.person_id: m.role for m in await app.storage.members(["LC-BX"])}
     assert roles == {ha: Role.ADMIN, minh: Role.OFFICER}
+
+
+async def test_no_invite_into_a_retired_unit(tmp_path: Path) -> None:
+    """A commune merged away stays in the tree (its history): an invite into it would let
+    someone join a unit that has nothing to report."""
+    from datetime import date
+
+    from bot.domain.roster_buttons import RosterInvite
+
+    app, admin = await roster_setup(tmp_path)
+    await app.storage.retire_units(["LC-BX-01"], date(2026, 1, 1), "LC-BX-02")
+    await admin.press(RosterInvite("LC-BX-01", "officer").pack())
+    assert admin.text.startswith("Đơn vị này đã thôi hoạt động"), admin.text
+    assert await app.storage.invites(["LC-BX-01"]) == []
+    await admin.press(RosterInvite("LC-BX-02", "officer").pack())
+    assert admin.text.startswith("🎟 Mã mời vào")

@@ -185,6 +185,8 @@ ROSTER_BACK_UNIT = "↩ Về đơn vị"
 ROSTER_UNKNOWN_INVITE = "Không có mã mời này (hoặc đã bị xóa)."
 ROSTER_ALREADY_REVOKED = "Mã mời này đã được thu hồi trước đó."
 ROSTER_NOT_MEMBER = "Người này không còn trong đơn vị (có thể vừa được người khác gỡ)."
+ROSTER_RETIRED = ("Đơn vị này đã thôi hoạt động (giải thể hoặc sáp nhập), nên không tạo mã mời "
+                  "vào đơn vị được nữa.")
 ROSTER_LAST_ADMIN = ("Bạn là cán bộ quản trị duy nhất của đơn vị này nên không thể tự gỡ mình "
                      "hay tự đổi vai trò. Hãy mời thêm một cán bộ quản trị trước.")
 ROSTER_NO_INVITES = "Đơn vị này không có mã mời nào đang mở."
