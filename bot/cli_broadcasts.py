@@ -153,6 +153,8 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
     elif args.document is not None:
         attachment = Attachment("document", args.document.name,
                                 _read(args.document, "--document", DOCUMENT_MAX))
+        if not attachment.data:  # Telegram refuses an empty file for every recipient
+            raise CommandError(f"--document: {args.document} is empty")
     send_at = None
     if args.at is not None:
         send_at = datetime.strptime(args.at, "%Y-%m-%d %H:%M").replace(tzinfo=config.zone)

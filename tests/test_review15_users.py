@@ -328,3 +328,64 @@ async def test_no_invite_into_a_retired_unit(tmp_path: Path) -> None:
     assert await app.storage.invites(["LC-BX-01"]) == []
     await admin.press(RosterInvite("LC-BX-02", "officer").pack())
     assert admin.text.startswith("🎟 Mã mời vào")
+
+
+def test_an_empty_document_is_refused(
+        site: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:  # noqa: F811
+    empty = tmp_path / "bien_ban.docx"
+    empty.touch()
+    assert create("--document", str(empty), "--text", "Biên bản", "--urgent") == 1
+    assert one_line_error(capsys) == f"error: --document: {empty} is empty"
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
+
+
+def test_status_counts_add_up_at_every_step_and_after_pruning(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    """recipients = delivered + unreachable + failed + pending, counted by person (a long
+    text is several rows for one person), while sending, once done, and after the outbox
+    rows are pruned."""
+    import json
+
+    assert create("--text", "Thông báo dài. " * 600, "--urgent", "--ack") == 0
+    by_chat: dict[str, list[int]] = {}
+    for rid, chat in query(site, "SELECT id, chat_id FROM outbox WHERE broadcast_id=1 "
+                                 "ORDER BY id"):
+        by_chat.setdefault(str(chat), []).append(int(str(rid)))
+    assert all(len(ids) >= 2 for ids in by_chat.values())  # every person: several parts
+
+    def mark(state: str, ids: list[int]) -> None:
+        with sqlite3.connect(site) as conn:
+            conn.executemany("UPDATE outbox SET state=? WHERE id=?", [(state, i) for i in ids])
+
+    def status() -> dict[str, int]:
+        capsys.readouterr()
+        assert main(["broadcast", "status", "1", "--json"]) == 0
+        s: dict[str, int] = json.loads(capsys.readouterr().out)
+        assert s["recipients"] == (s["delivered"] + s["unreachable"] + s["failed"]
+                                   + s["pending"]), s
+        return s
+
+    mark("sent", by_chat["101"])
+    mark("sent", by_chat["102"][:1])  # one part out, the rest still to go
+    mark("unreachable", by_chat["103"])
+    mark("failed", by_chat["104"][-1:])
+    mark("sent", by_chat["104"][:-1])
+    s = status()
+    assert (s["delivered"], s["pending"], s["unreachable"], s["failed"]) == (1, 2, 1, 1)
+    mark("sent", by_chat["102"] + by_chat["301"])
+
+    async def finish() -> None:
+        app = await build_app(load_config(None))
+        try:
+            from datetime import UTC, datetime
+            assert [f.id for f in await app.broadcasts.finish_done(datetime.now(UTC))] == [1]
+        finally:
+            await app.close()
+
+    asyncio.run(finish())
+    done = status()
+    assert (done["delivered"], done["pending"], done["unreachable"], done["failed"]) == (
+        3, 0, 1, 1)
+    with sqlite3.connect(site) as conn:
+        conn.execute("DELETE FROM outbox")  # pruned after a week
+    assert status() == done
