@@ -1140,7 +1140,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_utf8(argv: Sequence[str]) -> str | None:
+    """The flag whose value the terminal could not decode (a TCVN3 or VNI shell): Python
+    keeps such bytes as surrogates, which SQLite and every file refuse later mid-command."""
+    for i, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            flag = next((a for a in reversed(argv[:i]) if a.startswith("-")), "an argument")
+            return (f"{flag} is not UTF-8 text: set the terminal to UTF-8 (or save the text "
+                    "as UTF-8 and give the file)")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    problem = _not_utf8(list(sys.argv[1:] if argv is None else argv))
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.configure(args.verbose, quiet=getattr(args, "quiet_logs", False),

@@ -389,3 +389,19 @@ def test_status_counts_add_up_at_every_step_and_after_pruning(
     with sqlite3.connect(site) as conn:
         conn.execute("DELETE FROM outbox")  # pruned after a week
     assert status() == done
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["broadcast", "create", "--text", "Th\udcf4ng b\udce1o", "--urgent", "--yes"], "--text"),
+    (["people", "list", "--unit", "LC-BX\udcff"], "--unit"),
+    (["invite", "revoke", "AB\udcffCD"], "an argument"),
+])
+def test_text_the_terminal_could_not_decode_is_one_line(
+        site: Path, capsys: pytest.CaptureFixture[str], argv: list[str],  # noqa: F811
+        flag: str) -> None:
+    """A shell in a legacy Vietnamese encoding (TCVN3, VNI) passes bytes that are not UTF-8:
+    Python keeps them as surrogates, which SQLite refused with a traceback."""
+    assert main(argv) == 1
+    assert one_line_error(capsys) == (f"error: {flag} is not UTF-8 text: set the terminal to "
+                                      "UTF-8 (or save the text as UTF-8 and give the file)")
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
