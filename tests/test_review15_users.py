@@ -405,3 +405,26 @@ def test_text_the_terminal_could_not_decode_is_one_line(
     assert one_line_error(capsys) == (f"error: {flag} is not UTF-8 text: set the terminal to "
                                       "UTF-8 (or save the text as UTF-8 and give the file)")
     assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
+
+
+def test_a_create_interrupted_while_its_messages_are_written_leaves_nothing(
+        site: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C (or a kill) after the preview, while the rows are rendered: before, the
+    broadcast was committed first and started in a second transaction, so it was left
+    scheduled and due, no id printed: `baocao run` sent it anyway, and the admin, who saw
+    nothing, ran the command again (everyone got it twice). Now: all of it, or nothing."""
+    import handlers.zalo.delivery
+
+    def interrupted(*args: object) -> list[dict[str, object]]:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(handlers.zalo.delivery, "render", interrupted)
+        assert create("--text", "Họp khẩn", "--urgent") == 130
+    assert query(site, "SELECT COUNT(*) FROM broadcasts") == [(0,)]
+    assert query(site, "SELECT COUNT(*) FROM outbox WHERE broadcast_id IS NOT NULL") == [(0,)]
+    assert query(site, "SELECT COUNT(*) FROM audit WHERE action='broadcast.create'") == [(0,)]
+    assert create("--text", "Họp khẩn", "--urgent") == 0
+    assert query(site, "SELECT state FROM broadcasts") == [("sending",)]
+    assert query(site, "SELECT COUNT(*) FROM broadcast_recipients") == [(5,)]
