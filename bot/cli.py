@@ -1140,7 +1140,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_utf8(argv: Sequence[str]) -> str | None:
+    """The flag whose value the terminal could not decode (a TCVN3 or VNI shell): Python
+    keeps such bytes as surrogates, which SQLite and every file refuse later mid-command."""
+    for i, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            flag = next((a for a in reversed(argv[:i]) if a.startswith("-")), "an argument")
+            return (f"{flag} is not UTF-8 text: set the terminal to UTF-8 (or save the text "
+                    "as UTF-8 and give the file)")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    problem = _not_utf8(list(sys.argv[1:] if argv is None else argv))
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.configure(args.verbose, quiet=getattr(args, "quiet_logs", False),
@@ -1154,6 +1171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except (CommandError, StorageError) as e:  # StorageError says "cannot open database …"
         print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e):
+            raise
+        # another process held the write lock past the busy timeout: its transaction was
+        # rolled back whole, so saying so is enough (not a traceback)
+        print("error: the database is busy (another program is writing to it): try again",
+              file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

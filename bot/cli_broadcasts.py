@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from bot.cli import EXIT_OK, CommandError, configured_database, load
 from bot.config import Config
+from bot.domain.broadcasts import TEXT_MAX, is_picture
+from bot.domain.reminders import in_quiet_hours, out_of_quiet_hours
 from bot.domain.units import clean_code, parse_level, parse_org
 
 T = TypeVar("T")
@@ -50,7 +52,7 @@ def _org(text: str) -> str:
 
 
 def _missing(text: str) -> tuple[str, str]:
-    template, sep, period = text.strip().partition(":")
+    template, sep, period = (part.strip() for part in text.strip().partition(":"))
     if not sep or not template or not period:
         raise argparse.ArgumentTypeError(f"not TEMPLATE:PERIOD: {text!r} (e.g. "
                                          "thanh_nien_giam_ngheo:2026-Q1)")
@@ -58,18 +60,33 @@ def _missing(text: str) -> tuple[str, str]:
 
 
 def _read(path: Path, flag: str, limit: int | None = None) -> bytes:
+    """The file's bytes; its size is checked before reading (a wrong 5 GB file is refused,
+    not loaded)."""
     try:
+        if limit is not None and path.stat().st_size > limit:
+            raise CommandError(f"{flag}: {path} is larger than {limit // (1024 * 1024)} MB "
+                               "(Telegram's limit)")
         data = path.read_bytes()
     except OSError as e:
         raise CommandError(f"{flag}: cannot read {path}: {e.strerror or e}") from e
-    if limit is not None and len(data) > limit:
+    if limit is not None and len(data) > limit:  # grew meanwhile
         raise CommandError(f"{flag}: {path} is larger than {limit // (1024 * 1024)} MB "
                            "(Telegram's limit)")
     return data
 
 
+def _too_long(flag: str) -> CommandError:
+    return CommandError(f"{flag} is longer than {TEXT_MAX} characters: shorten it, or put a "
+                        "link to the full text in it")
+
+
 def _text(args: argparse.Namespace) -> str:
     if args.text_file is not None:
+        try:  # a wrong file (a log, a backup) is refused before it is read
+            if args.text_file.stat().st_size > 4 * TEXT_MAX + 3:  # UTF-8 and its BOM
+                raise _too_long("--text-file")
+        except OSError:
+            pass  # _read names what is wrong
         data = _read(args.text_file, "--text-file")
         try:
             text = data.decode("utf-8-sig")
@@ -77,9 +94,11 @@ def _text(args: argparse.Namespace) -> str:
             raise CommandError(f"--text-file: {args.text_file} is not UTF-8 text") from e
     else:
         text = args.text
+    flag = "--text-file" if args.text_file is not None else "--text"
     if not text.strip():
-        raise CommandError(("--text-file" if args.text_file is not None else "--text")
-                           + " is empty")
+        raise CommandError(f"{flag} is empty")
+    if len(text.strip()) > TEXT_MAX:
+        raise _too_long(flag)
     return str(text)
 
 
@@ -128,9 +147,14 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
     if args.photo is not None:
         attachment = Attachment("photo", args.photo.name, _read(args.photo, "--photo",
                                                                   PHOTO_MAX))
+        if not is_picture(attachment.data):
+            raise CommandError(f"--photo: {args.photo} is not a picture (JPEG, PNG, GIF or "
+                               "WebP): send it with --document")
     elif args.document is not None:
         attachment = Attachment("document", args.document.name,
                                 _read(args.document, "--document", DOCUMENT_MAX))
+        if not attachment.data:  # Telegram refuses an empty file for every recipient
+            raise CommandError(f"--document: {args.document} is empty")
     send_at = None
     if args.at is not None:
         send_at = datetime.strptime(args.at, "%Y-%m-%d %H:%M").replace(tzinfo=config.zone)
@@ -149,10 +173,16 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
         nonlocal audience, draft
         units = (await app.broadcasts.units.tree()).units
         same = {c: [u for u in units if u.casefold() == c.casefold()] for c in audience.units}
-        audience = audience.model_copy(update={"units": tuple(  # as `digest --unit` reads it
-            c if c in units or len(same[c]) != 1 else same[c][0] for c in audience.units)})
+        audience = audience.model_copy(update={"units": tuple(dict.fromkeys(  # as `digest
+            c if c in units or len(same[c]) != 1 else same[c][0]  # --unit` reads it
+            for c in audience.units))})
+        if audience.missing is not None and audience.missing[0] not in app.broadcasts.templates:
+            template = audience.missing[0].casefold()  # "THU_NGHIEM:2026-q1" as typed
+            ids = [t for t in app.broadcasts.templates if t.casefold() == template]
+            if len(ids) == 1:
+                audience = audience.model_copy(update={"missing": (ids[0], audience.missing[1])})
         draft = replace(draft, audience=audience)
-        preview = await app.broadcasts.preview(audience, None)
+        preview = await app.broadcasts.preview(audience, None, send_at)
         print("\n".join(_preview_lines(preview)), file=sys.stderr)
         if preview.people == 0:
             raise CommandError("nobody matches this audience: nothing created")
@@ -163,6 +193,11 @@ def cmd_broadcast_create(args: argparse.Namespace) -> int:
         print(bid)
         if status.state == "scheduled":
             at = status.send_at.astimezone(config.zone)
+            quiet = app.broadcasts.quiet
+            if not args.urgent and in_quiet_hours(at.time(), quiet):  # moved when due
+                at = out_of_quiet_hours(at, quiet)
+                print("--at is in the quiet hours: it starts at their end (--urgent sends "
+                      "in them)", file=sys.stderr)
             print(f"scheduled for {at:%Y-%m-%d %H:%M} (local time); `baocao run` starts and "
                   f"delivers it; cancel with `baocao broadcast cancel {bid}`", file=sys.stderr)
         else:
@@ -228,8 +263,12 @@ def cmd_broadcast_unconfirmed(args: argparse.Namespace) -> int:
     config = load(args)
 
     async def work(app: Any) -> int:
-        if await app.broadcasts.get(args.id) is None:
+        row = await app.broadcasts.get(args.id)
+        if row is None:
             raise CommandError(f"no broadcast {args.id}")
+        if not row.ack:  # else everyone would be listed as "not confirmed"
+            raise CommandError(f"broadcast {args.id} asks for no confirmation (made without "
+                               "--ack)")
         people = await app.broadcasts.unconfirmed(args.id)
         for person, unit in people:
             print(f"{unit}\t{person.display_name}\t{person.channel}:{person.external_id}")

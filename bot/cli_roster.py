@@ -31,6 +31,7 @@ def _why(e: Denied, args: argparse.Namespace) -> str:
         Why.NOT_MEMBER: f"--person {getattr(args, 'person', '?')} is not in unit {unit} (see "
                         f"`baocao people list --unit {unit}`)",
         Why.LAST_ADMIN: "the unit's last admin cannot remove themself",
+        Why.RETIRED: f"unit {e.subject} is retired: it takes nobody new",
     }[e.why]
 
 
@@ -61,8 +62,16 @@ def _now() -> Any:
     return system_clock()
 
 
-def _unit_arg(args: argparse.Namespace) -> list[str] | None:
-    return [clean_code(args.unit)] if args.unit else None
+def _code(text: str, units: dict[str, Unit]) -> str:
+    """A unit code as typed: its case need not match when only one unit fits (as `digest
+    --unit` and `broadcast create --unit` read it)."""
+    code = clean_code(text)
+    same = [c for c in units if c.casefold() == code.casefold()]
+    return code if code in units or len(same) != 1 else same[0]
+
+
+def _unit_arg(args: argparse.Namespace, units: dict[str, Unit]) -> list[str] | None:
+    return [_code(args.unit, units)] if args.unit else None
 
 
 def cmd_invite_list(args: argparse.Namespace) -> int:
@@ -71,7 +80,7 @@ def cmd_invite_list(args: argparse.Namespace) -> int:
     now = _now()
 
     async def work(storage: Storage, units: dict[str, Unit]) -> list[Any]:
-        codes = _unit_arg(args)
+        codes = _unit_arg(args, units)
         if args.all:
             for code in codes or []:
                 if code not in units:
@@ -113,7 +122,7 @@ def cmd_people_list(args: argparse.Namespace) -> int:
     zone = _zone(args)
 
     async def work(storage: Storage, units: dict[str, Unit]) -> list[Any]:
-        return await roster.people(storage, None, _unit_arg(args), units)
+        return await roster.people(storage, None, _unit_arg(args, units), units)
 
     rows = [{"person": m.person_id, "name": m.display_name, "unit": m.unit_code,
              "role": m.role.value, "channels": [m.channel, *m.linked],
@@ -133,24 +142,25 @@ def cmd_people_list(args: argparse.Namespace) -> int:
 
 def cmd_people_remove(args: argparse.Namespace) -> int:
     """Take a person out of a unit; the unit's reports and drafts stay."""
-    async def work(storage: Storage, units: dict[str, Unit]) -> list[Role]:
-        return await roster.remove(storage, None, args.person, clean_code(args.unit), ACTOR,
-                                   units)
+    async def work(storage: Storage, units: dict[str, Unit]) -> tuple[str, list[Role]]:
+        code = _code(args.unit, units)
+        return code, await roster.remove(storage, None, args.person, code, ACTOR, units)
 
-    roles = _run(args, work)
-    print(f"removed person {args.person} from {clean_code(args.unit)} "
+    code, roles = _run(args, work)
+    print(f"removed person {args.person} from {code} "
           f"(was {', '.join(r.value for r in roles)})")
     return EXIT_OK
 
 
 def cmd_people_role(args: argparse.Namespace) -> int:
     """Make ROLE the person's role in the unit."""
-    async def work(storage: Storage, units: dict[str, Unit]) -> list[Role]:
-        return await roster.change_role(storage, None, args.person, clean_code(args.unit),
-                                        Role(args.role), ACTOR, units)
+    async def work(storage: Storage, units: dict[str, Unit]) -> tuple[str, list[Role]]:
+        code = _code(args.unit, units)
+        return code, await roster.change_role(storage, None, args.person, code,
+                                              Role(args.role), ACTOR, units)
 
-    roles = _run(args, work)
-    print(f"person {args.person} in {clean_code(args.unit)}: "
+    code, roles = _run(args, work)
+    print(f"person {args.person} in {code}: "
           f"{', '.join(r.value for r in roles)} -> {args.role}")
     return EXIT_OK
 

@@ -3,6 +3,7 @@ SQLite), and the records it returns."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,6 +29,11 @@ class BroadcastRow:
     progress: tuple[str, str, int] | None
 
 
+# Started with its creation, in the same transaction: the broadcast's id → its recipients
+# (person id, unit) and outbox rows with their state. Runs on the writer thread.
+Start = Callable[[int], tuple[list[tuple[int, str]], list[tuple[Outgoing, str]]]]
+
+
 @dataclass(frozen=True)
 class PersonCounts:
     """A recipient's outbox rows of one broadcast, by state."""
@@ -42,7 +48,8 @@ class BroadcastStore(Protocol):
     async def create(self, *, created_by: int | None, audience: str, text: str,
                      attachment: str | None, ack: bool, urgent: bool, send_at: datetime,
                      follows: int | None, progress: tuple[str, str, int] | None,
-                     actor: str, details: dict[str, Any]) -> int: ...
+                     actor: str, details: dict[str, Any],
+                     start: Start | None = None) -> int: ...
     async def get(self, broadcast_id: int) -> BroadcastRow | None: ...
     async def listed(self, created_by: int | None, limit: int) -> list[BroadcastRow]: ...
     async def due(self, now: datetime) -> list[BroadcastRow]: ...
@@ -58,3 +65,4 @@ class BroadcastStore(Protocol):
     async def acknowledge(self, broadcast_id: int, person_id: int, now: datetime) -> bool: ...
     async def awaiting_ack(self, person_id: int) -> int | None: ...
     async def people(self) -> list[Person]: ...
+    async def links(self, channels: Iterable[str]) -> dict[int, tuple[str, str]]: ...

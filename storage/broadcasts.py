@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from storage.broadcast_interface import BroadcastRow, PersonCounts
+from storage.broadcast_interface import BroadcastRow, PersonCounts, Start
 from storage.database import Database, utcnow_iso
 from storage.models import Outgoing, Person
 
@@ -37,6 +38,19 @@ def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str,
                  (utcnow_iso(), actor, action, entity, json.dumps(details, ensure_ascii=False)))
 
 
+def _insert_start(conn: sqlite3.Connection, broadcast_id: int,
+                  recipients: list[tuple[int, str]], messages: list[tuple[Outgoing, str]],
+                  at: str) -> None:
+    """A broadcast's recipients and outbox rows (its move to 'sending' is the caller's)."""
+    conn.executemany("INSERT INTO broadcast_recipients (broadcast_id, person_id, unit_code)"
+                     " VALUES (?,?,?)", [(broadcast_id, p, u) for p, u in recipients])
+    conn.executemany(
+        "INSERT INTO outbox (channel, chat_id, person_id, event_id, priority, payload,"
+        " state, created_at, done_at, broadcast_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(m.channel, m.chat_id, m.person_id, None, m.priority, m.payload, state, at,
+          None if state == "pending" else at, broadcast_id) for m, state in messages])
+
+
 class SqliteBroadcasts:
     """storage.broadcast_interface.BroadcastStore on the bot's SQLite database."""
 
@@ -46,8 +60,10 @@ class SqliteBroadcasts:
     async def create(self, *, created_by: int | None, audience: str, text: str,
                      attachment: str | None, ack: bool, urgent: bool, send_at: datetime,
                      follows: int | None, progress: tuple[str, str, int] | None,
-                     actor: str, details: dict[str, Any]) -> int:
-        """A new scheduled broadcast and its audit row; its id."""
+                     actor: str, details: dict[str, Any], start: Start | None = None) -> int:
+        """A new scheduled broadcast and its audit row; its id. With `start`, it is started
+        in the same transaction (its recipients and outbox rows written, 'sending'): a
+        command killed midway leaves the whole broadcast or nothing."""
         now = utcnow_iso()
         channel, chat, message = progress if progress is not None else (None, None, None)
 
@@ -58,6 +74,12 @@ class SqliteBroadcasts:
                  send_at.isoformat(), follows, channel, chat, message))
             bid = int(cur.lastrowid or 0)
             _audit(conn, actor, "broadcast.create", f"broadcast:{bid}", details)
+            if start is not None:  # due now: it starts at its time to send
+                recipients, messages = start(bid)
+                at = send_at.isoformat()
+                conn.execute("UPDATE broadcasts SET state='sending', started_at=? WHERE id=?",
+                             (at, bid))
+                _insert_start(conn, bid, recipients, messages, at)
             return bid
         return await self.db.write(work)
 
@@ -101,14 +123,7 @@ class SqliteBroadcasts:
                             " AND state='scheduled' RETURNING id",
                             (at, broadcast_id)).fetchone() is None:
                 return False
-            conn.executemany("INSERT INTO broadcast_recipients (broadcast_id, person_id,"
-                             " unit_code) VALUES (?,?,?)",
-                             [(broadcast_id, p, u) for p, u in recipients])
-            conn.executemany(
-                "INSERT INTO outbox (channel, chat_id, person_id, event_id, priority, payload,"
-                " state, created_at, done_at, broadcast_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(m.channel, m.chat_id, m.person_id, None, m.priority, m.payload, state, at,
-                  None if state == "pending" else at, broadcast_id) for m, state in messages])
+            _insert_start(conn, broadcast_id, recipients, messages, at)
             return True
         return await self.db.write(work)
 
@@ -211,6 +226,17 @@ class SqliteBroadcasts:
             " WHERE a.broadcast_id = b.id AND a.person_id = r.person_id)"
             " ORDER BY b.id DESC LIMIT 1", (person_id,))
         return int(row["id"]) if row else None
+
+    async def links(self, channels: Iterable[str]) -> dict[int, tuple[str, str]]:
+        """person id → (channel, chat) of an account linked to them on one of these channels
+        (the oldest link when several)."""
+        wanted = list(channels)
+        if not wanted:
+            return {}
+        rows = await self.db.fetchall(
+            "SELECT person_id, channel, external_id FROM person_links WHERE channel IN"
+            f" ({','.join('?' * len(wanted))}) ORDER BY created_at DESC", wanted)
+        return {r["person_id"]: (r["channel"], r["external_id"]) for r in rows}
 
     async def people(self) -> list[Person]:
         """Every person on their own account (where pushes go)."""

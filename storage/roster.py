@@ -18,7 +18,8 @@ ROSTER_STAMP = "roster.stamp"
 
 
 class RosterRefused(Exception):
-    """A roster change that is not made; `reason` is 'not_member' or 'last_admin'."""
+    """A roster change that is not made; `reason` is 'not_member', 'last_admin' or
+    'not_yours' (the acting admin is no longer admin above the unit)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -136,6 +137,7 @@ class RosterStore:
         reports stay (they belong to the unit). Refused: 'not_member'; 'last_admin' when an
         admin removes themself as the unit's last admin. Returns the roles removed."""
         def work(conn: sqlite3.Connection) -> list[Role]:
+            _still_admin(conn, actor, unit_code)
             roles = _roles(conn, person_id, unit_code)
             if not roles:
                 raise RosterRefused("not_member")
@@ -153,6 +155,7 @@ class RosterStore:
         """Make `role` the person's only role in the unit; returns the roles they had.
         Refused as `remove_member` is."""
         def work(conn: sqlite3.Connection) -> list[Role]:
+            _still_admin(conn, actor, unit_code)
             roles = _roles(conn, person_id, unit_code)
             if not roles:
                 raise RosterRefused("not_member")
@@ -184,6 +187,20 @@ def _roles(conn: sqlite3.Connection, person_id: int, unit_code: str) -> list[Rol
     rows = conn.execute("SELECT role FROM memberships WHERE person_id=? AND unit_code=? "
                         "ORDER BY role", (person_id, unit_code)).fetchall()
     return [Role(r["role"]) for r in rows]
+
+
+def _still_admin(conn: sqlite3.Connection, actor: str, unit_code: str) -> None:
+    """A person acting from chat must still be admin of the unit or a unit above it when the
+    change is written: two admins demoting each other at once were both checked against the
+    roles read before either change (the command line, 'cli', may do anything)."""
+    if not actor.startswith("person:"):
+        return
+    if conn.execute(
+            "WITH RECURSIVE up(code) AS (SELECT ? UNION SELECT u.parent_code FROM units u JOIN"
+            " up ON u.code = up.code WHERE u.parent_code IS NOT NULL) SELECT 1 FROM memberships"
+            " WHERE person_id=? AND role='admin' AND unit_code IN (SELECT code FROM up)",
+            (unit_code, int(actor.removeprefix("person:")))).fetchone() is None:
+        raise RosterRefused("not_yours")
 
 
 def _keep_an_admin(conn: sqlite3.Connection, person_id: int, unit_code: str, actor: str,

@@ -58,6 +58,17 @@ class Attachment:
     data: bytes
 
 
+# What Telegram's sendPhoto takes, by the file's first bytes (anything else is refused by
+# Telegram for every recipient: better refused before anything is queued).
+PICTURE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+TEXT_MAX = 20_000  # characters: five Telegram messages; a wrong file is refused, not spammed
+
+
+def is_picture(data: bytes) -> bool:
+    """JPEG, PNG, GIF or WebP, by the first bytes."""
+    return data.startswith(PICTURE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
 @dataclass(frozen=True)
 class BroadcastDraft:
     audience: Audience

@@ -419,6 +419,8 @@ ROSTER_BACK_UNIT = "↩ Về đơn vị"
 ROSTER_UNKNOWN_INVITE = "Không có mã mời này (hoặc đã bị xóa)."
 ROSTER_ALREADY_REVOKED = "Mã mời này đã được thu hồi trước đó."
 ROSTER_NOT_MEMBER = "Người này không còn trong đơn vị (có thể vừa được người khác gỡ)."
+ROSTER_RETIRED = ("Đơn vị này đã thôi hoạt động (giải thể hoặc sáp nhập), nên không tạo mã mời "
+                  "vào đơn vị được nữa.")
 ROSTER_LAST_ADMIN = ("Bạn là cán bộ quản trị duy nhất của đơn vị này nên không thể tự gỡ mình "
                      "hay tự đổi vai trò. Hãy mời thêm một cán bộ quản trị trước.")
 ROSTER_NO_INVITES = "Đơn vị này không có mã mời nào đang mở."
@@ -625,6 +627,12 @@ def not_sent(names: list[str]) -> str:
 NOT_STARTED_YET = "Kỳ báo cáo này chưa bắt đầu."
 NO_DRAFT = "Báo cáo này không còn bản nháp (có thể đã được gửi hoặc hủy)."
 NO_DRAFT_TO_SEND = "Báo cáo này không còn bản nháp (có thể đã được gửi)."
+
+
+def no_longer_officer(unit: str) -> str:
+    return (f"Bạn không còn là cán bộ báo cáo của {unit}, nên không làm tiếp báo cáo này được. "
+            "Những câu đã trả lời vẫn được giữ cho đơn vị.")
+
 NO_DRAFT_TO_CANCEL = "Không có bản nháp nào để hủy."
 NOTHING_IN_PROGRESS = "Bạn không có báo cáo nào đang làm. Gõ /baocao để xem danh sách."
 NOT_A_PHOTO_QUESTION = "Bạn chưa ở câu hỏi cần ảnh. Gõ /baocao để tiếp tục báo cáo."
@@ -1689,6 +1697,10 @@ BROADCAST_NOT_YOURS = "Bạn chỉ hủy được thông báo của mình hoặc
 BROADCAST_NOTHING_UNCONFIRMED = "Mọi người nhận đã xác nhận thông báo này."
 BROADCAST_NO_ACK = "Thông báo này không yêu cầu xác nhận đã nhận."
 BROADCAST_NOBODY = "Không có ai trong phạm vi đã chọn."
+BROADCAST_NOT_SENT_YET = ("Thông báo này chưa được gửi đi (đang chờ đến giờ gửi hoặc đã hủy), "
+                          "nên chưa có ai để nhắc lại.")
+BROADCAST_NOT_A_PICTURE = ("Tệp gửi kèm không phải là ảnh (JPEG, PNG, GIF hoặc WebP). Vui lòng "
+                           "gửi ảnh, hoặc gửi tệp dưới dạng tài liệu.")
 
 
 def broadcast_heading(sender: str) -> str:
@@ -1714,6 +1726,16 @@ def broadcast_unknown_unit(code: str) -> str:
 
 def broadcast_unknown_report(template: str, period: str) -> str:
     return f"Không có báo cáo {template} kỳ {period}."
+
+
+def broadcast_period_not_started(period: str, start: str) -> str:
+    return (f"Kỳ {period} bắt đầu từ ngày {start}: chưa đơn vị nào phải gửi báo cáo kỳ này. "
+            "Vui lòng chọn kỳ khác.")
+
+
+def broadcast_text_too_long(limit: int) -> str:
+    return (f"Nội dung thông báo dài quá {vnformat.number(limit)} ký tự. Vui lòng rút gọn, "
+            "hoặc đưa đường dẫn tới văn bản đầy đủ vào nội dung.")
 
 
 def broadcast_missing_part(title: str, period: str) -> str:

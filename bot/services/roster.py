@@ -33,6 +33,7 @@ class Why(StrEnum):
     REVOKED = "revoked"  # the invite was revoked already
     NOT_MEMBER = "not_member"
     LAST_ADMIN = "last_admin"
+    RETIRED = "retired"  # a retired unit takes nobody new
 
 
 class Denied(Exception):
@@ -67,8 +68,10 @@ def _check_unit(scope: Scope, code: str, units: Mapping[str, Unit]) -> Unit:
 async def new_invite(storage: Storage, scope: Scope, unit_code: str, role: Role, actor: str,
                      now: datetime, units: Mapping[str, Unit]) -> Invite:
     """An invite to the unit with the role, for one person, valid CHAT_INVITE_DAYS days. An
-    admin can make admin invites for the units of their subtree only (never above it)."""
-    _check_unit(scope, unit_code, units)
+    admin can make admin invites for the units of their subtree only (never above it), and
+    none for a retired unit (whoever joined it would have nothing to report)."""
+    if _check_unit(scope, unit_code, units).retired:
+        raise Denied(Why.RETIRED, unit_code)
     try:
         return await create_invite(storage, unit_code, role, CHAT_INVITE_USES,
                                    CHAT_INVITE_DAYS, now, actor)

@@ -85,7 +85,13 @@ async def on_photo(deps: Deps, ctx: Ctx, file_id: str) -> list[Reply]:
 
 
 async def _no_draft(deps: Deps, ctx: Ctx) -> list[Reply]:
+    ref = ctx.conversation.report
     ctx.conversation.clear()
+    if ref is not None and ref.unit not in {u.code for u in ctx.officer_units}:
+        # taken out of the unit (or made supervisor) while answering: the draft is there
+        unit = (await deps.units.tree()).units.get(ref.unit)
+        note = M.no_longer_officer(unit.name if unit is not None else ref.unit)
+        return [Reply(note), *await catalogue.report_list(deps, ctx)]
     return [Reply(M.NO_DRAFT), *await catalogue.report_list(deps, ctx)]
 
 

@@ -94,6 +94,7 @@ def _denied(e: Denied) -> str:
         Why.REVOKED: M.ROSTER_ALREADY_REVOKED,
         Why.NOT_MEMBER: M.ROSTER_NOT_MEMBER,
         Why.LAST_ADMIN: M.ROSTER_LAST_ADMIN,
+        Why.RETIRED: M.ROSTER_RETIRED,
     }[e.why]
 
 
