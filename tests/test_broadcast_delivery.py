@@ -255,3 +255,36 @@ async def test_the_limiter_stays_under_the_messengers_window(storage: SqliteStor
     assert await states(storage, broadcast) == {"sent": 90}
     assert stats.limited == 0 and stats.messages == 90
     assert c.record_lag_count == 90 and c.record_lag_max < 1.0
+
+
+async def test_the_pump_runs_its_ticks_and_picks_up_rows_written_later(
+        storage: SqliteStorage) -> None:
+    """Rows written after the start (by `baocao broadcast create` in another process, or by a
+    tick starting a due broadcast) are found by the next poll; a failing tick stops nothing."""
+    people = recipients(4)
+    await storage.db.write(lambda conn: write_people(conn, people))
+    seen: list[datetime] = []
+    started: list[int] = []
+
+    async def failing(now: datetime) -> None:
+        raise RuntimeError("a bug in another tick")
+
+    async def start_due(now: datetime) -> None:
+        seen.append(now)
+        if len(seen) == 3 and not started:
+            started.append(await storage.db.write(
+                lambda conn: write_broadcast(conn, people, "Họp lúc 14:00")))
+
+    with FakeBotAPI() as fake:
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            c = courier(storage, bot)
+            c.start()
+            pump = BroadcastPump(storage, [c], clock, ticks=[failing, start_due])
+            pump.start()
+            await until(lambda: _true(bool(started)), "a tick started the broadcast")
+            await until(lambda: _no_open(storage, started[0]), "delivered")
+            await pump.stop()
+            await c.stop()
+        counts = fake.message_counts()
+    assert seen[0] == clock() and len(seen) >= 3
+    assert counts == {FIRST_CHAT + i: 1 for i in range(4)} and pump.claimed == 4
