@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import random
-import resource
 import signal
 import sqlite3
 import subprocess
@@ -195,12 +194,55 @@ def report(title: str, r: dict[str, Any], recipients: int) -> None:
               " not recorded")
 
 
-async def measure(recipients: int, blocked: float, seed_: int, kill: bool = True
-                  ) -> list[dict[str, Any]]:
+async def plain_sends(server: StandIn, calls: int) -> dict[str, Any]:
+    """The anchor measured in the same run: `calls` plain sendMessage calls to as many chats
+    through python-telegram-bot's client, as one would write them (16 at once, aiolimiter at
+    30 a second, sleep `retry_after` on a 429), against the same stand-in and limits."""
+    from aiolimiter import AsyncLimiter
+    from telegram import Bot
+    from telegram.error import RetryAfter
+    from telegram.request import HTTPXRequest
+
+    from bench.standin import TOKEN
+
+    server.flood(per_second=TELEGRAM_RATE, burst=TELEGRAM_RATE, per_chat_per_second=1.0,
+                 chat_burst=3.0)
+    limiter = AsyncLimiter(TELEGRAM_RATE, 1)
+    chats = iter(range(FIRST_CHAT, FIRST_CHAT + calls))
+
+    async def worker(bot: Bot) -> None:
+        for chat in chats:
+            while True:
+                await limiter.acquire()
+                try:
+                    await bot.send_message(chat, TEXT)
+                    break
+                except RetryAfter as e:
+                    wait = e.retry_after
+                    await asyncio.sleep(wait if isinstance(wait, int | float)
+                                        else wait.total_seconds())
+
+    request = HTTPXRequest(connection_pool_size=16)
+    async with Bot(TOKEN, base_url=server.base_url, request=request) as bot:
+        await asyncio.gather(*(worker(bot) for _ in range(16)))
+    stats = server.flood_stats()
+    duration = stats["last"] - stats["first"]
+    return {"calls": stats["calls"], "too_many": stats["too_many"], "duration": duration,
+            "rate": (sum(stats["counts"].values()) - 1) / duration if duration else 0.0}
+
+
+async def measure(recipients: int, blocked: float, seed_: int, kill: bool = True,
+                  anchor: int = 0) -> list[dict[str, Any]]:
     rng = random.Random(seed_)
     results = []
     with tempfile.TemporaryDirectory() as tmp, StandIn() as server:
         folder = write_reports(Path(tmp) / "reports", {"bench": template_toml("bench")})
+        if anchor:
+            a = await plain_sends(server, anchor)
+            print(f"\n== anchor: {anchor:,} plain sendMessage calls (PTB, aiolimiter 30/s) ==")
+            print(f"messages accepted {a['rate']:.2f}/s = {100 * a['rate'] / TELEGRAM_RATE:.1f}%"
+                  f" of {TELEGRAM_RATE:.0f}/s; calls answered 429: {a['too_many']:,} ="
+                  f" {100 * a['too_many'] / max(1, a['calls']):.2f}% of {a['calls']:,}")
         plain = await one_run(server, folder, Path(tmp), recipients, blocked, rng, kill=False)
         report("run to the end", plain, recipients)
         results.append(plain)
@@ -215,6 +257,16 @@ async def measure(recipients: int, blocked: float, seed_: int, kill: bool = True
 # --- the bot's process ---------------------------------------------------------------------
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS since its exec (VmHWM; getrusage's ru_maxrss would count the
+    bench process this one was forked from)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 async def serve_bot(db: Path, base_url: str, folder: Path) -> None:
     from bench.live import live_bot  # the bot's process only
     from handlers.telegram.app import APP_KEY
@@ -227,7 +279,7 @@ async def serve_bot(db: Path, base_url: str, folder: Path) -> None:
         courier = application.bot_data[APP_KEY].channels.courier("telegram")
         figures = {"lag_max": courier.record_lag_max, "lag_count": courier.record_lag_count,
                    "lag_mean": courier.record_lag_total / max(1, courier.record_lag_count),
-                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                   "rss_mb": peak_rss_mb()}
     print(json.dumps(figures), flush=True)
 
 
@@ -237,6 +289,8 @@ def main() -> None:
     parser.add_argument("--blocked", type=float, default=0.01, help="share answering 403")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-kill", action="store_true", help="only the run to the end")
+    parser.add_argument("--anchor", type=int, default=2000, metavar="N",
+                        help="plain sendMessage calls measured first (0: none)")
     parser.add_argument("--bot", nargs=3, metavar=("DB", "URL", "REPORTS"),
                         help=argparse.SUPPRESS)  # the bot's own process
     args = parser.parse_args()
@@ -244,7 +298,8 @@ def main() -> None:
     if args.bot:
         asyncio.run(serve_bot(Path(args.bot[0]), args.bot[1], Path(args.bot[2])))
         return
-    asyncio.run(measure(args.recipients, args.blocked, args.seed, kill=not args.no_kill))
+    asyncio.run(measure(args.recipients, args.blocked, args.seed, kill=not args.no_kill,
+                        anchor=args.anchor))
 
 
 if __name__ == "__main__":

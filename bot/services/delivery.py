@@ -97,7 +97,6 @@ class Parcel:
     attempts: int = 0
     recovered: bool = False  # read back after a restart: perhaps delivered before it
     broadcast: bool = False  # a broadcast's row, claimed by the pump: recorded at once
-    settled_at: float = 0.0  # monotonic, when the messenger accepted it (broadcasts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,8 +403,7 @@ class Courier:
         self._settled.append((parcel.row, state))
         if parcel.broadcast:
             self.broadcasts_queued -= 1
-            parcel.settled_at = time.monotonic()
-            self._settled_broadcasts.append(parcel.settled_at)
+            self._settled_broadcasts.append(time.monotonic())
             self._record_now = True
         self._to_record.set()
 
