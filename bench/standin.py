@@ -122,6 +122,25 @@ class StandIn:
         answer: dict[str, Any] = await asyncio.to_thread(self._conn.recv)
         return Result(**answer)
 
+    def flood(self, *, per_second: float = 30.0, burst: float = 30.0,
+              per_chat_per_second: float = 1.0, chat_burst: float = 3.0,
+              blocked: list[int] | None = None) -> None:
+        """Enforce Telegram's flood limits on sendMessage from now on (429 with retry_after
+        over them, nothing sent), answer 403 "blocked" for `blocked` chats, and count every
+        message per chat (counters start again at zero)."""
+        assert self._conn is not None, "start() first"
+        self._conn.send({"cmd": "flood", "limits": [per_second, burst, per_chat_per_second,
+                                                    chat_burst], "blocked": blocked or []})
+        self._conn.recv()
+
+    def flood_stats(self) -> dict[str, Any]:
+        """{"counts": {chat: messages}, "calls", "too_many", "forbidden", "first", "last"
+        (seconds, server's clock, of the first and last message accepted)}."""
+        assert self._conn is not None, "start() first"
+        self._conn.send({"cmd": "flood_stats"})
+        answer: dict[str, Any] = self._conn.recv()
+        return answer
+
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(OSError):
@@ -163,6 +182,7 @@ class _Server:
         self.requests = self.polls = self.empty_polls = 0
         self.run: _Run | None = None
         self.stopped = asyncio.Event()
+        self.flood: _Flood | None = None
 
     async def main(self) -> None:
         loop = asyncio.get_running_loop()
@@ -181,6 +201,15 @@ class _Server:
             return
         if command["cmd"] == "stop":
             self.stopped.set()
+        elif command["cmd"] == "flood":
+            rate, burst, per_chat, chat_burst = command["limits"]
+            self.flood = _Flood(rate, burst, per_chat, chat_burst, set(command["blocked"]))
+            self.conn.send(True)
+        elif command["cmd"] == "flood_stats":
+            flood = self.flood
+            self.conn.send({} if flood is None else {
+                "counts": flood.counts, "calls": flood.calls, "too_many": flood.too_many,
+                "forbidden": flood.forbidden, "first": flood.first, "last": flood.last})
         elif command["cmd"] == "run":
             asyncio.get_running_loop().create_task(self._drive(command))
 
@@ -222,9 +251,16 @@ class _Server:
                 f'"type":"private","first_name":"Cán bộ"}},"from":{BOT_USER},'
                 f'"text":{json.dumps(text, ensure_ascii=False)}{keyboard}}}').encode()
 
-    def answer(self, method: str, params: dict[str, str]) -> bytes:
-        """Every method but getUpdates, answered at once."""
+    def answer(self, method: str, params: dict[str, str]) -> tuple[int, bytes]:
+        """Every method but getUpdates, answered at once: (HTTP status, body)."""
         self.requests += 1
+        if method == "sendmessage" and self.flood is not None:
+            refused = self.flood.refuse(int(params["chat_id"]))
+            if refused is not None:
+                return refused
+        return 200, self._answer(method, params)
+
+    def _answer(self, method: str, params: dict[str, str]) -> bytes:
         if method == "sendmessage":
             chat = int(params["chat_id"])
             text = params.get("text", "")
@@ -382,6 +418,65 @@ class _Run:
                     self._free(user)
 
 
+STATUS_LINES = {200: b"HTTP/1.1 200 OK", 403: b"HTTP/1.1 403 Forbidden",
+                429: b"HTTP/1.1 429 Too Many Requests"}
+
+
+class _Bucket:
+    """A token bucket: `rate` a second, at most `burst` saved up (full at first)."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is there (0: now)."""
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+class _Flood:
+    """Telegram's flood limits on sendMessage, blocked chats, and messages counted per chat
+    (bench/broadcast.py)."""
+
+    def __init__(self, per_second: float, burst: float, per_chat: float, chat_burst: float,
+                 blocked: set[int]) -> None:
+        self.limits = (per_second, burst, per_chat, chat_burst)
+        self.blocked = blocked
+        self.overall: _Bucket | None = None
+        self.chats: dict[int, _Bucket] = {}
+        self.counts: dict[int, int] = {}
+        self.calls = self.too_many = self.forbidden = 0
+        self.first = self.last = 0.0
+
+    def refuse(self, chat: int) -> tuple[int, bytes] | None:
+        """The error answer for this call, or None (then it is sent and counted)."""
+        now = time.perf_counter()
+        self.calls += 1
+        per_second, burst, per_chat, chat_burst = self.limits
+        if self.overall is None:
+            self.overall = _Bucket(per_second, burst, now)
+        if chat in self.blocked:  # Telegram answers this before looking at the limits
+            self.forbidden += 1
+            return 403, (b'{"ok":false,"error_code":403,'
+                         b'"description":"Forbidden: bot was blocked by the user"}')
+        bucket = self.chats.get(chat)
+        if bucket is None:
+            bucket = self.chats[chat] = _Bucket(per_chat, chat_burst, now)
+        wait = max(self.overall.wait(now), bucket.wait(now))
+        if wait > 0:
+            self.too_many += 1
+            seconds = max(1, int(wait + 0.999))
+            return 429, (b'{"ok":false,"error_code":429,"description":"Too Many Requests:'
+                         b' retry after %d","parameters":{"retry_after":%d}}' % (seconds, seconds))
+        self.overall.tokens -= 1
+        bucket.tokens -= 1
+        self.counts[chat] = self.counts.get(chat, 0) + 1
+        self.first = self.first or now
+        self.last = now
+        return None
+
+
 class _Http(asyncio.Protocol):
     """HTTP/1.1 with keep-alive, one request at a time per connection (as httpx sends)."""
 
@@ -421,18 +516,20 @@ class _Http(asyncio.Protocol):
             if body else {})
         method = method.lower()
         if method != "getupdates":
-            self._respond(self.server.answer(method, params))
+            self._respond(*self.server.answer(method, params))
             return
         self.busy = True  # a long poll: answered when updates come, or at its timeout
         self.server.requests += 1
         task = asyncio.get_running_loop().create_task(self.server.get_updates(params))
-        task.add_done_callback(lambda t: None if t.cancelled() else self._respond(t.result()))
+        task.add_done_callback(
+            lambda t: None if t.cancelled() else self._respond(200, t.result()))
 
-    def _respond(self, payload: bytes) -> None:
+    def _respond(self, status: int, payload: bytes) -> None:
         self.busy = False
         if self.transport is None or self.transport.is_closing():
             return
-        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        line = STATUS_LINES[status]
+        self.transport.write(line + b"\r\nContent-Type: application/json\r\n"
                              b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n"
                              + payload)
         if self.buffer:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from bot.app import App
 from bot.config import Config
 from bot.scheduler import Scheduler
+from bot.services.broadcast_pump import BroadcastPump, Tick
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 5.0
@@ -39,11 +42,26 @@ async def start_zalo(app: App, config: Config) -> Receiver | None:
     return channel
 
 
+async def start_broadcasts(app: App, clock: Callable[[], datetime],
+                           ticks: list[Tick] | None = None) -> BroadcastPump:
+    """Once every channel's courier is registered: rows a stopped run had claimed go back to
+    'pending', and the pump feeds broadcasts to the couriers (one sender for everything)."""
+    released = await app.storage.release_claimed_broadcast_rows()
+    if released:
+        log.info("%d broadcast messages claimed before a stop go out again", released)
+    pump = BroadcastPump(app.storage, app.channels.couriers(), clock, ticks)
+    app.channels.pump = pump
+    pump.start()
+    return pump
+
+
 async def stop_channels(app: App | None, scheduler: Scheduler | None,
                         receivers: list[Receiver]) -> None:
     """In order: no more reminder sweeps and no more updates; replies still queued get a few
     seconds to go out (the rest go after the next start); a sweep in progress ends, recording
     what it sent and releasing the rest; then the channels' clients close."""
+    if app is not None and app.channels.pump is not None:
+        await app.channels.pump.stop()  # claims nothing more; what it claimed may drain
     if scheduler is not None:
         scheduler.shutdown()
         scheduler.reminders.stopping = True  # the sweep sends nothing more

@@ -469,6 +469,10 @@ class SqliteStorage(RosterStore):
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE people SET reachable=? WHERE id=?", (int(reachable), person_id))
+            if not reachable:  # their broadcasts not yet claimed will not be tried
+                conn.execute("UPDATE outbox SET state='unreachable', done_at=? WHERE"
+                             " person_id=? AND state='pending' AND broadcast_id IS NOT NULL",
+                             (utcnow_iso(), person_id))
             _audit(conn, "system", "person.reachable", f"person:{person_id}",
                    {"reachable": reachable})
 
@@ -890,10 +894,33 @@ class SqliteStorage(RosterStore):
     # --- delivery: outbox and inbox ---------------------------------------------------------
 
     async def pending_outbox(self, channel: str) -> list[Stored]:
-        """Messages not yet delivered on this channel, oldest first (after a restart)."""
+        """Messages not yet delivered on this channel, oldest first (after a restart); not
+        a broadcast's rows: those are claimed a chunk at a time (`claim_broadcast_rows`), so
+        10,000 of them are never all in memory."""
         rows = await self.db.fetchall(
-            "SELECT * FROM outbox WHERE channel=? AND state='pending' ORDER BY id", (channel,))
+            "SELECT * FROM outbox WHERE channel=? AND state='pending' AND broadcast_id IS NULL"
+            " ORDER BY id", (channel,))
         return [_stored(r) for r in rows]
+
+    async def claim_broadcast_rows(self, channel: str, limit: int) -> list[Stored]:
+        """The oldest pending rows of broadcasts being sent (not cancelled), at most `limit`,
+        moved to 'sending' in one write: the sender has them in memory from here on."""
+        def work(conn: sqlite3.Connection) -> list[Any]:
+            return conn.execute(
+                "UPDATE outbox SET state='sending' WHERE id IN (SELECT o.id FROM outbox o"
+                " JOIN broadcasts b ON b.id = o.broadcast_id WHERE o.channel=? AND"
+                " o.state='pending' AND b.state='sending' ORDER BY o.id LIMIT ?)"
+                " RETURNING *", (channel, limit)).fetchall()
+        rows = await self.db.write(work)
+        return sorted((_stored(r) for r in rows), key=lambda s: s.id)  # RETURNING: any order
+
+    async def release_claimed_broadcast_rows(self) -> int:
+        """At start: rows a stopped sender had claimed go back to 'pending' (at least once
+        for the one in flight: see bot/services/delivery.py)."""
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute("UPDATE outbox SET state='pending' WHERE state='sending'"
+                                " AND broadcast_id IS NOT NULL").rowcount
+        return await self.db.write(work)
 
     async def reply_marks(self, channel: str) -> dict[str, int]:
         """chat → id of the last reply delivered there."""
@@ -919,7 +946,8 @@ class SqliteStorage(RosterStore):
             out = {}
             for table, column, extra in (("processed_events", "handled_at", ""),
                                          ("inbox", "received_at", ""),
-                                         ("outbox", "created_at", " AND state != 'pending'")):
+                                         ("outbox", "created_at",
+                                          " AND state NOT IN ('pending', 'sending')")):
                 cur = conn.execute(
                     f"DELETE FROM {table} WHERE rowid < COALESCE((SELECT MIN(rowid) FROM"
                     f" {table} WHERE {column} >= ?), (SELECT MAX(rowid) + 1 FROM {table}))"

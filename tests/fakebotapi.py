@@ -543,6 +543,7 @@ class FakeBotAPI:
         self._commands: list[JsonDict] = []
         self._webhook_url = ""
         self._failures: dict[str, list[FakeBotAPIError]] = {}
+        self._blocked: set[int] = set()  # chats whose user blocked the bot (403 on sending)
 
         self._limits: Limits | None = None
         self._overall: _TokenBucket | None = None
@@ -930,6 +931,19 @@ class FakeBotAPI:
         with self._cond:
             return [int(u["update_id"]) for u in self._updates]
 
+    def block(self, *chat_ids: int) -> None:
+        """From now on, sending to these chats answers 403 "bot was blocked by the user"."""
+        with self._cond:
+            self._blocked.update(chat_ids)
+
+    def message_counts(self) -> dict[int, int]:
+        """chat → messages the bot sent there so far (duplicates show as counts above 1)."""
+        with self._cond:
+            counts: dict[int, int] = {}
+            for m in self._messages:
+                counts[m["chat"]["id"]] = counts.get(m["chat"]["id"], 0) + 1
+            return counts
+
     def message_count(self, chat_id: int) -> int:
         """How many messages the bot has sent to ``chat_id`` so far."""
         with self._cond:
@@ -996,6 +1010,13 @@ class FakeBotAPI:
             self._cond.notify_all()
         if failure is not None:
             return failure.error_code, failure.to_json()
+        if self._blocked and method.lower() in SENDING_METHODS:
+            with self._cond:
+                blocked = str(params.get("chat_id")) in {str(c) for c in self._blocked}
+            if blocked:
+                self._count("forbidden")
+                return 403, FakeBotAPIError(
+                    403, "Forbidden: bot was blocked by the user").to_json()
         fault = self._roll_fault(method)
         if fault == "dropped":
             return None

@@ -55,6 +55,8 @@ SKIPPED = {
                                               "one)",
     ".venv/bin/python -m bench.export": "takes a minute at full size "
                                         "(tests/test_bench_export.py runs a small one)",
+    ".venv/bin/python -m bench.broadcast": "takes 12 minutes at full size "
+                                           "(tests/test_bench_broadcast.py runs a small one)",
 }
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.dialogue import Reply
 from bot.domain.text import fold
 from bot.services.delivery import Courier, Outcome
 from storage.models import Person
+
+if TYPE_CHECKING:
+    from bot.services.broadcast_pump import BroadcastPump
 
 log = logging.getLogger(__name__)
 __all__ = ["Channels", "CommandText", "Inbound", "Outcome", "Pressed", "Sender",
@@ -67,6 +70,7 @@ class Channels:
     def __init__(self) -> None:
         self._senders: dict[str, Sender] = {}
         self._couriers: dict[str, Courier] = {}
+        self.pump: BroadcastPump | None = None  # feeds the couriers broadcasts' rows
 
     def register(self, channel: str, sender: Sender) -> None:
         self._senders[channel] = sender

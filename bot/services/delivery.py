@@ -12,6 +12,22 @@ reminders and broadcasts waiting for the same limiter.
 A message that was in flight when the process died is sent again after the restart: the
 messenger cannot tell whether it arrived, and a repeated "✓ Đã lưu" is harmless where a
 missing one makes the officer retype into the next question.
+
+Broadcasts (announcements) are at least once too, for the same reason: their rows are claimed
+a chunk at a time (pending → sending, bot/services/broadcast_pump.py) and each is recorded as
+soon as the messenger accepted it (no RECORD_AFTER wait), so after a crash only a message in
+flight, or accepted in the millisecond before its record, goes out twice; the rows still
+'sending' go back to 'pending' at start. A repeated announcement costs a glance; an officer
+who never got "hạn báo cáo lùi đến 10/6" misses a deadline. At most once would need the
+messenger to tell us what arrived, and it cannot.
+
+Replies keep their priority over a broadcast in progress at the channel's limiter too: at most
+BACKGROUND_AT_LIMITER reminders or broadcast messages wait there at once, so a reply waits
+behind a couple of them, not behind every worker's. The channel's limiter keeps a little below
+the messenger's rate (OVERALL_MARGIN): the messenger's bucket then refills faster than it is
+used and the network's jitter does not bunch calls over it (bench/broadcast.py). Its burst
+stays at the messenger's 30: a burst of 3 spaced replies to 50 officers answering at once so
+far apart that they retyped (tests/test_e2e_delivery.py's burst of 50 failed with it).
 """
 
 from __future__ import annotations
@@ -39,6 +55,9 @@ REPLY, REMINDER, BROADCAST = 0, 1, 2  # priorities: lower goes first
 # meanwhile (a write per reply cost the one-at-a-time dialogue bench ~15%), and a crash in the
 # gap only makes the next start send those replies again.
 RECORD_AFTER = 0.02
+BACKGROUND_AT_LIMITER = 2  # reminders and broadcast messages waiting at the channel's limiter
+OVERALL_MARGIN = 0.98  # of the configured rate: the messenger's window is never overshot
+OVERALL_BURST = 30  # messages at once after a pause (as the messenger allows)
 SENT, UNREACHABLE, FAILED = "sent", "unreachable", "failed"  # outbox states once settled
 Outcome = Literal["sent", "blocked", "failed"]  # of a push
 Payload = dict[str, Any]  # one call of the channel's API, as its renderer built it
@@ -79,6 +98,7 @@ class Parcel:
     done: asyncio.Future[str] | None = None  # told the outcome (pushes wait for it)
     attempts: int = 0
     recovered: bool = False  # read back after a restart: perhaps delivered before it
+    broadcast: bool = False  # a broadcast's row, claimed by the pump: recorded at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +136,10 @@ class Courier:
         self._record = record  # settles outbox rows (id, state), in batches
         self._unreachable = unreachable  # person id → marked unreachable
         self.limits = limits
-        self._overall = AsyncLimiter(limits.per_second, 1) if limits.per_second else None
+        burst = max(1, min(OVERALL_BURST, int(limits.per_second)))
+        self._overall = (AsyncLimiter(burst, burst / (limits.per_second * OVERALL_MARGIN))
+                         if limits.per_second else None)
+        self._background = asyncio.Semaphore(BACKGROUND_AT_LIMITER)
         self._chat_limits: dict[str, tuple[AsyncLimiter, float]] = {}
         self._chats: dict[str, deque[Parcel]] = {}
         self._busy: set[str] = set()  # chats queued, being served, or waiting to retry
@@ -128,11 +151,17 @@ class Courier:
         self._ready: asyncio.PriorityQueue[tuple[int, int, str]] = asyncio.PriorityQueue()
         self._order = itertools.count()
         self._settled: list[tuple[int, str]] = []
+        self._settled_broadcasts: list[float] = []  # when each settled broadcast row was
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: set[asyncio.TimerHandle] = set()
         self._workers = workers
         self._push_attempts = push_attempts
         self._to_record = asyncio.Event()  # set when something was settled
+        self._record_now = False  # a broadcast row was settled: no RECORD_AFTER wait
+        self.broadcasts_queued = 0  # broadcast parcels not settled yet (the pump's gauge)
+        # accepted by the messenger → recorded, for broadcast rows (seconds)
+        self.record_lag_max = self.record_lag_total = 0.0
+        self.record_lag_count = 0
         self._flushing = asyncio.Lock()
         self.delivered = 0  # counters for logs and benchmarks
         self.retried = 0
@@ -168,6 +197,7 @@ class Courier:
                 if parcel.done is not None and not parcel.done.done():
                     parcel.done.set_result(FAILED)
         self._chats.clear()
+        self.broadcasts_queued = 0
         self._busy.clear()
         for chat in list(self._idle):
             self._wake_idle(chat)
@@ -189,6 +219,7 @@ class Courier:
             if queue is None:
                 queue = self._chats[chat] = deque()
             queue.append(parcel)
+            self.broadcasts_queued += parcel.broadcast
             if chat not in self._busy:
                 self._busy.add(chat)
                 self._ready.put_nowait((parcel.message.priority, next(self._order), chat))
@@ -206,10 +237,10 @@ class Courier:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def stored(self, rows: list[Stored]) -> list[Parcel]:
-        """Parcels for outbox rows read back from the database."""
-        return [Parcel(r.message, json.loads(r.message.payload), r.id, recovered=True)
-                for r in rows]
+    def stored(self, rows: list[Stored], broadcast: bool = False) -> list[Parcel]:
+        """Parcels for outbox rows read back from the database (or claimed broadcast rows)."""
+        return [Parcel(r.message, json.loads(r.message.payload), r.id, recovered=True,
+                       broadcast=broadcast) for r in rows]
 
     def typed_before_last_reply(self, chat_id: str, message_id: int | None) -> bool:
         """Was the person's message written before our latest reply reached them? (Telegram
@@ -274,7 +305,7 @@ class Courier:
         attempt: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._attempt[chat] = attempt
         try:
-            await self._limit(chat)
+            await self._limit(chat, parcel.message.priority)
             message_id = await self.transport.deliver(chat, parcel.payload)
         except RetryLater as e:
             self.retried += 1
@@ -334,8 +365,9 @@ class Courier:
                 attempt.set_result(None)
         self._next(chat)
 
-    async def _limit(self, chat: str) -> None:
-        """Wait for the chat's own limit, then for the channel's."""
+    async def _limit(self, chat: str, priority: int) -> None:
+        """Wait for the chat's own limit, then for the channel's (where a reply waits behind
+        at most BACKGROUND_AT_LIMITER others)."""
         if self.limits.per_chat_per_second:
             limiter, _ = self._chat_limits.get(chat) or (None, 0.0)
             if limiter is None:
@@ -343,28 +375,39 @@ class Courier:
                 limiter = AsyncLimiter(burst, burst / self.limits.per_chat_per_second)
             self._chat_limits[chat] = (limiter, time.monotonic())
             await limiter.acquire()
-        if self._overall is not None:
+        if self._overall is None:
+            return
+        if priority == REPLY:
             await self._overall.acquire()
+        else:
+            async with self._background:
+                await self._overall.acquire()
 
     def _settle(self, chat: str, state: str) -> None:
         """The head message of the chat is done (delivered or given up)."""
         parcel = self._chats[chat].popleft()
-        if parcel.row is not None:
-            self._settled.append((parcel.row, state))
-            self._to_record.set()
+        self._settled_one(parcel, state)
         if parcel.done is not None and not parcel.done.done():
             parcel.done.set_result(state)
 
     def _drop_chat(self, chat: str, state: str) -> None:
         queue = self._chats.pop(chat, deque())
         for parcel in queue:
-            if parcel.row is not None:
-                self._settled.append((parcel.row, state))
-                self._to_record.set()
+            self._settled_one(parcel, state)
             if parcel.done is not None and not parcel.done.done():
                 parcel.done.set_result(state)
         self._busy.discard(chat)
         self._wake_idle(chat)
+
+    def _settled_one(self, parcel: Parcel, state: str) -> None:
+        if parcel.row is None:
+            return
+        self._settled.append((parcel.row, state))
+        if parcel.broadcast:
+            self.broadcasts_queued -= 1
+            self._settled_broadcasts.append(time.monotonic())
+            self._record_now = True
+        self._to_record.set()
 
     def _next(self, chat: str) -> None:
         queue = self._chats.get(chat)
@@ -396,14 +439,22 @@ class Courier:
                 return
             settled, self._settled = self._settled, []
             marks, self._new_marks = self._new_marks, {}
+            times, self._settled_broadcasts = self._settled_broadcasts, []
             try:
                 await self._record(settled, marks)
             except BaseException as e:  # recorded next time (recording twice is harmless)
                 self._settled[:0] = settled
                 self._new_marks = {**marks, **self._new_marks}
+                self._settled_broadcasts[:0] = times
                 if not isinstance(e, Exception):
                     raise  # cancelled: stop() flushes once more
                 log.exception("could not record %d delivered messages", len(settled))
+            else:
+                now = time.monotonic()
+                for at in times:
+                    self.record_lag_max = max(self.record_lag_max, now - at)
+                    self.record_lag_total += now - at
+                self.record_lag_count += len(times)
 
     async def _flush_forever(self) -> None:
         """Record soon after something is settled (RECORD_AFTER); what settles meanwhile or
@@ -412,7 +463,9 @@ class Courier:
         send again."""
         while True:
             await self._to_record.wait()
-            await asyncio.sleep(RECORD_AFTER)
+            if not self._record_now:  # a broadcast's row is recorded at once (see top)
+                await asyncio.sleep(RECORD_AFTER)
+            self._record_now = False
             self._to_record.clear()
             await self.flush()
             self._forget_idle_limits()

@@ -24,7 +24,7 @@ from bot.config import (
 from bot.scheduler import SWEEP_EVERY, Scheduler
 from bot.services.delivery import Courier, Limits
 from bot.services.reporting import Clock
-from handlers.lifecycle import start_zalo, stop_channels
+from handlers.lifecycle import start_broadcasts, start_zalo, stop_channels
 from handlers.telegram.app import (
     APP_KEY,
     CHANNEL,
@@ -82,6 +82,7 @@ async def start_services(application: AnyApplication, config: Config, *,
     zalo = await start_zalo(app, config)
     if zalo is not None:
         application.bot_data[RECEIVERS_KEY] = [zalo]
+    await start_broadcasts(app, clock)
     if sweep_every is not None:
         scheduler = Scheduler(app.reminders, app.channels, every=sweep_every,
                               digests=app.digests)

@@ -9,10 +9,10 @@ import signal
 import sys
 
 from bot import logs
-from bot.app import build_app, tune_runtime
+from bot.app import build_app, system_clock, tune_runtime
 from bot.config import Config
 from bot.scheduler import Scheduler
-from handlers.lifecycle import Receiver, start_zalo, stop_channels
+from handlers.lifecycle import Receiver, start_broadcasts, start_zalo, stop_channels
 from handlers.zalo.channel import StartError
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ async def _serve(config: Config) -> int:
         zalo = await start_zalo(app, config)
         assert zalo is not None  # run_problems: a token is there
         receivers.append(zalo)
+        await start_broadcasts(app, system_clock)
         scheduler = Scheduler(app.reminders, app.channels, digests=app.digests)
         scheduler.start()
         tune_runtime()
