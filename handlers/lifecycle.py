@@ -13,6 +13,7 @@ from bot.app import App
 from bot.config import Config
 from bot.scheduler import Scheduler
 from bot.services.broadcast_pump import BroadcastPump, Tick
+from bot.services.reporting.broadcast_chat import BroadcastProgress
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 5.0
@@ -49,6 +50,8 @@ async def start_broadcasts(app: App, clock: Callable[[], datetime],
     released = await app.storage.release_claimed_broadcast_rows()
     if released:
         log.info("%d broadcast messages claimed before a stop go out again", released)
+    if ticks is None:  # start what is due, close what is done, show progress and reports
+        ticks = [BroadcastProgress(app).tick]
     pump = BroadcastPump(app.storage, app.channels.couriers(), clock, ticks)
     app.channels.pump = pump
     pump.start()
