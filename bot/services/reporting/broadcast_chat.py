@@ -53,7 +53,7 @@ from bot.services.reporting import screens
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.lookup import on_screen
 from bot.services.reporting.tonghop import _chased
-from storage.models import Changes, Outgoing
+from storage.models import Outgoing
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -736,35 +736,29 @@ class BroadcastProgress:
     """The sender's per-second hook for the chat side: `tick(now)` starts what is due and
     closes what is done (the service's `tick`), edits the progress messages of announcements
     being sent (at most every PROGRESS_EVERY seconds, only when the figures changed), and
-    sends each finished one's final report to its creator, once. An announcement this hook
-    saw sending and finds done without the service's `tick` having said so (someone else
-    called it: wired twice) is reported too."""
+    sends each finished one's final report to its creator, once: which are reported is kept
+    in the database (`broadcasts.reported_at`), not in memory, so a restart or the service's
+    `tick` called elsewhere first changes nothing."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         self._shown: dict[int, tuple[datetime, str]] = {}
-        self._watched: set[int] = set()  # being sent at the last tick
-        self._reported: set[int] = set()  # final report written (this process)
 
     async def tick(self, now: datetime) -> None:
         service = self.app.broadcasts
-        finished = list(await service.tick(now))
-        sending = await self._sending()
-        ids = {bid for bid, _ in sending}
-        for bid in sorted(self._watched - ids - {s.id for s in finished}):
-            status = await service.status(bid)
-            if status.state == "done":
-                finished.append(status)
-        self._watched = ids
-        for status in finished:
+        for status in await service.tick(now):
             self._shown.pop(status.id, None)
-            if status.id in self._reported:
-                continue
-            self._reported.add(status.id)
+        sending = await self._sending()
+        # Every announcement done and not yet reported, read from the database (marked in the
+        # report's own transaction): a crash between its close and its report, or the service's
+        # tick called elsewhere first, still gets its report, once.
+        channels = [c.channel for c in self.app.channels.couriers()]
+        for bid in await service.store.unreported(channels):
+            self._shown.pop(bid, None)
             try:
-                await self._final(status)
+                await self._final(await service.status(bid), now)
             except Exception:  # one report that cannot be written must not stop the pump
-                log.exception("final report of broadcast %s failed", status.id)
+                log.exception("final report of broadcast %s failed", bid)
         for bid, target in sending:
             last = self._shown.get(bid)
             if last is not None and (now - last[0]).total_seconds() < PROGRESS_EVERY:
@@ -795,26 +789,27 @@ class BroadcastProgress:
         courier.enqueue([Parcel(Outgoing(channel, chat, json.dumps(p, ensure_ascii=False),
                                          None, None, REMINDER), p) for p in payloads])
 
-    async def _final(self, s: BroadcastStatus) -> None:
-        """The final figures: the progress message edited, and a new message (stored in the
-        outbox, so a crash delays it and never loses it) that notifies the creator."""
+    async def _final(self, s: BroadcastStatus, now: datetime) -> None:
+        """The final figures: the progress message edited, and a new message that notifies
+        the creator, written to the outbox with the mark that it was (one transaction: a
+        crash delays the report, never loses it, never doubles it)."""
         row = await self.app.broadcasts.get(s.id)
-        if row is None or row.progress is None:
+        if row is None or row.progress is None:  # nowhere to report: never asked again
+            await self.app.broadcasts.store.report(s.id, [], now)
             return
         channel, chat, _ = row.progress
+        courier = self.app.channels.courier(channel)
+        if courier is None:  # another process runs that channel: its own pump reports
+            return
         text = M.bc_final(s.id, s.delivered, s.recipients, s.unreachable, s.failed, s.ack,
                           s.acknowledged)
-        self._edit(row.progress, text)
-        courier = self.app.channels.courier(channel)
-        if courier is None:
-            log.info("final report of broadcast %s: channel %s not running here", s.id,
-                     channel)
-            return
         reply = Reply(text, [[Button.of(M.BUTTON_BC_OPEN_STATUS, BroadcastAction("open", s.id))]])
         payloads = courier.render(None, chat, [reply])
-        changes = Changes(actor=0, outbox=[
-            Outgoing(channel, chat, json.dumps(p, ensure_ascii=False), s.created_by, None,
-                     REMINDER) for p in payloads])
-        await self.app.storage.apply(changes)
+        outbox = [Outgoing(channel, chat, json.dumps(p, ensure_ascii=False), s.created_by, None,
+                           REMINDER) for p in payloads]
+        ids = await self.app.broadcasts.store.report(s.id, outbox, now)
+        if ids is None:  # reported already
+            return
+        self._edit(row.progress, text)
         courier.enqueue([Parcel(m, p, row_id) for m, p, row_id
-                         in zip(changes.outbox, payloads, changes.outbox_ids, strict=True)])
+                         in zip(outbox, payloads, ids, strict=True)])
