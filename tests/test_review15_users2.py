@@ -11,6 +11,7 @@ import pytest
 
 from bot.app import App
 from bot.domain.roles import Role
+from bot.services.channels import Inbound, Pressed
 from bot.services.reporting.broadcast_chat import BroadcastProgress
 from storage.models import Stored
 from tests.harness import Chat, Clock, Messenger, _render, deliver_through, join, make_app
@@ -66,3 +67,71 @@ async def test_final_report_survives_a_crash_between_done_and_the_report(app: Ap
         messenger.texts("admin")
     row = await app.storage.db.fetchone("SELECT reported_at FROM broadcasts WHERE id=1")
     assert row is not None and row["reported_at"] is not None
+
+
+async def test_a_long_preview_opened_by_a_button_is_not_cut(app: App) -> None:
+    """A 5,000-character announcement previewed by pressing «Xem trước» (Telegram edits the
+    pressed message, and an edit cannot be split): the whole text and the «✅ Gửi» button
+    reach the admin, not a preview cut at 4,096 characters without its end."""
+    from handlers.telegram.delivery import render
+    from handlers.telegram.render import TEXT_LIMIT
+    from handlers.text_render import utf16_units
+
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    long_text = "Nội dung dài. " * 350 + "HẾT THÔNG BÁO"
+    await compose(admin, long_text)
+    replies = admin.last
+    assert "HẾT THÔNG BÁO" in admin.text
+    pressed = Inbound("telegram", "5", pressed=Pressed("77", "⚙️ Bước 3/3", "Xem trước"))
+    calls = render(pressed, "5", replies)
+    shown = "".join(str(c["p"].get("text", "")) for c in calls)
+    assert "HẾT THÔNG BÁO" in shown
+    assert "Chưa bấm thì chưa có gì được gửi" in shown
+    assert all(utf16_units(str(c["p"].get("text", ""))) <= TEXT_LIMIT for c in calls)
+    assert "reply_markup" in calls[-1]["p"]  # «✅ Gửi» on the last part
+
+
+async def test_confirming_a_long_announcement_shows_the_confirmation(app: App) -> None:
+    """«✅ Đã nhận» pressed on an announcement of 4,090 characters: the pressed message plus
+    the mark is over Telegram's 4,096 and an edit cannot be split, so the mark was cut off
+    and the recipient never saw that the confirmation was taken."""
+    from bot.domain.broadcasts import Audience, BroadcastDraft
+    from bot.domain.buttons import AckBroadcast
+    from handlers.telegram.delivery import render
+
+    await join(app, "admin", "LC", Role.ADMIN)
+    officer = await join(app, "o1", "LC-BX-01")
+    admin = await app.storage.find_person("test", "admin")
+    text = "Chi tiết. " * 408 + "CUỐI"
+    bid = await app.broadcasts.create(BroadcastDraft(Audience(), text, ack=True), admin)
+    shown = "Thông báo\n\n" + text
+    replies = await officer._send(button=AckBroadcast(bid).pack(),
+                                  pressed=Pressed("9", shown, "✅ Đã nhận"))
+    assert (await app.broadcasts.status(bid)).acknowledged == 1
+    pressed = Inbound("telegram", "9", pressed=Pressed("9", shown, "✅ Đã nhận"))
+    calls = render(pressed, "9", replies)
+    texts = [str(c["p"].get("text", "")) for c in calls]
+    assert any("Đã xác nhận" in t or "đã xác nhận" in t for t in texts), texts[-1][-200:]
+    assert sum("CUỐI" in t for t in texts) <= 1  # the announcement is not sent again
+
+
+async def test_a_double_tap_on_the_confirmation_says_it_was_taken(app: App) -> None:
+    """«✅ Đã nhận» tapped twice on a slow phone: the second tap said the announcement was
+    old or "not sent to you"; it says it is already confirmed."""
+    from bot.domain.broadcasts import Audience, BroadcastDraft
+    from bot.domain.buttons import AckBroadcast
+
+    await join(app, "admin", "LC", Role.ADMIN)
+    officer = await join(app, "o1", "LC-BX-01")
+    outsider = await join(app, "sp1", "LC-SP-01")
+    admin = await app.storage.find_person("test", "admin")
+    bid = await app.broadcasts.create(
+        BroadcastDraft(Audience(units=("LC-BX",)), "Họp", ack=True), admin)
+    await officer.press(AckBroadcast(bid).pack())
+    await officer.press(AckBroadcast(bid).pack())
+    assert "đã xác nhận thông báo này rồi" in officer.text
+    assert "không gửi cho bạn" not in officer.text
+    await outsider.press(AckBroadcast(bid).pack())
+    assert "không gửi cho bạn" in outsider.text
+    assert (await app.broadcasts.status(bid)).acknowledged == 1

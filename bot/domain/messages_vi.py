@@ -77,6 +77,7 @@ BUTTON_BC_OPEN_STATUS = "📊 Xem tình hình"
 BC_ROLE_BUTTON = {Role.OFFICER: "Cán bộ báo cáo", Role.SUPERVISOR: "Cán bộ theo dõi",
                   Role.ADMIN: "Cán bộ quản trị"}
 BC_ACK_STALE = "Thông báo này đã cũ hoặc không gửi cho bạn, không cần xác nhận."
+BC_ACK_ALREADY = "✅ Bạn đã xác nhận thông báo này rồi, không cần xác nhận lại."
 BC_STATE_VI = {"scheduled": "🕒 đã hẹn", "sending": "⏳ đang gửi", "done": "✔ đã gửi xong",
                "cancelled": "✖ đã hủy"}
 BC_CANNOT_CANCEL = "Thông báo này đã bắt đầu gửi (hoặc đã hủy): không hủy được nữa."

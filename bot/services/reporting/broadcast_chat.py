@@ -70,6 +70,9 @@ LIST_LIMIT = 10
 PERIODS_SHOWN = 8
 MAX_TEXT = 10_000  # characters; channels split long text at their own limits
 PROGRESS_EVERY = 5.0  # seconds between two edits of a progress message
+# An announcement marked as confirmed in place only while the mark fits one message (an edit
+# cannot be split: Telegram's 4,096, less room for its UTF-16 count of emoji); else a new one.
+MARK_FITS = 4_000
 
 Draft = dict[str, Any]  # the conversation's JSON: s step, a audience, t text, k ack, u urgent,
 #                          at ISO time or absent (now), f the announcement followed up
@@ -698,10 +701,16 @@ async def acknowledge(deps: Deps, ctx: Ctx, data: AckBroadcast) -> list[Reply]:
     service = _service(deps)
     ok = service is not None and await service.acknowledge(data.broadcast_id, ctx.person.id)
     again = await screens.ask_again(deps, ctx, note=None)
-    if ok and ctx.pressed_text:  # the announcement itself says it was confirmed, and when
-        marked = f"{ctx.pressed_text}\n\n{M.bc_acked_mark(deps.local(ctx.now))}"
+    marked = f"{ctx.pressed_text}\n\n{M.bc_acked_mark(deps.local(ctx.now))}"
+    if ok and ctx.pressed_text and len(marked) <= MARK_FITS:
+        # the announcement itself says it was confirmed, and when
         return [Reply(marked, replace=True), *again]
-    text = M.bc_acked(deps.local(ctx.now)) if ok else M.BC_ACK_STALE
+    if ok:
+        text = M.bc_acked(deps.local(ctx.now))
+    elif service is not None and ctx.person.id in await service.store.acked(data.broadcast_id):
+        text = M.BC_ACK_ALREADY  # a double tap: not "not sent to you"
+    else:
+        text = M.BC_ACK_STALE
     return [Reply(text), *again]
 
 
