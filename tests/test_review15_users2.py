@@ -12,6 +12,7 @@ import pytest
 from bot.app import App
 from bot.domain.roles import Role
 from bot.services.channels import Inbound, Pressed
+from bot.services.delivery import RetryLater
 from bot.services.reporting.broadcast_chat import BroadcastProgress
 from storage.models import Stored
 from tests.harness import Chat, Clock, Messenger, _render, deliver_through, join, make_app
@@ -135,3 +136,47 @@ async def test_a_double_tap_on_the_confirmation_says_it_was_taken(app: App) -> N
     await outsider.press(AckBroadcast(bid).pack())
     assert "không gửi cho bạn" in outsider.text
     assert (await app.broadcasts.status(bid)).acknowledged == 1
+
+
+class Throttled(Messenger):
+    """The Bot API answering 429 to every edit of the admin's progress message (the chat is
+    held for retry_after: the test ends long before)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+        self.armed = False
+
+    async def deliver(self, chat_id: str, payload: dict[str, object]) -> int | None:
+        if self.armed and chat_id == "admin" and "đang gửi" in str(payload["text"]):
+            self.refused += 1
+            raise RetryLater(600)
+        return await super().deliver(chat_id, payload)
+
+
+async def test_progress_edits_do_not_pile_up_behind_a_429(app: App) -> None:
+    """editMessageText of the progress message answered 429 (retry after 10 minutes): one edit
+    waits, with the latest figures; the later ones are not queued behind it (each would hold
+    the admin's chat a second more, their own replies behind them)."""
+    messenger = Throttled()
+    courier = await deliver_through(app, messenger)
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    officers = [f"o{i}" for i in range(4)]
+    for uid in officers:
+        await join(app, uid, "LC-BX-01")
+    await compose(admin)
+    send = next(b for r in admin.last for b in r.flat_buttons() if "Gửi" in b.label)
+    await admin._send(button=send.data, pressed=Pressed("12", admin.text, send.label))
+    messenger.armed = True
+    progress = BroadcastProgress(app)
+    now = app.reporting.clock()
+    rows = await broadcast_rows(app)
+    for i, uid in enumerate(officers):
+        courier.enqueue(courier.stored([r for r in rows if r.message.chat_id == uid]))
+        await courier.delivered_all(uid)
+        await courier.flush()
+        await progress.tick(now + timedelta(seconds=6 * i))
+    assert messenger.refused >= 1
+    assert courier.undelivered("admin") <= 1, courier.undelivered("admin")
+    waiting = progress._edits[("test", "admin", 12)]
+    assert "đang gửi 4/5" in str(waiting.payload["text"])  # the latest figures will show

@@ -20,6 +20,7 @@ the final report.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -752,6 +753,7 @@ class BroadcastProgress:
     def __init__(self, app: App) -> None:
         self.app = app
         self._shown: dict[int, tuple[datetime, str]] = {}
+        self._edits: dict[tuple[str, str, int], Parcel] = {}  # the last edit of each message
 
     async def tick(self, now: datetime) -> None:
         service = self.app.broadcasts
@@ -776,8 +778,8 @@ class BroadcastProgress:
             text = M.bc_progress(bid, s.delivered, s.recipients, s.unreachable, s.failed)
             if last is not None and last[1] == text:
                 continue
-            self._shown[bid] = (now, text)
-            self._edit(target, text)
+            if self._edit(target, text):
+                self._shown[bid] = (now, text)
 
     async def _sending(self) -> list[tuple[int, tuple[str, str, int]]]:
         """Announcements being sent that were created in chat (their creator's message)."""
@@ -786,17 +788,30 @@ class BroadcastProgress:
             " WHERE state='sending' AND progress_channel IS NOT NULL")
         return [(int(r[0]), (str(r[1]), str(r[2]), int(r[3] or 0))) for r in rows]
 
-    def _edit(self, target: tuple[str, str, int], text: str) -> None:
+    def _edit(self, target: tuple[str, str, int], text: str, *, always: bool = False) -> bool:
         """Edit the progress message (not stored: a lost edit is overtaken by the next, and
-        the final report is stored); channels without edits are left alone."""
+        the final report is stored); channels without edits are left alone. An earlier edit
+        still waiting in the creator's chat (a 429 holding it) takes the new text instead of
+        a new edit queued behind it: edits would pile up there, each holding the creator's
+        own replies a second more. True if the text will be shown."""
         channel, chat, message = target
         courier = self.app.channels.courier(channel)
         if courier is None or not courier.buttons or not message:
-            return
+            return False
         event = Inbound(channel, chat, pressed=Pressed(str(message), "", None))
         payloads = courier.render(event, chat, [Reply(text, replace=True)])
-        courier.enqueue([Parcel(Outgoing(channel, chat, json.dumps(p, ensure_ascii=False),
-                                         None, None, REMINDER), p) for p in payloads])
+        waiting = self._edits.get(target)
+        if not always and waiting is not None and len(payloads) == 1 and \
+                waiting.done is not None and not waiting.done.done():
+            waiting.payload = payloads[0]  # read when its turn comes (after the limiter)
+            return True
+        parcels = [Parcel(Outgoing(channel, chat, json.dumps(p, ensure_ascii=False), None,
+                                  None, REMINDER), p) for p in payloads]
+        if parcels:
+            parcels[-1].done = asyncio.get_running_loop().create_future()
+            self._edits[target] = parcels[-1]
+        courier.enqueue(parcels)
+        return True
 
     async def _final(self, s: BroadcastStatus, now: datetime) -> None:
         """The final figures: the progress message edited, and a new message that notifies
@@ -819,6 +834,7 @@ class BroadcastProgress:
         ids = await self.app.broadcasts.store.report(s.id, outbox, now)
         if ids is None:  # reported already
             return
-        self._edit(row.progress, text)
+        self._edit(row.progress, text, always=True)
+        self._edits.pop(row.progress, None)
         courier.enqueue([Parcel(m, p, row_id) for m, p, row_id
                          in zip(outbox, payloads, ids, strict=True)])
