@@ -180,3 +180,26 @@ async def test_progress_edits_do_not_pile_up_behind_a_429(app: App) -> None:
     assert courier.undelivered("admin") <= 1, courier.undelivered("admin")
     waiting = progress._edits[("test", "admin", 12)]
     assert "đang gửi 4/5" in str(waiting.payload["text"])  # the latest figures will show
+
+
+async def test_the_preview_warns_when_zalo_recipients_exceed_the_month_quota(app: App) -> None:
+    """A broadcast to Zalo users when the Zalo bot's month is nearly used up: the preview says
+    so (Zalo refuses beyond the plan's quota, and officers' replies on Zalo with it); within
+    the quota it says nothing."""
+    from bot.services.invites import create_invite
+    from handlers.zalo.delivery import render as zalo_render
+
+    app.broadcasts._renderers = {"test": _render, "zalo": zalo_render}
+    app.broadcasts.zalo_quota = 100
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    for i in range(3):
+        invite = await create_invite(app.storage, "LC-BX-01", Role.OFFICER, 1, 7,
+                                     app.reporting.clock())
+        await Chat(app, f"z{i}", channel="zalo").cmd("start", invite.code)
+    await compose(admin)
+    assert "Hạn mức Zalo" not in admin.text
+    await app.storage.count_sent("zalo", "2026-02", 98)
+    await admin.press_label("Sửa")
+    await admin.press_label("Xem trước")
+    assert "Hạn mức Zalo" in admin.text and "còn 2/100" in admin.text, admin.text
+    assert "✅ Gửi" in " ".join(b.label for r in admin.last for b in r.flat_buttons())

@@ -165,6 +165,13 @@ def bc_preview(people: int, units: int, unreachable: int, audience: str, at: dat
     return "\n".join(lines)
 
 
+def bc_zalo_quota(need: int, left: int, quota: int) -> str:
+    return (f"⚠ Hạn mức Zalo: thông báo cần khoảng {vnformat.number(need)} tin nhắn Zalo, tháng"
+            f" này chỉ còn {vnformat.number(left)}/{vnformat.number(quota)}. Quá hạn mức, Zalo"
+            " không nhận gửi nữa (cả tin trả lời cán bộ trên Zalo) cho tới tháng sau hoặc khi"
+            " nâng gói.")
+
+
 def bc_bad_time(typed: str, why: str) -> str:
     return f"⚠ «{typed}»: {why}"
 

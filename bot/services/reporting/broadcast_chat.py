@@ -320,6 +320,10 @@ async def _preview(deps: Deps, ctx: Ctx, d: Draft) -> list[Reply]:
                         await _describe(deps, audience), local,
                         bool(d.get("k")) or bool(follow), urgent,
                         f"{heading}\n\n{d.get('t', '')}", in_quiet)
+    short = await service.zalo_shortfall(p, str(d.get("t", "")), bool(d.get("k")) or
+                                         bool(follow))
+    if short is not None:
+        text += "\n" + M.bc_zalo_quota(*short, service.zalo_quota)
     edit = Compose("tx") if follow else Compose("ed")
     rows = [[Button.of(M.BUTTON_BC_EDIT, edit, "sua"), _cancel_button()]]
     if p.people:
