@@ -203,3 +203,29 @@ async def test_the_preview_warns_when_zalo_recipients_exceed_the_month_quota(app
     await admin.press_label("Xem trước")
     assert "Hạn mức Zalo" in admin.text and "còn 2/100" in admin.text, admin.text
     assert "✅ Gửi" in " ".join(b.label for r in admin.last for b in r.flat_buttons())
+
+
+async def test_a_broadcast_whose_audience_emptied_says_nobody_was_left(app: App) -> None:
+    """Scheduled for the people of a unit who all left before it started: the final report
+    said "đã gửi xong: 0/0 người nhận được"; it says nobody was left to send to."""
+    from bot.domain.broadcasts import Audience, BroadcastDraft
+
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)
+    await join(app, "admin", "LC", Role.ADMIN)
+    admin = await app.storage.find_person("test", "admin")
+    assert admin is not None
+    now = app.reporting.clock()
+    bid = await app.broadcasts.create(
+        BroadcastDraft(Audience(units=("LC-BX-01",)), "Họp chi đoàn",
+                       send_at=now + timedelta(hours=1)),
+        admin, progress=("test", "admin", 5))
+    progress = BroadcastProgress(app)
+    await progress.tick(now + timedelta(hours=1))
+    await progress.tick(now + timedelta(hours=1, seconds=1))
+    await courier.delivered_all("admin")
+    status = await app.broadcasts.status(bid)
+    assert status.state == "done" and status.recipients == 0
+    texts = messenger.texts("admin")
+    assert any("không có ai để gửi" in t for t in texts), texts
+    assert not any("0/0" in t for t in texts), texts

@@ -203,6 +203,9 @@ def bc_progress(broadcast_id: int, delivered: int, recipients: int, unreachable:
 
 def bc_final(broadcast_id: int, delivered: int, recipients: int, unreachable: int,
              failed: int, ack: bool, acknowledged: int) -> str:
+    if not recipients:  # the audience emptied before it started (all reported, all left)
+        return (f"✔ Thông báo #{broadcast_id}: không có ai để gửi. Lúc bắt đầu gửi, nhóm người"
+                " nhận đã chọn không còn ai (ví dụ: mọi đơn vị đã gửi báo cáo).")
     line = (f"✔ Thông báo #{broadcast_id} đã gửi xong: {vnformat.number(delivered)}/"
             f"{vnformat.number(recipients)} người nhận được")
     if unreachable:
