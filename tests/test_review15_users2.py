@@ -229,3 +229,33 @@ async def test_a_broadcast_whose_audience_emptied_says_nobody_was_left(app: App)
     texts = messenger.texts("admin")
     assert any("không có ai để gửi" in t for t in texts), texts
     assert not any("0/0" in t for t in texts), texts
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("mai 7h30", "21/02 07:30"), ("7h30 mai", "21/02 07:30"), ("7h30 sáng mai", "21/02 07:30"),
+    ("ngày mai 7h", "21/02 07:00"), ("5h chiều mai", "21/02 17:00"),
+    ("17:00 hôm nay", "20/02 17:00"), ("7h", "21/02 07:00"), ("17h30", "20/02 17:30"),
+])
+def test_times_typed_with_a_named_day(typed: str, expected: str) -> None:
+    """"mai 7h30" (tomorrow) is how people write it: it was "không đọc được giờ"."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.send_time import parse_send_time
+    from bot.domain.text import fold
+
+    now = datetime(2026, 2, 20, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert f"{parse_send_time(fold(typed), now):%d/%m %H:%M}" == expected
+
+
+@pytest.mark.parametrize("typed", ["8h hôm nay", "25:00", "08/12", "mai", "7h61 mai"])
+def test_times_refused(typed: str) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.send_time import SendTimeError, parse_send_time
+    from bot.domain.text import fold
+
+    now = datetime(2026, 2, 20, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    with pytest.raises(SendTimeError):
+        parse_send_time(fold(typed), now)

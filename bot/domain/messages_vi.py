@@ -40,8 +40,8 @@ BC_ASK_TEXT = ("✏️ Bước 2/3 — gõ nội dung thông báo thành một t
 BC_TEXT_EMPTY = "⚠ Nội dung trống. Hãy gõ nội dung thông báo."
 BC_NO_FILES = ("⚠ Ảnh và tệp chưa gửi kèm được khi soạn trong chat (dùng dòng lệnh"
                " `baocao broadcast`). Hãy gõ nội dung thông báo bằng chữ.")
-BC_ASK_TIME = ("🕒 Gõ giờ gửi theo giờ Việt Nam, ví dụ: 17:30 (hôm nay, hoặc mai nếu đã qua)"
-               " hoặc 07:30 08/12 (giờ và ngày).")
+BC_ASK_TIME = ("🕒 Gõ giờ gửi theo giờ Việt Nam, ví dụ: 17:30 (hôm nay, hoặc mai nếu đã qua),"
+               " mai 7h30, hoặc 07:30 08/12 (giờ và ngày).")
 BC_PICK_LEVEL = "📶 Gửi cho đơn vị cấp nào?"
 BC_PICK_ROLE = "👤 Gửi cho ai trong các đơn vị đó?"
 BC_PICK_TEMPLATE = "📭 Các đơn vị chưa gửi báo cáo nào?"
@@ -176,7 +176,7 @@ def bc_bad_time(typed: str, why: str) -> str:
     return f"⚠ «{typed}»: {why}"
 
 
-BC_TIME_UNREAD = "không đọc được giờ. Gõ như 17:30 hoặc 07:30 08/12."
+BC_TIME_UNREAD = "không đọc được giờ. Gõ như 17:30, mai 7h30 hoặc 07:30 08/12."
 BC_TIME_PAST = "thời điểm này đã qua."
 BC_TIME_FAR = "chỉ hẹn được trong vòng 60 ngày."
 
