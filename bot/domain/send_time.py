@@ -1,5 +1,6 @@
 """When to send an announcement, as a person types it: "17:30", "17h30", "7h", "07:30 08/12",
-"08/12/2026 07:30", "mai 7h30", "5h chiều mai", "17:00 hôm nay". Pure: the caller gives the local time now."""
+"08/12/2026 07:30", "mai 7h30", "5h chiều mai", "17:00 hôm nay". Pure: the caller gives the
+local time now."""
 
 from __future__ import annotations
 
