@@ -259,3 +259,24 @@ def test_times_refused(typed: str) -> None:
     now = datetime(2026, 2, 20, 10, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     with pytest.raises(SendTimeError):
         parse_send_time(fold(typed), now)
+
+
+async def test_a_double_tap_on_gui_keeps_the_progress_message(app: App) -> None:
+    """«✅ Gửi» tapped twice on a slow phone: both presses carry the preview's text (the edit
+    had not reached the phone). The second used to mark the pressed message with the old
+    preview and «→ ✅ Gửi» and say the button was stale, over the progress message: the
+    admin read "Chưa bấm thì chưa có gì được gửi" and could compose it again. Now the second
+    press shows the announcement's state again, in place; one announcement."""
+    await join(app, "admin", "LC", Role.ADMIN)
+    admin = Chat(app, "admin", counter=50)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    preview = admin.text
+    send = next(b for r in admin.last for b in r.flat_buttons() if "Gửi" in b.label)
+    first = await admin._send(button=send.data, pressed=Pressed("12", preview, send.label))
+    second = await admin._send(button=send.data, pressed=Pressed("12", preview, send.label))
+    assert "đang gửi" in first[0].text
+    assert second and second[0].replace, [r.text for r in second]
+    assert "Thông báo #1" in second[0].text and "Chưa bấm" not in second[0].text
+    row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM broadcasts")
+    assert row is not None and row["n"] == 1

@@ -111,6 +111,8 @@ async def button(deps: Deps, ctx: Ctx, data: Compose) -> list[Reply]:
         ctx.conversation.clear()
         return await listing(deps, ctx)
     if d is None:
+        if data.action == "go":  # a double tap on "✅ Gửi": its message shows the state again
+            return await _sent_again(deps, ctx) or [Reply(M.STALE)]
         return [Reply(M.STALE)]
     action = _ACTIONS.get(data.action)
     replies = [Reply(M.STALE)] if action is None else await action(deps, ctx, d, data)
@@ -567,14 +569,36 @@ async def _send(deps: Deps, ctx: Ctx, d: Draft, data: Compose) -> list[Reply]:
         again = await _again(deps, ctx, {**d, "s": "opts"}) if not d.get("f") else []
         return [Reply(e.message), *again]
     ctx.conversation.clear()
+    return [await _sent(deps, ctx, bid)]
+
+
+async def _sent(deps: Deps, ctx: Ctx, bid: int) -> Reply:
+    """What the pressed "✅ Gửi" message becomes: the announcement's state."""
+    service = _service(deps)
+    assert service is not None
     status = await service.status(bid)
     if status.state == "scheduled":
         text = M.bc_scheduled(bid, deps.local(status.send_at))
     else:
         text = M.bc_progress(bid, status.delivered, status.recipients, status.unreachable,
                              status.failed)
-    return [Reply(text, [[Button.of(M.BUTTON_BC_OPEN_STATUS, BroadcastAction("open", bid))]],
-                  replace=not ctx.typed)]
+    return Reply(text, [[Button.of(M.BUTTON_BC_OPEN_STATUS, BroadcastAction("open", bid))]],
+                 replace=not ctx.typed)
+
+
+async def _sent_again(deps: Deps, ctx: Ctx) -> list[Reply]:
+    """"✅ Gửi" pressed again on the message that sent an announcement (both taps carry the
+    preview, the first one's edit not yet on the phone): that message shows the
+    announcement's state again, instead of the old preview marked as pressed."""
+    service = _service(deps)
+    target = _progress_target(ctx)
+    if service is None or target is None or not target[2]:
+        return []
+    for status in await service.list(ctx.person, 3):
+        row = await service.get(status.id)
+        if row is not None and row.progress == target:
+            return [await _sent(deps, ctx, row.id)]
+    return []
 
 
 def _progress_target(ctx: Ctx) -> tuple[str, str, int] | None:
