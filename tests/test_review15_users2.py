@@ -280,3 +280,40 @@ async def test_a_double_tap_on_gui_keeps_the_progress_message(app: App) -> None:
     assert "Thông báo #1" in second[0].text and "Chưa bấm" not in second[0].text
     row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM broadcasts")
     assert row is not None and row["n"] == 1
+
+
+def test_zalo_an_announcement_arrives_as_text_and_the_keyword_confirms(tmp_path: Path) -> None:
+    """On Zalo, end to end (`baocao run` against the fake Zalo Bot API): an announcement with
+    confirmation arrives once as text with the keyword to type; an officer on a question
+    answers it with a number (the number is the answer, nothing else); "đã nhận" typed
+    confirms, the question is asked again; `broadcast status` counts it."""
+    import json as _json
+
+    from tests.chaos import BotProcess
+    from tests.fakezalo import FakeZalo
+    from tests.phones import ZaloPhone, site_for
+
+    with FakeZalo(max_poll=1.0) as fake:
+        site = site_for(tmp_path, {"zalo": (fake.base_url, fake.token)},
+                        settings={"zalo": "poll_timeout = 1\n"})
+        code = site.cli("invite", "create", "--unit", "NĐ-01", "--role", "officer").split()[0]
+        phone, bot = ZaloPhone(fake), BotProcess(site)
+        bot.start()
+        try:
+            phone.type(f"/start {code}", expect="Bạn đã tham gia")
+            phone.type("/baocao", expect="Các báo cáo")
+            phone.type("1", expect="Câu 1/")
+            out = site.cli("broadcast", "create", "--unit", "NĐ-01", "--text",
+                           "Họp giao ban sáng thứ Hai", "--ack", "--urgent", "--yes")
+            bid = out.split()[0]
+            got = fake.wait_for_message(phone.user, lambda m: "Họp giao ban" in m["text"])
+            assert "ĐÃ NHẬN" in got["text"] and "1." not in got["text"]
+            phone.type("7", expect="Đã lưu")  # a number answers the question
+            phone.type("đã nhận", expect="Đã ghi nhận")
+            status = _json.loads(site.cli("broadcast", "status", bid, "--json"))
+            assert status["acknowledged"] == 1 and status["delivered"] == 1, status
+            assert sum("Họp giao ban" in m["text"] for m in fake.sent_messages(phone.user)
+                       ) == 1
+        finally:
+            bot.stop()
+        assert bot.tracebacks() == 0
