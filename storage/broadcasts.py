@@ -227,6 +227,11 @@ class SqliteBroadcasts:
             " ORDER BY b.id DESC LIMIT 1", (person_id,))
         return int(row["id"]) if row else None
 
+    async def ever_acked(self, person_id: int) -> bool:
+        """Has this person confirmed any announcement (a repeated "đã nhận" is told so)?"""
+        return await self.db.fetchone(
+            "SELECT 1 FROM broadcast_acks WHERE person_id=? LIMIT 1", (person_id,)) is not None
+
     async def links(self, channels: Iterable[str]) -> dict[int, tuple[str, str]]:
         """person id → (channel, chat) of an account linked to them on one of these channels
         (the oldest link when several)."""

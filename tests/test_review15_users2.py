@@ -317,3 +317,22 @@ def test_zalo_an_announcement_arrives_as_text_and_the_keyword_confirms(tmp_path:
         finally:
             bot.stop()
         assert bot.tracebacks() == 0
+
+
+async def test_dat_nhan_typed_twice_says_it_was_already_confirmed(app: App) -> None:
+    """On Zalo people send "đã nhận" twice: the second got "Gõ /baocao để làm báo cáo"; it
+    says the announcement is already confirmed (and a question on screen is asked again)."""
+    from bot.domain.broadcasts import Audience, BroadcastDraft
+
+    await join(app, "admin", "LC", Role.ADMIN)
+    officer = await join(app, "o1", "LC-BX-01")
+    admin = await app.storage.find_person("test", "admin")
+    await app.broadcasts.create(BroadcastDraft(Audience(), "Họp", ack=True), admin)
+    await officer.say("đã nhận")
+    assert "Đã ghi nhận" in officer.text
+    await officer.say("Đã nhận ạ")
+    assert "đã xác nhận thông báo này rồi" in officer.text, officer.text
+    await officer.cmd("baocao")
+    await officer.say("1")
+    await officer.say("đã nhận")  # on a yes/no question: not an answer
+    assert "đã xác nhận thông báo này rồi" in officer.text and "Câu 1" in officer.text

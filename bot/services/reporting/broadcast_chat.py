@@ -761,10 +761,13 @@ async def typed_ack(deps: Deps, ctx: Ctx, key: str) -> list[Reply] | None:
                 found.template.question(question).type is QuestionType.TEXT:
             return None
     waiting = await service.awaiting_ack(ctx.person.id)
-    if waiting is None or not await service.acknowledge(waiting, ctx.person.id):
+    if waiting is not None and await service.acknowledge(waiting, ctx.person.id):
+        text = M.bc_acked(deps.local(ctx.now))
+    elif waiting is None and await service.store.ever_acked(ctx.person.id):
+        text = M.BC_ACK_ALREADY  # typed twice (Zalo): not the idle help
+    else:
         return None
-    return [Reply(M.bc_acked(deps.local(ctx.now))),
-            *(await screens.ask_again(deps, ctx, note=None))]
+    return [Reply(text), *(await screens.ask_again(deps, ctx, note=None))]
 
 
 # --- progress ------------------------------------------------------------------------------------
