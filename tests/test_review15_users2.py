@@ -336,3 +336,52 @@ async def test_dat_nhan_typed_twice_says_it_was_already_confirmed(app: App) -> N
     await officer.say("1")
     await officer.say("đã nhận")  # on a yes/no question: not an answer
     assert "đã xác nhận thông báo này rồi" in officer.text and "Câu 1" in officer.text
+
+
+CHOICE_TEMPLATE = '''
+id = "tai_lieu"
+title = "Báo cáo nhận tài liệu"
+period = "quarter"
+deadline = "trước ngày 05 tháng cuối quý"
+lock_days = 10
+applies_to = { levels = ["xa"] }
+
+[[questions]]
+id = "tinh_trang"
+text = "Tài liệu hội nghị"
+type = "choice"
+options = [{ id = "roi", label = "Đã nhận" }, { id = "chua", label = "Chưa nhận" }]
+
+[[questions]]
+id = "so_ban"
+text = "Số bản"
+type = "integer"
+'''
+
+
+async def test_dat_nhan_that_is_an_option_answers_the_question(tmp_path: Path) -> None:
+    """A choice question whose option is «Đã nhận» while an announcement awaits confirmation:
+    the officer typing "đã nhận" answers the question (an officer's answer is never taken as
+    anything else); before, it confirmed the announcement and the question stayed."""
+    from bot.domain.broadcasts import Audience, BroadcastDraft
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "tai_lieu.toml").write_text(CHOICE_TEMPLATE, encoding="utf-8")
+    app = await make_app(tmp_path, Clock(), reports=folder)
+    try:
+        app.broadcasts._renderers = {"test": _render}
+        await join(app, "admin", "LC", Role.ADMIN)
+        officer = await join(app, "o1", "LC-BX-01")
+        admin = await app.storage.find_person("test", "admin")
+        bid = await app.broadcasts.create(BroadcastDraft(Audience(), "Họp", ack=True), admin)
+        await officer.cmd("baocao")
+        await officer.say("1")
+        assert "Tài liệu hội nghị" in officer.text
+        await officer.say("đã nhận")
+        assert "Số bản" in officer.text, officer.text
+        assert (await app.broadcasts.status(bid)).acknowledged == 0
+        rows = await app.storage.db.fetchall("SELECT value FROM draft_answers")
+        assert [r["value"] for r in rows] == ['"roi"']
+    finally:
+        await app.close()

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bot.domain import messages_vi as M
+from bot.domain.answers import Accepted, parse_answer
 from bot.domain.broadcasts import (
     Audience,
     BroadcastDraft,
@@ -46,7 +47,7 @@ from bot.domain.reminders import Policy, in_quiet_hours
 from bot.domain.reports import schedule_windows, started_periods
 from bot.domain.roles import Role
 from bot.domain.send_time import SendTimeError, parse_send_time
-from bot.domain.templates import Level, QuestionType
+from bot.domain.templates import Level
 from bot.domain.units import LEVEL_VI, Unit, ancestors_of, subtree_codes
 from bot.services.channels import Inbound, Pressed
 from bot.services.delivery import REMINDER, Parcel
@@ -743,12 +744,12 @@ async def acknowledge(deps: Deps, ctx: Ctx, data: AckBroadcast) -> list[Reply]:
     return [Reply(text), *again]
 
 
-async def typed_ack(deps: Deps, ctx: Ctx, key: str) -> list[Reply] | None:
+async def typed_ack(deps: Deps, ctx: Ctx, key: str, typed: str = "") -> list[Reply] | None:
     """"đã nhận" typed (Zalo has no buttons): confirms the newest announcement awaiting the
     person's confirmation. Never taken from someone composing an announcement, nor from an
-    officer on a question that takes text (there it is that question's answer); on any other
-    question it cannot be an answer, so it confirms and the question is asked again. None:
-    not a confirmation (the caller goes on as usual)."""
+    officer on a question it answers (a text, a choice labelled "Đã nhận": there it is that
+    question's answer); on any other question it cannot be an answer, so it confirms and the
+    question is asked again. None: not a confirmation (the caller goes on as usual)."""
     if key not in ACK_WORDS or composing(ctx):
         return None
     service = _service(deps)
@@ -758,8 +759,9 @@ async def typed_ack(deps: Deps, ctx: Ctx, key: str) -> list[Reply] | None:
         found = await on_screen(deps, ctx)
         question = ctx.conversation.question
         if found is not None and question in found.template.question_ids and \
-                found.template.question(question).type is QuestionType.TEXT:
-            return None
+                isinstance(parse_answer(found.template.question(question), typed or key),
+                           Accepted):
+            return None  # a text, or an option labelled "Đã nhận": the question's answer
     waiting = await service.awaiting_ack(ctx.person.id)
     if waiting is not None and await service.acknowledge(waiting, ctx.person.id):
         text = M.bc_acked(deps.local(ctx.now))
