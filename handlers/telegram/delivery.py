@@ -14,7 +14,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from bot.domain.dialogue import Reply
 from bot.services.channels import Inbound
 from bot.services.delivery import Payload, Refused, Rejected, RetryLater
-from handlers.telegram.render import TEXT_LIMIT, Markup, chunks, fit, keyboard
+from handlers.telegram.render import Markup, chunks, fit, keyboard
 from handlers.text_render import utf16_units
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,7 @@ def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Pa
     pressed = event.pressed if event is not None else None
     for i, reply in enumerate(replies):
         if i == 0 and pressed is not None:
-            # an edit cannot be split: a longer text goes as new messages, whole
-            if (reply.replace and reply.photo is None and reply.document is None
-                    and utf16_units(reply.text) <= TEXT_LIMIT):
+            if reply.replace and reply.photo is None and reply.document is None:
                 calls.append(_edit(chat_id, pressed.message_id, reply.text, keyboard(reply)))
                 continue
             marked = (f"{pressed.text}\n\n→ {pressed.label}" if pressed.label and pressed.text

@@ -333,7 +333,9 @@ async def _preview(deps: Deps, ctx: Ctx, d: Draft) -> list[Reply]:
         rows.insert(0, [Button.of(M.BUTTON_BC_SEND, Compose("go"), "gui")])
     else:
         text = f"{M.BC_NOBODY}\n\n{text}"
-    return [Reply(text, rows, numbered=True, replace=not ctx.typed)]
+    # An edit cannot be split: a preview longer than one message goes as new messages, whole
+    # (edited in place, it was cut at Telegram's 4,096 without its end and its warning).
+    return [Reply(text, rows, numbered=True, replace=not ctx.typed and len(text) <= MARK_FITS)]
 
 
 # --- the steps ---------------------------------------------------------------------------------
