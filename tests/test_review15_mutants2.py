@@ -1,0 +1,206 @@
+"""Tests written by the second mutation review of issue 15's delivery of broadcasts: each one
+kills a change to the code that the earlier tests let through (named in its docstring)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import asyncio
+
+import pytest
+
+from bench.broadcast_rows import Recipient, write_broadcast, write_people
+from bot.app import App
+from bot.domain import messages_vi as M
+from bot.domain.roles import Role
+from bot.services import broadcast_pump
+from bot.domain.send_time import SendTimeError, parse_send_time
+from storage.models import Changes, Outgoing
+from storage.sqlite import SqliteStorage
+from tests.harness import Chat, Clock, Messenger, _render, deliver_through, join, make_app
+
+VN = timezone(timedelta(hours=7))
+NOW = datetime(2026, 12, 7, 10, 0, tzinfo=VN)  # 10:00 on 07/12/2026 in Vietnam
+
+
+# --- typed send times (bot/domain/send_time.py) -------------------------------------------------
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("17:30", datetime(2026, 12, 7, 17, 30, tzinfo=VN)),  # later today
+    ("17h30", datetime(2026, 12, 7, 17, 30, tzinfo=VN)),
+    ("17g30", datetime(2026, 12, 7, 17, 30, tzinfo=VN)),
+    ("7h", datetime(2026, 12, 8, 7, 0, tzinfo=VN)),  # passed today: tomorrow
+    ("10:00", datetime(2026, 12, 8, 10, 0, tzinfo=VN)),  # exactly now: tomorrow, not now
+    ("10:01", datetime(2026, 12, 7, 10, 1, tzinfo=VN)),  # a minute ahead: today
+    ("luc 17:30", datetime(2026, 12, 7, 17, 30, tzinfo=VN)),
+    ("07:30 08/12", datetime(2026, 12, 8, 7, 30, tzinfo=VN)),  # day then month
+    ("07:30 ngay 08/12", datetime(2026, 12, 8, 7, 30, tzinfo=VN)),
+    ("08/12/2026 07:30", datetime(2026, 12, 8, 7, 30, tzinfo=VN)),
+    ("08/12 luc 7h", datetime(2026, 12, 8, 7, 0, tzinfo=VN)),
+    ("07:30 05/01", datetime(2027, 1, 5, 7, 30, tzinfo=VN)),  # January typed in December
+    ("10:00 05/02/2027", datetime(2027, 2, 5, 10, 0, tzinfo=VN)),  # exactly 60 days
+])
+def test_typed_times_name_the_right_moment(typed: str, expected: datetime) -> None:
+    """Kills: day and month swapped, the minute dropped, "lúc" not removed, a time equal to
+    now taken for today, next year never or always, an hour's shift."""
+    got = parse_send_time(typed, NOW)
+    assert got == expected and got.utcoffset() == timedelta(hours=7)
+
+
+@pytest.mark.parametrize(("typed", "why"), [
+    ("24:00", M.BC_TIME_UNREAD), ("17:60", M.BC_TIME_UNREAD), ("gui ngay", M.BC_TIME_UNREAD),
+    ("07:30 31/02", M.BC_TIME_UNREAD), ("07:30 13/12", None),
+    ("09:59 07/12", M.BC_TIME_PAST), ("10:00 07/12", M.BC_TIME_PAST),
+    ("07:30 20/11", M.BC_TIME_PAST),  # a fortnight ago: this year's, past (not next year's)
+    ("07:30 06/11/2026", M.BC_TIME_PAST),
+    ("10:01 05/02/2027", M.BC_TIME_FAR), ("07:30 08/12/2027", M.BC_TIME_FAR),
+])
+def test_bad_times_are_refused_with_the_reason(typed: str, why: str | None) -> None:
+    """Kills: 24:00 or :60 accepted (or crashing), the past or beyond 60 days accepted."""
+    if why is None:  # a valid control next to the refusals
+        assert parse_send_time(typed, NOW) == datetime(2026, 12, 13, 7, 30, tzinfo=VN)
+        return
+    with pytest.raises(SendTimeError) as e:
+        parse_send_time(typed, NOW)
+    assert str(e.value) == why
+
+
+# --- claiming, releasing, pruning (storage/sqlite.py) --------------------------------------------
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    s = await SqliteStorage.open(tmp_path / "baocao.db")
+    yield s
+    await s.close()
+
+
+async def outbox_states(storage: SqliteStorage) -> list[tuple[int, str, str]]:
+    rows = await storage.db.fetchall("SELECT id, channel, state FROM outbox ORDER BY id")
+    return [(r["id"], r["channel"], r["state"]) for r in rows]
+
+
+async def test_claims_take_the_oldest_rows_of_the_channel_asked_only(
+        storage: SqliteStorage) -> None:
+    """Kills: a claim that takes another channel's rows (a Zalo recipient's message sent
+    through Telegram), or the newest rows first (a resumed broadcast would starve its oldest
+    recipients)."""
+    tg: list[Recipient] = [(i, str(100 + i)) for i in range(1, 5)]
+    zl: list[Recipient] = [(i, str(200 + i)) for i in range(5, 8)]
+    await storage.db.write(lambda conn: write_people(conn, tg))
+    await storage.db.write(lambda conn: write_people(conn, zl, channel="zalo"))
+    await storage.db.write(lambda conn: write_broadcast(conn, zl, "Zalo trước", channel="zalo"))
+    await storage.db.write(lambda conn: write_broadcast(conn, tg, "Telegram"))
+    before = await outbox_states(storage)
+    tg_ids = [i for i, ch, _ in before if ch == "telegram"]
+    zl_ids = [i for i, ch, _ in before if ch == "zalo"]
+    got = await storage.claim_broadcast_rows("telegram", 2)
+    assert [r.id for r in got] == tg_ids[:2]  # the two oldest of Telegram's, not Zalo's
+    assert all(r.message.channel == "telegram" for r in got)
+    got = await storage.claim_broadcast_rows("telegram", 10)
+    assert [r.id for r in got] == tg_ids[2:]
+    assert await storage.claim_broadcast_rows("telegram", 10) == []
+    after = {i: st for i, _, st in await outbox_states(storage)}
+    assert [after[i] for i in zl_ids] == ["pending"] * 3  # untouched
+    assert [r.id for r in await storage.claim_broadcast_rows("zalo", 10)] == zl_ids
+
+
+async def test_pruning_keeps_claimed_broadcast_rows(storage: SqliteStorage) -> None:
+    """Kills: prune_delivery deleting 'sending' rows (claimed by a sender that then stopped:
+    deleted, they would never be released and those recipients never reached)."""
+    people: list[Recipient] = [(1, "101"), (2, "102"), (3, "103")]
+    await storage.db.write(lambda conn: write_people(conn, people))
+    await storage.db.write(lambda conn: write_broadcast(conn, people, "Họp"))
+    claimed = await storage.claim_broadcast_rows("telegram", 2)
+    await storage.apply(Changes(actor=0, settled=[(claimed[0].id, "sent")]))
+    pruned = await storage.prune_delivery(datetime.now(UTC) + timedelta(days=1))
+    assert pruned["outbox"] == 1  # the sent one only
+    assert [st for _, _, st in await outbox_states(storage)] == ["sending", "pending"]
+    assert await storage.release_claimed_broadcast_rows() == 1
+    assert [st for _, _, st in await outbox_states(storage)] == ["pending", "pending"]
+
+
+async def test_a_blocked_person_loses_only_their_broadcast_rows(storage: SqliteStorage) -> None:
+    """Kills: marking a blocked person's pending replies unreachable with their broadcasts
+    (replies are the courier's, settled by the 403 itself; a reply row read back after a
+    restart must still be tried: the person may have unblocked the bot)."""
+    people: list[Recipient] = [(1, "101"), (2, "102")]
+    await storage.db.write(lambda conn: write_people(conn, people))
+    await storage.db.write(lambda conn: write_broadcast(conn, people, "Họp"))
+    reply = Changes(actor=1, outbox=[Outgoing("telegram", "101", "{}", 1)])
+    await storage.apply(reply)
+    await storage.set_reachable(1, False)
+    states = {i: st for i, _, st in await outbox_states(storage)}
+    assert states[reply.outbox_ids[0]] == "pending"
+    assert sorted(states.values()) == ["pending", "pending", "unreachable"]
+    assert [r.id for r in await storage.pending_outbox("telegram")] == reply.outbox_ids
+
+
+# --- the chat side (bot/services/reporting/broadcast_chat.py, handlers/lifecycle.py) --------------
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[App]:
+    app = await make_app(tmp_path, Clock())  # 10:00 on 20/02/2026 in Vietnam
+    app.broadcasts._renderers = {"test": _render}  # the harness's channel, text only
+    yield app
+    await app.close()
+
+
+async def compose(admin: Chat, text: str = "Họp giao ban lúc 8h thứ Hai.") -> None:
+    await admin.cmd("thongbao")
+    await admin.press_label("Tiếp")
+    await admin.say(text)
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll (the condition, not a duration, is what the test asserts)."""
+    for _ in range(2000):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_the_running_sender_starts_a_scheduled_one_and_reports_the_end(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kills: `baocao run` (handlers/lifecycle.py) wiring the pump without the chat's ticks:
+    a scheduled announcement never started, no final report to its sender."""
+    from handlers.lifecycle import start_broadcasts
+    monkeypatch.setattr(broadcast_pump, "FEED_EVERY", 0.02)
+    monkeypatch.setattr(broadcast_pump, "POLL_EVERY", 0.05)
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("Hẹn giờ")
+    await admin.say("17:30")
+    await admin.press_label("Xem trước")
+    await admin.press_label("✅ Gửi")
+    assert "Đã hẹn gửi thông báo #1" in admin.text
+    clock = app.reporting.clock
+    assert isinstance(clock, Clock)
+    pump = await start_broadcasts(app, clock)
+    try:
+        assert (await app.broadcasts.status(1)).state == "scheduled"
+        assert not any("Họp giao ban" in t for t in messenger.texts("o1"))
+        clock.now += timedelta(hours=8)  # 18:00 local
+        await until(lambda: _done(app), "the announcement sent and closed")
+        await until(lambda: _has(messenger, "admin", "đã gửi xong: 2/2"), "the final report")
+    finally:
+        await pump.stop()
+        await courier.stop()
+    assert sum("Họp giao ban" in t for t in messenger.texts("o1")) == 1
+    assert sum("đã gửi xong: 2/2" in t for t in messenger.texts("admin")) == 1
+
+
+async def _done(app: App) -> bool:
+    return (await app.broadcasts.status(1)).state == "done"
+
+
+async def _has(messenger: Messenger, chat: str, text: str) -> bool:
+    return any(text in t for t in messenger.texts(chat))
