@@ -3,11 +3,10 @@ kills a change to the code that the earlier tests let through (named in its docs
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-
-import asyncio
 
 import pytest
 
@@ -15,8 +14,10 @@ from bench.broadcast_rows import Recipient, write_broadcast, write_people
 from bot.app import App
 from bot.domain import messages_vi as M
 from bot.domain.roles import Role
-from bot.services import broadcast_pump
 from bot.domain.send_time import SendTimeError, parse_send_time
+from bot.services import broadcast_pump, delivery
+from bot.services.broadcast_pump import BroadcastPump
+from bot.services.delivery import Courier, Limits, Payload, RetryLater, backoff
 from storage.models import Changes, Outgoing
 from storage.sqlite import SqliteStorage
 from tests.harness import Chat, Clock, Messenger, _render, deliver_through, join, make_app
@@ -204,3 +205,90 @@ async def _done(app: App) -> bool:
 
 async def _has(messenger: Messenger, chat: str, text: str) -> bool:
     return any(text in t for t in messenger.texts(chat))
+
+
+# --- the courier and the pump (bot/services/delivery.py, broadcast_pump.py) ---------------------
+
+
+class Flaky:
+    """A messenger that answers the first `refusals` calls to each chat with 429
+    (retry_after 0) or a transient failure, then accepts; what it accepted, per chat."""
+
+    def __init__(self, refusals: int, transient: bool = False) -> None:
+        self.refusals = refusals
+        self.transient = transient
+        self.calls: dict[str, int] = {}
+        self.got: dict[str, list[str]] = {}
+
+    async def deliver(self, chat_id: str, payload: Payload) -> int | None:
+        n = self.calls[chat_id] = self.calls.get(chat_id, 0) + 1
+        if n <= self.refusals:
+            if self.transient:
+                raise ConnectionError("network down")
+            raise RetryLater(0.0)
+        self.got.setdefault(chat_id, []).append(str(payload))
+        return None
+
+
+UNLIMITED = Limits(0, 0)
+
+
+def a_courier(storage: SqliteStorage, transport: object, limits: Limits = UNLIMITED
+              ) -> Courier:
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        await storage.apply(Changes(actor=0, settled=settled))
+
+    async def unreachable(person_id: int) -> None:
+        await storage.set_reachable(person_id, False)
+
+    return Courier("telegram", transport, lambda e, c, r: [], record=record,  # type: ignore[arg-type]
+                   unreachable=unreachable, limits=limits)
+
+
+async def broadcast_states(storage: SqliteStorage) -> list[str]:
+    return [st for _, _, st in await outbox_states(storage)]
+
+
+async def test_a_broadcast_row_is_never_given_up_on_429s_or_transient_failures(
+        storage: SqliteStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kills: a stored broadcast row settled 'failed' after `push_attempts` 429s or transient
+    failures, as a reminder push is (its recipient would silently never get it)."""
+    monkeypatch.setattr(delivery, "backoff", lambda attempts: 0.0)  # the count matters here
+    people: list[Recipient] = [(1, "101"), (2, "102")]
+    await storage.db.write(lambda conn: write_people(conn, people))
+    await storage.db.write(lambda conn: write_broadcast(conn, people, "Họp"))
+    for transport in (Flaky(6), Flaky(6, transient=True)):
+        await storage.db.write(lambda conn: conn.execute("UPDATE outbox SET state='pending'"))
+        c = a_courier(storage, transport)
+        c._push_attempts = 2
+        c.start()
+        c.enqueue(c.stored(await storage.claim_broadcast_rows("telegram", 10), broadcast=True))
+        await c.delivered_all("101")
+        await c.delivered_all("102")
+        await c.stop()
+        assert await broadcast_states(storage) == ["sent", "sent"]
+        assert transport.calls == {"101": 7, "102": 7}
+        assert {k: len(v) for k, v in transport.got.items()} == {"101": 1, "102": 1}
+        assert c.broadcasts_queued == 0  # the pump's gauge back at zero
+
+
+def test_transient_failures_wait_longer_each_time() -> None:
+    """Kills: no pause between tries of a transient failure (a messenger down would be
+    hammered)."""
+    assert [backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert backoff(30) == 60.0
+
+
+async def test_the_pump_claims_a_few_seconds_worth_at_a_time(storage: SqliteStorage) -> None:
+    """Kills: the pump claiming every row at once (10,000 parcels in memory; a cancel that
+    cannot stop them), ignoring its low-water mark, or claiming one at a time."""
+    people: list[Recipient] = [(i, str(100 + i)) for i in range(1, 61)]
+    await storage.db.write(lambda conn: write_people(conn, people))
+    await storage.db.write(lambda conn: write_broadcast(conn, people, "Họp"))
+    c = a_courier(storage, Flaky(0), Limits(per_second=5, per_chat_per_second=0))
+    pump = BroadcastPump(storage, [c], lambda: datetime(2026, 6, 1, tzinfo=UTC))
+    # not started: nothing drains, the gauge only grows
+    assert await pump.feed() == int(broadcast_pump.CHUNK * 5)
+    assert c.broadcasts_queued == 20
+    assert await pump.feed() == 0  # above the low-water mark (10): nothing more
+    assert (await broadcast_states(storage)).count("sending") == 20
