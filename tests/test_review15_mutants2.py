@@ -292,3 +292,71 @@ async def test_the_pump_claims_a_few_seconds_worth_at_a_time(storage: SqliteStor
     assert c.broadcasts_queued == 20
     assert await pump.feed() == 0  # above the low-water mark (10): nothing more
     assert (await broadcast_states(storage)).count("sending") == 20
+    await c.stop()  # what it held stays 'sending' (released at the next start) …
+    assert c.broadcasts_queued == 0  # … and a gauge left high would starve it after
+    assert await storage.release_claimed_broadcast_rows() == 20
+
+
+async def test_a_broadcast_row_is_recorded_at_once(
+        storage: SqliteStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kills: a delivered broadcast row waiting RECORD_AFTER like a reply (each wait widens
+    the window in which a crash sends it twice)."""
+    monkeypatch.setattr(delivery, "RECORD_AFTER", 3600.0)  # a reply's wait: never, here
+    people: list[Recipient] = [(1, "101")]
+    await storage.db.write(lambda conn: write_people(conn, people))
+    await storage.db.write(lambda conn: write_broadcast(conn, people, "Họp"))
+    c = a_courier(storage, Flaky(0))
+    c.start()
+    try:
+        c.enqueue(c.stored(await storage.claim_broadcast_rows("telegram", 10), broadcast=True))
+        await until(lambda: _states_are(storage, ["sent"]), "recorded without the wait")
+    finally:
+        await c.stop()
+
+
+async def _states_are(storage: SqliteStorage, expected: list[str]) -> bool:
+    return await broadcast_states(storage) == expected
+
+
+def test_the_overall_limiter_keeps_a_little_under_the_messengers_rate() -> None:
+    """Kills: the channel's limiter at 100 % (or more) of the messenger's 30/s: network jitter
+    then bunches calls over Telegram's window and draws 429s (bench/broadcast.py)."""
+    async def noop(*args: object) -> None:
+        return None
+
+    c = Courier("telegram", Flaky(0), lambda e, ch, r: [], record=noop, unreachable=noop,
+                limits=Limits())
+    limiter = c._overall
+    assert limiter is not None
+    rate = limiter.max_rate / limiter.time_period
+    assert 0.95 * 30 <= rate < 30
+    assert limiter.max_rate == 30  # the burst Telegram allows (replies to 50 at once)
+
+
+async def test_rows_claimed_by_a_run_that_died_go_out_after_the_next_start(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kills: `baocao run` (handlers/lifecycle.py) starting the pump without releasing the
+    rows a killed run had claimed: they would stay 'sending' for ever, never delivered."""
+    from handlers.lifecycle import start_broadcasts
+    monkeypatch.setattr(broadcast_pump, "FEED_EVERY", 0.02)
+    monkeypatch.setattr(broadcast_pump, "POLL_EVERY", 0.05)
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    for i in range(3):
+        await join(app, f"o{i}", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("Xem trước")
+    await admin.press_label("✅ Gửi")
+    stranded = await app.storage.claim_broadcast_rows("test", 2)  # the run that died
+    assert len(stranded) == 2
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)
+    clock = app.reporting.clock
+    assert isinstance(clock, Clock)
+    pump = await start_broadcasts(app, clock)
+    try:
+        await until(lambda: _done(app), "every row delivered and the announcement closed")
+    finally:
+        await pump.stop()
+        await courier.stop()
+    for uid in ("o0", "o1", "o2", "admin"):
+        assert sum("Họp giao ban" in t for t in messenger.texts(uid)) == 1, uid
