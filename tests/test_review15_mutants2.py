@@ -4,6 +4,7 @@ kills a change to the code that the earlier tests let through (named in its docs
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -13,11 +14,13 @@ import pytest
 from bench.broadcast_rows import Recipient, write_broadcast, write_people
 from bot.app import App
 from bot.domain import messages_vi as M
+from bot.domain.broadcasts import Audience, BroadcastDraft, BroadcastStatus
 from bot.domain.roles import Role
 from bot.domain.send_time import SendTimeError, parse_send_time
 from bot.services import broadcast_pump, delivery
 from bot.services.broadcast_pump import BroadcastPump
 from bot.services.delivery import Courier, Limits, Payload, RetryLater, backoff
+from bot.services.reporting.broadcast_chat import BroadcastProgress
 from storage.models import Changes, Outgoing
 from storage.sqlite import SqliteStorage
 from tests.harness import Chat, Clock, Messenger, _render, deliver_through, join, make_app
@@ -149,6 +152,16 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
     app.broadcasts._renderers = {"test": _render}  # the harness's channel, text only
     yield app
     await app.close()
+
+
+async def count_broadcasts(app: App) -> int:
+    row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM broadcasts")
+    assert row is not None
+    return int(row["n"])
+
+
+def labels(chat: Chat) -> str:
+    return " | ".join(b.label for r in chat.last for b in r.flat_buttons())
 
 
 async def compose(admin: Chat, text: str = "Họp giao ban lúc 8h thứ Hai.") -> None:
@@ -360,3 +373,143 @@ async def test_rows_claimed_by_a_run_that_died_go_out_after_the_next_start(
         await courier.stop()
     for uid in ("o0", "o1", "o2", "admin"):
         assert sum("Họp giao ban" in t for t in messenger.texts(uid)) == 1, uid
+
+
+async def test_progress_is_edited_when_due_and_changed_only(app: App) -> None:
+    """Kills: progress edits never sent, sent at every tick (not at most every 5 s), or sent
+    again with the same figures; the final figures not put in the progress message."""
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    for i in range(3):
+        await join(app, f"o{i}", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("Xem trước")
+    await admin.press_label("✅ Gửi")
+    progress = BroadcastProgress(app)
+    now = app.reporting.clock()
+
+    async def progress_texts() -> list[str]:
+        await courier.delivered_all("admin")
+        return [t for t in messenger.texts("admin") if "Thông báo #1" in t]
+
+    async def deliver(n: int) -> None:
+        rows = await app.storage.claim_broadcast_rows("test", n)
+        courier.enqueue(courier.stored(rows, broadcast=True))
+        for r in rows:
+            await courier.delivered_all(r.message.chat_id)
+        await courier.flush()
+
+    assert (await progress_texts()) == ["⏳ Thông báo #1: đang gửi 0/4"]  # the reply to "Gửi"
+    # the harness's presses carry no message id: give the pressed message one to edit
+    await app.storage.db.write(lambda conn: conn.execute(
+        "UPDATE broadcasts SET progress_message=77 WHERE id=1"))
+    await progress.tick(now)  # the first edit (same figures as the reply)
+    assert len(await progress_texts()) == 2
+    await deliver(1)
+    await progress.tick(now + timedelta(seconds=1))  # changed, but within 5 s: not yet
+    assert len(await progress_texts()) == 2
+    await progress.tick(now + timedelta(seconds=6))
+    assert (await progress_texts())[2:] == ["⏳ Thông báo #1: đang gửi 1/4"]
+    await progress.tick(now + timedelta(seconds=12))  # due, but nothing changed
+    assert len(await progress_texts()) == 3
+    await deliver(10)
+    await progress.tick(now + timedelta(seconds=13))
+    finals = [t for t in await progress_texts() if "đã gửi xong: 4/4" in t]
+    assert len(finals) == 2  # the progress message edited, and a new message that notifies
+    await progress.tick(now + timedelta(seconds=30))
+    assert len([t for t in await progress_texts() if "đã gửi xong" in t]) == 2
+
+
+async def test_one_final_report_failing_does_not_stop_the_others(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kills: an error writing one final report escaping the loop (the other announcements
+    finished at the same tick never reported, and no progress edited)."""
+    messenger = Messenger()
+    courier = await deliver_through(app, messenger)
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    for text in ("Một", "Hai"):
+        await compose(admin, text)
+        await admin.press_label("Xem trước")
+        await admin.press_label("✅ Gửi")
+    progress = BroadcastProgress(app)
+    original = progress._final
+    tried: list[int] = []
+
+    async def final(status: BroadcastStatus) -> None:
+        tried.append(status.id)
+        if status.id == 1:
+            raise sqlite3.OperationalError("database is locked")
+        await original(status)
+
+    monkeypatch.setattr(progress, "_final", final)
+    courier.enqueue(courier.stored(await app.storage.claim_broadcast_rows("test", 10),
+                                   broadcast=True))
+    await courier.delivered_all("o1")
+    await courier.delivered_all("admin")
+    await courier.flush()
+    await progress.tick(app.reporting.clock())
+    await courier.delivered_all("admin")
+    assert sorted(tried) == [1, 2]
+    assert any("Thông báo #2 đã gửi xong" in t for t in messenger.texts("admin"))
+
+
+async def test_no_send_button_for_an_audience_of_nobody(app: App) -> None:
+    """Kills: "✅ Gửi" offered on a preview that reaches nobody."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await admin.cmd("thongbao")
+    await admin.press_label("Chọn vai trò")
+    await admin.press_label("Cán bộ theo dõi")  # nobody supervises here
+    await admin.press_label("Tiếp")
+    await admin.say("Họp.")
+    await admin.press_label("Xem trước")
+    assert M.BC_NOBODY in admin.text
+    assert "✅ Gửi" not in labels(admin)
+    await admin.say("gui")  # typed, as on Zalo: not a button here
+    assert await count_broadcasts(app) == 0
+
+
+async def test_the_quiet_hours_warning_follows_the_chosen_time_and_urgency(app: App) -> None:
+    """Kills: the warning judged on the time now (10:00) instead of the time chosen, or shown
+    for an urgent announcement (which goes in the quiet hours)."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("Xem trước")
+    assert "Đang giờ nghỉ" not in admin.text  # 10:00 now
+    await admin.press_label("Sửa")
+    await admin.press_label("Hẹn giờ")
+    await admin.say("22:00")
+    await admin.press_label("Xem trước")
+    assert "Đang giờ nghỉ" in admin.text and "lúc 22:00 ngày 20/02/2026" in admin.text
+    await admin.press_label("Sửa")
+    await admin.press_label("Khẩn")
+    await admin.press_label("Xem trước")
+    assert "Đang giờ nghỉ" not in admin.text and "khẩn: gửi cả giờ nghỉ" in admin.text
+
+
+async def test_a_text_too_long_is_refused_and_asked_again(app: App) -> None:
+    """Kills: a text over MAX_TEXT characters taken."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await admin.cmd("thongbao")
+    await admin.press_label("Tiếp")
+    await admin.say("a" * 10_001)
+    assert "dài 10.001 ký tự, quá 10.000" in admin.text and "Bước 2/3" in admin.text
+    await admin.say("a" * 10_000)
+    assert "Bước 3/3" in admin.text
+
+
+async def test_typing_da_nhan_as_the_text_of_an_announcement(app: App) -> None:
+    """Kills: "đã nhận" typed by someone composing taken as a confirmation (of an
+    announcement they received) instead of the text they are asked for."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    sender = await app.storage.find_person("test", "admin")
+    assert sender is not None
+    bid = await app.broadcasts.create(BroadcastDraft(Audience(), "Họp", ack=True), sender)
+    await admin.cmd("thongbao")
+    await admin.press_label("Tiếp")
+    await admin.say("Đã nhận")
+    assert "Bước 3/3" in admin.text and "«Đã nhận»" in admin.text
+    assert (await app.broadcasts.status(bid)).acknowledged == 0
