@@ -15,6 +15,8 @@ from bench.broadcast_rows import Recipient, write_broadcast, write_people
 from bot.app import App
 from bot.domain import messages_vi as M
 from bot.domain.broadcasts import Audience, BroadcastDraft, BroadcastStatus
+from bot.domain.buttons import BroadcastAction, Compose
+from bot.domain.conversation import Mode
 from bot.domain.roles import Role
 from bot.domain.send_time import SendTimeError, parse_send_time
 from bot.services import broadcast_pump, delivery
@@ -158,6 +160,13 @@ async def count_broadcasts(app: App) -> int:
     row = await app.storage.db.fetchone("SELECT COUNT(*) AS n FROM broadcasts")
     assert row is not None
     return int(row["n"])
+
+
+async def state(app: App, chat: Chat) -> Mode:
+    person = await app.storage.find_person("test", chat.user_id)
+    assert person is not None
+    stored = app.reporting._states.get(person.id)
+    return stored.mode if stored is not None else Mode.IDLE
 
 
 def labels(chat: Chat) -> str:
@@ -513,3 +522,123 @@ async def test_typing_da_nhan_as_the_text_of_an_announcement(app: App) -> None:
     await admin.say("Đã nhận")
     assert "Bước 3/3" in admin.text and "«Đã nhận»" in admin.text
     assert (await app.broadcasts.status(bid)).acknowledged == 0
+
+
+async def test_buttons_pressed_out_of_step_change_nothing(app: App) -> None:
+    """Kills: "✅ Gửi" taken before the preview was shown (at the options), and a toggle of
+    the options taken from the preview (the preview read would no longer be what goes)."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    assert "Bước 3/3" in admin.text
+    await admin.press(Compose("go").pack())  # an old preview's button, at the options
+    assert M.STALE in admin.text and "Bước 3/3" in admin.text
+    assert await count_broadcasts(app) == 0
+    await admin.press_label("Xem trước")
+    await admin.press(Compose("ak").pack())  # an old options screen's button, on the preview
+    assert M.STALE in admin.text and "Xem trước thông báo" in admin.text
+    assert "có nút «✅ Đã nhận»" not in admin.text
+    await admin.press_label("✅ Gửi")
+    row = await app.broadcasts.get(1)
+    assert row is not None and not row.ack
+
+
+async def test_urgent_and_confirmation_reach_the_announcement(app: App) -> None:
+    """Kills: the options chosen in chat lost when the announcement is created."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("Khẩn")
+    await admin.press_label("Yêu cầu xác nhận")
+    await admin.press_label("Xem trước")
+    await admin.press_label("✅ Gửi")
+    row = await app.broadcasts.get(1)
+    assert row is not None and row.urgent and row.ack
+
+
+async def test_a_started_announcement_is_not_said_cancelled(app: App) -> None:
+    """Kills: "Đã hủy" said for an announcement already being sent (it is not cancelled)."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("Xem trước")
+    await admin.press_label("✅ Gửi")
+    await admin.press(BroadcastAction("cancel", 1).pack())
+    assert M.BC_CANNOT_CANCEL in admin.text
+    assert (await app.broadcasts.status(1)).state == "sending"
+
+
+async def test_no_follow_up_for_an_announcement_without_confirmation(app: App) -> None:
+    """Kills: "send again to those who have not confirmed" taken for an announcement that
+    asked nobody to confirm (everyone would count as unconfirmed and get it again)."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("Xem trước")
+    await admin.press_label("✅ Gửi")
+    await admin.press(BroadcastAction("again", 1).pack())
+    assert "đều đã xác nhận" in admin.text
+    assert await state(app, admin) is not Mode.BROADCAST
+
+
+async def test_a_former_admin_cannot_work_their_old_announcements(app: App) -> None:
+    """Kills: the status buttons (cancel, follow up) left to someone no longer allowed to
+    broadcast."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.press_label("Hẹn giờ")
+    await admin.say("17:30")
+    await admin.press_label("Xem trước")
+    await admin.press_label("✅ Gửi")
+    person = await app.storage.find_person("test", "admin")
+    assert person is not None
+    await app.storage.set_member_role(person.id, "LC", Role.OFFICER, "test")
+    await admin.press(BroadcastAction("cancel", 1).pack())
+    assert M.BC_NOT_ALLOWED in admin.text
+    assert (await app.broadcasts.status(1)).state == "scheduled"
+
+
+async def test_units_outside_the_reach_cannot_be_browsed(app: App) -> None:
+    """Kills: an admin of one subtree opening another's units by a forged button."""
+    admin = await join(app, "bxadmin", "LC-BX", Role.ADMIN)
+    await admin.cmd("thongbao")
+    await admin.press(Compose("u", "LC-SP").pack())
+    assert M.STALE in admin.text
+    assert "Bước 1/3" in admin.text
+
+
+async def test_without_edits_the_progress_message_is_left_alone(app: App) -> None:
+    """Kills: progress edits sent on a channel without edits (Zalo: each "edit" would be a
+    new message every 5 s)."""
+    messenger = Messenger()
+
+    async def record(settled: list[tuple[int, str]], marks: dict[str, int]) -> None:
+        await app.storage.apply(Changes(actor=0, settled=settled))
+
+    async def unreachable(person_id: int) -> None:
+        await app.storage.set_reachable(person_id, False)
+
+    courier = Courier("test", messenger, _render, record=record, unreachable=unreachable,
+                      limits=UNLIMITED, buttons=False)
+    app.channels.register_courier(courier)
+    courier.start()
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "o1", "LC-BX-01")
+    await compose(admin)
+    await admin.say("xem truoc")
+    await admin.say("gui")
+    await app.storage.db.write(lambda conn: conn.execute(
+        "UPDATE broadcasts SET progress_message=77 WHERE id=1"))  # a message id, as if any
+    progress = BroadcastProgress(app)
+    now = app.reporting.clock()
+    await progress.tick(now)
+    rows = await app.storage.claim_broadcast_rows("test", 1)
+    courier.enqueue(courier.stored(rows, broadcast=True))
+    await courier.delivered_all(rows[0].message.chat_id)
+    await courier.flush()
+    await progress.tick(now + timedelta(seconds=6))
+    await courier.delivered_all("admin")
+    await courier.stop()
+    assert [t for t in messenger.texts("admin") if "Thông báo #1" in t] == [
+        "⏳ Thông báo #1: đang gửi 0/2"]
