@@ -23,7 +23,7 @@ from bot.services import broadcast_pump, delivery
 from bot.services.broadcast_pump import BroadcastPump
 from bot.services.delivery import Courier, Limits, Payload, RetryLater, backoff
 from bot.services.reporting.broadcast_chat import BroadcastProgress
-from storage.models import Changes, Outgoing
+from storage.models import Changes, Outgoing, Stored
 from storage.sqlite import SqliteStorage
 from tests.harness import Chat, Clock, Messenger, _render, deliver_through, join, make_app
 
@@ -642,3 +642,46 @@ async def test_without_edits_the_progress_message_is_left_alone(app: App) -> Non
     await courier.stop()
     assert [t for t in messenger.texts("admin") if "Thông báo #1" in t] == [
         "⏳ Thông báo #1: đang gửi 0/2"]
+
+
+async def test_the_pump_runs_every_tick_and_survives_a_failing_claim(
+        storage: SqliteStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kills: only the first tick run; the pump's task dying on one failed claim (the
+    database busy): no broadcast would go out until a restart."""
+    monkeypatch.setattr(broadcast_pump, "FEED_EVERY", 0.02)
+    monkeypatch.setattr(broadcast_pump, "POLL_EVERY", 0.05)
+    people: list[Recipient] = [(1, "101"), (2, "102")]
+    await storage.db.write(lambda conn: write_people(conn, people))
+    await storage.db.write(lambda conn: write_broadcast(conn, people, "Họp"))
+    ran: list[str] = []
+
+    async def first(now: datetime) -> None:
+        ran.append("first")
+
+    async def second(now: datetime) -> None:
+        ran.append("second")
+
+    transport = Flaky(0)
+    c = a_courier(storage, transport)
+    pump = BroadcastPump(storage, [c], lambda: datetime(2026, 6, 1, tzinfo=UTC),
+                         ticks=[first, second])
+    await pump.tick()
+    assert ran == ["first", "second"]
+    claim = storage.claim_broadcast_rows
+    failures: list[int] = []
+
+    async def busy_once(channel: str, limit: int) -> list[Stored]:
+        if not failures:
+            failures.append(limit)
+            raise sqlite3.OperationalError("database is locked")
+        return await claim(channel, limit)
+
+    monkeypatch.setattr(storage, "claim_broadcast_rows", busy_once)
+    c.start()
+    pump.start()
+    try:
+        await until(lambda: _states_are(storage, ["sent", "sent"]), "delivered after the error")
+    finally:
+        await pump.stop()
+        await c.stop()
+    assert failures and {k: len(v) for k, v in transport.got.items()} == {"101": 1, "102": 1}
