@@ -287,11 +287,11 @@ async def test_a_broadcast_row_is_never_given_up_on_429s_or_transient_failures(
         c.enqueue(c.stored(await storage.claim_broadcast_rows("telegram", 10), broadcast=True))
         await c.delivered_all("101")
         await c.delivered_all("102")
+        assert c.broadcasts_queued == 0  # the pump's gauge back at zero (before the stop)
         await c.stop()
         assert await broadcast_states(storage) == ["sent", "sent"]
         assert transport.calls == {"101": 7, "102": 7}
         assert {k: len(v) for k, v in transport.got.items()} == {"101": 1, "102": 1}
-        assert c.broadcasts_queued == 0  # the pump's gauge back at zero
 
 
 def test_transient_failures_wait_longer_each_time() -> None:
