@@ -685,3 +685,23 @@ async def test_the_pump_runs_every_tick_and_survives_a_failing_claim(
         await pump.stop()
         await c.stop()
     assert failures and {k: len(v) for k, v in transport.got.items()} == {"101": 1, "102": 1}
+
+
+async def test_an_old_resend_button_does_not_replace_a_typed_follow_up(app: App) -> None:
+    """Kills: "Gửi lại nội dung cũ" taken from a screen already left (the follow-up's preview
+    of a text the sender typed): the original text would replace it unnoticed."""
+    admin = await join(app, "admin", "LC", Role.ADMIN)
+    await join(app, "bx1", "LC-BX-01")
+    sender = await app.storage.find_person("test", "admin")
+    assert sender is not None
+    bid = await app.broadcasts.create(BroadcastDraft(Audience(units=("LC-BX",)), "Họp",
+                                                     ack=True), sender)
+    await admin.press(BroadcastAction("again", bid).pack())
+    assert "Nhắc lại 1 người" in admin.text
+    await admin.say("Nhắc lần 2: xác nhận giúp.")
+    assert "Nhắc lần 2" in admin.text and "Sẽ gửi tới 1 người" in admin.text
+    await admin.press(Compose("rs").pack())  # the follow screen's button, pressed late
+    assert M.STALE in admin.text
+    await admin.press_label("✅ Gửi")
+    follow = await app.broadcasts.list(sender, 1)
+    assert follow[0].follows == bid and follow[0].text == "Nhắc lần 2: xác nhận giúp."
