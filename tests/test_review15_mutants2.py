@@ -15,12 +15,13 @@ from bench.broadcast_rows import Recipient, write_broadcast, write_people
 from bot.app import App
 from bot.domain import messages_vi as M
 from bot.domain.broadcasts import Audience, BroadcastDraft, BroadcastStatus
-from bot.domain.buttons import BroadcastAction, Compose
+from bot.domain.buttons import AckBroadcast, BroadcastAction, Compose
 from bot.domain.conversation import Mode
 from bot.domain.roles import Role
 from bot.domain.send_time import SendTimeError, parse_send_time
 from bot.services import broadcast_pump, delivery
 from bot.services.broadcast_pump import BroadcastPump
+from bot.services.channels import Pressed
 from bot.services.delivery import Courier, Limits, Payload, RetryLater, backoff
 from bot.services.reporting.broadcast_chat import BroadcastProgress
 from storage.models import Changes, Outgoing, Stored
@@ -705,3 +706,20 @@ async def test_an_old_resend_button_does_not_replace_a_typed_follow_up(app: App)
     await admin.press_label("✅ Gửi")
     follow = await app.broadcasts.list(sender, 1)
     assert follow[0].follows == bid and follow[0].text == "Nhắc lần 2: xác nhận giúp."
+
+
+async def test_the_pressed_announcement_itself_says_it_was_confirmed(app: App) -> None:
+    """Kills: "✅ Đã nhận" pressed on the announcement answered by a new message instead of
+    marking the announcement (the button would stay there to be pressed again)."""
+    await join(app, "admin", "LC", Role.ADMIN)
+    bx1 = await join(app, "bx1", "LC-BX-01")
+    sender = await app.storage.find_person("test", "admin")
+    assert sender is not None
+    bid = await app.broadcasts.create(BroadcastDraft(Audience(units=("LC-BX",)), "Họp",
+                                                     ack=True), sender)
+    shown = "📢 Thông báo từ Tỉnh đoàn Lào Cai\n\nHọp"
+    await bx1._send(button=AckBroadcast(bid).pack(), pressed=Pressed("55", shown, None))
+    assert bx1.last[0].replace and bx1.last[0].buttons == []
+    assert bx1.last[0].text == f"{shown}\n\n✅ Đã xác nhận lúc 10:00 20/02/2026"
+    await bx1._send(button=AckBroadcast(bid).pack(), pressed=Pressed("55", shown, None))
+    assert "không cần xác nhận" in bx1.text and not bx1.last[0].replace
