@@ -22,7 +22,16 @@ from bot.domain.send_time import SendTimeError, parse_send_time
 from bot.services import broadcast_pump, delivery
 from bot.services.broadcast_pump import BroadcastPump
 from bot.services.channels import Pressed
-from bot.services.delivery import Courier, Limits, Payload, RetryLater, backoff
+from bot.services.delivery import (
+    REMINDER,
+    REPLY,
+    Courier,
+    Limits,
+    Parcel,
+    Payload,
+    RetryLater,
+    backoff,
+)
 from bot.services.reporting.broadcast_chat import BroadcastProgress
 from storage.models import Changes, Outgoing, Stored
 from storage.sqlite import SqliteStorage
@@ -242,6 +251,7 @@ class Flaky:
         self.transient = transient
         self.calls: dict[str, int] = {}
         self.got: dict[str, list[str]] = {}
+        self.order: list[str] = []  # chats, in the order accepted
 
     async def deliver(self, chat_id: str, payload: Payload) -> int | None:
         n = self.calls[chat_id] = self.calls.get(chat_id, 0) + 1
@@ -250,6 +260,7 @@ class Flaky:
                 raise ConnectionError("network down")
             raise RetryLater(0.0)
         self.got.setdefault(chat_id, []).append(str(payload))
+        self.order.append(chat_id)
         return None
 
 
@@ -723,3 +734,30 @@ async def test_the_pressed_announcement_itself_says_it_was_confirmed(app: App) -
     assert bx1.last[0].text == f"{shown}\n\n✅ Đã xác nhận lúc 10:00 20/02/2026"
     await bx1._send(button=AckBroadcast(bid).pack(), pressed=Pressed("55", shown, None))
     assert "không cần xác nhận" in bx1.text and not bx1.last[0].replace
+
+
+async def test_a_reply_overtakes_reminders_waiting_at_the_limiter(
+        storage: SqliteStorage) -> None:
+    """Kills: reminders let through to the channel's limiter without the gate of
+    BACKGROUND_AT_LIMITER (every worker's reminder would wait there ahead of a reply)."""
+    transport = Flaky(0)
+    c = a_courier(storage, transport, Limits(per_second=20, per_chat_per_second=0))
+    c.start()
+    try:
+        c.enqueue([Parcel(Outgoing("telegram", str(1000 + i), "", None, None, REMINDER),
+                          {"text": "Nhắc"}) for i in range(150)])
+        await until(lambda: _true(len(transport.order) >= 40), "the reminders under way")
+        before = len(transport.order)
+        c.enqueue([Parcel(Outgoing("telegram", "99", "", None, None, REPLY),
+                          {"text": "✓ Đã lưu"})])
+        await c.delivered_all("99")
+        position = transport.order.index("99")
+    finally:
+        await c.stop()
+    # behind the two at the limiter and those past it, not behind 16 workers' reminders
+    assert position - before <= 6, (position, before)
+    assert len(transport.order) < 151  # the reminders were still going
+
+
+async def _true(value: bool) -> bool:
+    return value
