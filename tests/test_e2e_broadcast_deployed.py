@@ -232,6 +232,13 @@ def test_the_command_line_broadcasts_through_the_running_bot(tmp_path: Path,
                                                   else 0), chat
         assert received(fake, ADMIN, NEWS) == 0
         assert outbox_states(site, bid)[str(blocked)] == "unreachable"
+        con = sqlite3.connect(site.db, timeout=30)
+        try:  # the person is marked, so later announcements count them without trying
+            reachable = dict(con.execute("SELECT external_id, reachable FROM people"))
+        finally:
+            con.close()
+        assert reachable == {str(c): int(c != blocked)
+                             for c in [ADMIN, *map(officer_chat, range(1, 7))]}
 
         for chat in (officer_chat(3), officer_chat(4)):  # two confirm
             marked = press_and_see(fake, chat, "Đã nhận", "Đã xác nhận lúc")
