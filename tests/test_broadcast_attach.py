@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import Update
 
 from bot.app import App
 from bot.domain.conversation import Mode
 from bot.domain.roles import Role
 from bot.services.invites import create_invite
+from handlers.telegram.app import to_inbound
 from handlers.telegram.delivery import render as telegram_render
 from tests.harness import Chat, Clock, _render, join, make_app
+from tests.recording_request import photo_update
 
 
 @pytest.fixture
@@ -135,3 +138,18 @@ async def test_a_document_during_a_report_question(app: App) -> None:
     # nothing answered: the caption is not taken for the answer
     await officer.press_label("Có")
     assert "Câu 2/11" in officer.text
+
+
+def test_telegram_keeps_a_photos_caption_and_reads_a_document() -> None:
+    photo = photo_update(5001, "BIG")
+    photo["message"]["caption"] = "Lịch họp"
+    event = to_inbound(Update.de_json(photo, None))
+    assert event is not None and event.photo == "BIG" and event.caption == "Lịch họp"
+    assert event.text == ""  # a caption is never typed text (an invite code, an answer)
+    doc = photo_update(5001, "X")
+    del doc["message"]["photo"]
+    doc["message"]["document"] = {"file_id": "DOC", "file_unique_id": "u",
+                                  "file_name": "ke-hoach.pdf"}
+    event = to_inbound(Update.de_json(doc, None))
+    assert event is not None and event.document == ("DOC", "ke-hoach.pdf")
+    assert event.other is None and event.caption == ""
