@@ -47,6 +47,7 @@ from bot.domain.reports import schedule_windows, started_periods
 from bot.domain.roles import Role
 from bot.domain.send_time import SendTimeError, parse_send_time
 from bot.domain.templates import Level, QuestionType
+from bot.domain.text import fold
 from bot.domain.units import LEVEL_VI, Unit, ancestors_of, subtree_codes
 from bot.services.channels import Inbound, Pressed
 from bot.services.delivery import REMINDER, Parcel
@@ -166,8 +167,8 @@ async def on_file(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
     elif event.document is not None:
         d["fa"] = ["document", event.document[1], event.document[0]]
     caption = event.caption.strip()
-    if caption:
-        return await on_text(deps, ctx, caption, caption)
+    if caption:  # the text, as if typed after the file
+        return await on_text(deps, ctx, caption, fold(caption).strip(" .!"))
     return [Reply(M.bc_file_kept(_file_line(d))), _ask_text(ctx, d)]
 
 
