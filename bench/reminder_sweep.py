@@ -46,10 +46,13 @@ async def main(units: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(storage=StorageConfig(path=Path(tmp) / "bench.db"))
         app = await build_app(config, clock=lambda: clock_value[0])
-        tree = [Unit("T", "Tỉnh", None, Level.TINH)]
+        # Under LCH (Hội Nông dân): the shipped templates now apply to one subtree and
+        # organisation each, and hoi_nong_dan_htx is the one with a period open in 2026.
+        tree = [Unit("LCH", "Tỉnh", None, Level.TINH, "hoi_nong_dan")]
         districts = max(1, units // 100)
-        tree += [Unit(f"H{d:03d}", f"Huyện {d}", "T", Level.HUYEN) for d in range(districts)]
-        tree += [Unit(f"X{i:05d}", f"Xã {i}", f"H{i % districts:03d}", Level.XA)
+        tree += [Unit(f"LCH-H{d:03d}", f"Huyện {d}", "LCH", Level.HUYEN)
+                 for d in range(districts)]
+        tree += [Unit(f"LCH-X{i:05d}", f"Xã {i}", f"LCH-H{i % districts:03d}", Level.XA)
                  for i in range(units)]
         await app.storage.upsert_units(tree)
         stamp = utcnow_iso()
@@ -62,7 +65,7 @@ async def main(units: int) -> None:
             conn.executemany(
                 "INSERT INTO memberships (person_id, unit_code, role, created_at)"
                 " VALUES (?, ?, 'officer', ?)",
-                [(i + 1, f"X{i:05d}", stamp) for i in range(units)])
+                [(i + 1, f"LCH-X{i:05d}", stamp) for i in range(units)])
 
         await app.storage.db.write(people)
         print(f"{units:,} communes × {len(app.templates)} templates "

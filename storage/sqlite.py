@@ -885,6 +885,22 @@ class SqliteStorage(RosterStore):
 
         await self.db.write(work)
 
+    async def settle_reminders(self, sweep_id: str,
+                               sent: list[tuple[str, str, str, str, int | None]]) -> None:
+        """Mark these reminders of a sweep 'sent' (unit, template, period, kind, recipients or
+        None to keep the claimed count), mid-chunk, as soon as the messenger accepted them: a
+        crash later in the chunk then leaves only the unsent ones 'sending'."""
+        now = utcnow_iso()
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE reminders SET status='sent', handled_at=?,"
+                " recipients=coalesce(?, recipients) WHERE unit_code=? AND template_id=?"
+                " AND period=? AND kind=? AND sweep_id=? AND status='sending'",
+                [(now, n, u, t, p, k, sweep_id) for u, t, p, k, n in sent])
+
+        await self.db.write(work)
+
     async def reminder_rows(self) -> list[dict[str, Any]]:
         rows = await self.db.fetchall(
             "SELECT unit_code, template_id, period, kind, status, scheduled_at, recipients"
@@ -1008,8 +1024,10 @@ class SqliteStorage(RosterStore):
 
     async def release_stranded_reminders(self) -> int:
         """Reminders left 'sending' by a crash go back to the planner: sent again if still
-        due, skipped if stale (at least once: a repeated reminder is cheaper than a unit
-        that misses its deadline for want of one)."""
+        due, skipped if stale. Those the messenger accepted were recorded 'sent' within
+        RECORD_AFTER (bot/services/reminders.py), so only the ones in flight, or accepted just
+        before the crash, go again (at least once: a repeated reminder is cheaper than a
+        unit that misses its deadline for want of one)."""
         def work(conn: sqlite3.Connection) -> int:
             return conn.execute("DELETE FROM reminders WHERE status='sending'").rowcount
         return await self.db.write(work)

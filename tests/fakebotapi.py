@@ -716,6 +716,21 @@ class FakeBotAPI:
             message["caption"] = caption
         return self.inject_raw_update({"message": message})
 
+    def send_document(self, user_id: int, file_id: str = "DOC1",
+                      file_name: str = "tep.pdf", caption: str | None = None) -> int:
+        """Inject a private-chat document (a file) from ``user_id``. Returns the update_id."""
+        message = self._user_message(user_id, None)
+        message["document"] = {
+            "file_id": file_id,
+            "file_unique_id": f"U{file_id}",
+            "file_name": file_name,
+            "mime_type": "application/pdf",
+            "file_size": 50_000,
+        }
+        if caption is not None:
+            message["caption"] = caption
+        return self.inject_raw_update({"message": message})
+
     def press_button(self, user_id: int, message_id: int, data: str) -> int:
         """Inject a callback_query: ``user_id`` presses a button on a message the bot sent.
 

@@ -151,8 +151,11 @@ class Chat:
     async def press(self, data: str) -> list[Reply]:
         return await self._send(button=data)
 
-    async def photo(self, file_id: str) -> list[Reply]:
-        return await self._send(photo=file_id)
+    async def photo(self, file_id: str, caption: str = "") -> list[Reply]:
+        return await self._send(photo=file_id, caption=caption)
+
+    async def document(self, file_id: str, name: str, caption: str = "") -> list[Reply]:
+        return await self._send(document=(file_id, name), caption=caption)
 
     async def press_label(self, label_part: str) -> list[Reply]:
         """Press the button of the last replies whose label contains `label_part`."""

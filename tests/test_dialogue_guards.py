@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -449,6 +450,14 @@ async def test_a_locked_report_offers_no_correction(app: App, clock: Clock) -> N
 # --- a colleague's answer racing a send ----------------------------------------------------------
 
 
+async def until(condition: Callable[[], bool], patience: float = 30.0) -> None:
+    """Let the loop run until `condition` holds (a read may hop through a thread first, so a
+    fixed number of turns is not enough on a loaded machine); give up after `patience`."""
+    deadline = time.monotonic() + patience
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
+
+
 async def test_an_answer_committed_with_a_send_is_never_lost(app: App) -> None:
     """b's answer and a's send reach the database in one batch, both decided before either was
     written: the send, checked against what a saw, is refused, and b's answer stays."""
@@ -465,15 +474,9 @@ async def test_an_answer_committed_with_a_send_is_never_lost(app: App) -> None:
     app.storage.db._thread.submit(gate.wait)
     try:
         answer = asyncio.create_task(b.say("9"))
-        for _ in range(1000):
-            if len(pending) == 1:
-                break
-            await asyncio.sleep(0)
+        await until(lambda: len(pending) == 1)
         send = asyncio.create_task(a.press_label("Gửi báo cáo"))
-        for _ in range(1000):
-            if len(pending) == 2:
-                break
-            await asyncio.sleep(0)
+        await until(lambda: len(pending) == 2)
         assert len(pending) == 2
     finally:
         gate.set()

@@ -56,6 +56,9 @@ class Attachment:
     kind: Literal["photo", "document"]
     name: str
     data: bytes
+    # Telegram: a file an admin sent in chat, re-sent by its id (data is then b""): no bytes
+    # in the outbox rows, so no upload budget
+    file_id: str | None = None
 
 
 # What Telegram's sendPhoto takes, by the file's first bytes (anything else is refused by

@@ -102,6 +102,7 @@ class Attachment:
 
     name: str
     data: bytes
+    file_id: str | None = None  # Telegram: a file already on Telegram, sent again by its id
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Reply:
     # A file sent with the text as its caption, on the same channels as pictures; the others
     # show the text alone (the handler says there that the file needs Telegram).
     document: Attachment | None = None
+    # Telegram: a picture already on Telegram (its file id), sent again without uploading
+    photo_id: str | None = None
 
     def flat_buttons(self) -> list[Button]:
         return [b for row in self.buttons for b in row]

@@ -36,10 +36,27 @@ BC_NOT_ALLOWED = ("Chỉ cán bộ quản trị mới gửi được thông báo
 BC_CANCELLED = "✖ Đã hủy thông báo đang soạn. Chưa gửi gì cả."
 BC_NOBODY = "⚠ Không có ai trong nhóm người nhận này. Hãy đổi người nhận."
 BC_ASK_TEXT = ("✏️ Bước 2/3 — gõ nội dung thông báo thành một tin nhắn.\n"
-               "Người nhận sẽ đọc đúng như bạn gõ (tin dài được tách thành nhiều phần).")
+               "Người nhận sẽ đọc đúng như bạn gõ (tin dài được tách thành nhiều phần).\n"
+               "Trên Telegram có thể gửi kèm một ảnh hoặc một tệp (chú thích của ảnh là nội"
+               " dung).")
 BC_TEXT_EMPTY = "⚠ Nội dung trống. Hãy gõ nội dung thông báo."
-BC_NO_FILES = ("⚠ Ảnh và tệp chưa gửi kèm được khi soạn trong chat (dùng dòng lệnh"
-               " `baocao broadcast`). Hãy gõ nội dung thông báo bằng chữ.")
+BC_NO_FILES = ("⚠ Thông báo chỉ kèm được ảnh hoặc tệp, không kèm được loại tin nhắn này. Hãy"
+               " gõ nội dung thông báo bằng chữ.")
+BC_FILES_NEED_TELEGRAM = ("⚠ Ảnh và tệp chỉ gửi kèm được khi soạn thông báo trên Telegram (hoặc"
+                          " bằng dòng lệnh `baocao broadcast`). Ở đây hãy gõ nội dung bằng chữ.")
+BC_FILE_AT_TEXT_STEP = ("⚠ Ảnh hoặc tệp gửi kèm được ở bước gõ nội dung thông báo. Hãy làm tiếp"
+                        " bước đang hiện.")
+BC_WITH_PHOTO = "📎 Kèm ảnh"
+
+
+def bc_with_document(name: str) -> str:
+    return f"📎 Kèm tệp {name}"
+
+
+def bc_file_kept(attached: str | None) -> str:
+    return f"{attached or '📎'}: đã nhận. Bây giờ hãy gõ nội dung thông báo."
+
+
 BC_ASK_TIME = ("🕒 Gõ giờ gửi theo giờ Việt Nam, ví dụ: 17:30 (hôm nay, hoặc mai nếu đã qua),"
                " mai 7h30, hoặc 07:30 08/12 (giờ và ngày).")
 BC_PICK_LEVEL = "📶 Gửi cho đơn vị cấp nào?"
@@ -354,7 +371,8 @@ HINT_WATCHER = "Gõ /trangthai để xem tình hình báo cáo, /giup để xem 
 CHANGED_BY_COLLEAGUE = ("Báo cáo này vừa được cán bộ khác của đơn vị cập nhật (gửi, hủy hoặc "
                         "trả lời thêm). Gõ /baocao để xem lại rồi làm tiếp.")
 A_PHOTO = "ảnh vừa gửi"
-_UNREADABLE = {"sticker": "nhãn dán (sticker)", "voice": "tin nhắn thoại"}
+_UNREADABLE = {"sticker": "nhãn dán (sticker)", "voice": "tin nhắn thoại",
+               "document": "tệp đính kèm"}
 
 
 def cannot_read(kind: str) -> str:

@@ -235,21 +235,23 @@ class Broadcasts:
             raise BroadcastRefused(f"the text is longer than {TEXT_MAX} characters",
                                    M.broadcast_text_too_long(TEXT_MAX))
         if (draft.attachment is not None and draft.attachment.kind == "photo"
-                and not is_picture(draft.attachment.data)):
+                and draft.attachment.file_id is None and not is_picture(draft.attachment.data)):
             raise BroadcastRefused(f"{draft.attachment.name} is not a picture (JPEG, PNG, GIF "
                                    "or WebP): send it as a document", M.BROADCAST_NOT_A_PICTURE)
         if draft.send_at is not None and draft.send_at < now:
             raise BroadcastRefused("the time to send is in the past", M.BROADCAST_IN_PAST)
         tree = (await self.units.tree()).units
         reach = await self._check(draft.audience, sender, tree, draft.send_at or now)
-        if draft.attachment is not None:
-            await self._check_upload(draft, reach, now)
+        if draft.attachment is not None and draft.attachment.file_id is None:
+            await self._check_upload(draft, reach, now)  # bytes in each row: a budget
         send_at = (draft.send_at or now).astimezone(UTC)
         attachment = None
         if draft.attachment is not None:
             a = draft.attachment
-            attachment = json.dumps({"kind": a.kind, "name": a.name,
-                                     "file": base64.b64encode(a.data).decode("ascii")})
+            attachment = json.dumps(
+                {"kind": a.kind, "name": a.name, "file_id": a.file_id} if a.file_id is not None
+                else {"kind": a.kind, "name": a.name,
+                      "file": base64.b64encode(a.data).decode("ascii")})
         start = None
         quiet = in_quiet_hours(now.astimezone(self.zone).time(), self.quiet)
         if send_at <= now and (draft.urgent or not quiet):  # started as it is created
@@ -518,6 +520,8 @@ def _attachment(text: str | None) -> Attachment | None:
     if not text:
         return None
     data = json.loads(text)
+    if data.get("file_id") is not None:  # sent in chat: re-sent by its Telegram file id
+        return Attachment(data["kind"], data["name"], b"", file_id=str(data["file_id"]))
     return Attachment(data["kind"], data["name"], base64.b64decode(data["file"]))
 
 
@@ -530,10 +534,13 @@ def broadcast_reply(broadcast_id: int, heading: str, text: str, attachment: Atta
     if rich:
         buttons = ([[Button.of(M.BROADCAST_ACK_BUTTON, AckBroadcast(broadcast_id))]]
                    if ack else [])
-        photo = attachment.data if attachment is not None and attachment.kind == "photo" else None
-        document = (FileAttachment(attachment.name, attachment.data)
-                    if attachment is not None and attachment.kind == "document" else None)
-        return Reply(body, buttons, photo=photo, document=document)
+        a = attachment
+        by_id = a is not None and a.file_id is not None
+        photo = a.data if a is not None and a.kind == "photo" and not by_id else None
+        photo_id = a.file_id if a is not None and a.kind == "photo" and by_id else None
+        document = (FileAttachment(a.name, a.data, a.file_id)
+                    if a is not None and a.kind == "document" else None)
+        return Reply(body, buttons, photo=photo, document=document, photo_id=photo_id)
     lines = [body]
     if attachment is not None:
         lines.append(M.BROADCAST_DOCUMENT_ELSEWHERE if attachment.kind == "document"

@@ -47,6 +47,8 @@ class Inbound:
     argument: str = ""
     button: str | None = None  # the pressed button's data
     photo: str | None = None  # Telegram: file id; Zalo: where baocao keeps the picture
+    document: tuple[str, str] | None = None  # Telegram: (file id, file name)
+    caption: str = ""  # a photo's or a document's caption (kept apart from typed text)
     other: str | None = None  # a message baocao cannot read: "sticker", "voice", "other"
     event_id: str | None = None  # for de-duplication (Telegram's update_id)
     chat_id: str = ""  # where replies go; "" = the user's private chat (user_id)

@@ -1,12 +1,18 @@
 """Reminder sweeps: what is due and not yet handled is claimed in the ledger, then sent.
 
-A sweep is idempotent: APScheduler wakes it every minute (and once at start-up); two sweeps
-at once, a crash or a restart never send a reminder twice, because a reminder is claimed in
-the ledger (a unique key per unit, template, period and kind) before it is sent.
+A sweep is idempotent: APScheduler wakes it every minute (and once at start-up); two sweeps at
+once or a clean restart never send a reminder twice, because a reminder is claimed in the
+ledger (a unique key per unit, template, period and kind) before it is sent. After a crash it
+is at least once, like replies and broadcasts (bot/services/delivery.py): a reminder the
+messenger accepted is recorded 'sent' within RECORD_AFTER, so only the one in flight, or those
+accepted in the moment before the crash, go again; the rest of the chunk, still 'sending', goes
+back to the planner at start (`release_stranded_reminders`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -31,6 +37,50 @@ from storage.models import Person
 log = logging.getLogger(__name__)
 NOTHING: frozenset[str] = frozenset()
 CHUNK = 1000  # reminders claimed at a time
+# Accepted reminders are recorded this long after the first of them, as the Courier's replies
+# (delivery.RECORD_AFTER): one write for all accepted meanwhile, not one per reminder.
+RECORD_AFTER = 0.02
+
+
+class _Recorder:
+    """Records a chunk's reminders 'sent' soon after the messenger accepted them, through the
+    group commit, while the chunk goes on: a crash then re-sends only what was in flight."""
+
+    def __init__(self, storage: Storage, sweep_id: str) -> None:
+        self.storage = storage
+        self.sweep_id = sweep_id
+        self.pending: list[tuple[str, str, str, str, int | None]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.writing = False
+
+    def add(self, key: tuple[str, str, str, str], recipients: int | None) -> None:
+        self.pending.append((*key, recipients))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._later())
+
+    async def _later(self) -> None:
+        await asyncio.sleep(RECORD_AFTER)
+        batch, self.pending = self.pending, []
+        self.writing = True
+        try:
+            await self.storage.settle_reminders(self.sweep_id, batch)
+        except Exception:  # the end of the chunk records them (finish_reminders)
+            log.exception("could not record %d sent reminders", len(batch))
+        finally:
+            self.writing = False
+
+    async def close(self) -> None:
+        """End of the chunk: finish_reminders records what is still pending in its own write;
+        a write under way is waited for, a timer still sleeping is dropped."""
+        task, self.task = self.task, None
+        if task is None or task.done():
+            return
+        if self.writing:
+            await task
+        else:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 def policy_for(t: Template, defaults: RemindersConfig) -> Policy:
     own = t.reminders
@@ -133,8 +183,11 @@ class ReminderService:
     async def sweep(self, channels: Channels) -> SweepResult:
         """Send what is due and not yet handled; record everything in the ledger.
 
-        Reminders are claimed a few at a time, just before they are sent, so a crash loses at
-        most the claimed-but-unsent part of one chunk (left as 'sending': never sent twice)."""
+        Reminders are claimed CHUNK at a time, just before they are sent; each one the
+        messenger accepted is recorded 'sent' within RECORD_AFTER (grouped), the chunk's
+        corrections and releases at its end. After a crash the chunk's unsent part, left
+        'sending', is planned again at start: only a reminder in flight, or accepted just before
+        the crash, can go twice (at least once)."""
         now = self.clock()
         result = SweepResult()
         quiet = Policy(quiet_start=self.defaults.quiet_start, quiet_end=self.defaults.quiet_end)
@@ -166,45 +219,15 @@ class ReminderService:
                  for p in chunk], sweep_id)
             corrections: list[tuple[str, str, str, str, int]] = []
             retry: list[tuple[str, str, str, str]] = []
-            for p in chunk:
-                await turns.take()
-                if _key(p) not in claimed:
-                    continue  # another sweep has it
-                if self.stopping:  # shutting down: not sent, so released for the next start
-                    retry.append(_key(p))
-                    continue
-                key = (p.window.template.id, p.window.period.id)
-                if key not in progress_cache:
-                    progress_cache[key] = await self._progress(p.window)
-                text = reminder_text(p.window, p.slot, p.unit.name,
-                                     progress_cache[key].get(p.unit.code), now, self.zone)
-                delivered = planned = failed = 0
-                for person in p.recipients:
-                    if self.stopping:
-                        break
-                    # Blocked, or on a channel not running here: not a failure to retry.
-                    if not channels.reaches(person) or person.id in blocked:
-                        continue
-                    planned += 1
-                    button = _button(p, units_of.get(person.id, []))
-                    outcome = await channels.send(person, Reply(text, [[button]]))
-                    if outcome == "sent":
-                        delivered += 1
-                    elif outcome == "blocked":
-                        blocked.add(person.id)
-                        result.blocked += 1
-                        await self.storage.set_reachable(person.id, False)
-                    else:
-                        failed += 1
-                result.failed += failed
-                if (failed or self.stopping) and not delivered:
-                    retry.append(_key(p))  # nobody got it: the next sweep tries again
-                    continue
-                if delivered != planned:
-                    corrections.append((*_key(p), delivered))
-                result.sent += 1
-                result.messages += delivered
-                result.planned.append(p)
+            recorder = _Recorder(self.storage, sweep_id)
+            try:
+                await self._send_chunk(chunk, claimed, channels, now, recorder, result,
+                                       corrections, retry, progress_cache, units_of, blocked,
+                                       turns)
+                await recorder.close()
+            finally:  # cancelled: as a crash, what was accepted is recorded or in flight
+                if recorder.task is not None:
+                    recorder.task.cancel()
             await self.storage.finish_reminders(sweep_id, corrections, retry)
             if self.stopping:
                 break  # later chunks were never claimed
@@ -213,6 +236,57 @@ class ReminderService:
                      "%d failed", result.sent, result.messages, result.skipped, result.blocked,
                      result.failed)
         return result
+
+    async def _send_chunk(self, chunk: list[Planned], claimed: set[tuple[str, str, str, str]],
+                          channels: Channels, now: datetime, recorder: _Recorder,
+                          result: SweepResult,
+                          corrections: list[tuple[str, str, str, str, int]],
+                          retry: list[tuple[str, str, str, str]],
+                          progress_cache: dict[tuple[str, str], dict[str, tuple[int, int]]],
+                          units_of: dict[int, list[str]], blocked: set[int],
+                          turns: Turns) -> None:
+        """Push a claimed chunk; each reminder's outcome goes to `recorder` (sent) or
+        `retry` (reached nobody) as soon as its pushes return."""
+        for p in chunk:
+            await turns.take()
+            if _key(p) not in claimed:
+                continue  # another sweep has it
+            if self.stopping:  # shutting down: not sent, so released for the next start
+                retry.append(_key(p))
+                continue
+            key = (p.window.template.id, p.window.period.id)
+            if key not in progress_cache:
+                progress_cache[key] = await self._progress(p.window)
+            text = reminder_text(p.window, p.slot, p.unit.name,
+                                 progress_cache[key].get(p.unit.code), now, self.zone)
+            delivered = planned = failed = 0
+            for person in p.recipients:
+                if self.stopping:
+                    break
+                # Blocked, or on a channel not running here: not a failure to retry.
+                if not channels.reaches(person) or person.id in blocked:
+                    continue
+                planned += 1
+                button = _button(p, units_of.get(person.id, []))
+                outcome = await channels.send(person, Reply(text, [[button]]))
+                if outcome == "sent":
+                    delivered += 1
+                elif outcome == "blocked":
+                    blocked.add(person.id)
+                    result.blocked += 1
+                    await self.storage.set_reachable(person.id, False)
+                else:
+                    failed += 1
+            result.failed += failed
+            if (failed or self.stopping) and not delivered:
+                retry.append(_key(p))  # nobody got it: the next sweep tries again
+                continue
+            if delivered != planned:
+                corrections.append((*_key(p), delivered))
+            recorder.add(_key(p), delivered if delivered != planned else None)
+            result.sent += 1
+            result.messages += delivered
+            result.planned.append(p)
 
     async def _progress(self, w: Window) -> dict[str, tuple[int, int]]:
         """unit → (answered, total) of its draft, against the version it was started on."""

@@ -98,7 +98,11 @@ def to_inbound(update: Update, bot_username: str | None = None) -> Inbound | Non
         return None
     base["message_id"] = message.message_id
     if message.photo:
-        return Inbound(photo=message.photo[-1].file_id, **base)
+        return Inbound(photo=message.photo[-1].file_id, caption=message.caption or "", **base)
+    if message.document is not None:
+        return Inbound(document=(message.document.file_id,
+                                 message.document.file_name or "tep"),
+                       caption=message.caption or "", **base)
     text = message.text or message.caption or ""
     if not text:  # a sticker, a voice message, a file…: nothing baocao can read
         kind = ("sticker" if message.sticker else

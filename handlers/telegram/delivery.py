@@ -44,21 +44,27 @@ def render(event: Inbound | None, chat_id: str, replies: list[Reply]) -> list[Pa
     pressed = event.pressed if event is not None else None
     for i, reply in enumerate(replies):
         if i == 0 and pressed is not None:
-            if reply.replace and reply.photo is None and reply.document is None:
+            if (reply.replace and reply.photo is None and reply.photo_id is None
+                    and reply.document is None):
                 calls.append(_edit(chat_id, pressed.message_id, reply.text, keyboard(reply)))
                 continue
             marked = (f"{pressed.text}\n\n→ {pressed.label}" if pressed.label and pressed.text
                       else pressed.text)
             calls.append(_edit(chat_id, pressed.message_id, marked or "…", None))
-        if reply.photo is not None or reply.document is not None:
+        photo = reply.photo is not None or reply.photo_id is not None
+        if photo or reply.document is not None:
             captioned = (bool(reply.text) and not reply.flat_buttons()
                          and utf16_units(reply.text) <= CAPTION_LIMIT)
             caption = reply.text if captioned else ""
             if reply.photo is not None:
                 calls.append(_photo(chat_id, reply.photo, caption))
+            elif reply.photo_id is not None:
+                calls.append(_by_id(PHOTO, chat_id, reply.photo_id, caption))
             if reply.document is not None:
-                calls.append(_document(chat_id, reply.document.name, reply.document.data,
-                                       "" if reply.photo is not None else caption))
+                doc, doc_caption = reply.document, "" if photo else caption
+                calls.append(_document(chat_id, doc.name, doc.data, doc_caption)
+                             if doc.file_id is None
+                             else _by_id(DOCUMENT, chat_id, doc.file_id, doc_caption))
             if captioned or not (reply.text or reply.buttons):
                 continue
         parts = chunks(reply)
@@ -90,6 +96,16 @@ def _document(chat_id: str, name: str, data: bytes, caption: str) -> Payload:
         params["caption"] = caption
     return {"m": DOCUMENT, "p": params, "file": base64.b64encode(data).decode("ascii"),
             "name": name}
+
+
+def _by_id(method: str, chat_id: str, file_id: str, caption: str) -> Payload:
+    """sendPhoto/sendDocument of a file already on Telegram, by its file id (what the Bot API
+    takes in place of an upload): the row holds the id, never the bytes."""
+    field = "photo" if method == PHOTO else "document"
+    params: dict[str, Any] = {"chat_id": int(chat_id), field: file_id}
+    if caption:
+        params["caption"] = caption
+    return {"m": method, "p": params}
 
 
 def _edit(chat_id: str, message_id: str, text: str, markup: Markup | None) -> Payload:

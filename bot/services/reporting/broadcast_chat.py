@@ -25,13 +25,14 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
 from bot.domain import messages_vi as M
 from bot.domain.answers import Accepted, parse_answer
 from bot.domain.broadcasts import (
+    Attachment,
     Audience,
     BroadcastDraft,
     BroadcastRefused,
@@ -48,6 +49,7 @@ from bot.domain.reports import schedule_windows, started_periods
 from bot.domain.roles import Role
 from bot.domain.send_time import SendTimeError, parse_send_time
 from bot.domain.templates import Level
+from bot.domain.text import fold
 from bot.domain.units import LEVEL_VI, Unit, ancestors_of, subtree_codes
 from bot.services.channels import Inbound, Pressed
 from bot.services.delivery import REMINDER, Parcel
@@ -75,9 +77,11 @@ PROGRESS_EVERY = 5.0  # seconds between two edits of a progress message
 # An announcement marked as confirmed in place only while the mark fits one message (an edit
 # cannot be split: Telegram's 4,096, less room for its UTF-16 count of emoji); else a new one.
 MARK_FITS = 4_000
+TELEGRAM = "telegram"  # the channel whose photos and documents are re-sent by file id
 
 Draft = dict[str, Any]  # the conversation's JSON: s step, a audience, t text, k ack, u urgent,
-#                          at ISO time or absent (now), f the announcement followed up
+#                          at ISO time or absent (now), f the announcement followed up,
+#                          fa [kind, name, Telegram file id] of the attachment
 
 
 # --- entry points (routes.py) -----------------------------------------------------------------
@@ -151,12 +155,45 @@ async def on_text(deps: Deps, ctx: Ctx, typed: str, key: str) -> list[Reply]:
     return [Reply(M.BC_PRESS_A_BUTTON), *(await _again(deps, ctx, d))]
 
 
-async def on_file(deps: Deps, ctx: Ctx) -> list[Reply]:
-    """A photo or a file sent while composing: not taken (the command line attaches files)."""
+async def on_file(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
+    """A photo or a document sent at the text step, on Telegram: the announcement's
+    attachment, re-sent to recipients by its Telegram file id (no bytes kept); its caption,
+    if any, is the text, else the text is asked next. Anywhere else, or on another channel
+    (a Zalo picture has no Telegram file id), it is refused and the screen shown again."""
     d = _draft(ctx)
     if d is None:
         return [Reply(M.STALE)]
-    return [Reply(M.BC_NO_FILES), *(await _again(deps, ctx, d))]
+    if event.photo is None and event.document is None:  # a sticker, a voice message
+        return [Reply(M.BC_NO_FILES), *(await _again(deps, ctx, d))]
+    if event.channel != TELEGRAM:
+        return [Reply(M.BC_FILES_NEED_TELEGRAM), *(await _again(deps, ctx, d))]
+    if d.get("s") != "text":
+        return [Reply(M.BC_FILE_AT_TEXT_STEP), *(await _again(deps, ctx, d))]
+    if event.photo is not None:
+        d["fa"] = ["photo", "", event.photo]
+    elif event.document is not None:
+        d["fa"] = ["document", event.document[1], event.document[0]]
+    caption = event.caption.strip()
+    if caption:  # the text, as if typed after the file
+        return await on_text(deps, ctx, caption, fold(caption).strip(" .!"))
+    return [Reply(M.bc_file_kept(_file_line(d))), _ask_text(ctx, d)]
+
+
+def _file(d: Draft) -> Attachment | None:
+    """The draft's attachment (sent by its Telegram file id), if any."""
+    raw = d.get("fa")
+    if not (isinstance(raw, list) and len(raw) == 3 and raw[0] in ("photo", "document")):
+        return None
+    kind: Literal["photo", "document"] = "photo" if raw[0] == "photo" else "document"
+    return Attachment(kind, str(raw[1]), b"", file_id=str(raw[2]))
+
+
+def _file_line(d: Draft) -> str | None:
+    """"📎 Kèm ảnh" / "📎 Kèm tệp NAME" for the screens, None without an attachment."""
+    a = _file(d)
+    if a is None:
+        return None
+    return M.BC_WITH_PHOTO if a.kind == "photo" else M.bc_with_document(a.name)
 
 
 # --- the draft ------------------------------------------------------------------------------
@@ -286,6 +323,8 @@ async def _options(deps: Deps, ctx: Ctx, d: Draft) -> Reply:
     local = deps.local(at) if at is not None else None
     text = M.bc_options(await _describe(deps, _audience(d)), str(d.get("t", "")), ack,
                         urgent, local)
+    if (attached := _file_line(d)) is not None:
+        text = f"{text}\n{attached}"
     rows = [[Button.of(M.bc_toggle(M.BC_ACK_LABEL, ack), Compose("ak"))],
             [Button.of(M.bc_toggle(M.BC_URGENT_LABEL, urgent), Compose("ug"))],
             [Button.of(M.BUTTON_BC_NOW + (" ✔" if at is None else ""), Compose("now")),
@@ -323,6 +362,8 @@ async def _preview(deps: Deps, ctx: Ctx, d: Draft) -> list[Reply]:
                         await _describe(deps, audience), local,
                         bool(d.get("k")) or bool(follow), urgent,
                         f"{heading}\n\n{d.get('t', '')}", in_quiet)
+    if (attached := _file_line(d)) is not None:
+        text = f"{attached}\n{text}"
     short = await service.zalo_shortfall(p, str(d.get("t", "")), bool(d.get("k")) or
                                          bool(follow))
     if short is not None:
@@ -566,7 +607,8 @@ async def _send(deps: Deps, ctx: Ctx, d: Draft, data: Compose) -> list[Reply]:
         else:
             bid = await service.create(
                 BroadcastDraft(_audience(d), str(d.get("t", "")), ack=bool(d.get("k")),
-                               urgent=bool(d.get("u")), send_at=at), ctx.person,
+                               urgent=bool(d.get("u")), send_at=at, attachment=_file(d)),
+                ctx.person,
                 progress=progress)
     except BroadcastRefused as e:
         again = await _again(deps, ctx, {**d, "s": "opts"}) if not d.get("f") else []
@@ -802,7 +844,7 @@ class BroadcastProgress:
         for bid in await service.store.unreported(channels):
             self._shown.pop(bid, None)
             try:
-                await self._final(await service.status(bid), now)
+                await self._final(await service.status(bid))
             except Exception:  # one report that cannot be written must not stop the pump
                 log.exception("final report of broadcast %s failed", bid)
         for bid, target in sending:
@@ -848,10 +890,11 @@ class BroadcastProgress:
         courier.enqueue(parcels)
         return True
 
-    async def _final(self, s: BroadcastStatus, now: datetime) -> None:
+    async def _final(self, s: BroadcastStatus) -> None:
         """The final figures: the progress message edited, and a new message that notifies
         the creator, written to the outbox with the mark that it was (one transaction: a
         crash delays the report, never loses it, never doubles it)."""
+        now = self.app.broadcasts.clock()
         row = await self.app.broadcasts.get(s.id)
         if row is None or row.progress is None:  # nowhere to report: never asked again
             await self.app.broadcasts.store.report(s.id, [], now)

@@ -145,18 +145,20 @@ async def _route(deps: Deps, ctx: Ctx, event: Inbound) -> list[Reply]:
     ctx.origin = (event.channel, event.chat,
                   event.pressed.message_id if event.pressed is not None else None)
     ctx.pressed_text = event.pressed.text if event.pressed is not None else ""
-    if broadcast_chat.composing(ctx) and (event.photo is not None or event.other is not None):
-        return await broadcast_chat.on_file(deps, ctx)  # an announcement's text is typed
+    if broadcast_chat.composing(ctx) and (event.photo is not None or event.other is not None
+                                          or event.document is not None):
+        return await broadcast_chat.on_file(deps, ctx, event)  # an attachment, or refused
     if event.command is not None:
         return await command(deps, ctx, event.command)
     if event.button is not None:
         return await button(deps, ctx, event.button)
     if event.photo is not None:
         return await questions.on_photo(deps, ctx, event.photo)
-    if event.other is not None:  # a sticker, a voice message: say what is read, ask again
+    other = "document" if event.document is not None else event.other
+    if other is not None:  # a sticker, a voice message, a file: say what is read, ask again
         again = await screens.ask_again(deps, ctx, note=None)
-        return [Reply(M.cannot_read(event.other)), *again] if again else [
-            Reply(M.cannot_read(event.other) + "\n" + M.CONTINUE_HINT)]
+        return [Reply(M.cannot_read(other)), *again] if again else [
+            Reply(M.cannot_read(other) + "\n" + M.CONTINUE_HINT)]
     return await text(deps, ctx, event.text)
 
 

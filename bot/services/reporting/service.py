@@ -47,8 +47,10 @@ BOUND_MODES = frozenset({Mode.QUESTION, Mode.SUMMARY})  # where typed text answe
 
 
 def _typed(event: Inbound) -> bool:
-    """Typed text or a photo: an answer to what is on screen (a button carries its own)."""
-    return event.command is None and event.button is None and event.other is None
+    """Typed text or a photo: an answer to what is on screen (a button carries its own; a
+    document answers no question)."""
+    return (event.command is None and event.button is None and event.other is None
+            and event.document is None)
 
 
 class PersonQueue:
