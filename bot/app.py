@@ -94,6 +94,7 @@ async def build_app(config: Config, clock: Clock = system_clock,
                             organization=config.organization.name,
                             supervisors=config.broadcasts.supervisors, clock=clock,
                             channels=channels)
+    broadcasts.zalo_quota = config.zalo.monthly_quota if config.zalo_token() else 0
     reporting.deps.broadcasts = broadcasts  # /thongbao and "✅ Đã nhận" in chat
     return App(config, storage, templates, versions, reporting, reminders, channels,
                digest_sweep, broadcasts)

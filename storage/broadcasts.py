@@ -227,6 +227,11 @@ class SqliteBroadcasts:
             " ORDER BY b.id DESC LIMIT 1", (person_id,))
         return int(row["id"]) if row else None
 
+    async def ever_acked(self, person_id: int) -> bool:
+        """Has this person confirmed any announcement (a repeated "đã nhận" is told so)?"""
+        return await self.db.fetchone(
+            "SELECT 1 FROM broadcast_acks WHERE person_id=? LIMIT 1", (person_id,)) is not None
+
     async def links(self, channels: Iterable[str]) -> dict[int, tuple[str, str]]:
         """person id → (channel, chat) of an account linked to them on one of these channels
         (the oldest link when several)."""
@@ -237,6 +242,38 @@ class SqliteBroadcasts:
             "SELECT person_id, channel, external_id FROM person_links WHERE channel IN"
             f" ({','.join('?' * len(wanted))}) ORDER BY created_at DESC", wanted)
         return {r["person_id"]: (r["channel"], r["external_id"]) for r in rows}
+
+    async def unreported(self, channels: Iterable[str]) -> list[int]:
+        """Broadcasts done, composed in chat on one of these channels, whose final report is
+        not written yet (migration 0017)."""
+        wanted = list(channels)
+        if not wanted:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT id FROM broadcasts WHERE state='done' AND reported_at IS NULL AND"
+            f" progress_channel IN ({','.join('?' * len(wanted))}) ORDER BY id", wanted)
+        return [int(r["id"]) for r in rows]
+
+    async def report(self, broadcast_id: int, messages: list[Outgoing],
+                     now: datetime) -> list[int] | None:
+        """Write a broadcast's final report to the outbox and mark it reported, in one
+        transaction; the rows' ids, or None if it was reported already (by another call)."""
+        at = now.isoformat()
+
+        def work(conn: sqlite3.Connection) -> list[int] | None:
+            if conn.execute("UPDATE broadcasts SET reported_at=? WHERE id=? AND"
+                            " reported_at IS NULL RETURNING id",
+                            (at, broadcast_id)).fetchone() is None:
+                return None
+            ids = []
+            for m in messages:
+                cur = conn.execute(
+                    "INSERT INTO outbox (channel, chat_id, person_id, event_id, priority,"
+                    " payload, created_at) VALUES (?,?,?,?,?,?,?)",
+                    (m.channel, m.chat_id, m.person_id, m.event_id, m.priority, m.payload, at))
+                ids.append(int(cur.lastrowid or 0))
+            return ids
+        return await self.db.write(work)
 
     async def people(self) -> list[Person]:
         """Every person on their own account (where pushes go)."""

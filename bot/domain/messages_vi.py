@@ -57,8 +57,8 @@ def bc_file_kept(attached: str | None) -> str:
     return f"{attached or '📎'}: đã nhận. Bây giờ hãy gõ nội dung thông báo."
 
 
-BC_ASK_TIME = ("🕒 Gõ giờ gửi theo giờ Việt Nam, ví dụ: 17:30 (hôm nay, hoặc mai nếu đã qua)"
-               " hoặc 07:30 08/12 (giờ và ngày).")
+BC_ASK_TIME = ("🕒 Gõ giờ gửi theo giờ Việt Nam, ví dụ: 17:30 (hôm nay, hoặc mai nếu đã qua),"
+               " mai 7h30, hoặc 07:30 08/12 (giờ và ngày).")
 BC_PICK_LEVEL = "📶 Gửi cho đơn vị cấp nào?"
 BC_PICK_ROLE = "👤 Gửi cho ai trong các đơn vị đó?"
 BC_PICK_TEMPLATE = "📭 Các đơn vị chưa gửi báo cáo nào?"
@@ -94,6 +94,7 @@ BUTTON_BC_OPEN_STATUS = "📊 Xem tình hình"
 BC_ROLE_BUTTON = {Role.OFFICER: "Cán bộ báo cáo", Role.SUPERVISOR: "Cán bộ theo dõi",
                   Role.ADMIN: "Cán bộ quản trị"}
 BC_ACK_STALE = "Thông báo này đã cũ hoặc không gửi cho bạn, không cần xác nhận."
+BC_ACK_ALREADY = "✅ Bạn đã xác nhận thông báo này rồi, không cần xác nhận lại."
 BC_STATE_VI = {"scheduled": "🕒 đã hẹn", "sending": "⏳ đang gửi", "done": "✔ đã gửi xong",
                "cancelled": "✖ đã hủy"}
 BC_CANNOT_CANCEL = "Thông báo này đã bắt đầu gửi (hoặc đã hủy): không hủy được nữa."
@@ -181,11 +182,18 @@ def bc_preview(people: int, units: int, unreachable: int, audience: str, at: dat
     return "\n".join(lines)
 
 
+def bc_zalo_quota(need: int, left: int, quota: int) -> str:
+    return (f"⚠ Hạn mức Zalo: thông báo cần khoảng {vnformat.number(need)} tin nhắn Zalo, tháng"
+            f" này chỉ còn {vnformat.number(left)}/{vnformat.number(quota)}. Quá hạn mức, Zalo"
+            " không nhận gửi nữa (cả tin trả lời cán bộ trên Zalo) cho tới tháng sau hoặc khi"
+            " nâng gói.")
+
+
 def bc_bad_time(typed: str, why: str) -> str:
     return f"⚠ «{typed}»: {why}"
 
 
-BC_TIME_UNREAD = "không đọc được giờ. Gõ như 17:30 hoặc 07:30 08/12."
+BC_TIME_UNREAD = "không đọc được giờ. Gõ như 17:30, mai 7h30 hoặc 07:30 08/12."
 BC_TIME_PAST = "thời điểm này đã qua."
 BC_TIME_FAR = "chỉ hẹn được trong vòng 60 ngày."
 
@@ -212,6 +220,9 @@ def bc_progress(broadcast_id: int, delivered: int, recipients: int, unreachable:
 
 def bc_final(broadcast_id: int, delivered: int, recipients: int, unreachable: int,
              failed: int, ack: bool, acknowledged: int) -> str:
+    if not recipients:  # the audience emptied before it started (all reported, all left)
+        return (f"✔ Thông báo #{broadcast_id}: không có ai để gửi. Lúc bắt đầu gửi, nhóm người"
+                " nhận đã chọn không còn ai (ví dụ: mọi đơn vị đã gửi báo cáo).")
     line = (f"✔ Thông báo #{broadcast_id} đã gửi xong: {vnformat.number(delivered)}/"
             f"{vnformat.number(recipients)} người nhận được")
     if unreachable:

@@ -92,6 +92,7 @@ class Broadcasts:
         self.clock = clock
         self._renderers = renderers
         self.channels = channels  # the running channels' couriers render for their people
+        self.zalo_quota = 0  # [zalo] monthly_quota (0: no limit known); the preview warns
         self._failing: set[int] = set()  # broadcasts whose start failed (logged once)
 
     @property
@@ -199,6 +200,23 @@ class Broadcasts:
         reach = await self._check(audience, sender, tree, at or self.clock())
         found, people = await self._resolve(audience, reach, self.clock())
         return preview_of(found, {pid: (p.channel, p.reachable) for pid, p in people.items()})
+
+    async def zalo_shortfall(self, p: Preview, text: str, ack: bool
+                             ) -> tuple[int, int] | None:
+        """(messages the broadcast needs on Zalo, messages left of this month's quota) when it
+        needs more than are left: Zalo refuses beyond its plan's quota (officers' replies on
+        Zalo with it). The month's count lags what was sent in the last minute."""
+        people = p.by_channel.get("zalo", 0)
+        if not people or not self.zalo_quota:
+            return None
+        render = self.renderers.get("zalo")
+        parts = len(render(None, "0", [broadcast_reply(0, "", text, None, ack, rich=False)])) \
+            if render is not None else 1
+        month = self.clock().astimezone(self.zone).strftime("%Y-%m")
+        used = sum(n for channel, m, n in await self.storage.message_counts()
+                   if channel == "zalo" and m == month)
+        need, left = people * max(1, parts), max(0, self.zalo_quota - used)
+        return (need, left) if need > left else None
 
     # --- creating -----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ the final report.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from bot.domain import messages_vi as M
+from bot.domain.answers import Accepted, parse_answer
 from bot.domain.broadcasts import (
     Attachment,
     Audience,
@@ -46,7 +48,7 @@ from bot.domain.reminders import Policy, in_quiet_hours
 from bot.domain.reports import schedule_windows, started_periods
 from bot.domain.roles import Role
 from bot.domain.send_time import SendTimeError, parse_send_time
-from bot.domain.templates import Level, QuestionType
+from bot.domain.templates import Level
 from bot.domain.text import fold
 from bot.domain.units import LEVEL_VI, Unit, ancestors_of, subtree_codes
 from bot.services.channels import Inbound, Pressed
@@ -55,7 +57,7 @@ from bot.services.reporting import screens
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.lookup import on_screen
 from bot.services.reporting.tonghop import _chased
-from storage.models import Changes, Outgoing
+from storage.models import Outgoing
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -72,6 +74,9 @@ LIST_LIMIT = 10
 PERIODS_SHOWN = 8
 MAX_TEXT = 10_000  # characters; channels split long text at their own limits
 PROGRESS_EVERY = 5.0  # seconds between two edits of a progress message
+# An announcement marked as confirmed in place only while the mark fits one message (an edit
+# cannot be split: Telegram's 4,096, less room for its UTF-16 count of emoji); else a new one.
+MARK_FITS = 4_000
 TELEGRAM = "telegram"  # the channel whose photos and documents are re-sent by file id
 
 Draft = dict[str, Any]  # the conversation's JSON: s step, a audience, t text, k ack, u urgent,
@@ -111,6 +116,8 @@ async def button(deps: Deps, ctx: Ctx, data: Compose) -> list[Reply]:
         ctx.conversation.clear()
         return await listing(deps, ctx)
     if d is None:
+        if data.action == "go":  # a double tap on "✅ Gửi": its message shows the state again
+            return await _sent_again(deps, ctx) or [Reply(M.STALE)]
         return [Reply(M.STALE)]
     action = _ACTIONS.get(data.action)
     replies = [Reply(M.STALE)] if action is None else await action(deps, ctx, d, data)
@@ -357,13 +364,19 @@ async def _preview(deps: Deps, ctx: Ctx, d: Draft) -> list[Reply]:
                         f"{heading}\n\n{d.get('t', '')}", in_quiet)
     if (attached := _file_line(d)) is not None:
         text = f"{attached}\n{text}"
+    short = await service.zalo_shortfall(p, str(d.get("t", "")), bool(d.get("k")) or
+                                         bool(follow))
+    if short is not None:
+        text += "\n" + M.bc_zalo_quota(*short, service.zalo_quota)
     edit = Compose("tx") if follow else Compose("ed")
     rows = [[Button.of(M.BUTTON_BC_EDIT, edit, "sua"), _cancel_button()]]
     if p.people:
         rows.insert(0, [Button.of(M.BUTTON_BC_SEND, Compose("go"), "gui")])
     else:
         text = f"{M.BC_NOBODY}\n\n{text}"
-    return [Reply(text, rows, numbered=True, replace=not ctx.typed)]
+    # An edit cannot be split: a preview longer than one message goes as new messages, whole
+    # (edited in place, it was cut at Telegram's 4,096 without its end and its warning).
+    return [Reply(text, rows, numbered=True, replace=not ctx.typed and len(text) <= MARK_FITS)]
 
 
 # --- the steps ---------------------------------------------------------------------------------
@@ -601,14 +614,36 @@ async def _send(deps: Deps, ctx: Ctx, d: Draft, data: Compose) -> list[Reply]:
         again = await _again(deps, ctx, {**d, "s": "opts"}) if not d.get("f") else []
         return [Reply(e.message), *again]
     ctx.conversation.clear()
+    return [await _sent(deps, ctx, bid)]
+
+
+async def _sent(deps: Deps, ctx: Ctx, bid: int) -> Reply:
+    """What the pressed "✅ Gửi" message becomes: the announcement's state."""
+    service = _service(deps)
+    assert service is not None
     status = await service.status(bid)
     if status.state == "scheduled":
         text = M.bc_scheduled(bid, deps.local(status.send_at))
     else:
         text = M.bc_progress(bid, status.delivered, status.recipients, status.unreachable,
                              status.failed)
-    return [Reply(text, [[Button.of(M.BUTTON_BC_OPEN_STATUS, BroadcastAction("open", bid))]],
-                  replace=not ctx.typed)]
+    return Reply(text, [[Button.of(M.BUTTON_BC_OPEN_STATUS, BroadcastAction("open", bid))]],
+                 replace=not ctx.typed)
+
+
+async def _sent_again(deps: Deps, ctx: Ctx) -> list[Reply]:
+    """"✅ Gửi" pressed again on the message that sent an announcement (both taps carry the
+    preview, the first one's edit not yet on the phone): that message shows the
+    announcement's state again, instead of the old preview marked as pressed."""
+    service = _service(deps)
+    target = _progress_target(ctx)
+    if service is None or target is None or not target[2]:
+        return []
+    for status in await service.list(ctx.person, 3):
+        row = await service.get(status.id)
+        if row is not None and row.progress == target:
+            return [await _sent(deps, ctx, row.id)]
+    return []
 
 
 def _progress_target(ctx: Ctx) -> tuple[str, str, int] | None:
@@ -740,19 +775,25 @@ async def acknowledge(deps: Deps, ctx: Ctx, data: AckBroadcast) -> list[Reply]:
     service = _service(deps)
     ok = service is not None and await service.acknowledge(data.broadcast_id, ctx.person.id)
     again = await screens.ask_again(deps, ctx, note=None)
-    if ok and ctx.pressed_text:  # the announcement itself says it was confirmed, and when
-        marked = f"{ctx.pressed_text}\n\n{M.bc_acked_mark(deps.local(ctx.now))}"
+    marked = f"{ctx.pressed_text}\n\n{M.bc_acked_mark(deps.local(ctx.now))}"
+    if ok and ctx.pressed_text and len(marked) <= MARK_FITS:
+        # the announcement itself says it was confirmed, and when
         return [Reply(marked, replace=True), *again]
-    text = M.bc_acked(deps.local(ctx.now)) if ok else M.BC_ACK_STALE
+    if ok:
+        text = M.bc_acked(deps.local(ctx.now))
+    elif service is not None and ctx.person.id in await service.store.acked(data.broadcast_id):
+        text = M.BC_ACK_ALREADY  # a double tap: not "not sent to you"
+    else:
+        text = M.BC_ACK_STALE
     return [Reply(text), *again]
 
 
-async def typed_ack(deps: Deps, ctx: Ctx, key: str) -> list[Reply] | None:
+async def typed_ack(deps: Deps, ctx: Ctx, key: str, typed: str = "") -> list[Reply] | None:
     """"đã nhận" typed (Zalo has no buttons): confirms the newest announcement awaiting the
     person's confirmation. Never taken from someone composing an announcement, nor from an
-    officer on a question that takes text (there it is that question's answer); on any other
-    question it cannot be an answer, so it confirms and the question is asked again. None:
-    not a confirmation (the caller goes on as usual)."""
+    officer on a question it answers (a text, a choice labelled "Đã nhận": there it is that
+    question's answer); on any other question it cannot be an answer, so it confirms and the
+    question is asked again. None: not a confirmation (the caller goes on as usual)."""
     if key not in ACK_WORDS or composing(ctx):
         return None
     service = _service(deps)
@@ -762,13 +803,17 @@ async def typed_ack(deps: Deps, ctx: Ctx, key: str) -> list[Reply] | None:
         found = await on_screen(deps, ctx)
         question = ctx.conversation.question
         if found is not None and question in found.template.question_ids and \
-                found.template.question(question).type is QuestionType.TEXT:
-            return None
+                isinstance(parse_answer(found.template.question(question), typed or key),
+                           Accepted):
+            return None  # a text, or an option labelled "Đã nhận": the question's answer
     waiting = await service.awaiting_ack(ctx.person.id)
-    if waiting is None or not await service.acknowledge(waiting, ctx.person.id):
+    if waiting is not None and await service.acknowledge(waiting, ctx.person.id):
+        text = M.bc_acked(deps.local(ctx.now))
+    elif waiting is None and await service.store.ever_acked(ctx.person.id):
+        text = M.BC_ACK_ALREADY  # typed twice (Zalo): not the idle help
+    else:
         return None
-    return [Reply(M.bc_acked(deps.local(ctx.now))),
-            *(await screens.ask_again(deps, ctx, note=None))]
+    return [Reply(text), *(await screens.ask_again(deps, ctx, note=None))]
 
 
 # --- progress ------------------------------------------------------------------------------------
@@ -778,35 +823,30 @@ class BroadcastProgress:
     """The sender's per-second hook for the chat side: `tick(now)` starts what is due and
     closes what is done (the service's `tick`), edits the progress messages of announcements
     being sent (at most every PROGRESS_EVERY seconds, only when the figures changed), and
-    sends each finished one's final report to its creator, once. An announcement this hook
-    saw sending and finds done without the service's `tick` having said so (someone else
-    called it: wired twice) is reported too."""
+    sends each finished one's final report to its creator, once: which are reported is kept
+    in the database (`broadcasts.reported_at`), not in memory, so a restart or the service's
+    `tick` called elsewhere first changes nothing."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         self._shown: dict[int, tuple[datetime, str]] = {}
-        self._watched: set[int] = set()  # being sent at the last tick
-        self._reported: set[int] = set()  # final report written (this process)
+        self._edits: dict[tuple[str, str, int], Parcel] = {}  # the last edit of each message
 
     async def tick(self, now: datetime) -> None:
         service = self.app.broadcasts
-        finished = list(await service.tick(now))
-        sending = await self._sending()
-        ids = {bid for bid, _ in sending}
-        for bid in sorted(self._watched - ids - {s.id for s in finished}):
-            status = await service.status(bid)
-            if status.state == "done":
-                finished.append(status)
-        self._watched = ids
-        for status in finished:
+        for status in await service.tick(now):
             self._shown.pop(status.id, None)
-            if status.id in self._reported:
-                continue
-            self._reported.add(status.id)
+        sending = await self._sending()
+        # Every announcement done and not yet reported, read from the database (marked in the
+        # report's own transaction): a crash between its close and its report, or the service's
+        # tick called elsewhere first, still gets its report, once.
+        channels = [c.channel for c in self.app.channels.couriers()]
+        for bid in await service.store.unreported(channels):
+            self._shown.pop(bid, None)
             try:
-                await self._final(status)
+                await self._final(await service.status(bid))
             except Exception:  # one report that cannot be written must not stop the pump
-                log.exception("final report of broadcast %s failed", status.id)
+                log.exception("final report of broadcast %s failed", bid)
         for bid, target in sending:
             last = self._shown.get(bid)
             if last is not None and (now - last[0]).total_seconds() < PROGRESS_EVERY:
@@ -815,8 +855,8 @@ class BroadcastProgress:
             text = M.bc_progress(bid, s.delivered, s.recipients, s.unreachable, s.failed)
             if last is not None and last[1] == text:
                 continue
-            self._shown[bid] = (now, text)
-            self._edit(target, text)
+            if self._edit(target, text):
+                self._shown[bid] = (now, text)
 
     async def _sending(self) -> list[tuple[int, tuple[str, str, int]]]:
         """Announcements being sent that were created in chat (their creator's message)."""
@@ -825,38 +865,54 @@ class BroadcastProgress:
             " WHERE state='sending' AND progress_channel IS NOT NULL")
         return [(int(r[0]), (str(r[1]), str(r[2]), int(r[3] or 0))) for r in rows]
 
-    def _edit(self, target: tuple[str, str, int], text: str) -> None:
+    def _edit(self, target: tuple[str, str, int], text: str, *, always: bool = False) -> bool:
         """Edit the progress message (not stored: a lost edit is overtaken by the next, and
-        the final report is stored); channels without edits are left alone."""
+        the final report is stored); channels without edits are left alone. An earlier edit
+        still waiting in the creator's chat (a 429 holding it) takes the new text instead of
+        a new edit queued behind it: edits would pile up there, each holding the creator's
+        own replies a second more. True if the text will be shown."""
         channel, chat, message = target
         courier = self.app.channels.courier(channel)
         if courier is None or not courier.buttons or not message:
-            return
+            return False
         event = Inbound(channel, chat, pressed=Pressed(str(message), "", None))
         payloads = courier.render(event, chat, [Reply(text, replace=True)])
-        courier.enqueue([Parcel(Outgoing(channel, chat, json.dumps(p, ensure_ascii=False),
-                                         None, None, REMINDER), p) for p in payloads])
+        waiting = self._edits.get(target)
+        if not always and waiting is not None and len(payloads) == 1 and \
+                waiting.done is not None and not waiting.done.done():
+            waiting.payload = payloads[0]  # read when its turn comes (after the limiter)
+            return True
+        parcels = [Parcel(Outgoing(channel, chat, json.dumps(p, ensure_ascii=False), None,
+                                  None, REMINDER), p) for p in payloads]
+        if parcels:
+            parcels[-1].done = asyncio.get_running_loop().create_future()
+            self._edits[target] = parcels[-1]
+        courier.enqueue(parcels)
+        return True
 
     async def _final(self, s: BroadcastStatus) -> None:
-        """The final figures: the progress message edited, and a new message (stored in the
-        outbox, so a crash delays it and never loses it) that notifies the creator."""
+        """The final figures: the progress message edited, and a new message that notifies
+        the creator, written to the outbox with the mark that it was (one transaction: a
+        crash delays the report, never loses it, never doubles it)."""
+        now = self.app.broadcasts.clock()
         row = await self.app.broadcasts.get(s.id)
-        if row is None or row.progress is None:
+        if row is None or row.progress is None:  # nowhere to report: never asked again
+            await self.app.broadcasts.store.report(s.id, [], now)
             return
         channel, chat, _ = row.progress
+        courier = self.app.channels.courier(channel)
+        if courier is None:  # another process runs that channel: its own pump reports
+            return
         text = M.bc_final(s.id, s.delivered, s.recipients, s.unreachable, s.failed, s.ack,
                           s.acknowledged)
-        self._edit(row.progress, text)
-        courier = self.app.channels.courier(channel)
-        if courier is None:
-            log.info("final report of broadcast %s: channel %s not running here", s.id,
-                     channel)
-            return
         reply = Reply(text, [[Button.of(M.BUTTON_BC_OPEN_STATUS, BroadcastAction("open", s.id))]])
         payloads = courier.render(None, chat, [reply])
-        changes = Changes(actor=0, outbox=[
-            Outgoing(channel, chat, json.dumps(p, ensure_ascii=False), s.created_by, None,
-                     REMINDER) for p in payloads])
-        await self.app.storage.apply(changes)
+        outbox = [Outgoing(channel, chat, json.dumps(p, ensure_ascii=False), s.created_by, None,
+                           REMINDER) for p in payloads]
+        ids = await self.app.broadcasts.store.report(s.id, outbox, now)
+        if ids is None:  # reported already
+            return
+        self._edit(row.progress, text, always=True)
+        self._edits.pop(row.progress, None)
         courier.enqueue([Parcel(m, p, row_id) for m, p, row_id
-                         in zip(changes.outbox, payloads, changes.outbox_ids, strict=True)])
+                         in zip(outbox, payloads, ids, strict=True)])

@@ -290,7 +290,7 @@ async def text(deps: Deps, ctx: Ctx, typed: str) -> list[Reply]:
         return await button(deps, ctx, pressed)
     if broadcast_chat.composing(ctx):
         return await broadcast_chat.on_text(deps, ctx, typed, key)
-    confirmed = await broadcast_chat.typed_ack(deps, ctx, key)  # "đã nhận" (Zalo)
+    confirmed = await broadcast_chat.typed_ack(deps, ctx, key, typed)  # "đã nhận" (Zalo)
     if confirmed is not None:
         return confirmed
     if key in ("huy", "/huy"):
