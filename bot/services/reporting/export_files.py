@@ -10,9 +10,8 @@ from datetime import timedelta
 from bot.domain import messages_vi as M
 from bot.domain.buttons import ExportFile, OpenDigest
 from bot.domain.dialogue import Attachment, Button, Reply
-from bot.domain.periods import Period, PeriodError
 from bot.services.reporting.context import Ctx, Deps
-from bot.services.reporting.watching import watches_unit
+from bot.services.reporting.watching import pressed_digest
 
 log = logging.getLogger(__name__)
 KINDS = ("xlsx", "docx")
@@ -22,18 +21,12 @@ AGAIN_AFTER = timedelta(seconds=60)
 
 
 async def send_file(deps: Deps, ctx: Ctx, data: ExportFile) -> list[Reply]:
-    tree = await deps.units.tree()
-    t = deps.templates.get(data.template)
-    if data.unit not in tree.units or t is None or data.kind not in KINDS:
+    if data.kind not in KINDS:
         return [Reply(M.STALE)]
-    if not watches_unit(ctx, data.unit, tree.units):
-        return [Reply(M.DIGEST_NOT_YOURS)]
-    try:
-        period = Period.parse(data.period)
-    except PeriodError:
-        return [Reply(M.STALE)]
-    if not t.asks_for(period):
-        return [Reply(M.STALE)]
+    pressed = await pressed_digest(deps, ctx, data.unit, data.template, data.period)
+    if isinstance(pressed, Reply):
+        return [pressed]
+    tree, t, period = pressed.tree, pressed.template, pressed.period
     back = [[Button.of(M.BACK_TO_DIGEST, OpenDigest(data.unit, t.id, period.id))]]
     if deps.today(ctx.now) < period.start:
         return [Reply(M.digest_not_started(period.start), back)]

@@ -17,13 +17,12 @@ from bot.domain import messages_vi as M
 from bot.domain.buttons import NudgeMissing, OpenDigest
 from bot.domain.dialogue import Button, Reply
 from bot.domain.digest import DigestError
-from bot.domain.periods import Period, PeriodError
 from bot.domain.reminders import Policy, Slot, in_quiet_hours, reminder_text
 from bot.services import digests
 from bot.services.reminders import report_now_button
 from bot.services.reporting.context import Ctx, Deps
 from bot.services.reporting.pushes import Push
-from bot.services.reporting.watching import watches_unit
+from bot.services.reporting.watching import pressed_digest
 from storage.models import Nudge
 
 PREFIX = "nudge-"
@@ -35,18 +34,10 @@ def kind_at(moment: datetime) -> str:
 
 
 async def nudge(deps: Deps, ctx: Ctx, data: NudgeMissing) -> list[Reply]:
-    tree = await deps.units.tree()
-    t = deps.templates.get(data.template)
-    if data.unit not in tree.units or t is None:
-        return [Reply(M.STALE)]
-    if not watches_unit(ctx, data.unit, tree.units):
-        return [Reply(M.DIGEST_NOT_YOURS)]
-    try:
-        period = Period.parse(data.period)
-    except PeriodError:
-        return [Reply(M.STALE)]
-    if not t.asks_for(period):
-        return [Reply(M.STALE)]
+    pressed = await pressed_digest(deps, ctx, data.unit, data.template, data.period)
+    if isinstance(pressed, Reply):
+        return [pressed]
+    tree, t, period = pressed.tree, pressed.template, pressed.period
     w = deps.window(t, period)
     back = [[Button.of(M.BACK_TO_DIGEST, OpenDigest(data.unit, t.id, period.id))]]
     if deps.today(ctx.now) < period.start:

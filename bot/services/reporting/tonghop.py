@@ -33,14 +33,14 @@ from bot.domain.buttons import (
 )
 from bot.domain.dialogue import Button, Reply
 from bot.domain.digest import Digest, DigestError, Figure
-from bot.domain.periods import Period, PeriodError
+from bot.domain.periods import Period
 from bot.domain.reports import Window, schedule_windows, started_periods
 from bot.domain.templates import Aggregate
 from bot.domain.units import Unit, subtree_codes
 from bot.services import digests
 from bot.services.reporting import review
 from bot.services.reporting.context import Ctx, Deps
-from bot.services.reporting.watching import watched_roots, watches_unit
+from bot.services.reporting.watching import pressed_digest, watched_roots, watches_unit
 
 PAGE = 10  # missing/late units and child buttons per page
 MAX_FIGURES = 8
@@ -87,16 +87,11 @@ def _chased(windows: list[Window], now: datetime) -> Window | None:
 async def show(deps: Deps, ctx: Ctx, data: OpenDigest) -> list[Reply]:
     """A digest button (or the one report of /tonghop): checked, then the digest's page, or a
     unit's submitted report for a unit without children."""
-    tree = await deps.units.tree()
-    t = deps.templates.get(data.template)
-    if data.unit not in tree.units or t is None:
-        return [Reply(M.STALE)]
-    if not watches_unit(ctx, data.unit, tree.units):
-        return [Reply(M.DIGEST_NOT_YOURS)]
-    try:
-        period = Period.parse(data.period)
-    except PeriodError:
-        return [Reply(M.STALE)]
+    pressed = await pressed_digest(deps, ctx, data.unit, data.template, data.period,
+                                   asked=False)
+    if isinstance(pressed, Reply):
+        return [pressed]
+    tree, t, period = pressed.tree, pressed.template, pressed.period
     up = _up_button(ctx, tree.units, data)
     leaf = not any(u.parent_code == data.unit for u in tree.units.values())
     if leaf and t.asks_for(period):
